@@ -1,0 +1,35 @@
+"""A faithful local Gemini API: REST, SSE, files, caches, quotas and fault injection.
+
+Example::
+
+    from gemgate.emulator import EmulatorConfig, create_app
+
+    app = create_app(EmulatorConfig(), control=True)  # any ASGI server or transport
+"""
+
+from __future__ import annotations
+
+from gemgate.emulator.app import Emulator, create_app
+from gemgate.emulator.config import (
+    EmulatorConfig,
+    EmulatorSettings,
+    FunctionCallReply,
+    Limits,
+    ModelSpec,
+    ProjectConfig,
+    Rule,
+)
+from gemgate.emulator.faults import FaultRule
+
+__all__ = [
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorSettings",
+    "FaultRule",
+    "FunctionCallReply",
+    "Limits",
+    "ModelSpec",
+    "ProjectConfig",
+    "Rule",
+    "create_app",
+]

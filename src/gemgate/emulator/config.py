@@ -1,0 +1,156 @@
+"""Emulator configuration: projects, keys, quotas, scripted rules and extra models.
+
+The file format is shared with the rest of gemgate: ``[[projects]]`` entries name a
+Google project, its API keys and per-model limits, exactly as the client reads them.
+Emulator-only settings live under an ``[emulator]`` table; other tables are ignored so
+one file can configure the gateway, the client and the emulator.
+
+Example::
+
+    [[projects]]
+    name = "proj-a"
+    keys = ["key-a1", "key-a2"]
+    [projects.limits."gemini-2.5-flash"]
+    rpm = 10
+    tpm = 100000
+    rpd = 500
+
+    [[emulator.rules]]
+    match = "weather"
+    function_call = { name = "get_weather", args = { city = "Paris" } }
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "EmulatorConfig",
+    "EmulatorSettings",
+    "FunctionCallReply",
+    "Limits",
+    "ModelSpec",
+    "ProjectConfig",
+    "Rule",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    """Per-project, per-model limits, as Google applies them."""
+
+    rpm: int | None = Field(default=None, ge=1)
+    """Requests per minute."""
+    tpm: int | None = Field(default=None, ge=1)
+    """Input tokens per minute."""
+    rpd: int | None = Field(default=None, ge=1)
+    """Requests per day (the day ends at midnight America/Los_Angeles)."""
+
+
+class ProjectConfig(_Strict):
+    """A Google Cloud project: its API keys share its quota."""
+
+    name: str = Field(min_length=1)
+    keys: list[str] = Field(min_length=1)
+    limits: dict[str, Limits] = Field(default_factory=dict)
+    """Limits keyed by model id (``gemini-2.5-flash``) or ``"*"`` for every model."""
+
+
+class FunctionCallReply(_Strict):
+    """A function call the model makes when a rule matches."""
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Rule(_Strict):
+    """A scripted reply: when ``match`` occurs in the latest user text, answer with it.
+
+    ``match`` is a case-insensitive substring. A rule with ``function_call`` only fires
+    when the request declares that function and function calling is not disabled.
+    """
+
+    match: str = Field(min_length=1)
+    reply: str | None = None
+    function_call: FunctionCallReply | None = None
+    model: str | None = None
+    """Only for this model id, if given."""
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Rule:
+        if (self.reply is None) == (self.function_call is None):
+            raise ValueError("a rule needs exactly one of 'reply' or 'function_call'")
+        return self
+
+
+class ModelSpec(_Strict):
+    """A model the emulator serves."""
+
+    name: str
+    """Model id without the ``models/`` prefix."""
+    display_name: str = ""
+    description: str = ""
+    version: str = "001"
+    kind: str = Field(default="generate", pattern="^(generate|embed)$")
+    input_token_limit: int = 1_048_576
+    output_token_limit: int = 65_536
+    thinking: bool = False
+    """Thinks before answering and returns thought signatures."""
+    can_disable_thinking: bool = True
+    requires_thought_signatures: bool = False
+    """Gemini 3 behaviour: history without signatures on current-turn calls is a 400."""
+    embedding_dimensions: int = 768
+    cache_min_tokens: int = 1024
+    aliases: list[str] = Field(default_factory=list)
+
+
+class EmulatorSettings(_Strict):
+    """Settings read only by the emulator (the ``[emulator]`` table)."""
+
+    rules: list[Rule] = Field(default_factory=list)
+    models: list[ModelSpec] = Field(default_factory=list)
+    """Extra models, or replacements for built-in ones with the same name."""
+    block_phrase: str = "[[emulator:block]]"
+    """A prompt containing this is blocked (``promptFeedback.blockReason``)."""
+    safety_phrase: str = "[[emulator:safety]]"
+    """A prompt containing this ends with ``finishReason: SAFETY``."""
+    file_processing_seconds: dict[str, float] = Field(default_factory=lambda: {"video/": 2.0})
+    """How long uploaded files stay PROCESSING, by MIME type prefix."""
+    seed: int = 0
+    """Seed for probabilistic fault rules."""
+    signature_secret: str = "gemgate-emulator"
+    """Key used to sign and verify thought signatures."""
+
+
+class EmulatorConfig(BaseModel):
+    """Everything the emulator reads; unknown top-level tables are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    projects: list[ProjectConfig] = Field(default_factory=list)
+    emulator: EmulatorSettings = Field(default_factory=EmulatorSettings)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> EmulatorConfig:
+        seen: dict[str, str] = {}
+        for project in self.projects:
+            for key in project.keys:
+                if key in seen:
+                    raise ValueError(
+                        f"an API key is listed in both {seen[key]!r} and {project.name!r}"
+                    )
+                seen[key] = project.name
+        return self
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> EmulatorConfig:
+        """Read a TOML configuration file."""
+        with Path(path).open("rb") as fh:
+            return cls.model_validate(tomllib.load(fh))

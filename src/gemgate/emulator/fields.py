@@ -1,0 +1,247 @@
+"""The request messages the emulator accepts, field by field (proto3-JSON names).
+
+Each message maps its lowerCamelCase field names to a field type. A field type is a
+scalar tag (``"string"``, ``"int"``, ``"float"``, ``"bool"``, ``"bytes"``, ``"int64"``,
+``"duration"``, ``"timestamp"``, ``"object"`` for a ``google.protobuf.Struct``, ``"any"``
+for a free JSON value), ``("msg", name)``, ``("enum", name)``, ``("list", type)`` or
+``("map", type)``. Request keys may be spelt in camelCase or snake_case, as the real
+service accepts both; anything else is an unknown field.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeAlias
+
+__all__ = ["ENUMS", "MESSAGES", "FieldType"]
+
+FieldType: TypeAlias = str | tuple[str, "FieldType"] | tuple[str, str]
+
+
+def _msg(name: str) -> FieldType:
+    return ("msg", name)
+
+
+def _list(item: FieldType) -> FieldType:
+    return ("list", item)
+
+
+def _enum(name: str) -> FieldType:
+    return ("enum", name)
+
+
+ENUMS: Final[dict[str, frozenset[str]]] = {
+    "Type": frozenset(
+        {"TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
+    ),
+    "HarmCategory": frozenset(
+        {
+            "HARM_CATEGORY_UNSPECIFIED",
+            "HARM_CATEGORY_HARASSMENT",
+            "HARM_CATEGORY_HATE_SPEECH",
+            "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+            "HARM_CATEGORY_DANGEROUS_CONTENT",
+            "HARM_CATEGORY_CIVIC_INTEGRITY",
+        }
+    ),
+    "HarmBlockThreshold": frozenset(
+        {
+            "HARM_BLOCK_THRESHOLD_UNSPECIFIED",
+            "BLOCK_LOW_AND_ABOVE",
+            "BLOCK_MEDIUM_AND_ABOVE",
+            "BLOCK_ONLY_HIGH",
+            "BLOCK_NONE",
+            "OFF",
+        }
+    ),
+    "Mode": frozenset({"MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED"}),
+    "TaskType": frozenset(
+        {
+            "TASK_TYPE_UNSPECIFIED",
+            "RETRIEVAL_QUERY",
+            "RETRIEVAL_DOCUMENT",
+            "SEMANTIC_SIMILARITY",
+            "CLASSIFICATION",
+            "CLUSTERING",
+            "QUESTION_ANSWERING",
+            "FACT_VERIFICATION",
+            "CODE_RETRIEVAL_QUERY",
+        }
+    ),
+    "Modality": frozenset({"MODALITY_UNSPECIFIED", "TEXT", "IMAGE", "AUDIO"}),
+    "MediaResolution": frozenset(
+        {
+            "MEDIA_RESOLUTION_UNSPECIFIED",
+            "MEDIA_RESOLUTION_LOW",
+            "MEDIA_RESOLUTION_MEDIUM",
+            "MEDIA_RESOLUTION_HIGH",
+        }
+    ),
+    "Behavior": frozenset({"UNSPECIFIED", "BLOCKING", "NON_BLOCKING"}),
+    "Scheduling": frozenset({"SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT"}),
+    "Language": frozenset({"LANGUAGE_UNSPECIFIED", "PYTHON"}),
+    "Outcome": frozenset(
+        {"OUTCOME_UNSPECIFIED", "OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"}
+    ),
+    "ThinkingLevel": frozenset({"THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH"}),
+}
+
+_CONTENT = _msg("Content")
+_SCHEMA = _msg("Schema")
+
+MESSAGES: Final[dict[str, dict[str, FieldType]]] = {
+    "GenerateContentRequest": {
+        "model": "string",
+        "contents": _list(_CONTENT),
+        "systemInstruction": _CONTENT,
+        "tools": _list(_msg("Tool")),
+        "toolConfig": _msg("ToolConfig"),
+        "safetySettings": _list(_msg("SafetySetting")),
+        "generationConfig": _msg("GenerationConfig"),
+        "cachedContent": "string",
+        "serviceTier": "string",
+        "store": "bool",
+    },
+    "Content": {"role": "string", "parts": _list(_msg("Part"))},
+    "Part": {
+        "text": "string",
+        "inlineData": _msg("Blob"),
+        "fileData": _msg("FileData"),
+        "functionCall": _msg("FunctionCall"),
+        "functionResponse": _msg("FunctionResponse"),
+        "executableCode": _msg("ExecutableCode"),
+        "codeExecutionResult": _msg("CodeExecutionResult"),
+        "thought": "bool",
+        "thoughtSignature": "bytes",
+        "videoMetadata": _msg("VideoMetadata"),
+        "partMetadata": "object",
+        "mediaResolution": "any",
+    },
+    "Blob": {"mimeType": "string", "data": "bytes"},
+    "FileData": {"mimeType": "string", "fileUri": "string"},
+    "FunctionCall": {"id": "string", "name": "string", "args": "object"},
+    "FunctionResponse": {
+        "id": "string",
+        "name": "string",
+        "response": "object",
+        "parts": _list(_msg("FunctionResponsePart")),
+        "willContinue": "bool",
+        "scheduling": _enum("Scheduling"),
+    },
+    "FunctionResponsePart": {"inlineData": _msg("Blob"), "fileData": _msg("FileData")},
+    "ExecutableCode": {"id": "string", "language": _enum("Language"), "code": "string"},
+    "CodeExecutionResult": {"id": "string", "outcome": _enum("Outcome"), "output": "string"},
+    "VideoMetadata": {"startOffset": "duration", "endOffset": "duration", "fps": "float"},
+    "Tool": {
+        "functionDeclarations": _list(_msg("FunctionDeclaration")),
+        "googleSearch": "object",
+        "googleSearchRetrieval": "object",
+        "codeExecution": "object",
+        "urlContext": "object",
+        "googleMaps": "object",
+        "fileSearch": "object",
+        "computerUse": "object",
+    },
+    "FunctionDeclaration": {
+        "name": "string",
+        "description": "string",
+        "parameters": _SCHEMA,
+        "parametersJsonSchema": "any",
+        "response": _SCHEMA,
+        "responseJsonSchema": "any",
+        "behavior": _enum("Behavior"),
+    },
+    "Schema": {
+        "type": _enum("Type"),
+        "format": "string",
+        "title": "string",
+        "description": "string",
+        "nullable": "bool",
+        "enum": _list("string"),
+        "items": _SCHEMA,
+        "maxItems": "int64",
+        "minItems": "int64",
+        "properties": ("map", _SCHEMA),
+        "required": _list("string"),
+        "minProperties": "int64",
+        "maxProperties": "int64",
+        "minimum": "float",
+        "maximum": "float",
+        "minLength": "int64",
+        "maxLength": "int64",
+        "pattern": "string",
+        "example": "any",
+        "anyOf": _list(_SCHEMA),
+        "propertyOrdering": _list("string"),
+        "default": "any",
+        "additionalProperties": "any",
+        "$defs": ("map", _SCHEMA),
+        "$ref": "string",
+    },
+    "ToolConfig": {
+        "functionCallingConfig": _msg("FunctionCallingConfig"),
+        "retrievalConfig": "object",
+    },
+    "FunctionCallingConfig": {"mode": _enum("Mode"), "allowedFunctionNames": _list("string")},
+    "SafetySetting": {
+        "category": _enum("HarmCategory"),
+        "threshold": _enum("HarmBlockThreshold"),
+    },
+    "GenerationConfig": {
+        "candidateCount": "int",
+        "stopSequences": _list("string"),
+        "maxOutputTokens": "int",
+        "temperature": "float",
+        "topP": "float",
+        "topK": "int",
+        "seed": "int",
+        "presencePenalty": "float",
+        "frequencyPenalty": "float",
+        "responseMimeType": "string",
+        "responseSchema": _SCHEMA,
+        "responseJsonSchema": "any",
+        "responseLogprobs": "bool",
+        "logprobs": "int",
+        "enableEnhancedCivicAnswers": "bool",
+        "responseModalities": _list(_enum("Modality")),
+        "speechConfig": "object",
+        "thinkingConfig": _msg("ThinkingConfig"),
+        "mediaResolution": _enum("MediaResolution"),
+        "imageConfig": "object",
+    },
+    "ThinkingConfig": {
+        "includeThoughts": "bool",
+        "thinkingBudget": "int",
+        "thinkingLevel": _enum("ThinkingLevel"),
+    },
+    "CountTokensRequest": {
+        "contents": _list(_CONTENT),
+        "generateContentRequest": _msg("GenerateContentRequest"),
+    },
+    "EmbedContentRequest": {
+        "model": "string",
+        "content": _CONTENT,
+        "taskType": _enum("TaskType"),
+        "title": "string",
+        "outputDimensionality": "int",
+    },
+    "BatchEmbedContentsRequest": {"requests": _list(_msg("EmbedContentRequest"))},
+    "CachedContent": {
+        "name": "string",
+        "model": "string",
+        "displayName": "string",
+        "contents": _list(_CONTENT),
+        "systemInstruction": _CONTENT,
+        "tools": _list(_msg("Tool")),
+        "toolConfig": _msg("ToolConfig"),
+        "ttl": "duration",
+        "expireTime": "timestamp",
+    },
+    "CreateFileRequest": {"file": _msg("File")},
+    "File": {
+        "name": "string",
+        "displayName": "string",
+        "mimeType": "string",
+        "sizeBytes": "int64",
+        "source": "string",
+    },
+}

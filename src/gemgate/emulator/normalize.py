@@ -1,0 +1,211 @@
+"""Strict proto3-JSON reading of request bodies.
+
+``normalize(body, "GenerateContentRequest")`` returns the body with every message field
+in lowerCamelCase, enum values upper-cased and ``null`` fields dropped, or raises a 400
+with one ``BadRequest`` field violation per problem, worded like Google's parser.
+Free-form values (``args``, ``response``, ``parametersJsonSchema``, map keys) are kept
+exactly as sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from gemgate.emulator.errors import invalid_argument
+from gemgate.emulator.fields import ENUMS, MESSAGES, FieldType
+from gemgate.wire.durations import parse_timestamp
+from gemgate.wire.errors import FieldViolation
+
+__all__ = ["camel", "normalize", "snake"]
+
+_DURATION = re.compile(r"^-?\d+(\.\d{1,9})?s$")
+_PROTO_PREFIX = "type.googleapis.com/google.ai.generativelanguage.v1beta."
+_STRUCT = "type.googleapis.com/google.protobuf.Struct"
+
+
+def camel(name: str) -> str:
+    """``generation_config`` → ``generationConfig`` (camelCase passes through)."""
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def snake(name: str) -> str:
+    """``generationConfig`` → ``generation_config``, as Google spells error paths."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def normalize(body: Any, message: str) -> dict[str, Any]:
+    """Validate ``body`` as ``message`` and return its normalized form."""
+    reader = _Reader()
+    result = reader.message(body, message, "")
+    if reader.violations:
+        text = "\n".join(v.description for v in reader.violations)
+        raise invalid_argument(text, reader.violations)
+    assert isinstance(result, dict)
+    return result
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def fail(self, path: str, description: str) -> None:
+        self.violations.append(FieldViolation(field=path, description=description))
+
+    def invalid(self, path: str, kind: str, value: Any) -> None:
+        self.fail(path, f"Invalid value at '{path}' ({kind}), {_show(value)}")
+
+    def message(self, value: Any, name: str, path: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.invalid(path, _PROTO_PREFIX + name, value)
+            return None
+        spec = MESSAGES[name]
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            field = key if key in spec else camel(key)
+            if field not in spec:
+                where = f" at '{path}'" if path else ""
+                self.fail(
+                    f"{path}.{key}" if path else key,
+                    f'Invalid JSON payload received. Unknown name "{key}"{where}: '
+                    "Cannot find field.",
+                )
+                continue
+            if item is None:
+                continue
+            child = f"{path}.{snake(field)}" if path else snake(field)
+            read = self.value(item, spec[field], child)
+            if read is not None:
+                out[field] = read
+        return out
+
+    def value(self, value: Any, kind: FieldType, path: str) -> Any:
+        if isinstance(kind, tuple):
+            tag, inner = kind
+            if tag == "msg":
+                assert isinstance(inner, str)
+                return self.message(value, inner, path)
+            if tag == "enum":
+                assert isinstance(inner, str)
+                return self.enum(value, inner, path)
+            if tag == "list":
+                return self.repeated(value, inner, path)
+            return self.mapping(value, inner, path)
+        return self.scalar(value, kind, path)
+
+    def repeated(self, value: Any, inner: FieldType, path: str) -> list[Any] | None:
+        if not isinstance(value, list):
+            self.invalid(path, "TYPE_LIST", value)
+            return None
+        items = (self.value(v, inner, f"{path}[{i}]") for i, v in enumerate(value))
+        return [item for item in items if item is not None]
+
+    def mapping(self, value: Any, inner: FieldType, path: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.invalid(path, "TYPE_MAP", value)
+            return None
+        return {k: self.value(v, inner, f'{path}["{k}"]') for k, v in value.items()}
+
+    def enum(self, value: Any, name: str, path: str) -> str | None:
+        if isinstance(value, str) and value.upper() in ENUMS[name]:
+            return value.upper()
+        self.invalid(path, f"{_PROTO_PREFIX}{name}", value)
+        return None
+
+    def scalar(self, value: Any, kind: str, path: str) -> Any:
+        checker = _SCALARS[kind]
+        ok, result = checker(value)
+        if not ok:
+            label = _STRUCT if kind == "object" else f"TYPE_{kind.upper()}"
+            self.invalid(path, label, value)
+            return None
+        return result
+
+
+def _string(value: Any) -> tuple[bool, Any]:
+    return isinstance(value, str), value
+
+
+def _bool(value: Any) -> tuple[bool, Any]:
+    return isinstance(value, bool), value
+
+
+def _int(value: Any) -> tuple[bool, Any]:
+    if isinstance(value, bool):
+        return False, None
+    if isinstance(value, int):
+        return True, value
+    if isinstance(value, float) and value.is_integer():
+        return True, int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return True, int(value)
+    return False, None
+
+
+def _float(value: Any) -> tuple[bool, Any]:
+    if isinstance(value, bool):
+        return False, None
+    if isinstance(value, int | float):
+        return True, float(value)
+    if isinstance(value, str):
+        try:
+            return True, float(value)
+        except ValueError:
+            return False, None
+    return False, None
+
+
+def _bytes(value: Any) -> tuple[bool, Any]:
+    if not isinstance(value, str):
+        return False, None
+    text = value.replace("-", "+").replace("_", "/")
+    try:
+        base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False, None
+    return True, value
+
+
+def _duration(value: Any) -> tuple[bool, Any]:
+    return isinstance(value, str) and bool(_DURATION.match(value)), value
+
+
+def _timestamp(value: Any) -> tuple[bool, Any]:
+    if not isinstance(value, str):
+        return False, None
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return False, None
+    return True, value
+
+
+def _object(value: Any) -> tuple[bool, Any]:
+    return isinstance(value, dict), value
+
+
+def _any(value: Any) -> tuple[bool, Any]:
+    return True, value
+
+
+_SCALARS = {
+    "string": _string,
+    "bool": _bool,
+    "int": _int,
+    "int64": _int,
+    "float": _float,
+    "bytes": _bytes,
+    "duration": _duration,
+    "timestamp": _timestamp,
+    "object": _object,
+    "any": _any,
+}

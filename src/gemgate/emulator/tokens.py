@@ -1,0 +1,54 @@
+"""Deterministic token counting, close enough to Gemini's for quotas and usage."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["count_contents", "count_part", "count_text", "count_tools", "split_tokens"]
+
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+MEDIA_TOKENS = 258
+"""Tokens per image or other media part, as Gemini bills a small image."""
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split text into tokens: words (long ones in 8-character pieces) and punctuation."""
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(text):
+        word = match.group()
+        tokens.extend(word[i : i + 8] for i in range(0, len(word), 8))
+    return tokens
+
+
+def count_text(text: str) -> int:
+    """Tokens in a text."""
+    count = 0
+    for match in _TOKEN.finditer(text):
+        count += math.ceil(len(match.group()) / 8)
+    return count
+
+
+def count_part(part: Mapping[str, Any]) -> int:
+    """Tokens in one Part."""
+    if "text" in part:
+        return count_text(part["text"])
+    if "inlineData" in part or "fileData" in part:
+        return MEDIA_TOKENS
+    for key in ("functionCall", "functionResponse", "executableCode", "codeExecutionResult"):
+        if key in part:
+            return count_text(json.dumps(part[key], sort_keys=True))
+    return 0
+
+
+def count_contents(contents: Iterable[Mapping[str, Any]]) -> int:
+    """Tokens in a list of Contents."""
+    return sum(count_part(p) for c in contents for p in c.get("parts", ()))
+
+
+def count_tools(tools: Iterable[Mapping[str, Any]]) -> int:
+    """Tokens the tool declarations add to a prompt."""
+    return sum(count_text(json.dumps(tool, sort_keys=True)) for tool in tools)
