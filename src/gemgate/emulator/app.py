@@ -24,7 +24,14 @@ from gemgate.emulator.state import VERSIONS, EmulatorState
 __all__ = ["Emulator", "create_app"]
 
 logger = logging.getLogger("gemgate.emulator")
-Handler = Callable[[Request], Awaitable[Response]]
+ModelAction = Callable[[EmulatorState, Request, str, str], Awaitable[Response]]
+_ACTIONS: dict[str, ModelAction] = {
+    "generateContent": partial(generation.generate, stream=False),
+    "streamGenerateContent": partial(generation.generate, stream=True),
+    "countTokens": generation.count_tokens,
+    "embedContent": partial(generation.embed, batch=False),
+    "batchEmbedContents": partial(generation.embed, batch=True),
+}
 
 
 def _version(request: Request) -> str:
@@ -64,7 +71,9 @@ class Emulator:
     def _routes(self, control: bool) -> list[Route]:
         state = self.state
 
-        def route(path: str, handler: Callable[..., Awaitable[Response]], methods: list[str]) -> Route:
+        def route(
+            path: str, handler: Callable[..., Awaitable[Response]], methods: list[str]
+        ) -> Route:
             async def endpoint(request: Request) -> Response:
                 params = dict(request.path_params)
                 if "version" in params:
@@ -100,18 +109,10 @@ class Emulator:
         if request.method == "GET":
             return await resources.get_model(state, request, version, name)
         model, _, action = name.partition(":")
-        actions = {
-            "generateContent": partial(generation.generate, stream=False),
-            "streamGenerateContent": partial(generation.generate, stream=True),
-            "countTokens": generation.count_tokens,
-            "embedContent": partial(generation.embed, batch=False),
-            "batchEmbedContents": partial(generation.embed, batch=True),
-        }
-        handler = actions.get(action)
+        handler = _ACTIONS.get(action)
         if handler is None:
             return await generation.unknown_method(state, request, version, model, action)
-        response: Response = await handler(state, request, version, model)
-        return response
+        return await handler(state, request, version, model)
 
     @staticmethod
     async def _api_error(request: Request, exc: Exception) -> Response:
@@ -122,7 +123,11 @@ class Emulator:
     async def _http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
-            error = ApiError(405, f"Method {request.method} is not allowed on {request.url.path}.", status="UNIMPLEMENTED")
+            error = ApiError(
+                405,
+                f"Method {request.method} is not allowed on {request.url.path}.",
+                status="UNIMPLEMENTED",
+            )
         else:
             error = ApiError(exc.status_code, f"Method not found: {request.url.path}.")
         return error_response(error)

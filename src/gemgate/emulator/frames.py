@@ -64,13 +64,13 @@ class Framing:
         out: dict[str, Any] = {
             "promptFeedback": {"blockReason": reason, "safetyRatings": [_BLOCKED_RATING]}
         }
-        out.update(
-            self._envelope([], usage_metadata(self.prompt_tokens, 0, 0, self.cached_tokens))
-        )
+        out.update(self._envelope([], usage_metadata(self.prompt_tokens, 0, 0, self.cached_tokens)))
         return out
 
     @staticmethod
-    def _candidate(draft: Draft, index: int, parts: list[dict[str, Any]], last: bool) -> dict[str, Any]:
+    def _candidate(
+        draft: Draft, index: int, parts: list[dict[str, Any]], last: bool
+    ) -> dict[str, Any]:
         candidate: dict[str, Any] = {}
         if parts:
             candidate["content"] = {"parts": parts, "role": "model"}
@@ -85,9 +85,7 @@ class Framing:
         """The whole reply as one response."""
         if reply.block_reason:
             return self.blocked(reply.block_reason)
-        candidates = [
-            self._candidate(d, i, d.parts, last=True) for i, d in enumerate(reply.drafts)
-        ]
+        candidates = [self._candidate(d, i, d.parts, last=True) for i, d in enumerate(reply.drafts)]
         visible = sum(_visible_tokens(d.parts) for d in reply.drafts)
         usage = usage_metadata(
             self.prompt_tokens, visible, reply.thoughts_tokens, self.cached_tokens
@@ -125,7 +123,9 @@ def _split(parts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
             calls.append(part)
             continue
         words = _PIECE.findall(part["text"]) or [""]
-        groups = ["".join(words[i : i + _WORDS_PER_CHUNK]) for i in range(0, len(words), _WORDS_PER_CHUNK)]
+        groups = [
+            "".join(words[i : i + _WORDS_PER_CHUNK]) for i in range(0, len(words), _WORDS_PER_CHUNK)
+        ]
         extra = {k: v for k, v in part.items() if k not in ("text", "thoughtSignature")}
         for i, group in enumerate(groups):
             piece: dict[str, Any] = {"text": group, **extra}

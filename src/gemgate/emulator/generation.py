@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -49,7 +50,9 @@ def fault_error(rule: FaultRule) -> ApiError:
     return ApiError(rule.status, message, details=details)
 
 
-def _prompt(state: EmulatorState, project: str, model: ModelSpec, request: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def _prompt(
+    state: EmulatorState, project: str, model: ModelSpec, request: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
     """Merge a referenced cache into the request; return it and the cached token count."""
     name = request.get("cachedContent")
     if not name:
@@ -110,7 +113,9 @@ async def _pre_admission_fault(
 async def _admit(
     state: EmulatorState, project: str, model: ModelSpec, tokens: int, family: str
 ) -> None:
-    refusal = state.quota.admit(project, model.name, state.limits(project, model), tokens, family=family)
+    refusal = state.quota.admit(
+        project, model.name, state.limits(project, model), tokens, family=family
+    )
     if refusal is not None:
         raise ApiError(
             429,
@@ -169,7 +174,7 @@ async def _stream_body(
     for i, chunk in enumerate(chunks[:cut]):
         data = dumps(chunk)
         yield encode_sse(data) if sse else (b"[" if i == 0 else b",\r\n") + data
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
     if fault is None:
         if not sse:
             yield b"]" if chunks else b"[]"
@@ -211,8 +216,7 @@ def _embedding(model: ModelSpec, item: Mapping[str, Any], path: str) -> list[flo
     size = item.get("outputDimensionality", model.embedding_dimensions)
     if not 1 <= size <= model.embedding_dimensions:
         raise invalid_argument(
-            f"output_dimensionality must be between 1 and {model.embedding_dimensions}, "
-            f"got {size}."
+            f"output_dimensionality must be between 1 and {model.embedding_dimensions}, got {size}."
         )
     text = " ".join(p.get("text", "") for p in content["parts"])
     return embed_text(text, size)
@@ -252,7 +256,6 @@ async def embed(
     if batch:
         return json_response({"embeddings": [{"values": v} for v in vectors]})
     return json_response({"embedding": {"values": vectors[0]}})
-
 
 
 async def unknown_method(

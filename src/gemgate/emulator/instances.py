@@ -64,11 +64,15 @@ class Instances:
         return self._string(schema, key)
 
     def _choose_enum(self, values: Sequence[Any], key: str) -> Any:
-        lowered = {h.lower() for h in self._hints}
+        """The value mentioned last in the hints, else a seeded choice."""
+        lowered = [h.lower() for h in self._hints]
+        best, best_at = None, -1
         for value in values:
-            if str(value).lower() in lowered:
-                return value
-        return values[self._pick(key, len(values))]
+            word = str(value).lower()
+            at = max((i for i, h in enumerate(lowered) if h == word), default=-1)
+            if at > best_at:
+                best, best_at = value, at
+        return best if best_at >= 0 else values[self._pick(key, len(values))]
 
     def _object(self, schema: Mapping[str, Any], key: str, depth: int) -> dict[str, Any]:
         if depth >= _MAX_DEPTH:
@@ -114,5 +118,4 @@ class Instances:
             return "user@example.com"
         text = self._hints[self._pick(key, len(self._hints))]
         low, high = int(schema.get("minLength", 0)), int(schema.get("maxLength", 1 << 20))
-        text = text.ljust(low, "x")[:high]
-        return text
+        return text.ljust(low, "x")[:high]

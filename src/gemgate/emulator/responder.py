@@ -34,7 +34,50 @@ _FILLERS = (
     "Function calls appear when a declared tool fits the request.",
 )
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from", "get", "how", "i", "in", "is", "it", "me", "my", "of", "on", "or", "please", "tell", "that", "the", "this", "to", "was", "what", "when", "where", "which", "who", "why", "will", "with", "you", "your"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "get",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "please",
+        "tell",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -77,7 +120,9 @@ def truncate_tokens(text: str, limit: int) -> tuple[str, bool]:
 
 
 def _texts(content: Mapping[str, Any]) -> str:
-    return " ".join(p["text"] for p in content.get("parts", []) if "text" in p and not p.get("thought"))
+    return " ".join(
+        p["text"] for p in content.get("parts", []) if "text" in p and not p.get("thought")
+    )
 
 
 def _salient(words: Sequence[str]) -> str:
@@ -109,7 +154,10 @@ class Responder:
             ).encode()
         ).hexdigest()
         count = config.get("candidateCount", 1)
-        drafts = [self._draft(request, model, prompt, f"{digest}/{i}") for i in range(count)]
+        seeds = [digest] + [
+            hashlib.sha256(f"{digest}/{i}".encode()).hexdigest() for i in range(1, count)
+        ]
+        drafts = [self._draft(request, model, prompt, seed) for seed in seeds]
         return Reply(drafts=drafts)
 
     def _draft(
@@ -118,13 +166,16 @@ class Responder:
         config = request.get("generationConfig", {})
         thought = self._thought(config, model, prompt, digest)
         if self._settings.safety_phrase in prompt:
-            return Draft(parts=[], finish_reason="SAFETY", thought_text=thought, safety_blocked=True)
-        parts = self._function_answer(request) or self._calls(request, model, prompt)
-        if parts:
+            return Draft(
+                parts=[], finish_reason="SAFETY", thought_text=thought, safety_blocked=True
+            )
+        answer = self._function_answer(request)
+        calls = [] if answer else self._calls(request, model, prompt)
+        if calls:
             if model.thinking:
-                parts[0]["thoughtSignature"] = self._signer.sign_call(parts[0]["functionCall"])
-            return Draft(parts=parts, thought_text=thought)
-        text = self._text(request, model, prompt, digest)
+                calls[0]["thoughtSignature"] = self._signer.sign_call(calls[0]["functionCall"])
+            return Draft(parts=calls, thought_text=thought)
+        text = answer or self._text(request, model, prompt, digest)
         text, finish = self._limit(text, config)
         parts = []
         if thought and config.get("thinkingConfig", {}).get("includeThoughts"):
@@ -151,17 +202,19 @@ class Responder:
             text, _ = truncate_tokens(text, budget)
         return text
 
-    def _function_answer(self, request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _function_answer(self, request: Mapping[str, Any]) -> str:
         contents = request.get("contents", [])
         last = contents[-1] if contents else {}
-        responses = [p["functionResponse"] for p in last.get("parts", []) if "functionResponse" in p]
+        responses = [
+            p["functionResponse"] for p in last.get("parts", []) if "functionResponse" in p
+        ]
         if not responses:
-            return []
+            return ""
         summary = "; ".join(
             f"{r['name']} returned {json.dumps(r.get('response', {}), sort_keys=True)}"
             for r in responses
         )
-        return [{"text": f"Here is what I found: {summary}."}]
+        return f"Here is what I found: {summary}."
 
     def _calls(
         self, request: Mapping[str, Any], model: ModelSpec, prompt: str
@@ -176,18 +229,20 @@ class Responder:
         if not declared or mode == "NONE":
             return []
         allowed = [n for n in calling.get("allowedFunctionNames", []) or declared if n in declared]
-        rule_call = self._rule(prompt, model, lambda r: r.function_call is not None)
-        if rule_call and rule_call.function_call and rule_call.function_call.name in allowed:
-            call = rule_call.function_call
-            return [{"functionCall": {"name": call.name, "args": dict(call.args)}}]
+        scripted: list[dict[str, Any]] = []
+        rule = self._rule(prompt, model, lambda r: r.function_call is not None)
+        if rule and rule.function_call and rule.function_call.name in allowed:
+            call = rule.function_call
+            scripted.append({"functionCall": {"name": call.name, "args": dict(call.args)}})
+        done = {c["functionCall"]["name"] for c in scripted}
         words = _WORD.findall(prompt)
         lowered = {w.lower() for w in words}
-        chosen = [n for n in allowed if _mentioned(n, prompt.lower(), lowered)]
-        if not chosen and mode == "ANY":
+        chosen = [n for n in allowed if n not in done and _mentioned(n, prompt.lower(), lowered)]
+        if not chosen and not scripted and mode == "ANY":
             chosen = allowed[:1]
         numbers = [float(n) for n in _NUMBER.findall(prompt)]
         hints = [_salient(words)]
-        return [
+        return scripted + [
             {"functionCall": {"name": n, "args": _args(declared[n], prompt, hints, numbers)}}
             for n in chosen
         ]
@@ -201,9 +256,7 @@ class Responder:
                 return rule
         return None
 
-    def _text(
-        self, request: Mapping[str, Any], model: ModelSpec, prompt: str, digest: str
-    ) -> str:
+    def _text(self, request: Mapping[str, Any], model: ModelSpec, prompt: str, digest: str) -> str:
         config = request.get("generationConfig", {})
         mime = config.get("responseMimeType", "text/plain")
         schema = config.get("responseJsonSchema") or config.get("responseSchema")
@@ -212,7 +265,9 @@ class Responder:
             return str(Instances(digest, words).build(schema))
         if mime == "application/json":
             if schema:
-                value = Instances(digest, [w for w in words if w.lower() not in _STOPWORDS]).build(schema)
+                value = Instances(digest, [w for w in words if w.lower() not in _STOPWORDS]).build(
+                    schema
+                )
             else:
                 value = {"response": self._plain(model, prompt, digest)}
             return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,5 @@
+"""``python -m gemgate``."""
+
+from gemgate.cli import app
+
+app()
