@@ -44,23 +44,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[str]:
-    """`gemgate emulate --control` on 127.0.0.1, started through the real CLI."""
+def _start_emulator(config: Path | None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `gemgate emulate --control` through the real CLI and wait until it answers."""
     port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "gemgate",
-        "emulate",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--config",
-        str(EMULATOR_CONFIG),
-        "--control",
-    ]
+    cmd = [sys.executable, "-m", "gemgate", "emulate", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--control"]
+    if config is not None:
+        cmd += ["--config", str(config)]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
     )
@@ -69,20 +59,40 @@ def emulator_server() -> Iterator[str]:
     while True:
         try:
             httpx2.get(f"{base}/_emulator/stats", timeout=1)
-            break
+            return proc, base
         except httpx2.TransportError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 proc.kill()
                 raise RuntimeError(f"emulator did not start:\n{out}") from None
             time.sleep(0.05)  # noqa: TID251 - waiting for a subprocess, outside any event loop
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if proc.stdout:
+        proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[str]:
+    """`gemgate emulate --control --config tests/emulator/emulator.toml` on 127.0.0.1."""
+    proc, base = _start_emulator(EMULATOR_CONFIG)
     try:
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if proc.stdout:
-            proc.stdout.close()
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def plain_emulator_server() -> Iterator[str]:
+    """`gemgate emulate --control` with no configuration (any key is accepted)."""
+    proc, base = _start_emulator(None)
+    try:
+        yield base
+    finally:
+        _stop(proc)

@@ -51,7 +51,8 @@ def emulate(
         "  from google import genai\n"
         f"  client = genai.Client(api_key='any-key', http_options={{'base_url': '{base}'}})\n"
         "  print(client.models.generate_content(model='gemini-2.5-flash', contents='Hi').text)\n"
-        f"or with curl:\n  curl -s -H 'x-goog-api-key: any-key' {base}/v1beta/models"
+        f"or with curl:\n  curl -s -H 'x-goog-api-key: any-key' {base}/v1beta/models",
+        soft_wrap=True,
     )
     if not settings.projects:
         _err.print("No projects configured: any non-empty API key is accepted.")
