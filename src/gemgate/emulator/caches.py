@@ -64,12 +64,19 @@ class CacheStore:
         self._entries.clear()
 
     def _expiry(self, body: Mapping[str, Any], now: float) -> float:
+        """The expiry a ``ttl`` or ``expireTime`` asks for; it must lie in the future."""
         if "ttl" in body and "expireTime" in body:
             raise invalid_argument("Only one of ttl and expire_time can be set.")
-        if "expireTime" in body:
-            return parse_timestamp(body["expireTime"])
-        ttl = parse_duration(body["ttl"]) if "ttl" in body else DEFAULT_TTL
-        return now + ttl
+        try:
+            if "expireTime" in body:
+                expire = parse_timestamp(body["expireTime"])
+            else:
+                expire = now + (parse_duration(body["ttl"]) if "ttl" in body else DEFAULT_TTL)
+        except ValueError as exc:
+            raise invalid_argument(f"Invalid expiration: {exc}") from None
+        if expire <= now:
+            raise invalid_argument("expire_time must be in the future.")
+        return expire
 
     def create(
         self, project: str, model: str, body: Mapping[str, Any], min_tokens: int
@@ -90,8 +97,6 @@ class CacheStore:
                 f"min_total_token_count={min_tokens}"
             )
         expire = self._expiry(body, now)
-        if expire <= now:
-            raise invalid_argument("expire_time must be in the future.")
         entry = CachedEntry(
             name=f"cachedContents/{secrets.token_hex(6)}",
             project=project,

@@ -20,6 +20,10 @@ _FILE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 _FILE_URI = re.compile(r"files/([a-z0-9-]+)$")
 
 
+def _exists(name: str) -> ApiError:
+    return ApiError(409, f"File {name} already exists.", status="ALREADY_EXISTS")
+
+
 @dataclass
 class StoredFile:
     """A file resource and its bytes."""
@@ -95,7 +99,7 @@ class FileStore:
                 "dashes, at most 40 characters, not starting or ending with a dash."
             )
         if f"files/{file_id}" in self._files:
-            raise ApiError(409, f"File files/{file_id} already exists.", status="ALREADY_EXISTS")
+            raise _exists(f"files/{file_id}")
         mime_type = metadata.get("mimeType") or mime
         if not mime_type:
             raise invalid_argument("Missing MIME type for the uploaded file.")
@@ -125,6 +129,9 @@ class FileStore:
                 f"{upload.declared_size} were declared."
             )
         del self._uploads[upload.upload_id]
+        if upload.name in self._files:
+            # Another upload that asked for the same name finished first.
+            raise _exists(upload.name)
         now = self._clock()
         delay = max(
             (s for prefix, s in self._processing.items() if upload.mime_type.startswith(prefix)),
@@ -159,11 +166,11 @@ class FileStore:
         return stored
 
     def list(self, project: str) -> list[StoredFile]:
-        """The project's files, newest first."""
+        """The project's files, newest first (the later upload first on equal times)."""
         now = self._clock()
         live = [
             f
-            for f in self._files.values()
+            for f in reversed(self._files.values())
             if f.project == project and now < f.create_time + FILE_LIFETIME
         ]
         return sorted(live, key=lambda f: f.create_time, reverse=True)

@@ -34,6 +34,8 @@ def usage_metadata(prompt: int, candidates: int, thoughts: int, cached: int) -> 
     if cached:
         usage["cachedContentTokenCount"] = cached
     usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+    if cached:
+        usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     return usage

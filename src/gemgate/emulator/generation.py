@@ -204,7 +204,9 @@ async def count_tokens(
     result: dict[str, Any] = {"totalTokens": total}
     if cached:
         result["cachedContentTokenCount"] = cached
-    result["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": total - cached}]
+    result["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": total}]
+    if cached:
+        result["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     return json_response(result)
 
 

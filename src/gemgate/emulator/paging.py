@@ -30,6 +30,8 @@ def page(
             start = int(base64.urlsafe_b64decode(token.encode()).decode())
         except (ValueError, UnicodeDecodeError):
             raise invalid_argument("Invalid page token.") from None
+        if start < 0:
+            raise invalid_argument("Invalid page token.")
     chunk = items[start : start + count]
     end = start + count
     next_token = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None

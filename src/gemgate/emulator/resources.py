@@ -75,7 +75,15 @@ async def create_cache(state: EmulatorState, request: Request, version: str) -> 
             "createCachedContent. Call ListModels to see the list of available models and "
             "their supported methods."
         )
-    check_contents(body.get("contents", []))
+    contents = body.get("contents", [])
+    check_contents(contents)
+    if "systemInstruction" in body:
+        check_contents([body["systemInstruction"]], "system_instruction")
+    for content in contents:
+        for part in content.get("parts", []):
+            if "fileData" in part:
+                # The file must be the caller's and ACTIVE when the cache is made.
+                state.files.resolve(project, part["fileData"].get("fileUri", ""))
     entry = state.caches.create(project, model.name, body, model.cache_min_tokens)
     return json_response(entry.resource())
 
@@ -179,7 +187,8 @@ async def _start_upload(
     state: EmulatorState, request: Request, version: str, command: str
 ) -> Response:
     project = state.authenticate(request)
-    if request.headers.get("x-goog-upload-protocol", "").lower() != "resumable" or command != "start":
+    protocol = request.headers.get("x-goog-upload-protocol", "").lower()
+    if protocol != "resumable" or command != "start":
         raise invalid_argument(
             "Uploads use the resumable protocol: X-Goog-Upload-Protocol: resumable and "
             "X-Goog-Upload-Command: start."

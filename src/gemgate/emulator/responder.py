@@ -32,6 +32,8 @@ _FILLERS = (
     "Streaming splits this text into several chunks with running usage.",
     "Ask again with other words to see another reply.",
     "Function calls appear when a declared tool fits the request.",
+    "Structured output follows the response schema when one is given.",
+    "Thinking models also report the tokens they spent thinking.",
 )
 _STOPWORDS = frozenset(
     [
@@ -280,10 +282,15 @@ class Responder:
     def _plain(model: ModelSpec, prompt: str, digest: str) -> str:
         words = prompt.split()
         quoted = " ".join(words[:16]) + (" ..." if len(words) > 16 else "")
-        seed = int(digest[:8], 16)
-        fillers = [_FILLERS[(seed + 3 * i) % len(_FILLERS)] for i in range(2 + seed % 3)]
+        seed = int(digest[:16], 16)
+        pool = list(_FILLERS)
+        fillers = []
+        for _ in range(3 + seed % 2):
+            seed //= 2
+            fillers.append(pool.pop(seed % len(pool)))
+            seed //= len(pool) + 1
         lead = f'You asked: "{quoted}".' if quoted else "You sent no text."
-        return " ".join([lead, *fillers])
+        return " ".join([lead, *fillers, f"(Reply {digest[:6]}.)"])
 
     @staticmethod
     def _limit(text: str, config: Mapping[str, Any]) -> tuple[str, str]:
