@@ -3,8 +3,21 @@
 Every exception gemgate raises on purpose derives from one root::
 
     GemgateError
-     ├── UsageError       (also a RuntimeError: the API was used the wrong way)
-     └── WireDecodeError  (also a ValueError: malformed data on the wire)
+     ├── TransportError          the request did not get an HTTP answer
+     │    ├── UpstreamTimeout    a connect, first-byte, idle or total deadline passed
+     │    ├── ConnectError       the connection could not be made
+     │    └── ProtocolError      the connection broke or spoke bad HTTP
+     ├── APIStatusError          Google answered with an error status
+     │    ├── BadRequestError    400
+     │    ├── AuthError          401, 403
+     │    ├── NotFoundError      404
+     │    ├── RateLimitedError   429
+     │    └── ServerError        5xx
+     ├── QuotaExhausted          every project is cooling down or parked
+     ├── StreamInterrupted       a stream failed after it had delivered data
+     ├── StorageError            a state or session store failed
+     ├── UsageError              (also a RuntimeError: the API was used the wrong way)
+     └── WireDecodeError         (also a ValueError: malformed data on the wire)
 
 Catch `GemgateError` to handle anything gemgate raises; catch the leaves for
 specific failures. All exceptions pickle, so they survive process pools.
@@ -12,7 +25,28 @@ specific failures. All exceptions pickle, so they survive process pools.
 
 from __future__ import annotations
 
-__all__ = ["GemgateError", "UsageError", "WireDecodeError"]
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "APIStatusError",
+    "AuthError",
+    "BadRequestError",
+    "ConnectError",
+    "GemgateError",
+    "NotFoundError",
+    "ProtocolError",
+    "QuotaExhausted",
+    "RateLimitedError",
+    "ServerError",
+    "StorageError",
+    "StreamInterrupted",
+    "TransportError",
+    "UpstreamTimeout",
+    "UsageError",
+    "WireDecodeError",
+    "status_error",
+]
 
 
 class GemgateError(Exception):
@@ -47,3 +81,181 @@ class WireDecodeError(GemgateError, ValueError):
         ...
         gemgate.errors.WireDecodeError: stream ended inside an element
     """
+
+
+class TransportError(GemgateError):
+    """The request got no HTTP answer (timeout, refused connection, broken stream)."""
+
+
+class UpstreamTimeout(TransportError):
+    """A connect, first-byte, idle or overall deadline passed."""
+
+
+class ConnectError(TransportError):
+    """The connection to the upstream could not be made."""
+
+
+class ProtocolError(TransportError):
+    """The connection broke mid-response or the peer spoke invalid HTTP."""
+
+
+class APIStatusError(GemgateError):
+    """The upstream answered with an error status.
+
+    Attributes:
+        status_code: The HTTP status.
+        status: Google's ``error.status`` (``RESOURCE_EXHAUSTED`` …), if any.
+        message: Google's ``error.message``.
+        details: The raw ``error.details`` entries.
+        retry_after: Seconds the server asked to wait (``RetryInfo``), if any.
+        key_fingerprint: A short fingerprint of the key used, never the key.
+
+    Example:
+        >>> err = status_error(429, "RESOURCE_EXHAUSTED", "quota", retry_after=2.5)
+        >>> type(err).__name__, err.retry_after
+        ('RateLimitedError', 2.5)
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        status: str | None,
+        message: str,
+        *,
+        details: Sequence[Mapping[str, Any]] = (),
+        retry_after: float | None = None,
+        key_fingerprint: str | None = None,
+    ) -> None:
+        label = f"{status_code} {status}" if status else str(status_code)
+        suffix = f" (key {key_fingerprint})" if key_fingerprint else ""
+        super().__init__(f"{label}: {message}{suffix}")
+        self.status_code = status_code
+        self.status = status
+        self.message = message
+        self.details = [dict(d) for d in details]
+        self.retry_after = retry_after
+        self.key_fingerprint = key_fingerprint
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_status_error,
+            (
+                type(self),
+                self.status_code,
+                self.status,
+                self.message,
+                self.details,
+                self.retry_after,
+                self.key_fingerprint,
+            ),
+        )
+
+
+def _rebuild_status_error(
+    cls: type[APIStatusError],
+    status_code: int,
+    status: str | None,
+    message: str,
+    details: Sequence[Mapping[str, Any]],
+    retry_after: float | None,
+    key_fingerprint: str | None,
+) -> APIStatusError:
+    return cls(
+        status_code,
+        status,
+        message,
+        details=details,
+        retry_after=retry_after,
+        key_fingerprint=key_fingerprint,
+    )
+
+
+class BadRequestError(APIStatusError):
+    """400: the request is invalid (or the key is, with ``API_KEY_INVALID``)."""
+
+
+class AuthError(APIStatusError):
+    """401 or 403: the caller is not allowed."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown model, cache, file or method."""
+
+
+class RateLimitedError(APIStatusError):
+    """429: a quota was exceeded."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the service failed or is overloaded."""
+
+
+def status_error(
+    status_code: int,
+    status: str | None,
+    message: str,
+    *,
+    details: Sequence[Mapping[str, Any]] = (),
+    retry_after: float | None = None,
+    key_fingerprint: str | None = None,
+) -> APIStatusError:
+    """The most specific :class:`APIStatusError` subclass for ``status_code``."""
+    cls: type[APIStatusError] = APIStatusError
+    if status_code == 400:
+        cls = BadRequestError
+    elif status_code in (401, 403):
+        cls = AuthError
+    elif status_code == 404:
+        cls = NotFoundError
+    elif status_code == 429:
+        cls = RateLimitedError
+    elif status_code >= 500:
+        cls = ServerError
+    return cls(
+        status_code,
+        status,
+        message,
+        details=details,
+        retry_after=retry_after,
+        key_fingerprint=key_fingerprint,
+    )
+
+
+class QuotaExhausted(GemgateError):
+    """Every project that could serve the model is cooling down or parked.
+
+    Attributes:
+        model: The model asked for.
+        until: Epoch seconds when the first project frees up (None if never: every key
+            is disabled).
+    """
+
+    def __init__(self, model: str, until: float | None, reason: str) -> None:
+        super().__init__(f"no capacity for {model}: {reason}")
+        self.model = model
+        self.until = until
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.model, self.until, self.reason))
+
+
+class StreamInterrupted(GemgateError):
+    """A stream failed after delivering data; it is never replayed.
+
+    Attributes:
+        received: The chunks (parsed JSON objects) delivered before the failure.
+        cause: The error that ended the stream.
+    """
+
+    def __init__(self, message: str, received: Sequence[Any], cause: BaseException | None) -> None:
+        super().__init__(message)
+        self.received = list(received)
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.received, self.cause))
+
+
+class StorageError(GemgateError):
+    """A state, cache or session store failed."""

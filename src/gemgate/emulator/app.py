@@ -134,6 +134,8 @@ class Emulator:
 
     @staticmethod
     async def _internal(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ConnectionResetError):  # an injected drop, in-process
+            raise exc
         logger.exception("emulator bug while serving %s", request.url.path)
         return error_response(ApiError(500, "An internal error has occurred.", status="INTERNAL"))
 

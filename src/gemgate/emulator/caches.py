@@ -14,6 +14,7 @@ from gemgate.wire.durations import format_timestamp, parse_duration, parse_times
 __all__ = ["CacheStore", "CachedEntry"]
 
 DEFAULT_TTL = 3600.0
+_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last RFC 3339 timestamp
 
 
 @dataclass
@@ -76,6 +77,8 @@ class CacheStore:
             raise invalid_argument(f"Invalid expiration: {exc}") from None
         if expire <= now:
             raise invalid_argument("expire_time must be in the future.")
+        if expire >= _LATEST:
+            raise invalid_argument("expire_time must be before the year 10000.")
         return expire
 
     def create(

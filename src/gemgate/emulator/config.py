@@ -28,6 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gemgate.projects import Limits, ProjectConfig
+
 __all__ = [
     "EmulatorConfig",
     "EmulatorSettings",
@@ -41,26 +43,6 @@ __all__ = [
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Limits(_Strict):
-    """Per-project, per-model limits, as Google applies them."""
-
-    rpm: int | None = Field(default=None, ge=1)
-    """Requests per minute."""
-    tpm: int | None = Field(default=None, ge=1)
-    """Input tokens per minute."""
-    rpd: int | None = Field(default=None, ge=1)
-    """Requests per day (the day ends at midnight America/Los_Angeles)."""
-
-
-class ProjectConfig(_Strict):
-    """A Google Cloud project: its API keys share its quota."""
-
-    name: str = Field(min_length=1)
-    keys: list[str] = Field(min_length=1)
-    limits: dict[str, Limits] = Field(default_factory=dict)
-    """Limits keyed by model id (``gemini-2.5-flash``) or ``"*"`` for every model."""
 
 
 class FunctionCallReply(_Strict):

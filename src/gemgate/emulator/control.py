@@ -15,6 +15,7 @@ from gemgate.emulator.errors import invalid_argument
 from gemgate.emulator.faults import FaultRule
 from gemgate.emulator.http import json_response, read_json
 from gemgate.emulator.state import EmulatorState
+from gemgate.wire.errors import FieldViolation
 
 __all__ = ["get_faults", "reset", "set_faults", "stats"]
 
@@ -24,6 +25,11 @@ _COUNTERS = ("requests", "admitted", "rate_limited", "faults", "input_tokens")
 class _FaultsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     faults: list[FaultRule]
+
+
+def _violation(loc: tuple[int | str, ...], msg: str) -> FieldViolation:
+    where = ".".join(str(part) for part in loc)
+    return FieldViolation(field=where, description=f"Invalid fault rule at '{where}': {msg}")
 
 
 async def reset(state: EmulatorState, request: Request) -> Response:
@@ -37,9 +43,9 @@ async def set_faults(state: EmulatorState, request: Request) -> Response:
     try:
         body = _FaultsBody.model_validate(await read_json(request))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise invalid_argument(f"Invalid fault rule at '{where}': {first['msg']}") from None
+        violations = [_violation(error["loc"], error["msg"]) for error in exc.errors()]
+        message = "\n".join(v.description for v in violations)
+        raise invalid_argument(message, violations) from None
     state.faults.set_rules(body.faults)
     return json_response({"faults": [r.model_dump(exclude_none=True) for r in body.faults]})
 

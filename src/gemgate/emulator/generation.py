@@ -99,6 +99,7 @@ async def _pre_admission_fault(
     if rule is None:
         return None, None
     if rule.kind == "delay":
+        state.quota.record_fault(project, before_admission=False)
         await anyio.sleep(rule.delay_ms / 1000)
         return None, None
     if rule.kind == "status":

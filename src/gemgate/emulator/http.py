@@ -15,6 +15,10 @@ from gemgate.wire.errors import FieldViolation
 
 __all__ = ["TRANSPORT_KEY", "DropResponse", "error_response", "json_response", "read_json"]
 
+_MAX_DEPTH = 100
+"""How deeply a request body may nest, like Google's proto3-JSON parser."""
+_DEEP = "Invalid JSON payload received. Message too deep. Max recursion depth reached."
+
 TRANSPORT_KEY = "gemgate.transport"
 """Scope key under which the outer app keeps the server's transport, when it has one."""
 
@@ -28,12 +32,34 @@ def json_response(
     value: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     """A JSON response."""
-    return Response(dumps(value), status, headers=dict(headers or {}), media_type="application/json")
+    return Response(
+        dumps(value), status, headers=dict(headers or {}), media_type="application/json"
+    )
 
 
 def error_response(error: ApiError) -> Response:
     """An error in Google's shape."""
     return json_response(error.body(), error.code, error.headers)
+
+
+def _invalid_json(message: str) -> ApiError:
+    return invalid_argument(message, [FieldViolation(field="", description=message)])
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether arrays and objects nest more than ``_MAX_DEPTH`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= _MAX_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -43,13 +69,19 @@ async def read_json(request: Request) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
+    except RecursionError:
+        raise _invalid_json(_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        message = f"Invalid JSON payload received. Unexpected token{where}."
-        raise invalid_argument(message, [FieldViolation(field="", description=message)]) from None
+        where = ""
+        if isinstance(exc, json.JSONDecodeError):
+            where = f" at line {exc.lineno} column {exc.colno}"
+        raise _invalid_json(f"Invalid JSON payload received. Unexpected token{where}.") from None
     if not isinstance(value, dict):
-        message = 'Invalid JSON payload received. Unknown name "": Root element must be a message.'
-        raise invalid_argument(message, [FieldViolation(field="", description=message)])
+        raise _invalid_json(
+            'Invalid JSON payload received. Unknown name "": Root element must be a message.'
+        )
+    if _too_deep(value):
+        raise _invalid_json(_DEEP)
     return value
 
 
@@ -64,6 +96,7 @@ class DropResponse(Response):
         super().__init__(b"")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Close the server's transport, or raise in-process."""
         transport = scope.get(TRANSPORT_KEY)
         if transport is None:
             raise ConnectionResetError("the emulator dropped the connection")

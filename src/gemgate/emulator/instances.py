@@ -15,6 +15,8 @@ from typing import Any
 __all__ = ["Instances"]
 
 _MAX_DEPTH = 6
+_MAX_ITEMS = 256
+_MAX_LENGTH = 8192
 
 
 class Instances:
@@ -35,7 +37,9 @@ class Instances:
         self._defs = schema.get("$defs", schema.get("definitions", {}))
         return self._value(schema, "$", 0)
 
-    def _value(self, schema: Mapping[str, Any], key: str, depth: int) -> Any:  # noqa: C901
+    def _value(self, schema: Any, key: str, depth: int) -> Any:  # noqa: C901
+        if not isinstance(schema, Mapping):  # boolean subschemas: true allows anything
+            return self._hints[self._pick(key, len(self._hints))] if schema else None
         if "$ref" in schema:
             target = self._defs.get(str(schema["$ref"]).rsplit("/", 1)[-1], {})
             return self._value(target, key, depth + 1) if depth < _MAX_DEPTH else None
@@ -89,9 +93,9 @@ class Instances:
     def _array(self, schema: Mapping[str, Any], key: str, depth: int) -> list[Any]:
         if depth >= _MAX_DEPTH:
             return []
-        low = int(schema.get("minItems", 1))
-        high = int(schema.get("maxItems", max(low, 3)))
-        count = max(low, min(high, low + self._pick(key, 3)))
+        low = min(int(schema.get("minItems", 0)), _MAX_ITEMS)
+        high = min(int(schema.get("maxItems", max(low, 3))), _MAX_ITEMS)
+        count = max(low, min(high, max(low, 1) + self._pick(key, 3)))
         prefix = list(schema.get("prefixItems", []))
         items = schema.get("items", {"type": "string"})
         return [
@@ -117,5 +121,6 @@ class Instances:
         if fmt == "email":
             return "user@example.com"
         text = self._hints[self._pick(key, len(self._hints))]
-        low, high = int(schema.get("minLength", 0)), int(schema.get("maxLength", 1 << 20))
+        low = min(int(schema.get("minLength", 0)), _MAX_LENGTH)
+        high = int(schema.get("maxLength", _MAX_LENGTH))
         return text.ljust(low, "x")[:high]

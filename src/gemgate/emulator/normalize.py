@@ -22,9 +22,20 @@ from gemgate.wire.errors import FieldViolation
 
 __all__ = ["camel", "normalize", "snake"]
 
-_DURATION = re.compile(r"^-?\d+(\.\d{1,9})?s$")
+_DURATION = re.compile(r"-?[0-9]+(\.[0-9]{1,9})?s")
+_MAX_DURATION = 315_576_000_000
+"""The largest ``google.protobuf.Duration`` in seconds (10,000 years)."""
+_MAX_DEPTH = 100
+"""How deeply messages may nest, like Google's proto3-JSON parser."""
 _PROTO_PREFIX = "type.googleapis.com/google.ai.generativelanguage.v1beta."
-_STRUCT = "type.googleapis.com/google.protobuf.Struct"
+_LABELS = {
+    "int": "TYPE_INT32",
+    "int64": "TYPE_INT64",
+    "object": "type.googleapis.com/google.protobuf.Struct",
+    "duration": "type.googleapis.com/google.protobuf.Duration",
+    "timestamp": "type.googleapis.com/google.protobuf.Timestamp",
+}
+"""How Google's parser names a scalar type in "Invalid value at ..." (else ``TYPE_X``)."""
 
 
 def camel(name: str) -> str:
@@ -49,6 +60,18 @@ def normalize(body: Any, message: str) -> dict[str, Any]:
     return result
 
 
+def _field_name(key: str, spec: dict[str, FieldType]) -> str | None:
+    """The message field ``key`` names: its lowerCamelCase or its exact snake_case name."""
+    if key in spec:
+        return key
+    field = camel(key)
+    return field if field in spec and snake(field) == key else None
+
+
+def _accepts_list(kind: FieldType) -> bool:
+    return kind == "any" or (isinstance(kind, tuple) and kind[0] == "list")
+
+
 def _show(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else f'"{value}"'
     return text if len(text) <= 80 else text[:77] + "..."
@@ -57,6 +80,7 @@ def _show(value: Any) -> str:
 class _Reader:
     def __init__(self) -> None:
         self.violations: list[FieldViolation] = []
+        self.depth = 0
 
     def fail(self, path: str, description: str) -> None:
         self.violations.append(FieldViolation(field=path, description=description))
@@ -68,22 +92,45 @@ class _Reader:
         if not isinstance(value, dict):
             self.invalid(path, _PROTO_PREFIX + name, value)
             return None
-        spec = MESSAGES[name]
+        if self.depth >= _MAX_DEPTH:
+            self.fail(
+                path,
+                "Invalid JSON payload received. Message too deep. Max recursion "
+                f"depth reached at '{path}'.",
+            )
+            return None
+        self.depth += 1
+        try:
+            return self._fields(value, MESSAGES[name], path)
+        finally:
+            self.depth -= 1
+
+    def _fields(
+        self, value: dict[str, Any], spec: dict[str, FieldType], path: str
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        where = f" at '{path}'" if path else ""
         for key, item in value.items():
-            field = key if key in spec else camel(key)
-            if field not in spec:
-                where = f" at '{path}'" if path else ""
+            field = _field_name(key, spec)
+            if field is None:
                 self.fail(
-                    f"{path}.{key}" if path else key,
+                    path,
                     f'Invalid JSON payload received. Unknown name "{key}"{where}: '
                     "Cannot find field.",
                 )
                 continue
             if item is None:
                 continue
+            kind = spec[field]
+            if isinstance(item, list) and not _accepts_list(kind):
+                self.fail(
+                    path,
+                    f'Invalid JSON payload received. Unknown name "{key}"{where}: '
+                    "Proto field is not repeating, cannot start list.",
+                )
+                continue
             child = f"{path}.{snake(field)}" if path else snake(field)
-            read = self.value(item, spec[field], child)
+            read = self.value(item, kind, child)
             if read is not None:
                 out[field] = read
         return out
@@ -113,7 +160,12 @@ class _Reader:
         if not isinstance(value, dict):
             self.invalid(path, "TYPE_MAP", value)
             return None
-        return {k: self.value(v, inner, f'{path}["{k}"]') for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for i, (key, item) in enumerate(value.items()):
+            read = self.value(item, inner, f"{path}[{i}].value")
+            if read is not None:
+                out[key] = read
+        return out
 
     def enum(self, value: Any, name: str, path: str) -> str | None:
         if isinstance(value, str) and value.upper() in ENUMS[name]:
@@ -124,11 +176,17 @@ class _Reader:
     def scalar(self, value: Any, kind: str, path: str) -> Any:
         checker = _SCALARS[kind]
         ok, result = checker(value)
-        if not ok:
-            label = _STRUCT if kind == "object" else f"TYPE_{kind.upper()}"
-            self.invalid(path, label, value)
-            return None
-        return result
+        if ok:
+            return result
+        if kind == "bytes" and isinstance(value, str):
+            self.fail(
+                path,
+                f"Invalid value at '{path}' (TYPE_BYTES), Base64 decoding failed "
+                f"for {_show(value)}",
+            )
+        else:
+            self.invalid(path, _LABELS.get(kind, f"TYPE_{kind.upper()}"), value)
+        return None
 
 
 def _string(value: Any) -> tuple[bool, Any]:
@@ -139,29 +197,37 @@ def _bool(value: Any) -> tuple[bool, Any]:
     return isinstance(value, bool), value
 
 
-def _int(value: Any) -> tuple[bool, Any]:
+def _integer(value: Any) -> int | None:
     if isinstance(value, bool):
-        return False, None
+        return None
     if isinstance(value, int):
-        return True, value
+        return value
     if isinstance(value, float) and value.is_integer():
-        return True, int(value)
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return True, int(value)
-    return False, None
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,20}", value.strip()):
+        return int(value)
+    return None
+
+
+def _int(value: Any) -> tuple[bool, Any]:
+    number = _integer(value)
+    ok = number is not None and -(2**31) <= number < 2**31
+    return ok, number if ok else None
+
+
+def _int64(value: Any) -> tuple[bool, Any]:
+    number = _integer(value)
+    ok = number is not None and -(2**63) <= number < 2**63
+    return ok, number if ok else None
 
 
 def _float(value: Any) -> tuple[bool, Any]:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return False, None
-    if isinstance(value, int | float):
+    try:
         return True, float(value)
-    if isinstance(value, str):
-        try:
-            return True, float(value)
-        except ValueError:
-            return False, None
-    return False, None
+    except (ValueError, OverflowError):
+        return False, None
 
 
 def _bytes(value: Any) -> tuple[bool, Any]:
@@ -176,7 +242,9 @@ def _bytes(value: Any) -> tuple[bool, Any]:
 
 
 def _duration(value: Any) -> tuple[bool, Any]:
-    return isinstance(value, str) and bool(_DURATION.match(value)), value
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
+        return False, None
+    return abs(float(value[:-1])) <= _MAX_DURATION, value
 
 
 def _timestamp(value: Any) -> tuple[bool, Any]:
@@ -201,7 +269,7 @@ _SCALARS = {
     "string": _string,
     "bool": _bool,
     "int": _int,
-    "int64": _int,
+    "int64": _int64,
     "float": _float,
     "bytes": _bytes,
     "duration": _duration,

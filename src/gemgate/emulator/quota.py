@@ -66,7 +66,13 @@ class QuotaTracker:
         self._clock = clock
         self._windows: dict[tuple[str, str], _Window] = {}
         self.stats: dict[str, dict[str, int]] = defaultdict(
-            lambda: {"requests": 0, "admitted": 0, "rate_limited": 0, "input_tokens": 0, "faults": 0}
+            lambda: {
+                "requests": 0,
+                "admitted": 0,
+                "rate_limited": 0,
+                "input_tokens": 0,
+                "faults": 0,
+            }
         )
 
     def reset(self) -> None:
@@ -98,15 +104,17 @@ class QuotaTracker:
         """Count one request; return a refusal if a limit is exceeded, else record it."""
         stats = self.stats[project]
         stats["requests"] += 1
-        refusal = self._check(project, model, limits, tokens, family) if limits else None
-        if refusal:
-            stats["rate_limited"] += 1
-            return refusal
-        now = self._clock()
-        window = self._window(project, model)
-        window.requests.append(now)
-        window.tokens.append((now, tokens))
-        window.day_count += 1
+        if limits is not None:
+            refusal = self._check(project, model, limits, tokens, family)
+            if refusal is not None:
+                stats["rate_limited"] += 1
+                return refusal
+            # Windows exist only where limits apply, so unlimited traffic keeps no history.
+            now = self._clock()
+            window = self._window(project, model)
+            window.requests.append(now)
+            window.tokens.append((now, tokens))
+            window.day_count += 1
         stats["admitted"] += 1
         stats["input_tokens"] += tokens
         return None

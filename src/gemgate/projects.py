@@ -1,0 +1,60 @@
+"""Projects, keys and limits: the shape shared by the client, gateway and emulator.
+
+Google applies quotas per *project* and model, not per key. A configuration lists each
+project with its keys and per-model limits; the same ``[[projects]]`` table configures
+the emulator (which enforces the limits) and the client (which stays under them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Limits", "ProjectConfig", "fingerprint"]
+
+
+class Limits(BaseModel):
+    """Per-project, per-model limits, as Google applies them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rpm: int | None = Field(default=None, ge=1)
+    """Requests per minute."""
+    tpm: int | None = Field(default=None, ge=1)
+    """Input tokens per minute."""
+    rpd: int | None = Field(default=None, ge=1)
+    """Requests per day (the day ends at midnight America/Los_Angeles)."""
+
+
+class ProjectConfig(BaseModel):
+    """A Google Cloud project: its API keys share its quota."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    keys: list[str] = Field(min_length=1)
+    limits: dict[str, Limits] = Field(default_factory=dict)
+    """Limits keyed by model id (``gemini-2.5-flash``) or ``"*"`` for every model."""
+    weight: float = Field(default=1.0, gt=0)
+    """Relative share of traffic under weighted selection."""
+
+    def limits_for(self, model: str) -> Limits | None:
+        """The limits for ``model``, falling back to ``"*"``."""
+        return self.limits.get(model.removeprefix("models/")) or self.limits.get("*")
+
+    def __repr__(self) -> str:
+        prints = ", ".join(fingerprint(k) for k in self.keys)
+        return f"ProjectConfig(name={self.name!r}, keys=[{prints}], limits={self.limits!r})"
+
+    __str__ = __repr__
+
+
+def fingerprint(key: str) -> str:
+    """A short, stable, non-reversible name for an API key, safe to log.
+
+    Example:
+        >>> fingerprint("AIza-example")
+        'key:7cc9f0d1'
+    """
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:8]
