@@ -1,0 +1,8 @@
+"""The library face: :class:`AsyncGemini` and its blocking twin :class:`Gemini`."""
+
+from __future__ import annotations
+
+from gemgate.client.async_client import AsyncGemini
+from gemgate.client.sync_client import Gemini
+
+__all__ = ["AsyncGemini", "Gemini"]

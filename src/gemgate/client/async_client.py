@@ -1,0 +1,509 @@
+"""``AsyncGemini``: the official SDK made production-safe, plus a convenience API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gemgate.client.core import Core
+from gemgate.client.requests import bare_model, estimate_tokens
+from gemgate.config import Settings
+from gemgate.errors import GemgateError, UsageError
+from gemgate.projects import Limits, ProjectConfig
+from gemgate.upstream.endpoints import Endpoint
+from gemgate.upstream.pipeline import Call
+from gemgate.wire import openai
+
+if TYPE_CHECKING:
+    from google import genai
+
+__all__ = ["AsyncGemini"]
+
+_REQUEST_PARAMS = frozenset(
+    {
+        "model",
+        "request_id",
+        "endpoint_id",
+        "safety_settings",
+        "tools",
+        "tool_config",
+        "system_instruction",
+        "cached_content",
+    }
+)
+
+
+class AsyncGemini:
+    """Gemini with many keys, per-project quotas, retries, caching and tracking.
+
+    Example::
+
+        async with AsyncGemini() as g:          # no key: the built-in emulator
+            reply = await g.chat([{"role": "user", "content": "Hello"}])
+            print(reply["choices"][0]["message"]["content"])
+            sdk_reply = await g.sdk.aio.models.generate_content(
+                model="gemini-2.5-flash", contents="Hi"
+            )
+
+    Args:
+        api_key: One key (its own project). Keys also come from the environment.
+        projects: Projects with their keys and limits.
+        config: A TOML file (default ``GEMGATE_CONFIG``).
+        settings: Ready-made settings (then ``config`` and the environment are not read).
+        base_url: The upstream (default Google's; the emulator when there is no key).
+        cache: Cache identical non-streaming requests.
+        cache_max_size: Entries kept by the cache.
+        cache_ttl: Seconds an entry lives (None: until evicted).
+        metadata: The seed's constructor dict (``gemini_api_key``, ``use_cache``,
+            ``cache_max_size``).
+        clock: Time source (epoch seconds), for tests.
+        sleep: Async sleep, for tests.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        projects: Sequence[ProjectConfig | Mapping[str, Any]] | None = None,
+        config: str | Path | None = None,
+        settings: Settings | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        cache: bool = False,
+        cache_max_size: int = 128,
+        cache_ttl: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        **overrides: Any,
+    ) -> None:
+        meta = dict(metadata or {})
+        api_key = api_key or meta.get("gemini_api_key")
+        cache = cache or bool(meta.get("use_cache", False))
+        cache_max_size = int(meta.get("cache_max_size", cache_max_size))
+        if settings is None:
+            extra: dict[str, Any] = dict(overrides)
+            if base_url is not None:
+                extra["upstream_url"] = base_url
+            if api_version is not None:
+                extra["api_version"] = api_version
+            settings = Settings.load(config=config, **extra)
+        listed = [
+            p if isinstance(p, ProjectConfig) else ProjectConfig.model_validate(p)
+            for p in projects or []
+        ]
+        if api_key:
+            listed.insert(0, ProjectConfig(name="default", keys=[api_key]))
+        if listed:
+            settings = settings.model_copy(update={"projects": listed + list(settings.projects)})
+        self._core = Core(
+            settings,
+            clock=clock,
+            sleep=sleep,
+            cache_size=cache_max_size if cache else None,
+            cache_ttl=cache_ttl,
+        )
+        self._sdk: genai.Client | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncGemini:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close connections (and the SDK client, if one was made)."""
+        if self._sdk is not None:
+            await self._sdk.aio.aclose()
+        await self._core.aclose()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force."""
+        return self._core.settings
+
+    @property
+    def sdk(self) -> genai.Client:
+        """The official ``google.genai.Client``, sending through gemgate's pipeline."""
+        if self._sdk is None:
+            import httpx2
+            from google import genai
+            from google.genai import types
+
+            from gemgate.upstream.sdk import PipelineTransport
+
+            http = httpx2.AsyncClient(transport=PipelineTransport(self._core), timeout=None)
+            options = types.HttpOptions(
+                base_url=self._core.driver.base_url,
+                api_version=self._core.version,
+                httpx_async_client=http,
+            )
+            self._sdk = genai.Client(api_key="gemgate-managed", http_options=options)
+        return self._sdk
+
+    # -- the seed's convenience API -----------------------------------------------------
+
+    def _model(self, params: Mapping[str, Any]) -> str:
+        return bare_model(params.get("model") or self.settings.default_model)
+
+    def _generate_call(self, request: Mapping[str, Any], model: str, *, stream: bool) -> Call:
+        body = json.dumps(request, separators=(",", ":")).encode()
+        method = "streamGenerateContent" if stream else "generateContent"
+        path = self._core.path(model, method) + ("?alt=sse" if stream else "")
+        return Call(
+            "POST",
+            path,
+            body,
+            {"content-type": "application/json"},
+            model=model,
+            kind="stream" if stream else "generate",
+            tokens=estimate_tokens(body),
+            project=self._owner(request),
+        )
+
+    def _owner(self, request: Mapping[str, Any]) -> str | None:
+        cached = request.get("cachedContent")
+        return self._core.owners.get(cached) if isinstance(cached, str) else None
+
+    @staticmethod
+    def _request(
+        contents: list[dict[str, Any]], system: Mapping[str, Any] | None, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        unknown = set(params) - openai.GENERATION_PARAMS - _REQUEST_PARAMS
+        if unknown:
+            raise UsageError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        request: dict[str, Any] = {"contents": contents}
+        if system:
+            request["systemInstruction"] = dict(system)
+        if params.get("system_instruction"):
+            request["systemInstruction"] = {"parts": [{"text": params["system_instruction"]}]}
+        config = openai.generation_config(params)
+        if config:
+            request["generationConfig"] = config
+        for name, wire in (
+            ("safety_settings", "safetySettings"),
+            ("tools", "tools"),
+            ("tool_config", "toolConfig"),
+            ("cached_content", "cachedContent"),
+        ):
+            if params.get(name) is not None:
+                request[wire] = params[name]
+        return request
+
+    async def generate_content(
+        self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
+    ) -> dict[str, Any]:
+        """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
+        contents = (
+            [{"role": "user", "parts": [{"text": prompt}]}]
+            if isinstance(prompt, str)
+            else [dict(c) for c in prompt]
+        )
+        model = self._model(params)
+        call = self._generate_call(self._request(contents, None, params), model, stream=False)
+        return await self._core.call_json(
+            call,
+            request_id=params.get("request_id"),
+            endpoint_id=params.get("endpoint_id"),
+            cacheable=True,
+        )
+
+    async def stream_generate_content(
+        self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream Gemini response chunks."""
+        contents = (
+            [{"role": "user", "parts": [{"text": prompt}]}]
+            if isinstance(prompt, str)
+            else [dict(c) for c in prompt]
+        )
+        model = self._model(params)
+        call = self._generate_call(self._request(contents, None, params), model, stream=True)
+        async for chunk in self._core.call_stream(
+            call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
+        ):
+            yield chunk
+
+    async def chat(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> dict[str, Any]:
+        """OpenAI-format messages in, an OpenAI ``chat.completion`` dict out."""
+        contents, system = self._convert(messages)
+        model = self._model(params)
+        call = self._generate_call(self._request(contents, system, params), model, stream=False)
+        response = await self._core.call_json(
+            call,
+            request_id=params.get("request_id"),
+            endpoint_id=params.get("endpoint_id"),
+            cacheable=True,
+        )
+        return openai.completion(response, model)
+
+    async def stream_chat(
+        self, messages: Sequence[Mapping[str, Any]], **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """OpenAI-format ``chat.completion.chunk`` dicts, as they arrive."""
+        contents, system = self._convert(messages)
+        model = self._model(params)
+        call = self._generate_call(self._request(contents, system, params), model, stream=True)
+        first = True
+        async for chunk in self._core.call_stream(
+            call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
+        ):
+            yield openai.completion_chunk(chunk, model, first=first)
+            first = False
+
+    @staticmethod
+    def _convert(
+        messages: Sequence[Mapping[str, Any]],
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        try:
+            return openai.messages_to_contents(messages)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"invalid messages: {exc}") from exc
+
+    async def process_image(
+        self,
+        image_bytes: bytes,
+        prompt: str,
+        *,
+        mime_type: str = "image/jpeg",
+        stream: bool = False,
+        **params: Any,
+    ) -> Any:
+        """Ask about an image: ``{"analysis": text, ...}``, or chunks with ``analysis_chunk``."""
+        parts = [
+            {"inlineData": {"mimeType": mime_type, "data": base64.b64encode(image_bytes).decode()}},
+            {"text": prompt},
+        ]
+        contents = [{"role": "user", "parts": parts}]
+        if stream:
+            return self._image_stream(contents, params)
+        response = await self.generate_content(contents, **params)
+        return {
+            "analysis": _text(response),
+            "model": self._model(params),
+            "usage": openai.usage(response.get("usageMetadata")),
+            "response": response,
+        }
+
+    async def _image_stream(
+        self, contents: list[dict[str, Any]], params: Mapping[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
+        async for chunk in self.stream_generate_content(contents, **params):
+            yield {"analysis_chunk": _text(chunk), "done": _finished(chunk)}
+
+    async def generate_embeddings(
+        self,
+        texts: str | Sequence[str],
+        *,
+        model: str | None = None,
+        task_type: str | None = None,
+        dimensions: int | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """OpenAI-format embeddings: ``{"data": [{"embedding": [...], "index": i}], ...}``."""
+        items = [texts] if isinstance(texts, str) else list(texts)
+        name = bare_model(model or self.settings.embedding_model)
+        requests = []
+        for text in items:
+            entry: dict[str, Any] = {
+                "model": f"models/{name}",
+                "content": {"parts": [{"text": text}]},
+            }
+            if task_type:
+                entry["taskType"] = task_type
+            if dimensions:
+                entry["outputDimensionality"] = dimensions
+            requests.append(entry)
+        body = json.dumps({"requests": requests}).encode()
+        call = Call(
+            "POST",
+            self._core.path(name, "batchEmbedContents"),
+            body,
+            {"content-type": "application/json"},
+            model=name,
+            kind="embed",
+            tokens=estimate_tokens(body),
+        )
+        response = await self._core.call_json(
+            call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
+        )
+        data = [
+            {"object": "embedding", "index": i, "embedding": e.get("values", [])}
+            for i, e in enumerate(response.get("embeddings", []))
+        ]
+        tokens = sum(estimate_tokens(t.encode()) for t in items)
+        return {
+            "object": "list",
+            "data": data,
+            "model": name,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+    async def count_tokens(
+        self, content: str | Sequence[Mapping[str, Any]], *, model: str | None = None
+    ) -> dict[str, Any]:
+        """``{"total_tokens": n}`` as the upstream counts them."""
+        contents = (
+            [{"role": "user", "parts": [{"text": content}]}]
+            if isinstance(content, str)
+            else [dict(c) for c in content]
+        )
+        name = bare_model(model or self.settings.default_model)
+        body = json.dumps({"contents": contents}).encode()
+        call = Call(
+            "POST",
+            self._core.path(name, "countTokens"),
+            body,
+            {"content-type": "application/json"},
+            kind="other",
+        )
+        response = await self._core.call_json(call)
+        return {"total_tokens": int(response.get("totalTokens", 0)), "response": response}
+
+    async def batch_generate_content(
+        self,
+        prompts: Sequence[str | Sequence[Mapping[str, Any]]],
+        *,
+        batch_size: int = 5,
+        progress: Callable[[int, int], None] | None = None,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """Generate for many prompts, ``batch_size`` at a time, results in prompt order.
+
+        A failed prompt yields ``{"error": {"type": ..., "message": ...}}`` in its place;
+        nothing is raised for it.
+        """
+        if batch_size < 1:
+            raise UsageError("batch_size must be at least 1")
+        results: list[dict[str, Any]] = [{} for _ in prompts]
+        slots = asyncio.Semaphore(batch_size)
+        done = 0
+
+        async def one(index: int, prompt: str | Sequence[Mapping[str, Any]]) -> None:
+            nonlocal done
+            async with slots:
+                try:
+                    results[index] = await self.generate_content(prompt, **params)
+                except GemgateError as exc:
+                    results[index] = {"error": {"type": type(exc).__name__, "message": str(exc)}}
+            done += 1
+            if progress is not None:
+                progress(done, len(prompts))
+
+        await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts)))
+        return results
+
+    # -- accounting, cache, endpoints, tracking ----------------------------------------
+
+    def get_token_usage(self) -> dict[str, int]:
+        """Token totals from every response's ``usageMetadata``."""
+        return self._core.tracker.usage.as_dict()
+
+    def reset_token_usage(self) -> None:
+        """Zero the token totals."""
+        from gemgate.upstream.tracking import TokenUsage
+
+        self._core.tracker.usage = TokenUsage()
+
+    async def clear_cache(self) -> None:
+        """Drop every cached response."""
+        if self._core.cache is not None:
+            await self._core.cache.clear()
+
+    def create_endpoint(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        keys: Sequence[str] | None = None,
+        project: str | None = None,
+        endpoint_name: str | None = None,
+        limits: Limits | Mapping[str, int] | None = None,
+        max_concurrency: int | None = None,
+    ) -> str:
+        """A dedicated endpoint for ``model``: its own keys (or a project's), limits, queue."""
+        endpoint_id = f"ep-{uuid.uuid4().hex[:12]}"
+        name = endpoint_name or endpoint_id
+        bound = Limits.model_validate(limits) if isinstance(limits, Mapping) else limits
+        own = [k for k in ([api_key] if api_key else []) + list(keys or [])]
+        if own:
+            projects = [
+                ProjectConfig(
+                    name=f"endpoint-{name}",
+                    keys=own,
+                    limits={bare_model(model): bound} if bound else {},
+                )
+            ]
+        else:
+            chosen = [p for p in self.settings.projects if project is None or p.name == project]
+            if not chosen:
+                raise UsageError(f"no project named {project!r}")
+            projects = [
+                p.model_copy(update={"limits": {**p.limits, bare_model(model): bound}})
+                if bound
+                else p
+                for p in chosen
+            ]
+        endpoint = Endpoint(endpoint_id, name, bare_model(model), projects, max_concurrency)
+        self._core.endpoints[endpoint_id] = endpoint
+        return endpoint_id
+
+    def get_endpoint_status(self, endpoint_id: str) -> dict[str, Any]:
+        """The seed's endpoint status: ``request_count``, ``error_rate``, ``queue_size``, etc."""
+        endpoint = self._core.endpoint(endpoint_id)
+        assert endpoint is not None
+        metrics = self._core.tracker.endpoint_metrics(endpoint_id)
+        return {
+            "id": endpoint.id,
+            "name": endpoint.name,
+            "model": endpoint.model,
+            "active": endpoint.active,
+            "request_count": metrics["requests"],
+            "error_rate": metrics["error_rate"],
+            "queue_size": endpoint.waiting,
+            "breaker": endpoint.breaker.state,
+            "backoff": {"current_delay": endpoint.backoff},
+            "projects": [p.name for p in endpoint.projects],
+        }
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        """Every dedicated endpoint's status."""
+        return [self.get_endpoint_status(e) for e in self._core.endpoints]
+
+    def get_endpoint_metrics(self, endpoint_id: str | None = None) -> dict[str, Any]:
+        """Per-model metrics (``success_rate``, latency p50/p95 …), or one endpoint's."""
+        if endpoint_id is not None:
+            self._core.endpoint(endpoint_id)
+            return self._core.tracker.endpoint_metrics(endpoint_id)
+        return self._core.tracker.model_metrics()
+
+    def get_active_requests(self) -> dict[str, dict[str, Any]]:
+        """Calls in flight, by request id."""
+        return self._core.tracker.active_view()
+
+    def get_request_history(
+        self,
+        limit: int | None = None,
+        filter_status: str | None = None,
+        model: str | None = None,
+        endpoint: str | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Finished calls (bounded), by request id."""
+        return self._core.tracker.history_view(limit, filter_status, model, endpoint)
+
+
+def _text(response: Mapping[str, Any]) -> str:
+    candidates = response.get("candidates") or [{}]
+    parts = candidates[0].get("content", {}).get("parts", [])
+    return "".join(p.get("text", "") for p in parts if not p.get("thought"))
+
+
+def _finished(chunk: Mapping[str, Any]) -> bool:
+    return any("finishReason" in c for c in chunk.get("candidates", []))

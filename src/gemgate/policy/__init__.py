@@ -1,0 +1,26 @@
+"""Sans-I/O policy: quota windows, error classification, backoff, key selection, breaking.
+
+Nothing here sleeps, reads a clock or opens a socket; callers pass ``now`` and random
+draws in, so every decision is unit-tested without waiting.
+"""
+
+from __future__ import annotations
+
+from gemgate.policy.breaker import CircuitBreaker
+from gemgate.policy.retry import Action, Backoff, Verdict, classify_status, classify_transport
+from gemgate.policy.selection import Strategy, order
+from gemgate.policy.windows import QuotaWindow, Refusal, next_pacific_midnight
+
+__all__ = [
+    "Action",
+    "Backoff",
+    "CircuitBreaker",
+    "QuotaWindow",
+    "Refusal",
+    "Strategy",
+    "Verdict",
+    "classify_status",
+    "classify_transport",
+    "next_pacific_midnight",
+    "order",
+]

@@ -1,0 +1,51 @@
+"""A circuit breaker per upstream endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CircuitBreaker"]
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after ``threshold`` consecutive failures; lets one probe through after ``reset``.
+
+    Example:
+        >>> breaker = CircuitBreaker(threshold=2, reset=10.0)
+        >>> breaker.failure(0.0); breaker.failure(1.0)
+        >>> breaker.blocked_until(2.0)
+        11.0
+        >>> breaker.blocked_until(11.0) is None  # half-open: one probe may go
+        True
+    """
+
+    threshold: int = 5
+    reset: float = 30.0
+    failures: int = 0
+    opened_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        """``closed``, ``open`` or ``half-open`` (reported; time decides ``blocked_until``)."""
+        if self.opened_at is None:
+            return "closed"
+        return "open"
+
+    def blocked_until(self, now: float) -> float | None:
+        """None if a request may go now, else when the breaker half-opens."""
+        if self.opened_at is None:
+            return None
+        reopen = self.opened_at + self.reset
+        return reopen if now < reopen else None
+
+    def success(self) -> None:
+        """A request succeeded: close the breaker."""
+        self.failures = 0
+        self.opened_at = None
+
+    def failure(self, now: float) -> None:
+        """A request failed in a way that counts against the endpoint."""
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = now

@@ -1,0 +1,94 @@
+"""Quota windows per (project, model): sliding-minute RPM and TPM, Pacific-day RPD.
+
+The client keeps its own count of what it sent so it stays under each project's limits
+instead of discovering them through 429s. Token use is estimated before a call and
+reconciled with ``usageMetadata.promptTokenCount`` afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from gemgate.projects import Limits
+
+__all__ = ["QuotaWindow", "Refusal", "Ticket", "next_pacific_midnight"]
+
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+MINUTE = 60.0
+
+
+def next_pacific_midnight(now: float) -> float:
+    """Epoch seconds of the first midnight in America/Los_Angeles after ``now``.
+
+    Example:
+        >>> next_pacific_midnight(1_750_000_000.0) - 1_750_000_000.0 < 86_400
+        True
+    """
+    local = datetime.fromtimestamp(now, _PACIFIC)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), _PACIFIC)
+    return midnight.timestamp()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a window refused a request, and when it can take one again."""
+
+    metric: str
+    """``rpm``, ``tpm`` or ``rpd``."""
+    retry_at: float
+
+
+@dataclass
+class Ticket:
+    """One admitted request; lets its token estimate be corrected later."""
+
+    at: float
+    tokens: int
+
+
+@dataclass
+class QuotaWindow:
+    """The usage of one (project, model) pair."""
+
+    requests: deque[float] = field(default_factory=deque)
+    tokens: deque[Ticket] = field(default_factory=deque)
+    day_end: float = 0.0
+    day_count: int = 0
+
+    def _expire(self, now: float) -> None:
+        while self.requests and self.requests[0] <= now - MINUTE:
+            self.requests.popleft()
+        while self.tokens and self.tokens[0].at <= now - MINUTE:
+            self.tokens.popleft()
+        if now >= self.day_end:
+            self.day_end, self.day_count = next_pacific_midnight(now), 0
+
+    def check(self, limits: Limits, tokens: int, now: float) -> Refusal | None:
+        """Would a request of ``tokens`` input tokens fit now? If not, until when."""
+        self._expire(now)
+        if limits.rpd is not None and self.day_count >= limits.rpd:
+            return Refusal("rpd", self.day_end)
+        if limits.rpm is not None and len(self.requests) >= limits.rpm:
+            return Refusal("rpm", self.requests[len(self.requests) - limits.rpm] + MINUTE)
+        if limits.tpm is not None:
+            used = sum(t.tokens for t in self.tokens)
+            if used and used + tokens > limits.tpm:
+                freed = used
+                for ticket in self.tokens:
+                    freed -= ticket.tokens
+                    if freed + tokens <= limits.tpm:
+                        return Refusal("tpm", ticket.at + MINUTE)
+                return Refusal("tpm", self.tokens[-1].at + MINUTE)
+        return None
+
+    def record(self, tokens: int, now: float) -> Ticket:
+        """Count an admitted request."""
+        self._expire(now)
+        ticket = Ticket(now, tokens)
+        self.requests.append(now)
+        self.tokens.append(ticket)
+        self.day_count += 1
+        return ticket

@@ -1,0 +1,21 @@
+"""Shared state behind small async protocols: quota windows, cooldowns, response cache.
+
+The in-memory implementations serve one process. Each protocol call is one decision
+(``acquire`` checks cooldowns and windows of every candidate and records the winner), so
+a Redis implementation can make it one atomic round trip.
+"""
+
+from __future__ import annotations
+
+from gemgate.state.base import Candidate, Grant, QuotaState, ResponseCache, Shortage
+from gemgate.state.memory import MemoryQuotaState, MemoryResponseCache
+
+__all__ = [
+    "Candidate",
+    "Grant",
+    "MemoryQuotaState",
+    "MemoryResponseCache",
+    "QuotaState",
+    "ResponseCache",
+    "Shortage",
+]

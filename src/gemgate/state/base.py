@@ -1,0 +1,86 @@
+"""The state protocols the upstream pipeline needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gemgate.projects import Limits
+
+__all__ = ["Candidate", "Grant", "QuotaState", "ResponseCache", "Shortage"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A project that could serve a call, with its limits for the model."""
+
+    project: str
+    limits: Limits | None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Admission: the project chosen and a ticket to reconcile token use."""
+
+    project: str
+    ticket: object
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """No candidate can take the call now.
+
+    ``retry_at`` is the earliest time one could (None when none ever will, e.g. every
+    candidate is parked past the deadline or has no keys); ``reasons`` says why, per
+    project.
+    """
+
+    retry_at: float | None
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+class QuotaState(Protocol):
+    """Quota windows and cooldowns per (project, model), plus disabled keys."""
+
+    async def acquire(
+        self, model: str, candidates: Sequence[Candidate], tokens: int, now: float
+    ) -> Grant | Shortage:
+        """Admit the call on the first candidate that is not cooling and has room."""
+        ...
+
+    async def reconcile(self, model: str, grant: Grant, tokens: int) -> None:
+        """Replace the grant's token estimate with the real prompt token count."""
+        ...
+
+    async def cool(self, project: str, model: str, until: float, reason: str) -> None:
+        """Keep ``project`` off ``model`` until ``until`` (a 429's delay or the daily reset)."""
+        ...
+
+    async def disable_key(self, fingerprint: str, reason: str) -> None:
+        """Stop using a key (by fingerprint) everywhere."""
+        ...
+
+    async def disabled_keys(self) -> frozenset[str]:
+        """Fingerprints of disabled keys."""
+        ...
+
+    async def cooldowns(self, now: float) -> dict[tuple[str, str], tuple[float, str]]:
+        """Active cooldowns: (project, model) → (until, reason)."""
+        ...
+
+
+class ResponseCache(Protocol):
+    """A byte cache with TTL for whole responses."""
+
+    async def get(self, key: str) -> bytes | None:
+        """The cached value, or None if absent or expired."""
+        ...
+
+    async def set(self, key: str, value: bytes) -> None:
+        """Store a value."""
+        ...
+
+    async def clear(self) -> None:
+        """Drop everything."""
+        ...

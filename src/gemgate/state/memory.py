@@ -1,0 +1,106 @@
+"""In-memory state for one process (the default)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from gemgate.policy.windows import QuotaWindow, Ticket
+from gemgate.state.base import Candidate, Grant, Shortage
+
+__all__ = ["MemoryQuotaState", "MemoryResponseCache"]
+
+
+class MemoryQuotaState:
+    """Quota windows, cooldowns and disabled keys in this process's memory."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str], QuotaWindow] = {}
+        self._cooling: dict[tuple[str, str], tuple[float, str]] = {}
+        self._disabled: dict[str, str] = {}
+
+    async def acquire(
+        self, model: str, candidates: Sequence[Candidate], tokens: int, now: float
+    ) -> Grant | Shortage:
+        """Admit on the first free candidate; otherwise say when one frees up."""
+        earliest: float | None = None
+        reasons: dict[str, str] = {}
+        for candidate in candidates:
+            key = (candidate.project, model)
+            cooling = self._cooling.get(key)
+            if cooling is not None and cooling[0] > now:
+                reasons[candidate.project] = f"{cooling[1]} until {cooling[0]:.3f}"
+                earliest = cooling[0] if earliest is None else min(earliest, cooling[0])
+                continue
+            window = self._windows.setdefault(key, QuotaWindow())
+            if candidate.limits is not None:
+                refusal = window.check(candidate.limits, tokens, now)
+                if refusal is not None:
+                    reasons[candidate.project] = f"{refusal.metric} until {refusal.retry_at:.3f}"
+                    earliest = (
+                        refusal.retry_at if earliest is None else min(earliest, refusal.retry_at)
+                    )
+                    continue
+            return Grant(candidate.project, window.record(tokens, now))
+        return Shortage(earliest, reasons)
+
+    async def reconcile(self, model: str, grant: Grant, tokens: int) -> None:
+        """Correct the token count of an admitted call."""
+        if isinstance(grant.ticket, Ticket):
+            grant.ticket.tokens = tokens
+
+    async def cool(self, project: str, model: str, until: float, reason: str) -> None:
+        """Cool ``project`` for ``model`` (keeps the later of two cooldowns)."""
+        key = (project, model)
+        current = self._cooling.get(key)
+        if current is None or current[0] < until:
+            self._cooling[key] = (until, reason)
+
+    async def disable_key(self, fingerprint: str, reason: str) -> None:
+        """Disable a key everywhere."""
+        self._disabled[fingerprint] = reason
+
+    async def disabled_keys(self) -> frozenset[str]:
+        """Fingerprints of disabled keys."""
+        return frozenset(self._disabled)
+
+    async def cooldowns(self, now: float) -> dict[tuple[str, str], tuple[float, str]]:
+        """Active cooldowns."""
+        return {k: v for k, v in self._cooling.items() if v[0] > now}
+
+
+class MemoryResponseCache:
+    """An LRU byte cache with a size bound and a TTL."""
+
+    def __init__(self, max_size: int, ttl: float | None, clock: Callable[[], float]) -> None:
+        self._max = max_size
+        self._ttl = ttl
+        self._clock = clock
+        self._items: OrderedDict[str, tuple[float | None, bytes]] = OrderedDict()
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, refreshed as most recently used; None if absent or expired."""
+        item = self._items.get(key)
+        if item is None:
+            return None
+        expires, value = item
+        if expires is not None and expires <= self._clock():
+            del self._items[key]
+            return None
+        self._items.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes) -> None:
+        """Store a value, evicting the least recently used beyond ``max_size``."""
+        expires = self._clock() + self._ttl if self._ttl is not None else None
+        self._items[key] = (expires, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self._max:
+            self._items.popitem(last=False)
+
+    async def clear(self) -> None:
+        """Drop everything."""
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,246 @@
+"""The pipeline every call takes: pick key → admit → send → classify → retry/rotate → record.
+
+Library calls, SDK calls and gateway requests all come through :class:`Upstream`, so
+they share keys, quotas, cooldowns, breakers and tracking.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gemgate.config import Settings
+from gemgate.errors import APIStatusError, QuotaExhausted, TransportError, status_error
+from gemgate.policy.retry import Action, Backoff, classify_status, classify_transport
+from gemgate.policy.selection import Rotation, order
+from gemgate.projects import ProjectConfig, fingerprint
+from gemgate.state.base import Candidate, Grant, QuotaState
+from gemgate.upstream.driver import Driver, Reply
+from gemgate.upstream.endpoints import Endpoint
+from gemgate.upstream.tracking import RequestRecord, Tracker
+from gemgate.wire.errors import parse_error
+
+__all__ = ["Call", "Upstream"]
+
+MAX_HOPS = 64
+"""Attempts of one call across cooldowns, rotations and retries, at most."""
+
+
+@dataclass
+class Call:
+    """One logical request to the Gemini API."""
+
+    method: str
+    path: str
+    """Path and query relative to the base URL (``/v1beta/models/x:generateContent``)."""
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    model: str | None = None
+    """Bare model id when the call is quota-limited (generate, stream, embed, count)."""
+    kind: str = "other"
+    """``generate``, ``stream``, ``embed``, ``upload`` or ``other`` (picks the timeout)."""
+    tokens: int = 0
+    """Estimated input tokens, for TPM."""
+    project: str | None = None
+    """Required project: the call uses a file or cache that this project owns."""
+
+
+@dataclass
+class Sent:
+    """A successful reply and what it cost."""
+
+    reply: Reply
+    project: str
+    key: str
+    """Fingerprint of the key that served it."""
+    grant: Grant | None
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+class Upstream:
+    """Sends calls with gemgate's keys, quotas, retries and tracking."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        driver: Driver,
+        state: QuotaState,
+        tracker: Tracker,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.driver = driver
+        self.state = state
+        self.tracker = tracker
+        self.clock = clock
+        self.sleep = sleep
+        self.draw = draw
+        self.backoff = Backoff(settings.retry.backoff_base, settings.retry.backoff_cap)
+        self.rotation = Rotation()
+        self.inflight: dict[str, int] = {}
+        self.default = Endpoint("default", "default", None, list(settings.projects))
+        self.default.breaker.threshold = settings.retry.breaker_threshold
+        self.default.breaker.reset = settings.retry.breaker_reset
+
+    def _timeouts(self, kind: str) -> tuple[float, float]:
+        t = self.settings.timeouts
+        if kind == "stream":
+            return t.stream_first_byte, t.stream_idle
+        single = {"generate": t.generate, "embed": t.embed, "upload": t.upload}.get(kind, t.other)
+        return single, single
+
+    async def send(
+        self, call: Call, record: RequestRecord, endpoint: Endpoint | None = None
+    ) -> Sent:
+        """Send ``call``; return the first successful reply or raise a typed error."""
+        endpoint = endpoint or self.default
+        deadline = self.clock() + self.settings.timeouts.total
+        retries = 0
+        async with endpoint:
+            for _ in range(MAX_HOPS):
+                project, key, grant = await self._admit(call, endpoint, deadline)
+                record.attempts += 1
+                record.project, record.key = project.name, fingerprint(key)
+                try:
+                    sent = await self._attempt(call, endpoint, project, key, grant, deadline)
+                except _Retry as again:
+                    if again.spend:
+                        retries += 1
+                        if retries > self.settings.retry.max_retries:
+                            raise again.error from None
+                        delay = self.backoff.delay(retries - 1, self.draw)
+                        endpoint.backoff = delay
+                        await self._wait(delay, deadline, again.error)
+                    continue
+                endpoint.backoff = 0.0
+                return sent
+        raise QuotaExhausted(call.model or "-", None, f"gave up after {MAX_HOPS} attempts")
+
+    async def _attempt(
+        self,
+        call: Call,
+        endpoint: Endpoint,
+        project: ProjectConfig,
+        key: str,
+        grant: Grant | None,
+        deadline: float,
+    ) -> Sent:
+        blocked = endpoint.breaker.blocked_until(self.clock())
+        if blocked is not None:
+            error = TransportError(f"endpoint {endpoint.name} is open until {_iso(blocked)}")
+            await self._wait(blocked - self.clock(), deadline, error)
+        first_byte, idle = self._timeouts(call.kind)
+        headers = {**call.headers, "x-goog-api-key": key}
+        url = call.path if call.path.startswith("http") else self.driver.base_url + call.path
+        self.inflight[project.name] = self.inflight.get(project.name, 0) + 1
+        try:
+            reply = await self.driver.send(
+                call.method, url, headers, call.body, first_byte=first_byte, idle=idle
+            )
+        except TransportError as exc:
+            endpoint.breaker.failure(self.clock())
+            raise _Retry(exc, spend=classify_transport().action is Action.RETRY) from exc
+        finally:
+            self.inflight[project.name] -= 1
+        if reply.status < 400:
+            endpoint.breaker.success()
+            return Sent(reply, project.name, fingerprint(key), grant)
+        body = await reply.read()
+        await reply.aclose()
+        await self._react(call, endpoint, project, key, reply.status, body)
+        raise AssertionError  # _react always raises
+
+    async def _react(
+        self,
+        call: Call,
+        endpoint: Endpoint,
+        project: ProjectConfig,
+        key: str,
+        status: int,
+        body: bytes,
+    ) -> None:
+        now = self.clock()
+        error = parse_error(body, status_code=status)
+        verdict = classify_status(status, error, now, scoped_resource=call.project is not None)
+        typed = status_error(
+            status,
+            error.status,
+            error.message,
+            details=error.details,
+            retry_after=error.retry_delay,
+            key_fingerprint=fingerprint(key),
+        )
+        if verdict.action in (Action.COOL, Action.PARK) and verdict.until is not None:
+            reason = "per-day quota" if verdict.action is Action.PARK else "per-minute quota"
+            await self.state.cool(project.name, call.model or "*", verdict.until, reason)
+            raise _Retry(typed, spend=False)
+        if verdict.action is Action.DISABLE_KEY:
+            await self.state.disable_key(fingerprint(key), f"{status} {error.status}")
+            raise _Retry(typed, spend=False)
+        if verdict.action is Action.RETRY:
+            if status >= 500:
+                endpoint.breaker.failure(now)
+            raise _Retry(typed, spend=True)
+        raise typed
+
+    async def _admit(
+        self, call: Call, endpoint: Endpoint, deadline: float
+    ) -> tuple[ProjectConfig, str, Grant | None]:
+        model = call.model or "*"
+        while True:
+            disabled = await self.state.disabled_keys()
+            projects = [
+                p
+                for p in endpoint.projects
+                if (call.project is None or p.name == call.project)
+                and any(fingerprint(k) not in disabled for k in p.keys)
+            ]
+            if not projects:
+                raise QuotaExhausted(model, None, "no usable key: every key is disabled")
+            ordered = order(
+                projects,
+                self.settings.strategy,
+                self.rotation.next(f"{endpoint.id}/{model}"),
+                load=lambda p: self.inflight.get(p.name, 0),
+                weight=lambda p: p.weight,
+            )
+            now = self.clock()
+            candidates = [
+                Candidate(p.name, p.limits_for(model) if call.model else None) for p in ordered
+            ]
+            result = await self.state.acquire(model, candidates, call.tokens, now)
+            if isinstance(result, Grant):
+                project = next(p for p in ordered if p.name == result.project)
+                keys = [k for k in project.keys if fingerprint(k) not in disabled]
+                key = keys[self.rotation.next(f"keys/{project.name}") % len(keys)]
+                return project, key, result if call.model else None
+            reasons = "; ".join(f"{name}: {why}" for name, why in sorted(result.reasons.items()))
+            if result.retry_at is None or result.retry_at > deadline:
+                until = f" until {_iso(result.retry_at)}" if result.retry_at else ""
+                raise QuotaExhausted(
+                    model, result.retry_at, f"every project is busy{until} ({reasons})"
+                )
+            endpoint.backoff = result.retry_at - now
+            await self.sleep(max(result.retry_at - now, 0.0))
+
+    async def _wait(self, delay: float, deadline: float, error: Exception) -> None:
+        if self.clock() + delay > deadline:
+            raise error
+        await self.sleep(max(delay, 0.0))
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed; try again (spending a retry or not)."""
+
+    def __init__(self, error: TransportError | APIStatusError, *, spend: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.spend = spend

@@ -1,0 +1,192 @@
+"""Wiring the official SDK onto the pipeline.
+
+``google.genai.Client`` accepts an injected ``httpx2.AsyncClient``; gemgate gives it one
+whose transport hands every request to :class:`~gemgate.client.core.Core`. The SDK's
+calls then get gemgate's keys, quotas, retries, affinity and tracking, while the SDK
+keeps parsing and raising its own errors from the final upstream answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from gemgate.client.requests import estimate_tokens, model_method, referenced_resources
+from gemgate.errors import APIStatusError
+from gemgate.upstream.pipeline import Call, Sent
+from gemgate.upstream.tracking import RequestRecord
+from gemgate.wire.errors import error_body
+from gemgate.wire.sse import SSEDecoder
+
+if TYPE_CHECKING:
+    from gemgate.client.core import Core
+
+__all__ = ["PipelineTransport"]
+
+_KINDS = {
+    "generateContent": "generate",
+    "streamGenerateContent": "stream",
+    "embedContent": "embed",
+    "batchEmbedContents": "embed",
+    "countTokens": "other",
+}
+_DROP = {"x-goog-api-key", "host", "content-length", "connection", "transfer-encoding"}
+
+
+def _call_for(core: Core, request: httpx2.Request, body: bytes) -> Call:
+    raw = request.url.raw_path.decode()
+    upload_id = request.url.params.get("upload_id")
+    model, method = model_method(raw)
+    kind = _KINDS.get(method or "", "upload" if raw.startswith("/upload/") else "other")
+    owner = core.owners.get(upload_id) if upload_id else None
+    for name in referenced_resources(raw, body):
+        owner = core.owners.get(name, owner)
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
+    path = str(request.url) if upload_id else raw
+    quota_model = model if kind in ("generate", "stream", "embed") else None
+    return Call(
+        method=request.method,
+        path=path,
+        body=body or None,
+        headers=headers,
+        model=quota_model,
+        kind=kind,
+        tokens=estimate_tokens(body) if quota_model else 0,
+        project=owner,
+    )
+
+
+class PipelineTransport(httpx2.AsyncBaseTransport):
+    """An httpx2 transport that sends through gemgate's pipeline."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send one SDK request through the pipeline."""
+        body = await request.aread()
+        call = _call_for(self._core, request, body)
+        record = self._core.start(call, None, None)
+        try:
+            sent = await self._core.send(call, record)
+        except APIStatusError as exc:
+            self._core.tracker.finish(record, error=exc)
+            payload = error_body(
+                exc.status_code, exc.message, status=exc.status, details=exc.details
+            )
+            return httpx2.Response(exc.status_code, json=payload, request=request)
+        except BaseException as exc:
+            self._core.tracker.finish(record, error=exc)
+            raise
+        self._remember_owner(call, sent)
+        headers = [(k, v) for k, v in sent.reply.headers.items() if k.lower() != "content-encoding"]
+        headers = [
+            (k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")
+        ]
+        stream = _Recorded(self._core, record, sent, call.kind == "stream")
+        return httpx2.Response(sent.reply.status, headers=headers, stream=stream, request=request)
+
+    def _remember_owner(self, call: Call, sent: Sent) -> None:
+        upload_url = sent.reply.headers.get("x-goog-upload-url") or sent.reply.headers.get(
+            "X-Goog-Upload-URL"
+        )
+        if upload_url:
+            upload_id = httpx2.URL(upload_url).params.get("upload_id")
+            if upload_id:
+                self._core.owners[upload_id] = sent.project
+
+
+class _Recorded(httpx2.AsyncByteStream):
+    """Relays the body and, at its end, records usage, ownership and the outcome."""
+
+    def __init__(self, core: Core, record: RequestRecord, sent: Sent, streaming: bool) -> None:
+        self._core = core
+        self._record = record
+        self._sent = sent
+        self._streaming = streaming
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        decoder = SSEDecoder() if self._streaming else None
+        kept: list[bytes] = []
+        usage: Any = None
+        try:
+            async for chunk in self._sent.reply.chunks:
+                if decoder is not None:
+                    for event in decoder.feed(chunk):
+                        usage = _usage(event.data) or usage
+                else:
+                    kept.append(chunk)
+                yield chunk
+        except BaseException as exc:
+            self._core.tracker.finish(self._record, error=exc)
+            raise
+        if decoder is None:
+            usage = self._inspect(b"".join(kept))
+        if usage:
+            self._core.tracker.add_usage(self._record, usage)
+        self._record.http_status = self._sent.reply.status
+        self._core.tracker.finish(self._record)
+
+    def _inspect(self, body: bytes) -> Any:
+        try:
+            value = json.loads(body) if body else None
+        except ValueError:
+            return None
+        if not isinstance(value, dict):
+            return None
+        resource = value.get("file", value) if isinstance(value.get("file", value), dict) else value
+        name = resource.get("name") if isinstance(resource, dict) else None
+        if isinstance(name, str) and name.startswith(("cachedContents/", "files/")):
+            self._core.owners[name] = self._sent.project
+        return value.get("usageMetadata")
+
+    async def aclose(self) -> None:
+        """Release the upstream connection."""
+        await self._sent.reply.aclose()
+
+
+def _usage(data: str) -> Any:
+    if '"usageMetadata"' not in data:
+        return None
+    try:
+        return json.loads(data).get("usageMetadata")
+    except (ValueError, AttributeError):
+        return None
+
+
+class BlockingPipelineTransport(httpx2.BaseTransport):
+    """The sync SDK's transport: runs :class:`PipelineTransport` on the portal's loop."""
+
+    def __init__(self, core: Core, portal: Any) -> None:
+        self._async = PipelineTransport(core)
+        self._portal = portal
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send through the pipeline and relay the body chunk by chunk."""
+        body = request.read()
+        clone = httpx2.Request(request.method, request.url, headers=request.headers, content=body)
+        response: httpx2.Response = self._portal.call(self._async.handle_async_request, clone)
+        stream = _BlockingStream(response, self._portal)
+        return httpx2.Response(
+            response.status_code, headers=response.headers, stream=stream, request=request
+        )
+
+
+class _BlockingStream(httpx2.SyncByteStream):
+    def __init__(self, response: httpx2.Response, portal: Any) -> None:
+        self._response = response
+        self._portal = portal
+
+    def __iter__(self) -> Any:
+        chunks = self._response.aiter_raw()
+        while True:
+            try:
+                yield self._portal.call(chunks.__anext__)
+            except StopAsyncIteration:
+                return
+
+    def close(self) -> None:
+        self._portal.call(self._response.aclose)
