@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2
@@ -24,12 +24,29 @@ class FakeClock:
 
     def __init__(self, start: float = 1_750_000_000.0) -> None:
         self.now = start
+        self.busy: Callable[[], bool] = lambda: False
+        """While this says work is in flight, sleepers wait (really) before jumping."""
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """Jump to the end of the wait once nothing is in flight (an "autojump" clock).
+
+        Requests sent before the wait must reach the server at the old time, so the jump
+        waits (in real time, briefly) until ``busy()`` is false.
+        """
+        import asyncio
+
+        target = self.now + max(seconds, 0.0)
+        await asyncio.sleep(0)
+        while self.busy():
+            await asyncio.sleep(0.001)
+        self.now = max(self.now, target)
+        await asyncio.sleep(0)
 
 
 @pytest.fixture

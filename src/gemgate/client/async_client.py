@@ -148,6 +148,11 @@ class AsyncGemini:
             self._sdk = genai.Client(api_key="gemgate-managed", http_options=options)
         return self._sdk
 
+    @property
+    def in_flight(self) -> int:
+        """Requests sent upstream and not yet answered."""
+        return sum(self._core.upstream.inflight.values())
+
     # -- the seed's convenience API -----------------------------------------------------
 
     def _model(self, params: Mapping[str, Any]) -> str:

@@ -1,0 +1,96 @@
+"""An emulator on 127.0.0.1 that shares the test's fake clock, and clients aimed at it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import pytest
+import uvicorn
+
+from gemgate import AsyncGemini
+from gemgate.emulator import Emulator, EmulatorConfig, create_app
+from gemgate.projects import ProjectConfig
+from tests.conftest import FakeClock
+
+MODEL = "gemini-2.5-flash"
+
+
+@dataclass
+class Live:
+    """A running emulator: its URL, the app (for state) and a raw HTTP client."""
+
+    base: str
+    emulator: Emulator
+    http: httpx2.AsyncClient
+    clock: FakeClock
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def faults(self, *rules: dict[str, Any]) -> None:
+        (await self.http.post("/_emulator/faults", json={"faults": list(rules)})).raise_for_status()
+
+    async def stats(self) -> dict[str, Any]:
+        response = await self.http.get("/_emulator/stats")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def client(self, projects: list[dict[str, Any]], **kwargs: Any) -> AsyncGemini:
+        """An AsyncGemini on this emulator and its fake clock."""
+        client = AsyncGemini(
+            projects=[ProjectConfig.model_validate(p) for p in projects],
+            base_url=self.base,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            **kwargs,
+        )
+        self.clock.busy = lambda: client.in_flight > 0
+        return client
+
+
+Start = Callable[..., Awaitable[Live]]
+
+
+@pytest.fixture
+async def live(clock: FakeClock) -> AsyncIterator[Start]:
+    """``await live(projects, **emulator_settings)`` starts an emulator server."""
+    made: list[Live] = []
+
+    async def start(projects: list[dict[str, Any]] | None = None, **settings: Any) -> Live:
+        config = EmulatorConfig.model_validate({"projects": projects or [], "emulator": settings})
+        app = create_app(config, clock=clock, control=True)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.005)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        item = Live(base, app, httpx2.AsyncClient(base_url=base), clock, server, task)
+        made.append(item)
+        return item
+
+    yield start
+    for item in made:
+        await item.http.aclose()
+        item.server.should_exit = True
+        await item.task
+
+
+def projects(count: int, keys: int = 2, **limits: int) -> list[dict[str, Any]]:
+    """``count`` projects with ``keys`` keys each and the same limits on MODEL."""
+    return [
+        {
+            "name": f"proj-{p}",
+            "keys": [f"key-{p}-{k}" for k in range(keys)],
+            "limits": {MODEL: limits} if limits else {},
+        }
+        for p in range(count)
+    ]
