@@ -43,7 +43,7 @@ class FakeClock:
 
         target = self.now + max(seconds, 0.0)
         await asyncio.sleep(0)
-        while self.busy():
+        while self.busy():  # noqa: ASYNC110 - polling a predicate owned by the client
             await asyncio.sleep(0.001)
         self.now = max(self.now, target)
         await asyncio.sleep(0)
