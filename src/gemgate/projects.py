@@ -7,7 +7,10 @@ the emulator (which enforces the limits) and the client (which stays under them)
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Iterator
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,9 +31,18 @@ class Limits(BaseModel):
 
 
 class ProjectConfig(BaseModel):
-    """A Google Cloud project: its API keys share its quota."""
+    """A Google Cloud project: its API keys share its quota.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Keys stay plain strings for the code that sends them, but every representation
+    (``repr``, ``str``, rich/devtools pretty-printing, validation errors) shows only
+    their fingerprints.
+
+    Example:
+        >>> ProjectConfig(name="p", keys=["AIza-example"])
+        ProjectConfig(name='p', keys=['key:ac7804c9'], limits={}, weight=1.0)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str = Field(min_length=1)
     keys: list[str] = Field(min_length=1)
@@ -43,18 +55,18 @@ class ProjectConfig(BaseModel):
         """The limits for ``model``, falling back to ``"*"``."""
         return self.limits.get(model.removeprefix("models/")) or self.limits.get("*")
 
-    def __repr__(self) -> str:
-        prints = ", ".join(fingerprint(k) for k in self.keys)
-        return f"ProjectConfig(name={self.name!r}, keys=[{prints}], limits={self.limits!r})"
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Pydantic's repr, str and pretty-print fields, with keys as fingerprints."""
+        for name, value in super().__repr_args__():
+            yield name, [fingerprint(k) for k in self.keys] if name == "keys" else value
 
-    __str__ = __repr__
 
-
+@functools.lru_cache(maxsize=4096)
 def fingerprint(key: str) -> str:
     """A short, stable, non-reversible name for an API key, safe to log.
 
     Example:
         >>> fingerprint("AIza-example")
-        'key:7cc9f0d1'
+        'key:ac7804c9'
     """
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:8]

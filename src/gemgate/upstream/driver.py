@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -88,6 +89,13 @@ class AiohttpDriver:
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
 
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - a handful of (first_byte, idle) pairs
+    def _timeout(self, first_byte: float, idle: float) -> aiohttp.ClientTimeout:
+        """``sock_read`` bounds the wait for the headers and every gap between chunks."""
+        return aiohttp.ClientTimeout(
+            total=None, sock_connect=self._connect, sock_read=max(first_byte, idle)
+        )
+
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
@@ -107,15 +115,10 @@ class AiohttpDriver:
         idle: float,
     ) -> Reply:
         """Send a request; see :class:`Driver`."""
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._connect, sock_read=max(first_byte, idle)
-        )
+        timeout = self._timeout(first_byte, idle)
         with _mapped():
-            response = await asyncio.wait_for(
-                self._client().request(
-                    method, url, headers=dict(headers), data=body, timeout=timeout
-                ),
-                timeout=self._connect + first_byte,
+            response = await self._client().request(
+                method, url, headers=headers, data=body, timeout=timeout
             )
 
         async def chunks() -> AsyncIterator[bytes]:
