@@ -25,7 +25,9 @@ HEADERS = {"x-goog-api-key": "bench-key", "content-type": "application/json"}
 PATH = "/v1beta/models/gemini-2.5-flash-lite:generateContent"
 
 
-async def _measure(call: Callable[[], Awaitable[None]], calls: int, concurrency: int) -> tuple[float, float]:
+async def _measure(
+    call: Callable[[], Awaitable[None]], calls: int, concurrency: int
+) -> tuple[float, float]:
     sem = asyncio.Semaphore(concurrency)
 
     async def one() -> None:
@@ -43,7 +45,9 @@ async def _measure(call: Callable[[], Awaitable[None]], calls: int, concurrency:
 async def main(calls: int) -> None:
     with emulator() as base:
         results: dict[str, dict[int, tuple[float, float]]] = {}
-        async with httpx2.AsyncClient(base_url=base, limits=httpx2.Limits(max_connections=100)) as hx:
+        async with httpx2.AsyncClient(
+            base_url=base, limits=httpx2.Limits(max_connections=100)
+        ) as hx:
 
             async def httpx_call() -> None:
                 r = await hx.post(PATH, content=BODY, headers=HEADERS)
