@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     """Everything the client and gateway read."""
 
     model_config = SettingsConfigDict(
-        env_prefix="GEMGATE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="GEMGATE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
     )
 
     projects: list[ProjectConfig] = Field(default_factory=list)
@@ -98,15 +102,20 @@ class Settings(BaseSettings):
         """Read the TOML file, the environment and ``.env``; ``overrides`` win."""
         env = _environment() if environ is None else environ
         path = config or env.get("GEMGATE_CONFIG")
-        data: dict[str, Any] = {}
-        if path:
-            with Path(path).open("rb") as fh:
-                data = {k: v for k, v in tomllib.load(fh).items() if k in cls.model_fields}
+        data = _read_toml(Path(path), set(cls.model_fields)) if path else {}
+        for name in cls().model_fields_set - {"projects"}:
+            data.pop(name, None)  # GEMGATE_* in the environment or .env beat the file
         projects = [ProjectConfig.model_validate(p) for p in data.pop("projects", [])]
         projects += _env_projects(env, {k for p in projects for k in p.keys})
         data["projects"] = projects
         data.update(overrides)
         return cls(**data)
+
+
+def _read_toml(path: Path, fields: set[str]) -> dict[str, Any]:
+    """The settings a TOML file sets; other tables (such as ``[emulator]``) are ignored."""
+    with path.open("rb") as fh:
+        return {k: v for k, v in tomllib.load(fh).items() if k in fields}
 
 
 def _environment() -> dict[str, str]:

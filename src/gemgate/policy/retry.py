@@ -54,7 +54,10 @@ def classify_status(
         error: The parsed error body.
         now: The current time (epoch seconds).
         scoped_resource: The request used a project-owned file or cache; a 403 then
-            means "not yours", not "bad key".
+            means "not yours", not "bad key" (a 401 still condemns the key).
+
+    Returns:
+        What to do: cool or park the project, disable the key, retry or fail.
     """
     if status_code == 429:
         if error.is_daily_quota:
@@ -63,7 +66,7 @@ def classify_status(
         return Verdict(Action.COOL, now + delay)
     if status_code == 400 and error.api_key_invalid:
         return Verdict(Action.DISABLE_KEY)
-    if status_code in (401, 403) and not scoped_resource:
+    if status_code == 401 or (status_code == 403 and not scoped_resource):
         return Verdict(Action.DISABLE_KEY)
     if status_code in RETRYABLE:
         return Verdict(Action.RETRY)
@@ -90,4 +93,8 @@ class Backoff:
 
     def delay(self, attempt: int, draw: Callable[[], float]) -> float:
         """The wait before retry number ``attempt`` (0-based); ``draw`` gives [0, 1)."""
-        return draw() * min(self.cap, self.base * self.multiplier**attempt)
+        try:
+            ceiling = min(self.cap, self.base * self.multiplier**attempt)
+        except OverflowError:  # a huge attempt number: the cap applies
+            ceiling = self.cap
+        return draw() * ceiling

@@ -201,21 +201,35 @@ def generation_config(params: Mapping[str, Any]) -> dict[str, Any]:
     stop = params.get("stop_sequences", params.get("stop"))
     if stop is not None:
         config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
-    fmt = params.get("response_format")
-    if fmt is not None:
-        kind = fmt.get("type") if isinstance(fmt, Mapping) else fmt
-        if kind in ("json_object", "json_schema"):
-            config["responseMimeType"] = "application/json"
-        if kind == "json_schema":
-            config["responseJsonSchema"] = fmt["json_schema"]["schema"]
+    if params.get("response_format") is not None:
+        config.update(_response_format(params["response_format"]))
     if params.get("response_schema") is not None:
         config["responseMimeType"] = config.get("responseMimeType", "application/json")
         config["responseJsonSchema"] = params["response_schema"]
     if params.get("thinking") is not None:
         config["thinkingConfig"] = _thinking(params["thinking"])
     if params.get("reasoning_effort") is not None:
-        config["thinkingConfig"] = {"thinkingBudget": _EFFORT_BUDGET[params["reasoning_effort"]]}
+        config["thinkingConfig"] = _effort(params["reasoning_effort"])
     return config
+
+
+def _response_format(fmt: Any) -> dict[str, Any]:
+    """OpenAI ``response_format`` → ``responseMimeType`` (+ ``responseJsonSchema``)."""
+    kind = fmt.get("type") if isinstance(fmt, Mapping) else fmt
+    if kind not in ("json_object", "json_schema"):
+        return {}
+    out: dict[str, Any] = {"responseMimeType": "application/json"}
+    schema = (fmt.get("json_schema") or {}).get("schema") if isinstance(fmt, Mapping) else None
+    if kind == "json_schema" and schema is not None:
+        out["responseJsonSchema"] = schema
+    return out
+
+
+def _effort(effort: Any) -> dict[str, Any]:
+    """OpenAI ``reasoning_effort`` → a ``thinkingConfig`` with a token budget."""
+    if effort not in _EFFORT_BUDGET:
+        raise ValueError(f"reasoning_effort must be one of {sorted(_EFFORT_BUDGET)}: {effort!r}")
+    return {"thinkingBudget": _EFFORT_BUDGET[effort]}
 
 
 def to_gemini(messages: Iterable[Mapping[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:

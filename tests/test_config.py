@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gemgate.config import Settings
+from gemgate.policy.selection import Strategy
+from gemgate.projects import Limits, fingerprint
+
+KEY_A = "AIzaSyA-first-secret-key-000000000000"
+KEY_B = "AIzaSyB-second-secret-key-11111111111"
+KEY_C = "AIzaSyC-third-secret-key-222222222222"
+KEY_TOML = "AIzaSyT-toml-secret-key-3333333333333"
+
+
+def env_name(key: str) -> str:
+    return f"env-{fingerprint(key).removeprefix('key:')}"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name in list(os.environ):
+        if name in ("GEMINI_API_KEY", "GOOGLE_API_KEY") or name.startswith(
+            ("GEMINI_API_KEY_", "GEMGATE_")
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return tmp_path
+
+
+TOML = f"""
+default_model = "gemini-2.5-pro"
+upstream_url = "http://toml.invalid"
+strategy = "least_loaded"
+unknown_top_level = 1
+
+[timeouts]
+generate = 5.0
+connect = 2.5
+
+[retry]
+max_retries = 2
+
+[[projects]]
+name = "alpha"
+keys = ["{KEY_TOML}", "{KEY_A}"]
+weight = 3.0
+[projects.limits."gemini-2.5-flash"]
+rpm = 10
+tpm = 250000
+[projects.limits."*"]
+rpd = 100
+
+[[projects]]
+name = "beta"
+keys = ["AIzaSyX-beta-key"]
+
+[emulator]
+latency = 0.0
+whatever = "ignored by Settings"
+"""
+
+
+def write_toml(tmp_path: Path, text: str = TOML) -> Path:
+    path = tmp_path / "gemgate.toml"
+    path.write_text(text)
+    return path
+
+
+# --- keys from the environment -------------------------------------------------------------
+
+
+def test_no_key_uses_the_emulator() -> None:
+    settings = Settings.load()
+    assert settings.projects == []
+    assert settings.uses_emulator
+
+
+def test_one_key_is_one_project_named_by_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_A)
+    settings = Settings.load()
+    assert [(p.name, p.keys) for p in settings.projects] == [(env_name(KEY_A), [KEY_A])]
+    assert not settings.uses_emulator
+
+
+def test_google_api_key_is_read_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY_B)
+    assert [p.keys for p in Settings.load().projects] == [[KEY_B]]
+
+
+def test_the_same_key_twice_is_one_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_A)
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY_A)
+    monkeypatch.setenv("GEMINI_API_KEY_1", f"  {KEY_A}  ")
+    assert [p.keys for p in Settings.load().projects] == [[KEY_A]]
+
+
+def test_numbered_keys_are_sorted_numerically(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY_10", "key-ten")
+    monkeypatch.setenv("GEMINI_API_KEY_2", "key-two")
+    monkeypatch.setenv("GEMINI_API_KEY_1", "key-one")
+    monkeypatch.setenv("GEMINI_API_KEY_3", "")  # empty: skipped
+    monkeypatch.setenv("GEMINI_API_KEY_X", "not-numbered")
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_A)
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY_B)
+    keys = [p.keys[0] for p in Settings.load().projects]
+    assert keys == [KEY_A, KEY_B, "key-one", "key-two", "key-ten"]
+
+
+def test_environ_argument_replaces_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_A)
+    settings = Settings.load(environ={"GEMINI_API_KEY_1": KEY_C})
+    assert [p.keys for p in settings.projects] == [[KEY_C]]
+
+
+# --- the TOML file ---------------------------------------------------------------------------
+
+
+def test_toml_projects_limits_and_tables(tmp_path: Path) -> None:
+    settings = Settings.load(config=write_toml(tmp_path))
+    alpha, beta = settings.projects
+    assert (alpha.name, alpha.keys, alpha.weight) == ("alpha", [KEY_TOML, KEY_A], 3.0)
+    assert alpha.limits_for("gemini-2.5-flash") == Limits(rpm=10, tpm=250_000)
+    assert alpha.limits_for("gemini-2.5-pro") == Limits(rpd=100)
+    assert (beta.name, beta.limits_for("gemini-2.5-flash")) == ("beta", None)
+    assert settings.timeouts.generate == 5.0
+    assert settings.timeouts.connect == 2.5
+    assert settings.timeouts.total == 600.0  # untouched defaults survive
+    assert settings.retry.max_retries == 2
+    assert settings.default_model == "gemini-2.5-pro"
+    assert settings.strategy is Strategy.LEAST_LOADED
+    assert settings.upstream_url == "http://toml.invalid"
+    assert not hasattr(settings, "emulator")
+
+
+def test_gemgate_config_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMGATE_CONFIG", str(write_toml(tmp_path)))
+    assert [p.name for p in Settings.load().projects] == ["alpha", "beta"]
+
+
+def test_env_keys_already_in_the_file_are_not_duplicated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_A)  # alpha's second key
+    monkeypatch.setenv("GEMINI_API_KEY_1", KEY_C)  # a loose key
+    settings = Settings.load(config=write_toml(tmp_path))
+    assert [p.name for p in settings.projects] == ["alpha", "beta", env_name(KEY_C)]
+
+
+def test_bad_toml_values_are_rejected(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[timeouts]\ngenerate = 5.0\nnot_a_timeout = 1\n")
+    with pytest.raises(ValidationError):
+        Settings.load(config=path)
+
+
+# --- GEMGATE_* settings and precedence ---------------------------------------------------------
+
+
+def test_upstream_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMGATE_UPSTREAM_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("GEMGATE_API_VERSION", "v1")
+    settings = Settings.load()
+    assert settings.upstream_url == "http://127.0.0.1:9"
+    assert settings.api_version == "v1"
+    assert settings.projects == []
+    assert not settings.uses_emulator  # an upstream was named
+
+
+def test_invalid_api_version_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMGATE_API_VERSION", "v9")
+    with pytest.raises(ValidationError):
+        Settings.load()
+
+
+def test_environment_beats_the_file_and_overrides_beat_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_toml(tmp_path)
+    monkeypatch.setenv("GEMGATE_UPSTREAM_URL", "http://env.invalid")
+    settings = Settings.load(config=path)
+    assert settings.upstream_url == "http://env.invalid"
+    assert settings.default_model == "gemini-2.5-pro"  # not in the environment: the file's
+    overridden = Settings.load(config=path, upstream_url="http://override.invalid")
+    assert overridden.upstream_url == "http://override.invalid"
+
+
+def test_dotenv_supplies_keys_and_settings(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        f"GEMINI_API_KEY={KEY_A}\nGEMGATE_UPSTREAM_URL=http://dotenv.invalid\n"
+    )
+    settings = Settings.load()
+    assert [p.keys for p in settings.projects] == [[KEY_A]]
+    assert settings.upstream_url == "http://dotenv.invalid"
+
+
+def test_process_environment_beats_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text(f"GEMINI_API_KEY={KEY_A}\nGEMGATE_DEFAULT_MODEL=dotenv\n")
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_B)
+    monkeypatch.setenv("GEMGATE_DEFAULT_MODEL", "env")
+    settings = Settings.load()
+    assert [p.keys for p in settings.projects] == [[KEY_B]]
+    assert settings.default_model == "env"
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.load()
+    with pytest.raises(ValidationError):
+        setattr(settings, "default_model", "x")  # noqa: B010 - mypy misses pydantic's frozen
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+def test_keys_never_appear_in_repr_or_str(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_B)
+    settings = Settings.load(config=write_toml(tmp_path))
+    texts = [repr(settings), str(settings), f"{settings!s}", repr(settings.projects)]
+    for text in texts:
+        for key in (KEY_A, KEY_B, KEY_TOML):
+            assert key not in text
+        assert fingerprint(KEY_B) in text
+    assert settings.projects[0].keys[0] == KEY_TOML  # still usable as a plain string
+
+
+def test_keys_never_appear_in_pretty_printing(monkeypatch: pytest.MonkeyPatch) -> None:
+    rich_pretty = pytest.importorskip("rich.pretty")
+    monkeypatch.setenv("GEMINI_API_KEY", KEY_A)
+    assert KEY_A not in rich_pretty.pretty_repr(Settings.load())
+
+
+def test_keys_never_appear_in_validation_errors(tmp_path: Path) -> None:
+    bad = f'[[projects]]\nname = "p"\nkeys = "{KEY_A}"\napi_key = "{KEY_B}"\n'
+    with pytest.raises(ValidationError) as info:
+        Settings.load(config=write_toml(tmp_path, bad))
+    assert KEY_A not in str(info.value)
+    assert KEY_B not in str(info.value)
