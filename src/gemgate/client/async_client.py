@@ -20,6 +20,7 @@ from gemgate.upstream.pipeline import Call
 from gemgate.wire import openai
 
 if TYPE_CHECKING:
+    import httpx2
     from google import genai
 
 __all__ = ["AsyncGemini"]
@@ -86,6 +87,9 @@ class AsyncGemini:
         api_key = api_key or meta.get("gemini_api_key")
         cache = cache or bool(meta.get("use_cache", False))
         cache_max_size = int(meta.get("cache_max_size", cache_max_size))
+        unknown = set(overrides) - set(Settings.model_fields)
+        if unknown:
+            raise UsageError(f"unknown argument(s): {', '.join(sorted(unknown))}")
         if settings is None:
             extra: dict[str, Any] = dict(overrides)
             if base_url is not None:
@@ -109,6 +113,7 @@ class AsyncGemini:
             cache_ttl=cache_ttl,
         )
         self._sdk: genai.Client | None = None
+        self._sdk_http: httpx2.AsyncClient | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -122,6 +127,8 @@ class AsyncGemini:
         """Close connections (and the SDK client, if one was made)."""
         if self._sdk is not None:
             await self._sdk.aio.aclose()
+        if self._sdk_http is not None:  # the SDK leaves a client it was given open
+            await self._sdk_http.aclose()
         await self._core.aclose()
 
     @property
@@ -140,6 +147,7 @@ class AsyncGemini:
             from gemgate.upstream.sdk import PipelineTransport
 
             http = httpx2.AsyncClient(transport=PipelineTransport(self._core), timeout=None)
+            self._sdk_http = http
             options = types.HttpOptions(
                 base_url=self._core.driver.base_url,
                 api_version=self._core.version,
@@ -156,7 +164,10 @@ class AsyncGemini:
     # -- the seed's convenience API -----------------------------------------------------
 
     def _model(self, params: Mapping[str, Any]) -> str:
-        return bare_model(params.get("model") or self.settings.default_model)
+        """``model=``, else the dedicated endpoint's model, else the default model."""
+        endpoint = self._core.endpoint(params.get("endpoint_id"))
+        chosen = params.get("model") or (endpoint.model if endpoint else None)
+        return bare_model(chosen or self.settings.default_model)
 
     def _generate_call(self, request: Mapping[str, Any], model: str, *, stream: bool) -> Call:
         body = json.dumps(request, separators=(",", ":")).encode()

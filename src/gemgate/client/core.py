@@ -143,17 +143,25 @@ class Core:
         except BaseException as exc:
             self.tracker.finish(record, error=exc)
             raise
-        self._account(record, sent, result)
+        await self._account(record, sent, result)
         self.tracker.finish(record)
         if key is not None and self.cache is not None:
             await self.cache.set(key, raw)
         return result if isinstance(result, dict) else {"value": result}
 
-    def _account(self, record: RequestRecord, sent: Sent, result: Any) -> None:
+    async def _account(self, record: RequestRecord, sent: Sent, result: Any) -> None:
         record.http_status = sent.reply.status
         usage = result.get("usageMetadata") if isinstance(result, Mapping) else None
         if usage:
-            self.tracker.add_usage(record, usage)
+            await self.record_usage(record, sent, usage)
+
+    async def record_usage(
+        self, record: RequestRecord, sent: Sent, usage: Mapping[str, Any]
+    ) -> None:
+        """Account ``usageMetadata``: token totals, and the TPM estimate made real."""
+        self.tracker.add_usage(record, usage)
+        if sent.grant is not None and record.model and "promptTokenCount" in usage:
+            await self.state.reconcile(record.model, sent.grant, int(usage["promptTokenCount"]))
 
     async def call_stream(
         self,
@@ -196,7 +204,7 @@ class Core:
         finally:
             await sent.reply.aclose()
         if last_usage:
-            self.tracker.add_usage(record, last_usage)
+            await self.record_usage(record, sent, last_usage)
         record.http_status = sent.reply.status
         self.tracker.finish(record)
 

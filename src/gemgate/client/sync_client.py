@@ -9,10 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+import anyio
+from anyio.from_thread import BlockingPortal
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import UsageError
@@ -39,7 +43,7 @@ def _check_no_loop() -> None:
 def _blocking(method: Callable[..., Awaitable[R]]) -> Callable[..., R]:
     @functools.wraps(method)
     def run(self: Gemini, *args: Any, **kwargs: Any) -> R:
-        _check_no_loop()
+        self._check_usable()
         return self._portal.call(functools.partial(method, self._async, *args, **kwargs))
 
     return run
@@ -48,7 +52,7 @@ def _blocking(method: Callable[..., Awaitable[R]]) -> Callable[..., R]:
 def _plain(method: Callable[..., R]) -> Callable[..., R]:
     @functools.wraps(method)
     def run(self: Gemini, *args: Any, **kwargs: Any) -> R:
-        _check_no_loop()
+        self._check_usable()
         return self._portal.call(_as_async(functools.partial(method, self._async, *args, **kwargs)))
 
     return run
@@ -57,7 +61,7 @@ def _plain(method: Callable[..., R]) -> Callable[..., R]:
 def _iterating(method: Callable[..., AsyncIterator[R]]) -> Callable[..., Iterator[R]]:
     @functools.wraps(method)
     def run(self: Gemini, *args: Any, **kwargs: Any) -> Iterator[R]:
-        _check_no_loop()
+        self._check_usable()
         return self._iterate(method(self._async, *args, **kwargs))
 
     return run
@@ -68,6 +72,54 @@ def _as_async(fn: Callable[[], R]) -> Callable[[], Awaitable[R]]:
         return fn()
 
     return call
+
+
+def _start_portal() -> tuple[BlockingPortal, threading.Thread]:
+    """An event loop with a :class:`BlockingPortal` on a daemon thread.
+
+    Unlike ``anyio.from_thread.start_blocking_portal`` there is no generator to
+    finalize: a client never closed must not hang the interpreter at exit (the
+    generator's cleanup would wait on a loop thread that shutdown has frozen).
+    """
+    ready: Future[BlockingPortal] = Future()
+
+    async def main() -> None:
+        async with BlockingPortal() as portal:
+            ready.set_result(portal)
+            await portal.sleep_until_stopped()
+
+    def run() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as exc:  # pragma: no cover - the loop failed to start
+            if not ready.done():
+                ready.set_exception(exc)
+
+    thread = threading.Thread(target=run, name="gemgate-portal", daemon=True)
+    thread.start()
+    return ready.result(), thread
+
+
+def _shutdown(
+    portal: BlockingPortal,
+    thread: threading.Thread,
+    aclose: list[Callable[[], Awaitable[None]]],
+    close: list[Callable[[], None]],
+) -> None:
+    """Close everything on the loop, stop it and join its thread (run once, by finalize)."""
+    if threading.current_thread() is thread:
+        # The garbage collector ran the finalizer on the loop thread itself.
+        threading.Thread(target=_shutdown, args=(portal, thread, aclose, close)).start()
+        return
+    for fn in close:
+        with contextlib.suppress(Exception):
+            fn()
+    for afn in aclose:
+        with contextlib.suppress(Exception):
+            portal.call(afn)
+    with contextlib.suppress(RuntimeError):
+        portal.call(portal.stop, True)
+    thread.join()
 
 
 class Gemini:
@@ -82,21 +134,44 @@ class Gemini:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _check_no_loop()
-        self._stack = contextlib.ExitStack()
-        self._portal: BlockingPortal = self._stack.enter_context(start_blocking_portal())
+        self._portal, thread = _start_portal()
+        self._aclose: list[Callable[[], Awaitable[None]]] = []
+        self._close: list[Callable[[], None]] = []
+        self._finalizer = weakref.finalize(
+            self, _shutdown, self._portal, thread, self._aclose, self._close
+        )
 
         async def make() -> AsyncGemini:
             return AsyncGemini(*args, **kwargs)
 
-        self._async = self._portal.call(make)
+        try:
+            self._async = self._portal.call(make)
+        except BaseException:
+            self._finalizer()
+            raise
+        self._aclose.append(self._async.aclose)
         self._sdk: genai.Client | None = None
 
+    def _check_usable(self) -> None:
+        _check_no_loop()
+        if not self._finalizer.alive:
+            raise UsageError("this Gemini client is closed")
+
     def _iterate(self, agen: AsyncIterator[R]) -> Iterator[R]:
-        while True:
-            try:
-                yield self._portal.call(agen.__anext__)
-            except StopAsyncIteration:
-                return
+        try:
+            while True:
+                try:
+                    item = self._portal.call(agen.__anext__)
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            # Left early (break, exception, garbage collection): end the stream now, so
+            # its connection is released and its request leaves get_active_requests().
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(RuntimeError):
+                    self._portal.call(aclose)
 
     def __enter__(self) -> Gemini:
         return self
@@ -105,13 +180,12 @@ class Gemini:
         self.close()
 
     def close(self) -> None:
-        """Close connections and stop the portal thread."""
-        if self._sdk is not None:
-            self._sdk.close()
-            self._sdk = None
-        with contextlib.suppress(RuntimeError):
-            self._portal.call(self._async.aclose)
-        self._stack.close()
+        """Close connections and stop the portal thread (a second call does nothing).
+
+        A client never closed is closed when it is garbage collected or at exit.
+        """
+        self._sdk = None
+        self._finalizer()
 
     @property
     def sdk(self) -> genai.Client:
@@ -123,16 +197,20 @@ class Gemini:
 
             from gemgate.upstream.sdk import BlockingPipelineTransport, PipelineTransport
 
+            self._check_usable()
             core = self._async._core
+            http = httpx2.Client(
+                transport=BlockingPipelineTransport(core, self._portal), timeout=None
+            )
+            http_async = httpx2.AsyncClient(transport=PipelineTransport(core), timeout=None)
+            # The SDK leaves clients it was given open: they are ours to close.
+            self._close.append(http.close)
+            self._aclose.append(http_async.aclose)
             options = types.HttpOptions(
                 base_url=core.driver.base_url,
                 api_version=core.version,
-                httpx_client=httpx2.Client(
-                    transport=BlockingPipelineTransport(core, self._portal), timeout=None
-                ),
-                httpx_async_client=httpx2.AsyncClient(
-                    transport=PipelineTransport(core), timeout=None
-                ),
+                httpx_client=http,
+                httpx_async_client=http_async,
             )
             self._sdk = genai.Client(api_key="gemgate-managed", http_options=options)
         return self._sdk
@@ -164,7 +242,7 @@ class Gemini:
         **params: Any,
     ) -> Any:
         """See :meth:`AsyncGemini.process_image`; with ``stream=True`` an iterator."""
-        _check_no_loop()
+        self._check_usable()
 
         async def run() -> Any:
             return await self._async.process_image(

@@ -18,34 +18,47 @@ class CircuitBreaker:
         11.0
         >>> breaker.blocked_until(11.0) is None  # half-open: one probe may go
         True
+        >>> breaker.blocked_until(11.5)  # the others wait for the probe's outcome
+        21.0
     """
 
     threshold: int = 5
     reset: float = 30.0
     failures: int = 0
     opened_at: float | None = None
+    probing: bool = False
 
     @property
     def state(self) -> str:
-        """``closed``, ``open`` or ``half-open`` (reported; time decides ``blocked_until``)."""
+        """``closed``, ``open`` or ``half-open`` (a probe is out)."""
         if self.opened_at is None:
             return "closed"
-        return "open"
+        return "half-open" if self.probing else "open"
 
     def blocked_until(self, now: float) -> float | None:
-        """None if a request may go now, else when the breaker half-opens."""
+        """None if a request may go now, else when to ask again.
+
+        Once ``reset`` has passed, the first caller goes as the probe and the window
+        re-arms, so the others wait until the probe succeeds (closing the breaker) or
+        another ``reset`` passes.
+        """
         if self.opened_at is None:
             return None
         reopen = self.opened_at + self.reset
-        return reopen if now < reopen else None
+        if now < reopen:
+            return reopen
+        self.opened_at, self.probing = now, True
+        return None
 
     def success(self) -> None:
         """A request succeeded: close the breaker."""
         self.failures = 0
         self.opened_at = None
+        self.probing = False
 
     def failure(self, now: float) -> None:
         """A request failed in a way that counts against the endpoint."""
         self.failures += 1
+        self.probing = False
         if self.failures >= self.threshold:
             self.opened_at = now

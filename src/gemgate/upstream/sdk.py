@@ -126,7 +126,7 @@ class _Recorded(httpx2.AsyncByteStream):
         if decoder is None:
             usage = self._inspect(b"".join(kept))
         if usage:
-            self._core.tracker.add_usage(self._record, usage)
+            await self._core.record_usage(self._record, self._sent, usage)
         self._record.http_status = self._sent.reply.status
         self._core.tracker.finish(self._record)
 
