@@ -1,0 +1,41 @@
+"""Chat sessions: messages, storage backends and the ``ChatManager``."""
+
+from __future__ import annotations
+
+from gemgate.sessions.base import (
+    ChatExists,
+    ChatNotFound,
+    ChatStorage,
+    CorruptRecord,
+    StorageUnavailable,
+)
+from gemgate.sessions.memory import LocalChatStorage, MemoryChatStorage
+from gemgate.sessions.message import ChatInfo, ChatMessage
+
+__all__ = [
+    "ChatExists",
+    "ChatInfo",
+    "ChatMessage",
+    "ChatNotFound",
+    "ChatStorage",
+    "CorruptRecord",
+    "LocalChatStorage",
+    "MemoryChatStorage",
+    "PostgresChatStorage",
+    "RedisChatStorage",
+    "SQLiteChatStorage",
+    "StorageUnavailable",
+]
+
+
+def __getattr__(name: str) -> object:
+    """Backends that need database drivers are imported on first use."""
+    if name in ("SQLiteChatStorage", "PostgresChatStorage"):
+        from gemgate.sessions import sql
+
+        return getattr(sql, name)
+    if name == "RedisChatStorage":
+        from gemgate.sessions.redis import RedisChatStorage
+
+        return RedisChatStorage
+    raise AttributeError(f"module 'gemgate.sessions' has no attribute {name!r}")
