@@ -4,6 +4,7 @@ PostgreSQL on the machine's servers (skipped locally with a reason when down; ne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -65,10 +66,8 @@ async def storage(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIter
         yield store
     finally:
         for chat_id in created:
-            try:
+            with contextlib.suppress(Exception):  # best-effort cleanup of test data
                 await store.delete_chat(chat_id)
-            except Exception:  # noqa: BLE001, S110 - best-effort cleanup of test data
-                pass
         if request.param == "redis":
             redis_client = store._redis  # type: ignore[attr-defined]
             keys = await redis_client.keys(f"{store._prefix}*")  # type: ignore[attr-defined]
