@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     import httpx2
     from google import genai
 
+    from gemgate.caching import CacheConfig, CacheManager
+    from gemgate.sessions import ChatManager
+    from gemgate.tools import ChatEvent, Tool, ToolExecutor
+
 __all__ = ["AsyncGemini"]
 
 _REQUEST_PARAMS = frozenset(
@@ -113,6 +117,7 @@ class AsyncGemini:
             cache_ttl=cache_ttl,
         )
         self._sdk: genai.Client | None = None
+        self._cache_manager: CacheManager | None = None
         self._sdk_http: httpx2.AsyncClient | None = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -189,9 +194,10 @@ class AsyncGemini:
         return self._core.owners.get(cached) if isinstance(cached, str) else None
 
     @staticmethod
-    def _request(
+    def build_request(
         contents: list[dict[str, Any]], system: Mapping[str, Any] | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """A GenerateContentRequest from contents, a system instruction and parameters."""
         unknown = set(params) - openai.GENERATION_PARAMS - _REQUEST_PARAMS
         if unknown:
             raise UsageError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
@@ -213,6 +219,77 @@ class AsyncGemini:
                 request[wire] = params[name]
         return request
 
+    async def send_request(
+        self, request: Mapping[str, Any], model: str, **routing: Any
+    ) -> dict[str, Any]:
+        """Send a whole GenerateContentRequest (Gemini format) and return the response."""
+        call = self._generate_call(request, bare_model(model), stream=False)
+        return await self._core.call_json(
+            call, request_id=routing.get("request_id"), endpoint_id=routing.get("endpoint_id")
+        )
+
+    async def stream_request(
+        self, request: Mapping[str, Any], model: str, **routing: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream a whole GenerateContentRequest's response chunks."""
+        call = self._generate_call(request, bare_model(model), stream=True)
+        async for chunk in self._core.call_stream(
+            call, request_id=routing.get("request_id"), endpoint_id=routing.get("endpoint_id")
+        ):
+            yield chunk
+
+    @property
+    def cache_manager(self) -> CacheManager:
+        """The client's :class:`~gemgate.caching.CacheManager`."""
+        if self._cache_manager is None:
+            from gemgate.caching import CacheManager
+
+            self._cache_manager = CacheManager(self)
+        return self._cache_manager
+
+    def chat_with_tools(
+        self,
+        query: str,
+        *,
+        model: str | None = None,
+        tools: Sequence[Tool | Callable[..., Any]] = (),
+        tool_executor: ToolExecutor[Any] | None = None,
+        tool_mode: str = "auto",
+        allowed_tools: Sequence[str] | None = None,
+        max_iterations: int = 10,
+        chat_id: str | None = None,
+        chat_manager: ChatManager | None = None,
+        cache_config: CacheConfig | None = None,
+        system_instruction: str | None = None,
+        **params: Any,
+    ) -> AsyncIterator[ChatEvent]:
+        """The function-calling loop: typed events as they happen, then the final answer.
+
+        Example::
+
+            async for event in g.chat_with_tools("Weather in Paris?", tools=[get_weather]):
+                if event.type == "text_delta":
+                    print(event.text, end="")
+        """
+        from gemgate.tools.loop import ToolLoop
+
+        loop = ToolLoop(
+            client=self,
+            query=query,
+            model=self._model({"model": model}),
+            tools=tools,
+            executor=tool_executor,
+            tool_mode=tool_mode,
+            allowed_tools=allowed_tools,
+            max_iterations=max_iterations,
+            chat_id=chat_id,
+            chat_manager=chat_manager,
+            cache_config=cache_config,
+            system_instruction=system_instruction,
+            params=params,
+        )
+        return loop.run()
+
     async def generate_content(
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> dict[str, Any]:
@@ -223,7 +300,7 @@ class AsyncGemini:
             else [dict(c) for c in prompt]
         )
         model = self._model(params)
-        call = self._generate_call(self._request(contents, None, params), model, stream=False)
+        call = self._generate_call(self.build_request(contents, None, params), model, stream=False)
         return await self._core.call_json(
             call,
             request_id=params.get("request_id"),
@@ -241,7 +318,7 @@ class AsyncGemini:
             else [dict(c) for c in prompt]
         )
         model = self._model(params)
-        call = self._generate_call(self._request(contents, None, params), model, stream=True)
+        call = self._generate_call(self.build_request(contents, None, params), model, stream=True)
         async for chunk in self._core.call_stream(
             call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
         ):
@@ -251,7 +328,9 @@ class AsyncGemini:
         """OpenAI-format messages in, an OpenAI ``chat.completion`` dict out."""
         contents, system = self._convert(messages)
         model = self._model(params)
-        call = self._generate_call(self._request(contents, system, params), model, stream=False)
+        call = self._generate_call(
+            self.build_request(contents, system, params), model, stream=False
+        )
         response = await self._core.call_json(
             call,
             request_id=params.get("request_id"),
@@ -266,7 +345,7 @@ class AsyncGemini:
         """OpenAI-format ``chat.completion.chunk`` dicts, as they arrive."""
         contents, system = self._convert(messages)
         model = self._model(params)
-        call = self._generate_call(self._request(contents, system, params), model, stream=True)
+        call = self._generate_call(self.build_request(contents, system, params), model, stream=True)
         first = True
         async for chunk in self._core.call_stream(
             call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")

@@ -9,12 +9,15 @@ from gemgate.sessions.base import (
     CorruptRecord,
     StorageUnavailable,
 )
+from gemgate.sessions.manager import ChatManager
 from gemgate.sessions.memory import LocalChatStorage, MemoryChatStorage
 from gemgate.sessions.message import ChatInfo, ChatMessage
+from gemgate.sessions.trim import trim_history
 
 __all__ = [
     "ChatExists",
     "ChatInfo",
+    "ChatManager",
     "ChatMessage",
     "ChatNotFound",
     "ChatStorage",
@@ -25,6 +28,7 @@ __all__ = [
     "RedisChatStorage",
     "SQLiteChatStorage",
     "StorageUnavailable",
+    "trim_history",
 ]
 
 
