@@ -56,10 +56,13 @@ class Rule(_Strict):
     """A scripted reply: when ``match`` occurs in the latest user text, answer with it.
 
     ``match`` is a case-insensitive substring. A rule with ``function_call`` only fires
-    when the request declares that function and function calling is not disabled.
+    when the request declares that function and function calling is not disabled. With
+    ``after_function`` instead of ``match``, the rule fires when the latest turn answers
+    that function, so multi-step tool conversations can be scripted.
     """
 
-    match: str = Field(min_length=1)
+    match: str | None = Field(default=None, min_length=1)
+    after_function: str | None = None
     reply: str | None = None
     function_call: FunctionCallReply | None = None
     model: str | None = None
@@ -69,6 +72,8 @@ class Rule(_Strict):
     def _one_action(self) -> Rule:
         if (self.reply is None) == (self.function_call is None):
             raise ValueError("a rule needs exactly one of 'reply' or 'function_call'")
+        if (self.match is None) == (self.after_function is None):
+            raise ValueError("a rule needs exactly one of 'match' or 'after_function'")
         return self
 
 

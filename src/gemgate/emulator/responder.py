@@ -172,7 +172,7 @@ class Responder:
                 parts=[], finish_reason="SAFETY", thought_text=thought, safety_blocked=True
             )
         answer = self._function_answer(request)
-        calls = [] if answer else self._calls(request, model, prompt)
+        calls = self._follow_up(request, model) if answer else self._calls(request, model, prompt)
         if calls:
             if model.thinking:
                 calls[0]["thoughtSignature"] = self._signer.sign_call(calls[0]["functionCall"])
@@ -254,9 +254,33 @@ class Responder:
         for rule in self._settings.rules:
             if rule.model not in (None, model.name) or not want(rule):
                 continue
-            if rule.match.lower() in lowered:
+            if rule.match is not None and rule.match.lower() in lowered:
                 return rule
         return None
+
+    def _follow_up(self, request: Mapping[str, Any], model: ModelSpec) -> list[dict[str, Any]]:
+        """A scripted next call after a function's answer (``after_function`` rules)."""
+        contents = request.get("contents", [])
+        answered = {
+            p["functionResponse"]["name"]
+            for p in (contents[-1] if contents else {}).get("parts", [])
+            if "functionResponse" in p
+        }
+        declared = {
+            d["name"] for t in request.get("tools", []) for d in t.get("functionDeclarations", [])
+        }
+        mode = request.get("toolConfig", {}).get("functionCallingConfig", {}).get("mode", "AUTO")
+        for rule in self._settings.rules:
+            call = rule.function_call
+            if (
+                rule.after_function in answered
+                and call is not None
+                and call.name in declared
+                and mode != "NONE"
+                and rule.model in (None, model.name)
+            ):
+                return [{"functionCall": {"name": call.name, "args": dict(call.args)}}]
+        return []
 
     def _text(self, request: Mapping[str, Any], model: ModelSpec, prompt: str, digest: str) -> str:
         config = request.get("generationConfig", {})
