@@ -16,8 +16,14 @@ Every exception gemgate raises on purpose derives from one root::
      ├── QuotaExhausted          every project is cooling down or parked
      ├── StreamInterrupted       a stream failed after it had delivered data
      ├── StorageError            a state or session store failed
+     ├── GeminiToolExecutionError  a tool executor failed (a tool's own failure goes
+     │                           back to the model as an error response instead)
      ├── UsageError              (also a RuntimeError: the API was used the wrong way)
      └── WireDecodeError         (also a ValueError: malformed data on the wire)
+          └── GeminiResponseError  a response body that is not the JSON it should be
+
+The seed library's names are kept: ``GeminiClientError`` is ``GemgateError`` and
+``GeminiAPIError`` is ``APIStatusError``.
 
 Catch `GemgateError` to handle anything gemgate raises; catch the leaves for
 specific failures. All exceptions pickle, so they survive process pools.
@@ -34,6 +40,10 @@ __all__ = [
     "BadRequestError",
     "ConnectError",
     "GemgateError",
+    "GeminiAPIError",
+    "GeminiClientError",
+    "GeminiResponseError",
+    "GeminiToolExecutionError",
     "NotFoundError",
     "ProtocolError",
     "QuotaExhausted",
@@ -259,3 +269,17 @@ class StreamInterrupted(GemgateError):
 
 class StorageError(GemgateError):
     """A state, cache or session store failed."""
+
+
+class GeminiToolExecutionError(GemgateError):
+    """A tool executor itself failed while running a step's calls."""
+
+
+class GeminiResponseError(WireDecodeError):
+    """A response body was not the JSON object the API promises."""
+
+
+GeminiClientError = GemgateError
+"""The seed's name for the root of every gemgate error."""
+GeminiAPIError = APIStatusError
+"""The seed's name for an error status from the API."""

@@ -139,7 +139,7 @@ class Core:
                 raw = await sent.reply.read()
             finally:
                 await sent.reply.aclose()
-            result = json.loads(raw)
+            result = _parse(raw)
         except BaseException as exc:
             self.tracker.finish(record, error=exc)
             raise
@@ -212,6 +212,15 @@ class Core:
         """Close the driver's connections."""
         with contextlib.suppress(Exception):
             await self.driver.aclose()
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        from gemgate.errors import GeminiResponseError
+
+        raise GeminiResponseError(f"the response is not valid JSON: {exc}") from exc
 
 
 async def _events(sent: Sent) -> AsyncIterator[dict[str, Any]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gemgate.caching.manager import CacheConfig
-from gemgate.errors import AuthError, NotFoundError, UsageError
+from gemgate.errors import AuthError, GeminiToolExecutionError, NotFoundError, UsageError
 from gemgate.sessions.manager import ChatManager
 from gemgate.sessions.message import ChatMessage
 from gemgate.tools.events import (
@@ -278,7 +278,12 @@ class ToolLoop:
         task = asyncio.ensure_future(executor.execute_tools(runnable))
         async for event in _events_while(executor, task):
             yield ToolEvent(event=event, iteration=iteration)
-        result: ToolsExecutionResult = task.result()
+        try:
+            result: ToolsExecutionResult = task.result()
+        except Exception as exc:
+            raise GeminiToolExecutionError(
+                f"the tool executor failed: {type(exc).__name__}: {exc}"
+            ) from exc
         proceed[0] = result.should_proceed
         answers = iter(result.function_call_results)
         parts = []
@@ -322,6 +327,6 @@ async def _events_while(
                 break
         else:
             getter.cancel()
+    await asyncio.wait({task})  # the stream may have ended first (shutdown): let it finish
     for event in executor.pending_events():
         yield event
-    await task
