@@ -57,6 +57,13 @@ class Core:
     ) -> None:
         self.clock = clock or time.time
         self.sleep = sleep or anyio.sleep
+        if not settings.projects and settings.upstream_url is not None:
+            from gemgate.errors import UsageError
+
+            raise UsageError(
+                f"no API key configured for the upstream {settings.upstream_url}: set "
+                "GEMINI_API_KEY, pass api_key=, or list [[projects]] in the config file"
+            )
         if settings.uses_emulator:
             settings = settings.model_copy(
                 update={"projects": [ProjectConfig(name="emulator", keys=[EMULATOR_KEY])]}

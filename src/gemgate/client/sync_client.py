@@ -9,20 +9,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import queue
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import httpx2
 from anyio.from_thread import BlockingPortal
 
 from gemgate.client.async_client import AsyncGemini
+from gemgate.config import Settings
 from gemgate.errors import UsageError
 
 if TYPE_CHECKING:
     from google import genai
+
+    from gemgate.client.core import Core
 
 __all__ = ["Gemini"]
 
@@ -58,9 +70,11 @@ def _plain(method: Callable[..., R]) -> Callable[..., R]:
     return run
 
 
-def _iterating(method: Callable[..., AsyncIterator[R]]) -> Callable[..., Iterator[R]]:
+def _iterating(
+    method: Callable[..., AsyncIterator[R]],
+) -> Callable[..., Generator[R, None, None]]:
     @functools.wraps(method)
-    def run(self: Gemini, *args: Any, **kwargs: Any) -> Iterator[R]:
+    def run(self: Gemini, *args: Any, **kwargs: Any) -> Generator[R, None, None]:
         self._check_usable()
         return self._iterate(method(self._async, *args, **kwargs))
 
@@ -122,6 +136,61 @@ def _shutdown(
     thread.join()
 
 
+async def _on_portal(portal: BlockingPortal, fn: Callable[..., Awaitable[R]], *args: Any) -> R:
+    """Await ``fn(*args)`` run on the portal's loop from another asyncio loop."""
+    return await asyncio.wrap_future(portal.start_task_soon(fn, *args))
+
+
+class _PortalTransport(httpx2.AsyncBaseTransport):
+    """``Gemini.sdk.aio``'s transport: the pipeline runs on the portal's loop.
+
+    The pipeline's connections, locks and state belong to that loop; the SDK's async
+    calls come from the caller's loop, so every request and body chunk crosses over.
+    """
+
+    def __init__(self, core: Core, portal: BlockingPortal) -> None:
+        from gemgate.upstream.sdk import PipelineTransport
+
+        self._inner = PipelineTransport(core)
+        self._portal = portal
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send on the portal's loop; relay the body chunk by chunk."""
+        body = await request.aread()
+        clone = httpx2.Request(request.method, request.url, headers=request.headers, content=body)
+        response = await _on_portal(self._portal, self._inner.handle_async_request, clone)
+        if response.is_stream_consumed:  # an error the pipeline answered in full
+            return httpx2.Response(
+                response.status_code,
+                headers=response.headers,
+                content=response.content,
+                request=request,
+            )
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_PortalStream(response, self._portal),
+            request=request,
+        )
+
+
+class _PortalStream(httpx2.AsyncByteStream):
+    def __init__(self, response: httpx2.Response, portal: BlockingPortal) -> None:
+        self._response = response
+        self._portal = portal
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self._response.aiter_raw()
+        while True:
+            try:
+                yield await _on_portal(self._portal, chunks.__anext__)
+            except StopAsyncIteration:
+                return
+
+    async def aclose(self) -> None:
+        await _on_portal(self._portal, self._response.aclose)
+
+
 class Gemini:
     """The blocking client: same arguments and methods as :class:`AsyncGemini`.
 
@@ -154,10 +223,13 @@ class Gemini:
 
     def _check_usable(self) -> None:
         _check_no_loop()
+        self._check_open()
+
+    def _check_open(self) -> None:
         if not self._finalizer.alive:
             raise UsageError("this Gemini client is closed")
 
-    def _iterate(self, agen: AsyncIterator[R]) -> Iterator[R]:
+    def _iterate(self, agen: AsyncIterator[R]) -> Generator[R, None, None]:
         try:
             while True:
                 try:
@@ -188,21 +260,37 @@ class Gemini:
         self._finalizer()
 
     @property
+    def settings(self) -> Settings:
+        """The settings in force (frozen, so safe to read from this thread)."""
+        return self._async.settings
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent upstream and not yet answered."""
+        return self._portal.call(_as_async(lambda: self._async.in_flight))
+
+    @property
     def sdk(self) -> genai.Client:
-        """The official ``google.genai.Client`` (sync and ``.aio``) on gemgate's pipeline."""
+        """The official ``google.genai.Client`` (sync and ``.aio``) on gemgate's pipeline.
+
+        Both faces run their requests on this client's own loop thread, so ``.aio``
+        works from any asyncio loop.
+        """
         if self._sdk is None:
             import httpx2
             from google import genai
             from google.genai import types
 
-            from gemgate.upstream.sdk import BlockingPipelineTransport, PipelineTransport
+            from gemgate.upstream.sdk import BlockingPipelineTransport
 
-            self._check_usable()
+            self._check_open()
             core = self._async._core
             http = httpx2.Client(
                 transport=BlockingPipelineTransport(core, self._portal), timeout=None
             )
-            http_async = httpx2.AsyncClient(transport=PipelineTransport(core), timeout=None)
+            http_async = httpx2.AsyncClient(
+                transport=_PortalTransport(core, self._portal), timeout=None
+            )
             # The SDK leaves clients it was given open: they are ours to close.
             self._close.append(http.close)
             self._aclose.append(http_async.aclose)
@@ -221,7 +309,6 @@ class Gemini:
     stream_generate_content = _iterating(AsyncGemini.stream_generate_content)
     generate_embeddings = _blocking(AsyncGemini.generate_embeddings)
     count_tokens = _blocking(AsyncGemini.count_tokens)
-    batch_generate_content = _blocking(AsyncGemini.batch_generate_content)
     clear_cache = _blocking(AsyncGemini.clear_cache)
     get_token_usage = _plain(AsyncGemini.get_token_usage)
     reset_token_usage = _plain(AsyncGemini.reset_token_usage)
@@ -231,6 +318,58 @@ class Gemini:
     get_endpoint_metrics = _plain(AsyncGemini.get_endpoint_metrics)
     get_active_requests = _plain(AsyncGemini.get_active_requests)
     get_request_history = _plain(AsyncGemini.get_request_history)
+
+    def batch_generate_content(
+        self,
+        prompts: Sequence[str | Sequence[Mapping[str, Any]]],
+        *,
+        batch_size: int = 5,
+        progress: Callable[[int, int], None] | None = None,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """See :meth:`AsyncGemini.batch_generate_content`.
+
+        ``progress`` is called in the calling thread (so it may use this client), while
+        the batch goes on; if it raises, the rest of the batch is cancelled.
+        """
+        self._check_usable()
+        run = functools.partial(
+            self._async.batch_generate_content, prompts, batch_size=batch_size, **params
+        )
+        if progress is None:
+            return self._portal.call(run)
+        events: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
+        scopes: list[anyio.CancelScope] = []
+
+        async def guarded() -> list[dict[str, Any]] | None:
+            with anyio.CancelScope() as scope:
+                scopes.append(scope)
+                batch: list[dict[str, Any]] = await run(
+                    progress=lambda done, total: events.put((done, total))
+                )
+                return batch
+            return None  # cancelled, and every request has ended
+
+        async def cancel() -> None:
+            for scope in scopes:
+                scope.cancel()
+
+        future = self._portal.start_task_soon(guarded)
+        future.add_done_callback(lambda _: events.put(None))
+        try:
+            while (event := events.get()) is not None:
+                progress(*event)
+        except BaseException:
+            # Cancel inside the loop and wait for the batch to unwind (future.cancel()
+            # would return before its requests have ended).
+            with contextlib.suppress(RuntimeError):
+                self._portal.call(cancel)
+            with contextlib.suppress(Exception):
+                future.result()
+            raise
+        results: list[dict[str, Any]] | None = future.result()
+        assert results is not None  # only a cancelled batch has none
+        return results
 
     def process_image(
         self,

@@ -169,6 +169,14 @@ class BlockingPipelineTransport(httpx2.BaseTransport):
         body = request.read()
         clone = httpx2.Request(request.method, request.url, headers=request.headers, content=body)
         response: httpx2.Response = self._portal.call(self._async.handle_async_request, clone)
+        try:
+            content = response.content  # an error the pipeline already read and rebuilt
+        except httpx2.ResponseNotRead:
+            pass
+        else:
+            return httpx2.Response(
+                response.status_code, headers=response.headers, content=content, request=request
+            )
         stream = _BlockingStream(response, self._portal)
         return httpx2.Response(
             response.status_code, headers=response.headers, stream=stream, request=request

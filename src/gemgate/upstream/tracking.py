@@ -5,6 +5,7 @@ Entries name the key by fingerprint only.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -58,7 +59,7 @@ class RequestRecord:
     kind: str
     started: float
     status: str = "active"
-    """``active``, ``success`` or ``error``."""
+    """``active``, ``success``, ``error`` or ``cancelled`` (the caller stopped early)."""
     ended: float | None = None
     attempts: int = 0
     project: str | None = None
@@ -146,14 +147,17 @@ class Tracker:
             return
         record.ended = self._clock()
         record.status = "error" if error is not None else "success"
-        if error is not None:
+        if isinstance(error, GeneratorExit | asyncio.CancelledError):
+            record.status = "cancelled"
+        elif error is not None:
             record.error = f"{type(error).__name__}: {error}"
+            record.http_status = getattr(error, "status_code", record.http_status)
         self.active.pop(record.request_id, None)
         self.history.append(record)
         for stats in self._stats(record):
-            if error is None:
+            if record.status == "success":
                 stats.successes += 1
-            else:
+            elif record.status == "error":
                 stats.errors += 1
             stats.latencies.append(record.ended - record.started)
             stats.tokens += record.usage.get("total_tokens", 0)

@@ -1,0 +1,20 @@
+"""Basic chat: one question in OpenAI message format, the answer printed.
+
+Run it with ``python examples/seeds/basic_chat.py``. With no key configured it runs on
+gemgate's built-in Gemini emulator (a one-line notice on stderr says so); set
+``GEMINI_API_KEY`` to reach Google, or ``GEMGATE_UPSTREAM_URL`` (plus any
+``GEMINI_API_KEY``) to reach another server such as ``gemgate emulate``.
+"""
+
+from gemgate import Gemini
+
+# Initialize with API key from .env file or environment variable
+gemini_api = Gemini()
+
+# Simple chat with Gemini
+messages = [{"role": "user", "content": "What is the capital of France?"}]
+response = gemini_api.chat(messages)
+
+print(response["choices"][0]["message"]["content"])
+
+gemini_api.close()

@@ -1,0 +1,46 @@
+"""Image analysis: send image bytes with a prompt and print ``result["analysis"]``.
+
+Run it with ``python examples/seeds/image_analysis.py``. With no key configured it runs on
+gemgate's built-in Gemini emulator (a one-line notice on stderr says so); set
+``GEMINI_API_KEY`` to reach Google, or ``GEMGATE_UPSTREAM_URL`` (plus any
+``GEMINI_API_KEY``) to reach another server such as ``gemgate emulate``.
+
+The seed reads ``image.jpg``; to stay self-contained this script builds a 1x1 PNG in
+memory instead (and so says ``image/png``).
+"""
+
+import struct
+import zlib
+
+from gemgate import Gemini
+
+
+def tiny_png() -> bytes:
+    """A valid 1x1 red PNG, built from bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
+    pixels = zlib.compress(b"\x00\xff\x00\x00")  # filter byte, then one red pixel
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+gemini_api = Gemini()
+
+# Process an image with descriptive prompt
+image_data = tiny_png()
+
+result = gemini_api.process_image(
+    image_data,
+    "Describe what you see in this image in detail.",
+    mime_type="image/png",
+)
+
+print(result["analysis"])
+
+gemini_api.close()
