@@ -79,7 +79,8 @@ class MaxIterationsReached(BaseModel):
     type: Literal["max_iterations"] = "max_iterations"
     iterations: int
     chat_id: str | None = None
-    pending_calls: list[str] = Field(default_factory=list)
+    last_calls: list[str] = Field(default_factory=list)
+    """Names called in the last step (run and answered; the model did not see the answers)."""
 
 
 ChatEvent = (

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from gemgate.tools.tool import Tool
 
@@ -64,15 +65,20 @@ async def run_tool(call: FunctionCall) -> dict[str, Any]:
     problems = tool.validate_args(call.function_call.args)
     if problems:
         return {"error": f"invalid arguments for {tool.name}: " + "; ".join(problems)}
+    scope = asyncio.timeout(tool.timeout)  # None: no limit
     try:
-        if tool.timeout is not None:
-            result = await asyncio.wait_for(tool.execute(call.function_call.args), tool.timeout)
-        else:
+        async with scope:
             result = await tool.execute(call.function_call.args)
-    except TimeoutError:
-        return {"error": f"{tool.name} timed out after {tool.timeout:g}s"}
+    except TimeoutError as exc:
+        if scope.expired():  # our limit, not a TimeoutError the tool itself raised
+            return {"error": f"{tool.name} timed out after {tool.timeout:g}s"}
+        return {"error": f"{tool.name} failed: {type(exc).__name__}: {exc}"}
     except Exception as exc:
         return {"error": f"{tool.name} failed: {type(exc).__name__}: {exc}"}
+    try:  # functionResponse.response goes out as JSON: dates, models… become JSON values
+        result = to_jsonable_python(result)
+    except PydanticSerializationError as exc:
+        return {"error": f"{tool.name} returned a value that is not JSON: {exc}"}
     return result if isinstance(result, dict) else {"result": result}
 
 

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+
 from gemgate.caching.manager import CacheConfig
 from gemgate.errors import AuthError, GeminiToolExecutionError, NotFoundError, UsageError
 from gemgate.sessions.manager import ChatManager
@@ -103,9 +105,18 @@ class ToolLoop:
             raise UsageError("chat_id needs a chat_manager")
         made = [t if isinstance(t, Tool) else tool(t) for t in self.tools]
         self._registry = {t.name: t for t in made}
+        if len(self._registry) != len(made):
+            names = [t.name for t in made]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise UsageError(f"two tools share a name: {twice}")
         unknown = set(self.allowed_tools or ()) - set(self._registry)
         if unknown:
             raise UsageError(f"allowed_tools names unknown tools: {sorted(unknown)}")
+        if self.allowed_tools and self.tool_mode not in ("any", "validated"):
+            raise UsageError(
+                "allowed_tools needs tool_mode 'any' or 'validated' (Gemini refuses "
+                f"allowedFunctionNames in mode {self.tool_mode!r})"
+            )
 
     async def _save(self, messages: Sequence[ChatMessage]) -> None:
         if self.chat_manager is not None and self.chat_id is not None:
@@ -154,7 +165,7 @@ class ToolLoop:
             yield MaxIterationsReached(
                 iterations=self.max_iterations,
                 chat_id=self.chat_id,
-                pending_calls=[c["name"] for c in message.function_calls],
+                last_calls=[c["name"] for c in message.function_calls],
             )
         finally:
             if self.executor is None:
@@ -185,6 +196,7 @@ class ToolLoop:
         if config is None:
             return None
         if config.cache_name and config.cache_name.startswith("cachedContents/"):
+            await self.client.cache_manager.locate(config.cache_name)  # route to its owner
             return config.cache_name
         return await self.client.cache_manager.ensure(
             self.model,
@@ -250,7 +262,8 @@ class ToolLoop:
         config = self.cache_config
         name = request.get("cachedContent")
         if config is not None and config.auto_refresh_ttl and name:
-            await self.client.cache_manager.update_cache_ttl(name, config.auto_refresh_ttl)
+            # a cache gone since this call used it is forgotten, not fatal to the answer
+            await self.client.cache_manager.touch(name, config.auto_refresh_ttl)
 
     async def _tool_step(
         self,
@@ -284,13 +297,17 @@ class ToolLoop:
             raise GeminiToolExecutionError(
                 f"the tool executor failed: {type(exc).__name__}: {exc}"
             ) from exc
+        if len(result.function_call_results) != len(runnable):
+            raise GeminiToolExecutionError(
+                f"the tool executor returned {len(result.function_call_results)} results "
+                f"for {len(runnable)} calls"
+            )
         proceed[0] = result.should_proceed
         answers = iter(result.function_call_results)
         parts = []
         for call in calls:
             if call["name"] in self._registry:
-                response = next(answers)
-                response = response if isinstance(response, dict) else {"result": response}
+                response = _json_response(call["name"], next(answers))
             else:
                 response = {"error": f"unknown function {call['name']!r}"}
             entry: dict[str, Any] = {"name": call["name"], "response": response}
@@ -311,6 +328,15 @@ class ToolLoop:
                 message_type="function_response",
             )
         )
+
+
+def _json_response(name: str, result: Any) -> dict[str, Any]:
+    """A result as the JSON object ``functionResponse.response`` must be."""
+    try:
+        value = to_jsonable_python(result)
+    except PydanticSerializationError as exc:
+        return {"error": f"{name} returned a value that is not JSON: {exc}"}
+    return value if isinstance(value, dict) else {"result": value}
 
 
 async def _events_while(

@@ -13,7 +13,14 @@ from typing import Any, ClassVar, TypeVar, overload
 
 import anyio.to_thread
 import jsonschema
-from pydantic import BaseModel, ConfigDict, PrivateAttr, TypeAdapter, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    PydanticUserError,
+    TypeAdapter,
+    create_model,
+)
 
 from gemgate.errors import UsageError
 
@@ -128,7 +135,10 @@ class FunctionTool(Tool):
         cls, function: Callable[..., Any], *, name: str | None = None, timeout: float | None = None
     ) -> FunctionTool:
         """Derive the schema from the signature and the docstring."""
-        signature = inspect.signature(function)
+        try:  # resolve string annotations (``from __future__ import annotations``)
+            signature = inspect.signature(function, eval_str=True)
+        except (NameError, TypeError, SyntaxError):
+            signature = inspect.signature(function)
         fields: dict[str, Any] = {}
         for param in signature.parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -136,8 +146,13 @@ class FunctionTool(Tool):
             annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[param.name] = (annotation, default)
-        model = create_model(f"{function.__name__}_args", **fields)
-        schema = model.model_json_schema()
+        try:
+            model = create_model(f"{function.__name__}_args", **fields)
+            schema = model.model_json_schema()
+        except PydanticUserError as exc:
+            raise ToolDefinitionError(
+                f"{function.__name__}: cannot derive a schema from its signature: {exc}"
+            ) from None
         schema.pop("title", None)
         description = inspect.getdoc(function) or ""
         definition = {
