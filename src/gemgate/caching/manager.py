@@ -9,11 +9,14 @@ cache size is simply sent uncached.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,29 +27,41 @@ if TYPE_CHECKING:
 
     from gemgate.client.async_client import AsyncGemini
 
-__all__ = ["CacheConfig", "CacheManager", "normalize_ttl"]
+__all__ = ["CacheConfig", "CacheManager", "is_cache_lost", "normalize_ttl"]
 
-_TTL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_TTL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def normalize_ttl(ttl: str | float | int) -> str:
     """``"1h"`` → ``"3600s"``; also ``"30m"``, ``"90s"``, ``"2d"`` and plain seconds.
 
+    The result is a protobuf ``Duration`` string: whole seconds, or up to nine decimals
+    (never an exponent).
+
     Example:
-        >>> normalize_ttl("1h"), normalize_ttl(90)
-        ('3600s', '90s')
+        >>> normalize_ttl("1h"), normalize_ttl(90), normalize_ttl(2.5)
+        ('3600s', '90s', '2.5s')
     """
+    if isinstance(ttl, bool):
+        raise UsageError(f"invalid ttl {ttl!r}: use e.g. '300s', '30m', '1h' or seconds")
     if isinstance(ttl, int | float):
         seconds = float(ttl)
-    else:
+    elif isinstance(ttl, str):
         match = _TTL.match(ttl)
         if match is None:
             raise UsageError(f"invalid ttl {ttl!r}: use e.g. '300s', '30m', '1h' or seconds")
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    else:
+        raise UsageError(f"invalid ttl {ttl!r}: use e.g. '300s', '30m', '1h' or seconds")
+    if not math.isfinite(seconds):
+        raise UsageError(f"invalid ttl {ttl!r}: it must be finite")
+    seconds = round(seconds, 9)
     if seconds <= 0:
         raise UsageError("ttl must be positive")
-    return f"{seconds:g}s" if seconds != int(seconds) else f"{int(seconds)}s"
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{seconds:.9f}".rstrip("0") + "s"
 
 
 class CacheConfig(BaseModel):
@@ -81,6 +96,7 @@ class CacheManager:
     def __init__(self, client: AsyncGemini) -> None:
         self._client = client
         self._by_hash: dict[str, str | None] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def create_cache(
         self,
@@ -117,24 +133,79 @@ class CacheManager:
 
     async def get_cache(self, name: str) -> types.CachedContent:
         """The SDK's ``CachedContent``."""
+        await self.locate(name)
         return await self._client.sdk.aio.caches.get(name=name)
 
     async def list_caches(self) -> list[types.CachedContent]:
-        """Every cache of the client's projects that this key can see."""
-        return [c async for c in await self._client.sdk.aio.caches.list()]
+        """Every live cache of every project the client has keys for.
+
+        Each project is listed with its own key (a key only sees its project's caches),
+        and the owner of each cache is remembered, so later calls that use it are sent
+        with that project's keys.
+        """
+        from google.genai import types
+
+        from gemgate.upstream.pipeline import Call
+
+        core = self._client._core
+        found: dict[str, types.CachedContent] = {}
+        for project in core.settings.projects:
+            token: str | None = None
+            while True:
+                query = "?pageSize=1000" + (f"&pageToken={quote(token)}" if token else "")
+                page = await core.call_json(
+                    Call("GET", f"/{core.version}/cachedContents{query}", project=project.name)
+                )
+                for item in page.get("cachedContents", []):
+                    name = item.get("name") if isinstance(item, dict) else None
+                    if isinstance(name, str) and name not in found:
+                        core.owners[name] = project.name
+                        found[name] = types.CachedContent.model_validate(item)
+                token = page.get("nextPageToken") or None
+                if token is None:
+                    break
+        return list(found.values())
+
+    async def locate(self, name: str) -> str | None:
+        """The project owning cache ``name``; looked up by listing when not yet known.
+
+        Only needed with several projects: a cache made by another client or process
+        must be used with its owner's keys.
+        """
+        core = self._client._core
+        if name in core.owners or len(core.settings.projects) < 2:
+            return core.owners.get(name)
+        await self.list_caches()
+        return core.owners.get(name)
 
     async def update_cache_ttl(self, name: str, ttl: str | float) -> types.CachedContent:
         """Set the expiry to ``ttl`` from now."""
-        return await self._client.sdk.aio.caches.update(
-            name=name, config={"ttl": normalize_ttl(ttl)}
-        )
+        ttl = normalize_ttl(ttl)
+        await self.locate(name)
+        return await self._client.sdk.aio.caches.update(name=name, config={"ttl": ttl})
 
     async def get_and_refresh(self, name: str, ttl: str | float) -> types.CachedContent:
         """Refresh the TTL and return the cache."""
         return await self.update_cache_ttl(name, ttl)
 
+    async def touch(self, name: str, ttl: str | float) -> bool:
+        """Refresh the TTL of a cache that was just used; False when it is gone.
+
+        A cache that expired or was deleted meanwhile is forgotten (automatic mode makes
+        it again on next use) instead of failing the call that used it.
+        """
+        try:
+            await self.update_cache_ttl(name, ttl)
+        except Exception as exc:
+            if not is_cache_lost(exc):
+                raise
+            self.forget(name)
+            return False
+        return True
+
     async def delete_cache(self, name: str) -> None:
         """Delete a cache."""
+        await self.locate(name)
         await self._client.sdk.aio.caches.delete(name=name)
         self.forget(name)
 
@@ -167,31 +238,44 @@ class CacheManager:
         ).hexdigest()
         if key in self._by_hash:
             return self._by_hash[key]
-        try:
-            name: str | None = await self.create_cache(
-                model,
-                contents=list(contents) or None,
-                system_instruction=system_instruction,
-                tools=tools,
-                tool_config=tool_config,
-                ttl=ttl,
-                display_name=display_name or f"gemgate-{key[:12]}",
-            )
-        except Exception as exc:
-            from google.genai import errors as sdk_errors
+        async with self._locks.setdefault(key, asyncio.Lock()):  # one creation per content
+            if key in self._by_hash:
+                return self._by_hash[key]
+            try:
+                name: str | None = await self.create_cache(
+                    model,
+                    contents=list(contents) or None,
+                    system_instruction=system_instruction,
+                    tools=tools,
+                    tool_config=tool_config,
+                    ttl=ttl,
+                    display_name=display_name or f"gemgate-{key[:12]}",
+                )
+            except Exception as exc:
+                from google.genai import errors as sdk_errors
 
-            if not isinstance(exc, BadRequestError | sdk_errors.APIError) or _status(exc) != 400:
-                raise
-            name = None  # below the model's minimum cache size: send it uncached
-        self._by_hash[key] = name
-        return name
+                known = isinstance(exc, BadRequestError | sdk_errors.APIError)
+                if not known or _status(exc) != 400:
+                    raise
+                name = None  # below the model's minimum cache size: send it uncached
+            self._by_hash[key] = name
+            return name
+
+
+def is_cache_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says a cache is gone (403 or 404, from gemgate or the SDK)."""
+    from google.genai import errors as sdk_errors
+
+    if not isinstance(exc, APIStatusError | sdk_errors.APIError):
+        return False
+    return _status(exc) in (403, 404)
 
 
 def _content(value: dict[str, Any]) -> dict[str, Any]:
     return {"role": value.get("role", "user"), "parts": value.get("parts", [])}
 
 
-def _status(exc: Exception) -> int | None:
+def _status(exc: BaseException) -> int | None:
     if isinstance(exc, APIStatusError):
         return exc.status_code
     code = getattr(exc, "code", None)
