@@ -134,3 +134,19 @@ async def test_sdk_embeddings_and_count_tokens(live: Start) -> None:
         assert embedded.embeddings and len(embedded.embeddings) == 2
         counted = await g.sdk.aio.models.count_tokens(model=MODEL, contents="one two three")
         assert counted.total_tokens == 3
+
+
+async def test_someone_elses_cache_does_not_disable_keys(live: Start) -> None:
+    config = projects(2, keys=1)
+    emu = await live(config)
+    long_text = "The lighthouse keeper counts the ships. " * 200
+    async with emu.client(config) as maker:
+        first = await maker.cache_manager.create_cache(MODEL, content=long_text)
+        second = await maker.cache_manager.create_cache(MODEL, content=long_text)
+    async with emu.client(config) as other:  # knows neither cache's owner
+        for name in (second, first, second, first):
+            response = await other.generate_content("hi", model=MODEL, cached_content=name)
+            assert response["usageMetadata"]["cachedContentTokenCount"] > 0
+        history = list(other.get_request_history().values())
+    assert sum(h["attempts"] for h in history) <= 6  # at most one wrong project per cache
+    assert all(h["status"] == "success" for h in history)

@@ -126,7 +126,7 @@ async def start(live: Start, **settings: Any) -> tuple[Live, AsyncGemini]:
 
 
 def usage_sum(events: Sequence[ChatEvent]) -> dict[str, int]:
-    totals = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    totals = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cached_tokens": 0}
     for event in of_type(events, UsageEvent):
         for key in totals:
             totals[key] += event.usage[key]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gemgate.client.core import Core
-from gemgate.client.requests import bare_model, estimate_tokens
+from gemgate.client.requests import bare_model, estimate_tokens, referenced_resources
 from gemgate.config import Settings
 from gemgate.errors import GemgateError, UsageError
 from gemgate.projects import Limits, ProjectConfig
@@ -178,6 +178,7 @@ class AsyncGemini:
         body = json.dumps(request, separators=(",", ":")).encode()
         method = "streamGenerateContent" if stream else "generateContent"
         path = self._core.path(model, method) + ("?alt=sse" if stream else "")
+        resources = referenced_resources("", body)
         return Call(
             "POST",
             path,
@@ -186,12 +187,15 @@ class AsyncGemini:
             model=model,
             kind="stream" if stream else "generate",
             tokens=estimate_tokens(body),
-            project=self._owner(request),
+            project=self._owner(resources),
+            resources=resources,
         )
 
-    def _owner(self, request: Mapping[str, Any]) -> str | None:
-        cached = request.get("cachedContent")
-        return self._core.owners.get(cached) if isinstance(cached, str) else None
+    def _owner(self, resources: Sequence[str]) -> str | None:
+        for name in resources:
+            if name in self._core.owners:
+                return self._core.owners[name]
+        return None
 
     @staticmethod
     def build_request(

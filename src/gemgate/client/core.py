@@ -83,7 +83,7 @@ class Core:
             settings, self.driver, self.state, self.tracker, clock=self.clock, sleep=self.sleep
         )
         self.cache = MemoryResponseCache(cache_size, cache_ttl, self.clock) if cache_size else None
-        self.owners: dict[str, str] = {}
+        self.owners = self.upstream.owners
         """Project that owns each cachedContents/files resource (or upload id)."""
         self.endpoints: dict[str, Endpoint] = {}
 

@@ -7,6 +7,7 @@ concurrent appenders serialise on that row and nothing is lost or interleaved.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gemgate.sessions.base import (
@@ -83,14 +84,13 @@ class SQLChatStorage(ChatStorage):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._ready = False
+        self._schema_lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
         try:
             if not self._ready:
-                async with self._engine.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
-                self._ready = True
+                await self._create_schema()
             async with self._engine.begin() as conn:
                 yield conn
         except (OperationalError, OSError, ConnectionError) as exc:
@@ -99,6 +99,21 @@ class SQLChatStorage(ChatStorage):
             if exc.connection_invalidated:
                 raise StorageUnavailable("chat storage connection lost") from exc
             raise
+
+    async def _create_schema(self) -> None:
+        """Create the tables once; another process creating them at the same time is fine."""
+        async with self._schema_lock:
+            if self._ready:
+                return
+            for attempt in range(3):
+                try:
+                    async with self._engine.begin() as conn:
+                        await conn.run_sync(metadata.create_all)
+                    break
+                except (IntegrityError, ProgrammingError):
+                    if attempt == 2:
+                        raise
+            self._ready = True
 
     async def create_chat(
         self,

@@ -71,7 +71,9 @@ def merge_parts(parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _usage(meta: dict[str, Any]) -> dict[str, int]:
     prompt = int(meta.get("promptTokenCount", 0))
     total = int(meta.get("totalTokenCount", prompt))
-    return {"prompt_tokens": prompt, "completion_tokens": total - prompt, "total_tokens": total}
+    usage = {"prompt_tokens": prompt, "completion_tokens": total - prompt, "total_tokens": total}
+    usage["cached_tokens"] = int(meta.get("cachedContentTokenCount", 0))
+    return usage
 
 
 @dataclass
@@ -93,7 +95,12 @@ class ToolLoop:
     params: dict[str, Any] = field(default_factory=dict)
     _registry: dict[str, Tool] = field(default_factory=dict)
     _totals: dict[str, int] = field(
-        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        default_factory=lambda: {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "cached_tokens": 0,
+        }
     )
 
     def __post_init__(self) -> None:

@@ -45,6 +45,11 @@ class Call:
     """Estimated input tokens, for TPM."""
     project: str | None = None
     """Required project: the call uses a file or cache that this project owns."""
+    resources: list[str] = field(default_factory=list)
+    """Project-owned resources the call uses (``cachedContents/…``, ``files/…``)."""
+    excluded: set[str] = field(default_factory=set)
+    """Projects that answered 403 for those resources: not theirs."""
+    last_error: APIStatusError | None = None
 
 
 @dataclass
@@ -86,6 +91,8 @@ class Upstream:
         self.backoff = Backoff(settings.retry.backoff_base, settings.retry.backoff_cap)
         self.rotation = Rotation()
         self.inflight: dict[str, int] = {}
+        self.owners: dict[str, str] = {}
+        """Project that owns each cachedContents/files resource (or upload id)."""
         self.default = Endpoint("default", "default", None, list(settings.projects))
         self.default.breaker.threshold = settings.retry.breaker_threshold
         self.default.breaker.reset = settings.retry.breaker_reset
@@ -152,6 +159,8 @@ class Upstream:
             self.inflight[project.name] -= 1
         if reply.status < 400:
             endpoint.breaker.success()
+            for name in call.resources:
+                self.owners.setdefault(name, project.name)
             return Sent(reply, project.name, fingerprint(key), grant)
         body = await reply.read()
         await reply.aclose()
@@ -169,7 +178,8 @@ class Upstream:
     ) -> None:
         now = self.clock()
         error = parse_error(body, status_code=status)
-        verdict = classify_status(status, error, now, scoped_resource=call.project is not None)
+        scoped = call.project is not None or bool(call.resources)
+        verdict = classify_status(status, error, now, scoped_resource=scoped)
         typed = status_error(
             status,
             error.status,
@@ -184,6 +194,10 @@ class Upstream:
             raise _Retry(typed, spend=False)
         if verdict.action is Action.DISABLE_KEY:
             await self.state.disable_key(fingerprint(key), f"{status} {error.status}")
+            raise _Retry(typed, spend=False)
+        if status == 403 and call.resources and call.project is None:
+            call.excluded.add(project.name)  # not this project's resource: try the others
+            call.last_error = typed
             raise _Retry(typed, spend=False)
         if verdict.action is Action.RETRY:
             if status >= 500:
@@ -201,8 +215,11 @@ class Upstream:
                 p
                 for p in endpoint.projects
                 if (call.project is None or p.name == call.project)
+                and p.name not in call.excluded
                 and any(fingerprint(k) not in disabled for k in p.keys)
             ]
+            if not projects and call.last_error is not None:
+                raise call.last_error
             if not projects:
                 raise QuotaExhausted(model, None, "no usable key: every key is disabled")
             ordered = order(

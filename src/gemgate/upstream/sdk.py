@@ -42,7 +42,8 @@ def _call_for(core: Core, request: httpx2.Request, body: bytes) -> Call:
     model, method = model_method(raw)
     kind = _KINDS.get(method or "", "upload" if raw.startswith("/upload/") else "other")
     owner = core.owners.get(upload_id) if upload_id else None
-    for name in referenced_resources(raw, body):
+    resources = referenced_resources(raw, body)
+    for name in resources:
         owner = core.owners.get(name, owner)
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
     path = str(request.url) if upload_id else raw
@@ -56,6 +57,7 @@ def _call_for(core: Core, request: httpx2.Request, body: bytes) -> Call:
         kind=kind,
         tokens=estimate_tokens(body) if quota_model else 0,
         project=owner,
+        resources=resources,
     )
 
 
