@@ -18,6 +18,7 @@ class MemoryQuotaState:
         self._windows: dict[tuple[str, str], QuotaWindow] = {}
         self._cooling: dict[tuple[str, str], tuple[float, str]] = {}
         self._disabled: dict[str, str] = {}
+        self._disabled_set: frozenset[str] = frozenset()
 
     async def acquire(
         self, model: str, candidates: Sequence[Candidate], tokens: int, now: float
@@ -32,6 +33,8 @@ class MemoryQuotaState:
                 reasons[candidate.project] = f"{cooling[1]} until {cooling[0]:.3f}"
                 earliest = cooling[0] if earliest is None else min(earliest, cooling[0])
                 continue
+            if candidate.limits is None:  # nothing to count against
+                return Grant(candidate.project, None)
             window = self._windows.setdefault(key, QuotaWindow())
             if candidate.limits is not None:
                 refusal = window.check(candidate.limits, tokens, now)
@@ -59,10 +62,11 @@ class MemoryQuotaState:
     async def disable_key(self, fingerprint: str, reason: str) -> None:
         """Disable a key everywhere."""
         self._disabled[fingerprint] = reason
+        self._disabled_set = frozenset(self._disabled)
 
     async def disabled_keys(self) -> frozenset[str]:
         """Fingerprints of disabled keys."""
-        return frozenset(self._disabled)
+        return self._disabled_set
 
     async def cooldowns(self, now: float) -> dict[tuple[str, str], tuple[float, str]]:
         """Active cooldowns."""

@@ -91,6 +91,7 @@ class Upstream:
         self.backoff = Backoff(settings.retry.backoff_base, settings.retry.backoff_cap)
         self.rotation = Rotation()
         self.inflight: dict[str, int] = {}
+        self._usable_cache: dict[tuple[str, frozenset[str]], list[ProjectConfig]] = {}
         self.owners: dict[str, str] = {}
         """Project that owns each cachedContents/files resource (or upload id)."""
         self.default = Endpoint("default", "default", None, list(settings.projects))
@@ -211,13 +212,7 @@ class Upstream:
         model = call.model or "*"
         while True:
             disabled = await self.state.disabled_keys()
-            projects = [
-                p
-                for p in endpoint.projects
-                if (call.project is None or p.name == call.project)
-                and p.name not in call.excluded
-                and any(fingerprint(k) not in disabled for k in p.keys)
-            ]
+            projects = self._usable(endpoint, call, disabled)
             if not projects and call.last_error is not None:
                 raise call.last_error
             if not projects:
@@ -247,6 +242,29 @@ class Upstream:
                 )
             endpoint.backoff = result.retry_at - now
             await self.sleep(max(result.retry_at - now, 0.0))
+
+    def _usable(
+        self, endpoint: Endpoint, call: Call, disabled: frozenset[str]
+    ) -> list[ProjectConfig]:
+        """Projects that may serve ``call``: owner, not excluded, with an enabled key."""
+        if call.project is None and not call.excluded:
+            key = (endpoint.id, disabled)
+            cached = self._usable_cache.get(key)
+            if cached is None:
+                cached = [
+                    p
+                    for p in endpoint.projects
+                    if any(fingerprint(k) not in disabled for k in p.keys)
+                ]
+                self._usable_cache[key] = cached  # a few entries: disabled sets rarely change
+            return cached
+        return [
+            p
+            for p in endpoint.projects
+            if (call.project is None or p.name == call.project)
+            and p.name not in call.excluded
+            and any(fingerprint(k) not in disabled for k in p.keys)
+        ]
 
     async def _wait(self, delay: float, deadline: float, error: Exception) -> None:
         if self.clock() + delay > deadline:
