@@ -24,6 +24,39 @@ def _main() -> None:
     """Gemgate: library, gateway and a faithful local Gemini API emulator."""
 
 
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML configuration (default GEMGATE_CONFIG).", exists=True)
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the gateway: native Gemini API under /gemini, OpenAI's under /v1."""
+    import uvicorn
+
+    from gemgate.gateway import create_app
+
+    if not _loopback(host):
+        _err.print(
+            "[red]Refusing to listen on a non-loopback address:[/] gateway keys are not "
+            "available yet, so the gateway would be open to anyone who can reach it."
+        )
+        raise typer.Exit(2)
+    gateway = create_app(config=str(config) if config else None)
+    base = f"http://{host}:{port}"
+    _err.print(f"[bold]gemgate gateway[/] listening on [cyan]{base}[/]", soft_wrap=True)
+    native = f"genai.Client(api_key='any', http_options={{'base_url': '{base}/gemini'}})"
+    _err.print(f"  google-genai: {native}", soft_wrap=True)
+    _err.print(f"  openai:       OpenAI(api_key='any', base_url='{base}/v1')", soft_wrap=True)
+    uvicorn.run(gateway, host=host, port=port, log_level=log_level, lifespan="on")
+
+
 @app.command()
 def emulate(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

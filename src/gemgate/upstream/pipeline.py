@@ -6,7 +6,9 @@ they share keys, quotas, cooldowns, breakers and tracking.
 
 from __future__ import annotations
 
+import contextvars
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +24,12 @@ from gemgate.upstream.endpoints import Endpoint
 from gemgate.upstream.tracking import RequestRecord, Tracker
 from gemgate.wire.errors import parse_error
 
-__all__ = ["Call", "Upstream"]
+__all__ = ["UPSTREAM_WAIT", "Call", "Upstream"]
+
+UPSTREAM_WAIT: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "gemgate_upstream_wait", default=None
+)
+"""When set (to ``[0.0]``), seconds spent waiting for upstream answers are added to it."""
 
 MAX_HOPS = 64
 """Attempts of one call across cooldowns, rotations and retries, at most."""
@@ -149,6 +156,7 @@ class Upstream:
         headers = {**call.headers, "x-goog-api-key": key}
         url = call.path if call.path.startswith("http") else self.driver.base_url + call.path
         self.inflight[project.name] = self.inflight.get(project.name, 0) + 1
+        waited = time.perf_counter()
         try:
             reply = await self.driver.send(
                 call.method, url, headers, call.body, first_byte=first_byte, idle=idle
@@ -158,6 +166,9 @@ class Upstream:
             raise _Retry(exc, spend=classify_transport().action is Action.RETRY) from exc
         finally:
             self.inflight[project.name] -= 1
+            account = UPSTREAM_WAIT.get()
+            if account is not None:
+                account[0] += time.perf_counter() - waited
         if reply.status < 400:
             endpoint.breaker.success()
             for name in call.resources:

@@ -21,6 +21,7 @@ __all__ = [
     "generation_config",
     "messages_to_contents",
     "to_gemini",
+    "tools_to_gemini",
     "usage",
 ]
 
@@ -244,6 +245,35 @@ def to_gemini(messages: Iterable[Mapping[str, Any]], params: Mapping[str, Any]) 
     if params.get("safety_settings"):
         request["safetySettings"] = list(params["safety_settings"])
     return request
+
+
+def tools_to_gemini(tools: Sequence[Mapping[str, Any]] | None, tool_choice: Any) -> dict[str, Any]:
+    """OpenAI ``tools`` / ``tool_choice`` → Gemini ``tools`` and ``toolConfig``."""
+    out: dict[str, Any] = {}
+    declarations = []
+    for entry in tools or []:
+        if entry.get("type") != "function":
+            raise ValueError(f"unsupported tool type: {entry.get('type')!r}")
+        function = entry["function"]
+        declaration: dict[str, Any] = {"name": function["name"]}
+        if function.get("description"):
+            declaration["description"] = function["description"]
+        if function.get("parameters") is not None:
+            declaration["parametersJsonSchema"] = function["parameters"]
+        declarations.append(declaration)
+    if declarations:
+        out["tools"] = [{"functionDeclarations": declarations}]
+    if tool_choice is not None and declarations:
+        if isinstance(tool_choice, Mapping):
+            name = tool_choice["function"]["name"]
+            calling = {"mode": "ANY", "allowedFunctionNames": [name]}
+        else:
+            modes = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+            if tool_choice not in modes:
+                raise ValueError(f"unsupported tool_choice: {tool_choice!r}")
+            calling = {"mode": modes[tool_choice]}
+        out["toolConfig"] = {"functionCallingConfig": calling}
+    return out
 
 
 def finish_reason(reason: str | None, has_calls: bool) -> str | None:

@@ -1,0 +1,122 @@
+"""The gateway's ASGI application: routing and the per-request envelope.
+
+Every response carries ``x-request-id`` and ``x-gemgate-overhead-ms`` (time spent in the
+gateway, upstream waits excluded); unexpected failures become a 500 in the route's shape
+and are logged without request bodies or keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import Message, Receive, Scope, Send
+
+from gemgate.client.async_client import AsyncGemini
+from gemgate.gateway.asgi import BodyTooLarge, send_json
+from gemgate.gateway.native import PREFIX, NativeRoute
+from gemgate.gateway.openai_api import OpenAIRoute, openai_error
+from gemgate.upstream.pipeline import UPSTREAM_WAIT
+from gemgate.wire.errors import error_body
+
+__all__ = ["Gateway", "create_app"]
+
+logger = logging.getLogger("gemgate.gateway")
+MAX_BODY = 64 * 1024 * 1024
+
+
+class Gateway:
+    """``gemgate serve``'s app: ``/gemini`` (native), ``/v1`` (OpenAI), ``/healthz``.
+
+    Example::
+
+        app = create_app()                      # no key: the built-in emulator upstream
+        uvicorn.run(app, host="127.0.0.1", port=8080)
+    """
+
+    def __init__(self, client: AsyncGemini, *, max_body: int = MAX_BODY) -> None:
+        self.client = client
+        self._native = NativeRoute(client._core, max_body)
+        self._openai = OpenAIRoute(client, max_body)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        started = time.perf_counter()
+        waited = [0.0]
+        UPSTREAM_WAIT.set(waited)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                overhead = (time.perf_counter() - started - waited[0]) * 1000
+                extra = [
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-gemgate-overhead-ms", f"{max(overhead, 0):.3f}".encode()),
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        path: str = scope["path"]
+        native = path.startswith(PREFIX + "/")
+        try:
+            await self._route(path, scope, receive, send_with_headers)
+        except BodyTooLarge as exc:
+            await self._fail(send_with_headers, native, 413, str(exc))
+        except ConnectionResetError:
+            return
+        except Exception:
+            logger.exception(
+                "gateway error on %s %s (request %s)", scope["method"], path, request_id
+            )
+            await self._fail(send_with_headers, native, 500, "internal gateway error")
+
+    async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        if path.startswith(PREFIX + "/"):
+            await self._native(scope, receive, send)
+        elif path.startswith("/v1/"):
+            await self._openai(scope, receive, send)
+        elif path == "/healthz":
+            await send_json(send, 200, {"status": "ok"})
+        else:
+            await send_json(send, 404, {"error": {"message": f"no route for {path}", "code": 404}})
+
+    @staticmethod
+    async def _fail(send: Send, native: bool, status: int, message: str) -> None:
+        body: dict[str, Any] = (
+            error_body(status, message) if native else openai_error(status, message)
+        )
+        with contextlib.suppress(RuntimeError):  # the response had already started
+            await send_json(send, status, body)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.client.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            text: str = value.decode("latin-1")[:128]
+            return text
+    return None
+
+
+def create_app(
+    client: AsyncGemini | None = None, *, config: str | None = None, max_body: int = MAX_BODY
+) -> Gateway:
+    """The gateway app over ``client`` (default: one built from the environment/config)."""
+    return Gateway(client or AsyncGemini(config=config), max_body=max_body)

@@ -1,0 +1,103 @@
+"""Small pure-ASGI helpers: bodies with a size cap, JSON and streamed responses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["BodyTooLarge", "header", "read_body", "send_bytes", "send_json", "send_stream"]
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds the configured cap."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """A request header (lower-case name), decoded."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in items]
+
+
+async def send_bytes(
+    send: Send, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()
+) -> None:
+    """A complete response."""
+    items = [*headers, ("content-length", str(len(body)))]
+    await send({"type": "http.response.start", "status": status, "headers": _headers(items)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(
+    send: Send, status: int, value: Any, headers: Iterable[tuple[str, str]] = ()
+) -> None:
+    """A JSON response."""
+    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    await send_bytes(send, status, body, [*headers, ("content-type", "application/json")])
+
+
+async def send_stream(
+    send: Send,
+    receive: Receive,
+    status: int,
+    chunks: AsyncIterator[bytes],
+    headers: Iterable[tuple[str, str]] = (),
+) -> None:
+    """A streamed response, each chunk sent as it arrives.
+
+    If the client goes away, the relay is cancelled, which closes ``chunks`` and so the
+    upstream request behind it.
+    """
+
+    async def relay() -> None:
+        await send({"type": "http.response.start", "status": status, "headers": _headers(headers)})
+        async for chunk in chunks:
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    relaying = asyncio.ensure_future(relay())
+    watching = asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait({relaying, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watching.cancel()
+        if not relaying.done():
+            relaying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relaying
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    relaying.result()

@@ -1,0 +1,265 @@
+"""``/v1``: the OpenAI chat-completions, embeddings and models API over Gemini.
+
+Errors here use OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from gemgate.client.async_client import AsyncGemini
+from gemgate.errors import APIStatusError, GemgateError, QuotaExhausted, StreamInterrupted
+from gemgate.gateway.asgi import read_body, send_json, send_stream
+from gemgate.wire import openai
+
+__all__ = ["OpenAIRoute", "openai_error"]
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_CHAT_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "extra_body",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "n",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "response_format",
+        "reasoning_effort",
+        "user",
+        "parallel_tool_calls",
+        "top_k",
+    }
+)
+_GOOGLE_TOP = {"cached_content": "cachedContent", "safety_settings": "safetySettings"}
+
+
+class RequestError(Exception):
+    """A client error to answer in OpenAI's shape."""
+
+    def __init__(self, status: int, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param = status, message, param
+
+
+def openai_error(
+    status: int, message: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """An error body in OpenAI's shape."""
+    kind = _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+    return value
+
+
+class OpenAIRoute:
+    """Serves ``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/models``."""
+
+    def __init__(self, client: AsyncGemini, max_body: int) -> None:
+        self._client = client
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request, answering failures in OpenAI's error shape."""
+        try:
+            await self._dispatch(scope, receive, send)
+        except RequestError as exc:
+            await send_json(send, exc.status, openai_error(exc.status, exc.message, exc.param))
+        except APIStatusError as exc:
+            await send_json(
+                send, exc.status_code, openai_error(exc.status_code, exc.message, code=exc.status)
+            )
+        except QuotaExhausted as exc:
+            await send_json(send, 429, openai_error(429, str(exc), code="quota_exhausted"))
+        except GemgateError as exc:
+            await send_json(send, 502, openai_error(502, f"upstream failure: {exc}"))
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        if path == "/v1/models" and method == "GET":
+            await send_json(send, 200, await self._models())
+        elif path.startswith("/v1/models/") and method == "GET":
+            await send_json(send, 200, await self._model(path.removeprefix("/v1/models/")))
+        elif path == "/v1/chat/completions" and method == "POST":
+            await self._chat(await self._json(receive), receive, send)
+        elif path == "/v1/embeddings" and method == "POST":
+            await send_json(send, 200, await self._embeddings(await self._json(receive)))
+        else:
+            raise RequestError(404, f"Unknown endpoint: {method} {path}")
+
+    async def _json(self, receive: Receive) -> dict[str, Any]:
+        from gemgate.gateway.asgi import BodyTooLarge
+
+        try:
+            raw = await read_body(receive, self._max_body)
+        except BodyTooLarge as exc:
+            raise RequestError(413, str(exc)) from None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise RequestError(400, "The request body is not valid JSON.") from None
+        if not isinstance(value, dict):
+            raise RequestError(400, "The request body must be a JSON object.")
+        return value
+
+    async def _models(self) -> dict[str, Any]:
+        listed = await self._client.sdk.aio.models.list()
+        data = [
+            {
+                "id": (m.name or "").removeprefix("models/"),
+                "object": "model",
+                "created": 0,
+                "owned_by": "google",
+            }
+            async for m in listed
+        ]
+        return {"object": "list", "data": data}
+
+    async def _model(self, name: str) -> dict[str, Any]:
+        from google.genai import errors
+
+        try:
+            model = await self._client.sdk.aio.models.get(model=name)
+        except errors.APIError as exc:
+            raise RequestError(
+                exc.code or 404, exc.message or f"The model {name!r} does not exist"
+            ) from None
+        return {
+            "id": (model.name or name).removeprefix("models/"),
+            "object": "model",
+            "created": 0,
+            "owned_by": "google",
+        }
+
+    def _request(self, body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        unknown = set(body) - _CHAT_FIELDS
+        if unknown:
+            raise RequestError(
+                400,
+                f"Unrecognized request argument(s): {', '.join(sorted(unknown))}",
+                sorted(unknown)[0],
+            )
+        model, messages = body.get("model"), body.get("messages")
+        if not isinstance(model, str) or not model:
+            raise RequestError(400, "'model' is required and must be a string", "model")
+        if not isinstance(messages, list) or not messages:
+            raise RequestError(400, "'messages' must be a non-empty array", "messages")
+        params = {k: v for k, v in body.items() if k in openai.GENERATION_PARAMS}
+        try:
+            request = openai.to_gemini(messages, params)
+            request.update(openai.tools_to_gemini(body.get("tools"), body.get("tool_choice")))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise RequestError(400, f"Invalid request: {exc}") from None
+        google = (
+            (body.get("extra_body") or {}).get("google")
+            if isinstance(body.get("extra_body"), Mapping)
+            else None
+        )
+        if isinstance(google, Mapping):
+            for key, value in google.items():
+                if key in _GOOGLE_TOP:
+                    request[_GOOGLE_TOP[key]] = value
+                else:
+                    request.setdefault("generationConfig", {})[_camel(key)] = _camel_keys(value)
+        return model.removeprefix("models/"), request
+
+    async def _chat(self, body: dict[str, Any], receive: Receive, send: Send) -> None:
+        model, request = self._request(body)
+        if not body.get("stream"):
+            response = await self._client.send_request(request, model)
+            await send_json(send, 200, openai.completion(response, model))
+            return
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        stream = self._client.stream_request(request, model)
+        first = await _first(stream)  # errors before the first chunk are plain HTTP errors
+        headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
+        await send_stream(send, receive, 200, _sse(first, stream, model, include_usage), headers)
+
+    async def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        model, texts = body.get("model"), body.get("input")
+        if not isinstance(model, str):
+            raise RequestError(400, "'model' is required", "model")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            raise RequestError(400, "'input' must be a string or an array of strings", "input")
+        dims = body.get("dimensions")
+        return await self._client.generate_embeddings(texts, model=model, dimensions=dims)
+
+
+async def _first(stream: AsyncIterator[dict[str, Any]]) -> dict[str, Any] | None:
+    try:
+        return await stream.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+async def _sse(
+    first: dict[str, Any] | None,
+    stream: AsyncIterator[dict[str, Any]],
+    model: str,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    created = int(time.time())
+    usage: dict[str, Any] | None = None
+
+    def frame(value: Any) -> bytes:
+        return b"data: " + json.dumps(value, separators=(",", ":")).encode() + b"\n\n"
+
+    try:
+        chunk, is_first = first, True
+        while chunk is not None:
+            converted = openai.completion_chunk(chunk, model, first=is_first, created=created)
+            usage = converted.pop("usage", usage)
+            yield frame(converted)
+            is_first = False
+            chunk = await _first(stream)
+    except StreamInterrupted as exc:
+        yield frame(openai_error(502, str(exc), code="stream_interrupted"))
+        return
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if include_usage and usage is not None:
+        yield frame(
+            {
+                "id": (first or {}).get("responseId", ""),
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
+        )
+    yield b"data: [DONE]\n\n"
