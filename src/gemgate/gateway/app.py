@@ -8,6 +8,7 @@ and are logged without request bodies or keys.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -16,7 +17,8 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
-from gemgate.gateway.asgi import BodyTooLarge, send_json
+from gemgate.gateway.asgi import BodyTooLarge, read_body, send_json
+from gemgate.gateway.backends import BackendError, Registry
 from gemgate.gateway.native import PREFIX, NativeRoute
 from gemgate.gateway.openai_api import OpenAIRoute, openai_error
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
@@ -39,8 +41,9 @@ class Gateway:
 
     def __init__(self, client: AsyncGemini, *, max_body: int = MAX_BODY) -> None:
         self.client = client
+        self.backends = Registry(client)
         self._native = NativeRoute(client._core, max_body)
-        self._openai = OpenAIRoute(client, max_body)
+        self._openai = OpenAIRoute(client, max_body, self.backends)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -83,10 +86,37 @@ class Gateway:
             await self._native(scope, receive, send)
         elif path.startswith("/v1/"):
             await self._openai(scope, receive, send)
+        elif path.startswith("/api/v1/models/"):
+            await self._models_api(path, scope, receive, send)
         elif path == "/healthz":
             await send_json(send, 200, {"status": "ok"})
         else:
             await send_json(send, 404, {"error": {"message": f"no route for {path}", "code": 404}})
+
+    async def _models_api(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The seed's ``/api/v1/models/status`` and ``/api/v1/models/load``."""
+        if path == "/api/v1/models/status" and scope["method"] == "GET":
+            await send_json(send, 200, self.backends.status())
+            return
+        if path != "/api/v1/models/load" or scope["method"] != "POST":
+            await send_json(send, 404, {"detail": f"no route for {scope['method']} {path}"})
+            return
+        try:
+            body = json.loads(await read_body(receive, 65536))
+            kind = body["backend_type"]
+            model = body.get("model_name_or_path")
+            options = {k: body[k] for k in ("base_url", "api_key") if k in body}
+        except (ValueError, KeyError, TypeError):
+            await send_json(
+                send, 400, {"detail": 'expected {"backend_type": ..., "model_name_or_path": ...}'}
+            )
+            return
+        try:
+            await send_json(send, 200, await self.backends.load(str(kind), model, options))
+        except BackendError as exc:
+            await send_json(
+                send, exc.status, {"detail": exc.reason, "status": self.backends.status()}
+            )
 
     @staticmethod
     async def _fail(send: Send, native: bool, status: int, message: str) -> None:
@@ -100,8 +130,10 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.backends.startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.backends.aclose()
                 await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

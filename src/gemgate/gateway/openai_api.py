@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import APIStatusError, GemgateError, QuotaExhausted, StreamInterrupted
 from gemgate.gateway.asgi import read_body, send_json, send_stream
+from gemgate.gateway.backends import Registry
 from gemgate.wire import openai
 
 __all__ = ["OpenAIRoute", "openai_error"]
@@ -85,8 +86,11 @@ def _camel_keys(value: Any) -> Any:
 class OpenAIRoute:
     """Serves ``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/models``."""
 
-    def __init__(self, client: AsyncGemini, max_body: int) -> None:
-        self._client = client
+    def __init__(
+        self, client: AsyncGemini, max_body: int, registry: Registry | None = None
+    ) -> None:
+        self._default = client
+        self._registry = registry
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,12 +114,47 @@ class OpenAIRoute:
             await send_json(send, 200, await self._models())
         elif path.startswith("/v1/models/") and method == "GET":
             await send_json(send, 200, await self._model(path.removeprefix("/v1/models/")))
+        elif self._relayed(path, method):
+            await self._relay(path, receive, send)
         elif path == "/v1/chat/completions" and method == "POST":
             await self._chat(await self._json(receive), receive, send)
         elif path == "/v1/embeddings" and method == "POST":
             await send_json(send, 200, await self._embeddings(await self._json(receive)))
         else:
             raise RequestError(404, f"Unknown endpoint: {method} {path}")
+
+    @property
+    def _client(self) -> AsyncGemini:
+        active = self._registry.active if self._registry is not None else None
+        if active is not None and active.client is not None:
+            return active.client
+        return self._default
+
+    def _relayed(self, path: str, method: str) -> bool:
+        active = self._registry.active if self._registry is not None else None
+        return (
+            active is not None
+            and active.type == "openai_compatible"
+            and method == "POST"
+            and path in ("/v1/chat/completions", "/v1/embeddings")
+        )
+
+    async def _relay(self, path: str, receive: Receive, send: Send) -> None:
+        """Hand the request, as bytes, to the active OpenAI-compatible server."""
+        assert self._registry is not None
+        from gemgate.gateway.asgi import BodyTooLarge
+
+        try:
+            raw = await read_body(receive, self._max_body)
+        except BodyTooLarge as exc:
+            raise RequestError(413, str(exc)) from None
+        try:
+            status, headers, chunks = await self._registry.active.relay(
+                path.removeprefix("/v1"), raw
+            )
+        except OSError as exc:
+            raise RequestError(502, f"backend unreachable: {type(exc).__name__}") from None
+        await send_stream(send, receive, status, chunks, list(headers.items()))
 
     async def _json(self, receive: Receive) -> dict[str, Any]:
         from gemgate.gateway.asgi import BodyTooLarge

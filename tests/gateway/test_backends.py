@@ -1,0 +1,108 @@
+"""Selectable /v1 backends: status, switching at runtime, refusing what cannot work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx2
+import pytest
+import uvicorn
+from openai import AsyncOpenAI
+
+from gemgate import AsyncGemini
+from gemgate.config import Settings
+from gemgate.gateway import create_app
+
+pytestmark = pytest.mark.anyio
+Serve = Callable[[Any], Awaitable[str]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(app: Any) -> str:
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.005)
+        running.append((server, task))
+        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+
+    yield start
+    for server, task in running:
+        server.should_exit = True
+        await task
+
+
+def _gateway() -> Any:
+    return create_app(AsyncGemini(settings=Settings()))  # no key: the emulator upstream
+
+
+async def test_status_and_switch_to_an_openai_compatible_server(serve: Serve) -> None:
+    upstream = await serve(_gateway())  # another gateway stands in for Ollama/vLLM
+    front = await serve(_gateway())
+    async with httpx2.AsyncClient(base_url=front) as http:
+        status = (await http.get("/api/v1/models/status")).json()
+        assert status["backend_type"] == "emulator" and status["last_error"] is None
+        loaded = await http.post(
+            "/api/v1/models/load",
+            json={
+                "backend_type": "openai_compatible",
+                "model_name_or_path": "gemini-2.5-flash",
+                "base_url": f"{upstream}/v1",
+            },
+        )
+        assert loaded.status_code == 200, loaded.text
+        assert loaded.json()["backend_type"] == "openai_compatible"
+        relayed = await http.post(
+            "/v1/chat/completions",
+            json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert relayed.status_code == 200
+        assert relayed.headers["x-request-id"]
+        assert "hi" in relayed.json()["choices"][0]["message"]["content"]
+    client = AsyncOpenAI(api_key="any", base_url=f"{front}/v1")
+    chunks = [
+        c
+        async for c in await client.chat.completions.create(
+            model="gemini-2.5-flash", messages=[{"role": "user", "content": "stream"}], stream=True
+        )
+    ]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    await client.close()
+
+
+async def test_unreachable_backend_is_refused_and_previous_kept(serve: Serve) -> None:
+    front = await serve(_gateway())
+    async with httpx2.AsyncClient(base_url=front) as http:
+        refused = await http.post(
+            "/api/v1/models/load",
+            json={"backend_type": "openai_compatible", "base_url": "http://127.0.0.1:1/v1"},
+        )
+        assert refused.status_code == 503
+        assert "cannot reach" in refused.json()["detail"]
+        status = (await http.get("/api/v1/models/status")).json()
+        assert status["backend_type"] == "emulator"
+        assert "cannot reach" in status["last_error"]
+        for body, code in (
+            ({"backend_type": "gemini"}, 400),  # no key configured
+            ({"backend_type": "tensorflow"}, 400),
+            ({"backend_type": "openai_compatible"}, 400),  # no base URL anywhere
+        ):
+            answer = await http.post("/api/v1/models/load", json=body)
+            assert answer.status_code == code, answer.text
+        assert (await http.post("/api/v1/models/load", content=b"{")).status_code == 400
+        still = await http.post(
+            "/v1/chat/completions",
+            json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "ok?"}]},
+        )
+        assert still.status_code == 200
+        back = await http.post("/api/v1/models/load", json={"backend_type": "emulator"})
+        assert back.status_code == 200 and back.json()["last_error"] is None
