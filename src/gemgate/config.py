@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     strategy: Strategy = Strategy.ROUND_ROBIN
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    sessions_url: str = "sqlite:///gemgate.db"
+    """Where the gateway keeps chat sessions (``sqlite:///…``, ``redis://…``, ``postgresql://…``)."""
     history_size: int = Field(default=1000, ge=1)
     """Finished requests kept for ``get_request_history``."""
 

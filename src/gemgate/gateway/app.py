@@ -12,15 +12,18 @@ import json
 import logging
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
-from gemgate.gateway.asgi import BodyTooLarge, read_body, send_json
+from gemgate.gateway.asgi import BodyTooLarge, read_body, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
 from gemgate.gateway.native import PREFIX, NativeRoute
 from gemgate.gateway.openai_api import OpenAIRoute, openai_error
+from gemgate.gateway.sessions_api import PREFIX as SESSIONS
+from gemgate.gateway.sessions_api import SessionsRoute
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
 from gemgate.wire.errors import error_body
 
@@ -28,6 +31,7 @@ __all__ = ["Gateway", "create_app"]
 
 logger = logging.getLogger("gemgate.gateway")
 MAX_BODY = 64 * 1024 * 1024
+_PAGE = Path(__file__).parent / "static" / "index.html"
 
 
 class Gateway:
@@ -44,6 +48,7 @@ class Gateway:
         self.backends = Registry(client)
         self._native = NativeRoute(client._core, max_body)
         self._openai = OpenAIRoute(client, max_body, self.backends)
+        self.sessions = SessionsRoute(client, client.settings.sessions_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -86,8 +91,13 @@ class Gateway:
             await self._native(scope, receive, send)
         elif path.startswith("/v1/"):
             await self._openai(scope, receive, send)
+        elif path == SESSIONS or path.startswith(SESSIONS + "/"):
+            await self.sessions(scope, receive, send)
         elif path.startswith("/api/v1/models/"):
             await self._models_api(path, scope, receive, send)
+        elif path == "/" and scope["method"] == "GET":
+            page = _PAGE.read_bytes()
+            await send_bytes(send, 200, page, [("content-type", "text/html; charset=utf-8")])
         elif path == "/healthz":
             await send_json(send, 200, {"status": "ok"})
         else:
@@ -134,6 +144,7 @@ class Gateway:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.backends.aclose()
+                await self.sessions.manager.close()
                 await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
