@@ -42,13 +42,13 @@ def serve(
 
     from gemgate.gateway import create_app
 
-    if not _loopback(host):
+    gateway = create_app(config=str(config) if config else None)
+    if not _loopback(host) and not gateway.keyring.enabled:
         _err.print(
-            "[red]Refusing to listen on a non-loopback address:[/] gateway keys are not "
-            "available yet, so the gateway would be open to anyone who can reach it."
+            "[red]Refusing to listen on a non-loopback address without [[gateway_keys]]:[/] "
+            "the gateway would be open to anyone who can reach it."
         )
         raise typer.Exit(2)
-    gateway = create_app(config=str(config) if config else None)
     base = f"http://{host}:{port}"
     _err.print(f"[bold]gemgate gateway[/] listening on [cyan]{base}[/]", soft_wrap=True)
     native = f"genai.Client(api_key='any', http_options={{'base_url': '{base}/gemini'}})"

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gemgate.policy.selection import Strategy
-from gemgate.projects import ProjectConfig, fingerprint
+from gemgate.projects import GatewayKey, ProjectConfig, fingerprint
 
 __all__ = ["GOOGLE_BASE_URL", "RetrySettings", "Settings", "Timeouts"]
 
@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     strategy: Strategy = Strategy.ROUND_ROBIN
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    gateway_keys: list[GatewayKey] = Field(default_factory=list)
+    """Who may call the gateway (hashed secrets); none means loopback-only and open."""
     sessions_url: str = "sqlite:///gemgate.db"
     """Where the gateway keeps chat sessions (``sqlite:///…``, ``redis://…``, ``postgresql://…``)."""
     history_size: int = Field(default=1000, ge=1)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Limits", "ProjectConfig", "fingerprint"]
+__all__ = ["GatewayKey", "Limits", "ProjectConfig", "fingerprint", "hash_secret"]
 
 
 class Limits(BaseModel):
@@ -70,3 +70,29 @@ def fingerprint(key: str) -> str:
         'key:ac7804c9'
     """
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def hash_secret(secret: str) -> str:
+    """The ``secret_sha256`` to put in a ``[[gateway_keys]]`` entry for ``secret``.
+
+    Example:
+        >>> hash_secret("test")[:12]
+        '9f86d081884c'
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class GatewayKey(BaseModel):
+    """One gateway key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    secret_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    models: list[str] = Field(default_factory=lambda: ["*"])
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+
+    def allows(self, model: str | None) -> bool:
+        """Whether this key may use ``model``."""
+        return "*" in self.models or model is None or model.removeprefix("models/") in self.models

@@ -18,8 +18,10 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
-from gemgate.gateway.asgi import BodyTooLarge, read_body, send_bytes, send_json
+from gemgate.client.requests import model_method
+from gemgate.gateway.asgi import BodyTooLarge, header, read_body, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
+from gemgate.gateway.keys import KeyCheck, Keyring
 from gemgate.gateway.native import PREFIX, NativeRoute
 from gemgate.gateway.openai_api import OpenAIRoute, openai_error
 from gemgate.gateway.sessions_api import PREFIX as SESSIONS
@@ -49,6 +51,7 @@ class Gateway:
         self._native = NativeRoute(client._core, max_body)
         self._openai = OpenAIRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url)
+        self.keyring = Keyring(client.settings.gateway_keys, client._core.clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -75,6 +78,8 @@ class Gateway:
         path: str = scope["path"]
         native = path.startswith(PREFIX + "/")
         try:
+            if path not in _OPEN and not await self._authorize(scope, native, send_with_headers):
+                return
             await self._route(path, scope, receive, send_with_headers)
         except BodyTooLarge as exc:
             await self._fail(send_with_headers, native, 413, str(exc))
@@ -102,6 +107,22 @@ class Gateway:
             await send_json(send, 200, {"status": "ok"})
         else:
             await send_json(send, 404, {"error": {"message": f"no route for {path}", "code": 404}})
+
+    async def _authorize(self, scope: Scope, native: bool, send: Send) -> bool:
+        """Check the gateway key (when keys are configured); answer 401/403/429 if refused."""
+        if not self.keyring.enabled:
+            return True
+        size = int(header(scope, b"content-length") or 0)
+        check = self.keyring.check(_secret(scope), size // 4)
+        if check.status == 200 and native:
+            model, _ = model_method(scope["path"][len(PREFIX) :])
+            if check.key is not None and not check.key.allows(model):
+                check = KeyCheck(status=403, message=f"this gateway key may not use {model}")
+        if check.status == 200:
+            scope["gemgate.key"] = check.key
+            return True
+        await self._fail(send, native, check.status, check.message)
+        return False
 
     async def _models_api(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         """The seed's ``/api/v1/models/status`` and ``/api/v1/models/load``."""
@@ -148,6 +169,23 @@ class Gateway:
                 await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+_OPEN = frozenset({"/", "/healthz"})
+
+
+def _secret(scope: Scope) -> str | None:
+    bearer = header(scope, b"authorization")
+    if bearer and bearer.lower().startswith("bearer "):
+        return bearer[7:].strip()
+    key = header(scope, b"x-goog-api-key")
+    if key:
+        return key
+    query: bytes = scope.get("query_string", b"")
+    for pair in query.decode("latin-1").split("&"):
+        if pair.startswith("key="):
+            return pair[4:]
+    return None
 
 
 def _incoming_id(scope: Scope) -> str | None:

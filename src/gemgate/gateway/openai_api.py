@@ -117,9 +117,13 @@ class OpenAIRoute:
         elif self._relayed(path, method):
             await self._relay(path, receive, send)
         elif path == "/v1/chat/completions" and method == "POST":
-            await self._chat(await self._json(receive), receive, send)
+            body = await self._json(receive)
+            _check_model(scope, body.get("model"))
+            await self._chat(body, receive, send)
         elif path == "/v1/embeddings" and method == "POST":
-            await send_json(send, 200, await self._embeddings(await self._json(receive)))
+            body = await self._json(receive)
+            _check_model(scope, body.get("model"))
+            await send_json(send, 200, await self._embeddings(body))
         else:
             raise RequestError(404, f"Unknown endpoint: {method} {path}")
 
@@ -254,6 +258,12 @@ class OpenAIRoute:
             raise RequestError(400, "'input' must be a string or an array of strings", "input")
         dims = body.get("dimensions")
         return await self._client.generate_embeddings(texts, model=model, dimensions=dims)
+
+
+def _check_model(scope: Scope, model: Any) -> None:
+    key = scope.get("gemgate.key")
+    if key is not None and isinstance(model, str) and not key.allows(model):
+        raise RequestError(403, f"this gateway key may not use {model}", "model")
 
 
 async def _first(stream: AsyncIterator[dict[str, Any]]) -> dict[str, Any] | None:
