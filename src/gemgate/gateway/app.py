@@ -22,6 +22,8 @@ from gemgate.client.requests import model_method
 from gemgate.gateway.asgi import BodyTooLarge, header, read_body, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
 from gemgate.gateway.keys import KeyCheck, Keyring
+from gemgate.gateway.metrics import CONTENT_TYPE as METRICS_TYPE
+from gemgate.gateway.metrics import Metrics
 from gemgate.gateway.native import PREFIX, NativeRoute
 from gemgate.gateway.openai_api import OpenAIRoute, openai_error
 from gemgate.gateway.sessions_api import PREFIX as SESSIONS
@@ -52,6 +54,7 @@ class Gateway:
         self._openai = OpenAIRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url)
         self.keyring = Keyring(client.settings.gateway_keys, client._core.clock)
+        self.metrics = Metrics(client)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -61,13 +64,16 @@ class Gateway:
         if scope["type"] != "http":
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
+        path: str = scope["path"]
         started = time.perf_counter()
         waited = [0.0]
         UPSTREAM_WAIT.set(waited)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                overhead = (time.perf_counter() - started - waited[0]) * 1000
+                elapsed = time.perf_counter() - started
+                overhead = (elapsed - waited[0]) * 1000
+                self.metrics.observe(path, int(message["status"]), elapsed)
                 extra = [
                     (b"x-request-id", request_id.encode()),
                     (b"x-gemgate-overhead-ms", f"{max(overhead, 0):.3f}".encode()),
@@ -75,7 +81,6 @@ class Gateway:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        path: str = scope["path"]
         native = path.startswith(PREFIX + "/")
         try:
             if path not in _OPEN and not await self._authorize(scope, native, send_with_headers):
@@ -105,8 +110,29 @@ class Gateway:
             await send_bytes(send, 200, page, [("content-type", "text/html; charset=utf-8")])
         elif path == "/healthz":
             await send_json(send, 200, {"status": "ok"})
+        elif path == "/readyz":
+            checks = await self._readiness()
+            ready = all(v == "ok" for v in checks.values())
+            await send_json(send, 200 if ready else 503, {"ready": ready, "checks": checks})
+        elif path == "/metrics":
+            await send_bytes(send, 200, self.metrics.render(), [("content-type", METRICS_TYPE)])
         else:
             await send_json(send, 404, {"error": {"message": f"no route for {path}", "code": 404}})
+
+    async def _readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            await self.client.count_tokens("ready?")
+            checks["upstream"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks["upstream"] = f"failed: {type(exc).__name__}"
+        try:
+            probe = await self.sessions.manager.create_chat(title="readyz probe")
+            await self.sessions.manager.delete_chat(probe.id)
+            checks["store"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks["store"] = f"failed: {type(exc).__name__}"
+        return checks
 
     async def _authorize(self, scope: Scope, native: bool, send: Send) -> bool:
         """Check the gateway key (when keys are configured); answer 401/403/429 if refused."""
@@ -171,7 +197,7 @@ class Gateway:
                 return
 
 
-_OPEN = frozenset({"/", "/healthz"})
+_OPEN = frozenset({"/", "/healthz", "/readyz", "/metrics"})
 
 
 def _secret(scope: Scope) -> str | None:
