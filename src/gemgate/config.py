@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     gateway_keys: list[GatewayKey] = Field(default_factory=list)
     """Who may call the gateway (hashed secrets); none means loopback-only and open."""
+    image_fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    """The largest image the gateway fetches for an http(s) ``image_url``."""
+    image_fetch_private: bool = False
+    """Allow image URLs on private, loopback or link-local addresses (off: SSRF guard)."""
     sessions_url: str = "sqlite:///gemgate.db"
     """Where the gateway keeps chat sessions (``sqlite:///…``, ``redis://…``, ``postgresql://…``)."""
     history_size: int = Field(default=1000, ge=1)

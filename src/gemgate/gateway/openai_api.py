@@ -16,6 +16,7 @@ from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import APIStatusError, GemgateError, QuotaExhausted, StreamInterrupted
 from gemgate.gateway.asgi import read_body, send_json, send_stream
 from gemgate.gateway.backends import Registry
+from gemgate.gateway.fetch import FetchError, fetch_image
 from gemgate.wire import openai
 
 __all__ = ["OpenAIRoute", "openai_error"]
@@ -236,7 +237,27 @@ class OpenAIRoute:
                     request.setdefault("generationConfig", {})[_camel(key)] = _camel_keys(value)
         return model.removeprefix("models/"), request
 
+    async def _inline_images(self, body: dict[str, Any]) -> None:
+        """Replace http(s) ``image_url`` parts with fetched ``data:`` URLs."""
+        settings = self._client.settings
+        for message in body.get("messages") or []:
+            content = message.get("content") if isinstance(message, dict) else None
+            for part in content if isinstance(content, list) else []:
+                image = part.get("image_url") if isinstance(part, dict) else None
+                url = image.get("url") if isinstance(image, dict) else image
+                if isinstance(url, str) and url.startswith(("http://", "https://")):
+                    try:
+                        data = await fetch_image(
+                            url,
+                            max_bytes=settings.image_fetch_max_bytes,
+                            allow_private=settings.image_fetch_private,
+                        )
+                    except FetchError as exc:
+                        raise RequestError(400, str(exc), "messages") from None
+                    part["image_url"] = {"url": data}
+
     async def _chat(self, body: dict[str, Any], receive: Receive, send: Send) -> None:
+        await self._inline_images(body)
         model, request = self._request(body)
         if not body.get("stream"):
             response = await self._client.send_request(request, model)
