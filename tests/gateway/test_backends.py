@@ -106,3 +106,42 @@ async def test_unreachable_backend_is_refused_and_previous_kept(serve: Serve) ->
         assert still.status_code == 200
         back = await http.post("/api/v1/models/load", json={"backend_type": "emulator"})
         assert back.status_code == 200 and back.json()["last_error"] is None
+
+
+async def test_seed_settings_and_aliases(serve: Serve) -> None:
+    from gemgate.errors import UsageError
+    from gemgate.gateway.backends import BackendError, Registry
+
+    upstream = await serve(_gateway())
+    primary = AsyncGemini(settings=Settings())
+    env = {"OLLAMA_BASE_URL": upstream, "DEFAULT_LLM_MAX_NEW_TOKENS": "5", "DEFAULT_LLM_TOP_K": "3"}
+    registry = Registry(primary, environ=env)
+    assert registry.defaults == {"max_tokens": 5, "top_k": 3}
+    status = await registry.load("ollama", "gemini-2.5-flash")
+    assert status["backend_type"] == "openai_compatible" and status["base_url"] == f"{upstream}/v1"
+    with pytest.raises(BackendError, match="not part of gemgate"):
+        await registry.load("local", "gpt2")
+    with pytest.raises(BackendError, match="VLLM_BASE_URL"):
+        await registry.load("vllm", "m")
+    with pytest.raises(UsageError, match="top_k >= 1"):
+        Registry(primary, environ={"DEFAULT_LLM_TOP_K": "0"})
+    await registry.aclose()
+    await primary.aclose()
+
+
+async def test_generation_defaults_apply_and_top_k_is_checked(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFAULT_LLM_MAX_NEW_TOKENS", "4")
+    front = await serve(_gateway())
+    async with httpx2.AsyncClient(base_url=front) as http:
+        body = {
+            "model": "gemini-2.5-flash",
+            "messages": [{"role": "user", "content": "long answer"}],
+        }
+        short = (await http.post("/v1/chat/completions", json=body)).json()
+        assert short["choices"][0]["finish_reason"] == "length"
+        longer = (await http.post("/v1/chat/completions", json={**body, "max_tokens": 500})).json()
+        assert longer["choices"][0]["finish_reason"] == "stop"
+        bad = await http.post("/v1/chat/completions", json={**body, "top_k": 0})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "top_k"

@@ -23,7 +23,18 @@ from gemgate.config import Settings
 
 __all__ = ["Backend", "BackendError", "Registry"]
 
-TYPES = ("gemini", "emulator", "openai_compatible")
+TYPES = ("gemini", "emulator", "openai_compatible", "ollama", "vllm", "instructlab", "local")
+_SEED_URLS = {
+    "ollama": "OLLAMA_BASE_URL",
+    "vllm": "VLLM_BASE_URL",
+    "instructlab": "INSTRUCTLAB_BASE_URL",
+}
+_DEFAULTS = {
+    "DEFAULT_LLM_MAX_NEW_TOKENS": ("max_tokens", int),
+    "DEFAULT_LLM_TEMPERATURE": ("temperature", float),
+    "DEFAULT_LLM_TOP_P": ("top_p", float),
+    "DEFAULT_LLM_TOP_K": ("top_k", int),
+}
 _URL_ENV = (
     "OPENAI_COMPATIBLE_BASE_URL",
     "OLLAMA_BASE_URL",
@@ -100,6 +111,8 @@ class Registry:
         )
         self.last_error: str | None = None
         self._extra: list[Backend] = []
+        self.defaults = _generation_defaults(self._env)
+        """Generation parameters applied when a request leaves them out (seed settings)."""
 
     async def startup(self) -> None:
         """Apply ``LLM_BACKEND_TYPE`` from the environment, if set."""
@@ -143,6 +156,19 @@ class Registry:
                     400, "no Gemini API key is configured (set GEMINI_API_KEY or [[projects]])"
                 )
             return Backend("gemini", model, client=self._primary)
+        if kind == "local":
+            raise BackendError(
+                400,
+                "the 'local' backend (in-process transformers) is not part of gemgate; "
+                "serve the model with Ollama, vLLM or llama.cpp and use openai_compatible",
+            )
+        if kind in _SEED_URLS:
+            url = opts.get("base_url") or self._env.get(_SEED_URLS[kind])
+            if not url:
+                raise BackendError(400, f"{kind} needs {_SEED_URLS[kind]} (or base_url)")
+            url = str(url).rstrip("/")
+            opts["base_url"] = url if url.endswith("/v1") else url + "/v1"
+            kind = "openai_compatible"
         if kind == "emulator":
             if self._emulator is None:
                 self._emulator = AsyncGemini(settings=Settings())
@@ -189,3 +215,21 @@ async def _probe(backend: Backend) -> None:
                 raise BackendError(503, f"{backend.base_url}/models answered {response.status}")
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise BackendError(503, f"cannot reach {backend.base_url}: {type(exc).__name__}") from None
+
+
+def _generation_defaults(env: Mapping[str, str]) -> dict[str, Any]:
+    """The seed's ``DEFAULT_LLM_*`` settings; Gemini's ``top_k >= 1`` is enforced here."""
+    from gemgate.errors import UsageError
+
+    out: dict[str, Any] = {}
+    for name, (param, kind) in _DEFAULTS.items():
+        raw = env.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            out[param] = kind(raw)
+        except ValueError:
+            raise UsageError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    if "top_k" in out and out["top_k"] < 1:
+        raise UsageError(f"DEFAULT_LLM_TOP_K={out['top_k']}: Gemini needs top_k >= 1")
+    return out

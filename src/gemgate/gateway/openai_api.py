@@ -218,7 +218,12 @@ class OpenAIRoute:
             raise RequestError(400, "'model' is required and must be a string", "model")
         if not isinstance(messages, list) or not messages:
             raise RequestError(400, "'messages' must be a non-empty array", "messages")
-        params = {k: v for k, v in body.items() if k in openai.GENERATION_PARAMS}
+        params = dict(self._registry.defaults) if self._registry is not None else {}
+        params.update({k: v for k, v in body.items() if k in openai.GENERATION_PARAMS})
+        if params.get("top_k") is not None and (
+            not isinstance(params["top_k"], int) or params["top_k"] < 1
+        ):
+            raise RequestError(400, "top_k must be an integer >= 1 for Gemini", "top_k")
         try:
             request = openai.to_gemini(messages, params)
             request.update(openai.tools_to_gemini(body.get("tools"), body.get("tool_choice")))
