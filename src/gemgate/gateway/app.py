@@ -19,6 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.client.requests import model_method
+from gemgate.errors import GemgateError, QuotaExhausted, UpstreamTimeout
 from gemgate.gateway.asgi import BodyTooLarge, header, read_body, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
 from gemgate.gateway.keys import KeyCheck, Keyring
@@ -90,6 +91,11 @@ class Gateway:
             await self._fail(send_with_headers, native, 413, str(exc))
         except ConnectionResetError:
             return
+        except QuotaExhausted as exc:
+            await self._fail(send_with_headers, native, 429, str(exc))
+        except GemgateError as exc:  # the upstream failed after retries: not our 500
+            status = 504 if isinstance(exc, UpstreamTimeout) else 502
+            await self._fail(send_with_headers, native, status, f"upstream failure: {exc}")
         except Exception:
             logger.exception(
                 "gateway error on %s %s (request %s)", scope["method"], path, request_id

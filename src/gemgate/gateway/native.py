@@ -8,18 +8,18 @@ by the upstream are rewritten to point back at this gateway.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx2
 from starlette.types import Receive, Scope, Send
 
 from gemgate.client.core import Core
 from gemgate.gateway.asgi import header, read_body, send_bytes, send_stream
-from gemgate.upstream.sdk import PipelineTransport
+from gemgate.upstream.sdk import build_call, relay
 
 __all__ = ["NativeRoute"]
 
 PREFIX = "/gemini"
-_HOP = {"content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"}
 
 
 class NativeRoute:
@@ -27,7 +27,6 @@ class NativeRoute:
 
     def __init__(self, core: Core, max_body: int) -> None:
         self._core = core
-        self._transport = PipelineTransport(core)
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -35,24 +34,22 @@ class NativeRoute:
         body = await read_body(receive, self._max_body)
         path = scope["path"][len(PREFIX) :] or "/"
         query = scope.get("query_string", b"").decode("latin-1")
-        url = self._core.driver.base_url + path + (f"?{query}" if query else "")
+        url = httpx2.URL(self._core.driver.base_url + path + (f"?{query}" if query else ""))
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
             if k not in (b"authorization", b"x-goog-api-key")  # gateway credentials stay here
         ]
-        request = httpx2.Request(scope["method"], url, headers=headers, content=body)
-        response = await self._transport.handle_async_request(request)
-        out = [(k, v) for k, v in response.headers.items() if k.lower() not in _HOP]
+        call = build_call(self._core, scope["method"], url, headers, body)
+        relayed = await relay(self._core, call)
         out = [
-            (k, self._rewrite(scope, v) if k.lower() == "x-goog-upload-url" else v) for k, v in out
+            (k, self._rewrite(scope, v) if k.lower() == "x-goog-upload-url" else v)
+            for k, v in relayed.headers
         ]
-        try:
-            content = response.content  # an error the pipeline already read
-        except httpx2.ResponseNotRead:
-            await send_stream(send, receive, response.status_code, _raw(response), out)
+        if relayed.stream is None:
+            await send_bytes(send, relayed.status, relayed.body or b"", out)
         else:
-            await send_bytes(send, response.status_code, content, out)
+            await send_stream(send, receive, relayed.status, _chunks(relayed.stream), out)
 
     def _rewrite(self, scope: Scope, url: str) -> str:
         base = self._core.driver.base_url
@@ -62,9 +59,9 @@ class NativeRoute:
         return f"{scope.get('scheme', 'http')}://{host}{PREFIX}{url[len(base) :]}"
 
 
-async def _raw(response: httpx2.Response) -> AsyncIterator[bytes]:
+async def _chunks(stream: Any) -> AsyncIterator[bytes]:
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in stream:
             yield chunk
     finally:
-        await response.aclose()
+        await stream.aclose()

@@ -6,6 +6,7 @@ Errors here use OpenAI's shape: ``{"error": {"message", "type", "param", "code"}
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -52,9 +53,11 @@ _CHAT_FIELDS = frozenset(
         "user",
         "parallel_tool_calls",
         "top_k",
+        "google",
     }
 )
 _GOOGLE_TOP = {"cached_content": "cachedContent", "safety_settings": "safetySettings"}
+_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
 
 class RequestError(Exception):
@@ -192,8 +195,11 @@ class OpenAIRoute:
     async def _model(self, name: str) -> dict[str, Any]:
         from google.genai import errors
 
+        _model_id(name)
         try:
             model = await self._client.sdk.aio.models.get(model=name)
+        except ValueError:  # a name the SDK itself refuses
+            raise RequestError(404, f"The model {name!r} does not exist", "model") from None
         except errors.APIError as exc:
             raise RequestError(
                 exc.code or 404, exc.message or f"The model {name!r} does not exist"
@@ -216,8 +222,12 @@ class OpenAIRoute:
         model, messages = body.get("model"), body.get("messages")
         if not isinstance(model, str) or not model:
             raise RequestError(400, "'model' is required and must be a string", "model")
+        model = _model_id(model)
         if not isinstance(messages, list) or not messages:
             raise RequestError(400, "'messages' must be a non-empty array", "messages")
+        options = body.get("stream_options")
+        if options is not None and not isinstance(options, Mapping):
+            raise RequestError(400, "'stream_options' must be an object", "stream_options")
         params = dict(self._registry.defaults) if self._registry is not None else {}
         params.update({k: v for k, v in body.items() if k in openai.GENERATION_PARAMS})
         if params.get("top_k") is not None and (
@@ -229,23 +239,23 @@ class OpenAIRoute:
             request.update(openai.tools_to_gemini(body.get("tools"), body.get("tool_choice")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RequestError(400, f"Invalid request: {exc}") from None
-        google = (
-            (body.get("extra_body") or {}).get("google")
-            if isinstance(body.get("extra_body"), Mapping)
-            else None
-        )
+        extra = body.get("extra_body")
+        google = extra.get("google") if isinstance(extra, Mapping) else None
+        if google is None:  # the openai SDK's extra_body={"google": ...} lands at the top
+            google = body.get("google")
         if isinstance(google, Mapping):
             for key, value in google.items():
                 if key in _GOOGLE_TOP:
                     request[_GOOGLE_TOP[key]] = value
                 else:
                     request.setdefault("generationConfig", {})[_camel(key)] = _camel_keys(value)
-        return model.removeprefix("models/"), request
+        return model, request
 
     async def _inline_images(self, body: dict[str, Any]) -> None:
         """Replace http(s) ``image_url`` parts with fetched ``data:`` URLs."""
         settings = self._client.settings
-        for message in body.get("messages") or []:
+        messages = body.get("messages")
+        for message in messages if isinstance(messages, list) else []:
             content = message.get("content") if isinstance(message, dict) else None
             for part in content if isinstance(content, list) else []:
                 image = part.get("image_url") if isinstance(part, dict) else None
@@ -276,14 +286,26 @@ class OpenAIRoute:
 
     async def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         model, texts = body.get("model"), body.get("input")
-        if not isinstance(model, str):
-            raise RequestError(400, "'model' is required", "model")
+        if not isinstance(model, str) or not model:
+            raise RequestError(400, "'model' is required and must be a string", "model")
+        model = _model_id(model)
         if isinstance(texts, str):
             texts = [texts]
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
             raise RequestError(400, "'input' must be a string or an array of strings", "input")
         dims = body.get("dimensions")
         return await self._client.generate_embeddings(texts, model=model, dimensions=dims)
+
+
+def _model_id(name: str) -> str:
+    """The bare model id; a name that cannot be one (``a/b``, ``x?y``) is not found here.
+
+    The id becomes part of the upstream URL, so nothing but a plain id may pass.
+    """
+    bare = name.removeprefix("models/")
+    if not _MODEL_ID.fullmatch(bare):
+        raise RequestError(404, f"The model {name!r} does not exist", "model")
+    return bare
 
 
 def _check_model(scope: Scope, model: Any) -> None:

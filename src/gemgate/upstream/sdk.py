@@ -9,7 +9,8 @@ keeps parsing and raising its own errors from the final upstream answer.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -24,7 +25,7 @@ from gemgate.wire.sse import SSEDecoder
 if TYPE_CHECKING:
     from gemgate.client.core import Core
 
-__all__ = ["PipelineTransport"]
+__all__ = ["BlockingPipelineTransport", "PipelineTransport", "Relayed", "build_call", "relay"]
 
 _KINDS = {
     "generateContent": "generate",
@@ -34,31 +35,78 @@ _KINDS = {
     "countTokens": "other",
 }
 _DROP = {"x-goog-api-key", "host", "content-length", "connection", "transfer-encoding"}
+_HOP = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
-def _call_for(core: Core, request: httpx2.Request, body: bytes) -> Call:
-    raw = request.url.raw_path.decode()
-    upload_id = request.url.params.get("upload_id")
-    model, method = model_method(raw)
-    kind = _KINDS.get(method or "", "upload" if raw.startswith("/upload/") else "other")
+def build_call(
+    core: Core,
+    method: str,
+    url: httpx2.URL,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+) -> Call:
+    """The pipeline call for one native Gemini REST request."""
+    raw = url.raw_path.decode()
+    upload_id = url.params.get("upload_id")
+    model, action = model_method(raw)
+    kind = _KINDS.get(action or "", "upload" if raw.startswith("/upload/") else "other")
     owner = core.owners.get(upload_id) if upload_id else None
     resources = referenced_resources(raw, body)
     for name in resources:
         owner = core.owners.get(name, owner)
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
-    path = str(request.url) if upload_id else raw
+    kept = {k: v for k, v in headers if k.lower() not in _DROP}
     quota_model = model if kind in ("generate", "stream", "embed") else None
     return Call(
-        method=request.method,
-        path=path,
+        method=method,
+        path=str(url) if upload_id else raw,
         body=body or None,
-        headers=headers,
+        headers=kept,
         model=quota_model,
         kind=kind,
         tokens=estimate_tokens(body) if quota_model else 0,
         project=owner,
         resources=resources,
     )
+
+
+@dataclass
+class Relayed:
+    """An upstream answer to pass on: a rebuilt error body, or a live stream of chunks."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | None = None
+    stream: _Recorded | None = None
+
+
+async def relay(core: Core, call: Call) -> Relayed:
+    """Send ``call`` through the pipeline; errors after retries come back in Google's shape."""
+    record = core.start(call, None, None)
+    try:
+        sent = await core.send(call, record)
+    except APIStatusError as exc:
+        core.tracker.finish(record, error=exc)
+        payload = error_body(exc.status_code, exc.message, status=exc.status, details=exc.details)
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return Relayed(exc.status_code, [("content-type", "application/json")], body=body)
+    except BaseException as exc:
+        core.tracker.finish(record, error=exc)
+        raise
+    _remember_upload(core, sent)
+    headers = [(k, v) for k, v in sent.reply.headers.items() if k.lower() not in _HOP]
+    return Relayed(
+        sent.reply.status, headers, stream=_Recorded(core, record, sent, call.kind == "stream")
+    )
+
+
+def _remember_upload(core: Core, sent: Sent) -> None:
+    upload_url = sent.reply.headers.get("x-goog-upload-url") or sent.reply.headers.get(
+        "X-Goog-Upload-URL"
+    )
+    if upload_url:
+        upload_id = httpx2.URL(upload_url).params.get("upload_id")
+        if upload_id:
+            core.owners[upload_id] = sent.project
 
 
 class PipelineTransport(httpx2.AsyncBaseTransport):
@@ -70,35 +118,15 @@ class PipelineTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send one SDK request through the pipeline."""
         body = await request.aread()
-        call = _call_for(self._core, request, body)
-        record = self._core.start(call, None, None)
-        try:
-            sent = await self._core.send(call, record)
-        except APIStatusError as exc:
-            self._core.tracker.finish(record, error=exc)
-            payload = error_body(
-                exc.status_code, exc.message, status=exc.status, details=exc.details
+        call = build_call(self._core, request.method, request.url, request.headers.items(), body)
+        relayed = await relay(self._core, call)
+        if relayed.stream is None:
+            return httpx2.Response(
+                relayed.status, headers=relayed.headers, content=relayed.body, request=request
             )
-            return httpx2.Response(exc.status_code, json=payload, request=request)
-        except BaseException as exc:
-            self._core.tracker.finish(record, error=exc)
-            raise
-        self._remember_owner(call, sent)
-        headers = [(k, v) for k, v in sent.reply.headers.items() if k.lower() != "content-encoding"]
-        headers = [
-            (k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")
-        ]
-        stream = _Recorded(self._core, record, sent, call.kind == "stream")
-        return httpx2.Response(sent.reply.status, headers=headers, stream=stream, request=request)
-
-    def _remember_owner(self, call: Call, sent: Sent) -> None:
-        upload_url = sent.reply.headers.get("x-goog-upload-url") or sent.reply.headers.get(
-            "X-Goog-Upload-URL"
+        return httpx2.Response(
+            relayed.status, headers=relayed.headers, stream=relayed.stream, request=request
         )
-        if upload_url:
-            upload_id = httpx2.URL(upload_url).params.get("upload_id")
-            if upload_id:
-                self._core.owners[upload_id] = sent.project
 
 
 class _Recorded(httpx2.AsyncByteStream):
