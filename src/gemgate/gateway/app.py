@@ -27,6 +27,7 @@ from gemgate.gateway.metrics import CONTENT_TYPE as METRICS_TYPE
 from gemgate.gateway.metrics import Metrics
 from gemgate.gateway.native import PREFIX, NativeRoute
 from gemgate.gateway.openai_api import OpenAIRoute, openai_error
+from gemgate.gateway.openapi import spec
 from gemgate.gateway.sessions_api import PREFIX as SESSIONS
 from gemgate.gateway.sessions_api import SessionsRoute
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
@@ -120,6 +121,8 @@ class Gateway:
             checks = await self._readiness()
             ready = all(v == "ok" for v in checks.values())
             await send_json(send, 200 if ready else 503, {"ready": ready, "checks": checks})
+        elif path == "/openapi.json":
+            await send_json(send, 200, spec())
         elif path == "/metrics":
             await send_bytes(send, 200, self.metrics.render(), [("content-type", METRICS_TYPE)])
         else:
@@ -203,7 +206,7 @@ class Gateway:
                 return
 
 
-_OPEN = frozenset({"/", "/healthz", "/readyz", "/metrics"})
+_OPEN = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 
 def _secret(scope: Scope) -> str | None:
