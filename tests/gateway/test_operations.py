@@ -61,5 +61,10 @@ async def test_every_response_has_the_envelope(http: httpx2.AsyncClient) -> None
 async def test_openapi_document_lists_the_routes(http: httpx2.AsyncClient) -> None:
     document = (await http.get("/openapi.json")).json()
     assert document["openapi"].startswith("3.1")
-    for path in ("/v1/chat/completions", "/v1/embeddings", "/api/v1/sessions", "/api/v1/models/load"):
+    for path in (
+        "/v1/chat/completions",
+        "/v1/embeddings",
+        "/api/v1/sessions",
+        "/api/v1/models/load",
+    ):
         assert path in document["paths"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import sys
 import time
 import uuid
@@ -28,6 +29,7 @@ from gemgate.wire.sse import SSEDecoder
 __all__ = ["Core"]
 
 EMULATOR_KEY = "emulator-key"
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _announced = False
 
 
@@ -93,8 +95,13 @@ class Core:
         return self.settings.api_version
 
     def path(self, model: str, method: str) -> str:
-        """``/v1beta/models/{model}:{method}``."""
-        return f"/{self.version}/models/{model.removeprefix('models/')}:{method}"
+        """``/v1beta/models/{model}:{method}``; the model id must be a plain name."""
+        bare = model.removeprefix("models/")
+        if not _MODEL_ID.match(bare):
+            from gemgate.errors import UsageError
+
+            raise UsageError(f"invalid model name {model!r}")
+        return f"/{self.version}/models/{bare}:{method}"
 
     def endpoint(self, endpoint_id: str | None) -> Endpoint | None:
         """A dedicated endpoint by id (None for the default)."""

@@ -187,7 +187,9 @@ class Gateway:
     @staticmethod
     async def _fail(send: Send, native: bool, status: int, message: str) -> None:
         body: dict[str, Any] = (
-            error_body(status, message) if native else openai_error(status, message)
+            error_body(status, message, status=_GATEWAY_STATUS.get(status))
+            if native
+            else openai_error(status, message)
         )
         with contextlib.suppress(RuntimeError):  # the response had already started
             await send_json(send, status, body)
@@ -206,6 +208,8 @@ class Gateway:
                 return
 
 
+_GATEWAY_STATUS = {502: "UNAVAILABLE"}
+"""google.rpc statuses for HTTP codes only a gateway answers with."""
 _OPEN = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 

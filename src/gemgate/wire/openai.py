@@ -201,6 +201,10 @@ def generation_config(params: Mapping[str, Any]) -> dict[str, Any]:
             config["maxOutputTokens"] = params[name]
     stop = params.get("stop_sequences", params.get("stop"))
     if stop is not None:
+        if not isinstance(stop, str | list | tuple) or not all(
+            isinstance(s, str) for s in ([stop] if isinstance(stop, str) else stop)
+        ):
+            raise ValueError("stop must be a string or a list of strings")
         config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
     if params.get("response_format") is not None:
         config.update(_response_format(params["response_format"]))
