@@ -12,34 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 import httpx2
 
 from bench._upstream import emulator
+from bench.client import _run
 
 BODY = json.dumps({"contents": [{"role": "user", "parts": [{"text": "Hello there"}]}]}).encode()
 HEADERS = {"x-goog-api-key": "bench-key", "content-type": "application/json"}
 PATH = "/v1beta/models/gemini-2.5-flash-lite:generateContent"
-
-
-async def _measure(
-    call: Callable[[], Awaitable[None]], calls: int, concurrency: int
-) -> tuple[float, float]:
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one() -> None:
-        async with sem:
-            await call()
-
-    for _ in range(50):
-        await call()
-    cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(calls)))
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return calls / wall, cpu / calls * 1e6
 
 
 async def main(calls: int) -> None:
@@ -53,7 +35,7 @@ async def main(calls: int) -> None:
                 r = await hx.post(PATH, content=BODY, headers=HEADERS)
                 json.loads(r.content)
 
-            results["httpx2"] = {c: await _measure(httpx_call, calls, c) for c in (1, 64)}
+            results["httpx2"] = {c: await _run(httpx_call, calls, c) for c in (1, 64)}
         connector = aiohttp.TCPConnector(limit=100)
         async with aiohttp.ClientSession(base, connector=connector) as session:
 
@@ -61,7 +43,7 @@ async def main(calls: int) -> None:
                 async with session.post(PATH, data=BODY, headers=HEADERS) as r:
                     json.loads(await r.read())
 
-            results["aiohttp"] = {c: await _measure(aiohttp_call, calls, c) for c in (1, 64)}
+            results["aiohttp"] = {c: await _run(aiohttp_call, calls, c) for c in (1, 64)}
     print(f"{'driver':<10}{'conc':>6}{'calls/s':>10}{'client CPU us/call':>20}")
     for name, rows in results.items():
         for conc, (rate, cpu) in rows.items():
