@@ -35,14 +35,19 @@ def serve(
     config: Annotated[
         Path | None, typer.Option(help="TOML configuration (default GEMGATE_CONFIG).", exists=True)
     ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (state is per process).")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve the gateway: native Gemini API under /gemini, OpenAI's under /v1."""
+    import os
+
     import uvicorn
 
     from gemgate.gateway import create_app
 
-    gateway = create_app(config=str(config) if config else None)
+    if config:
+        os.environ["GEMGATE_CONFIG"] = str(config)  # read by every worker
+    gateway = create_app()
     if not _loopback(host) and not gateway.keyring.enabled:
         _err.print(
             "[red]Refusing to listen on a non-loopback address without [[gateway_keys]]:[/] "
@@ -54,6 +59,17 @@ def serve(
     native = f"genai.Client(api_key='any', http_options={{'base_url': '{base}/gemini'}})"
     _err.print(f"  google-genai: {native}", soft_wrap=True)
     _err.print(f"  openai:       OpenAI(api_key='any', base_url='{base}/v1')", soft_wrap=True)
+    if workers > 1:
+        uvicorn.run(
+            "gemgate.gateway.app:create_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="on",
+        )
+        return
     uvicorn.run(gateway, host=host, port=port, log_level=log_level, lifespan="on")
 
 
