@@ -30,6 +30,7 @@ from gemgate.gateway.openai_api import OpenAIRoute, openai_error
 from gemgate.gateway.openapi import spec
 from gemgate.gateway.sessions_api import PREFIX as SESSIONS
 from gemgate.gateway.sessions_api import SessionsRoute
+from gemgate.gateway.ws_chat import ChatSocket
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
 from gemgate.wire.errors import error_body
 
@@ -57,11 +58,15 @@ class Gateway:
         self.sessions = SessionsRoute(client, client.settings.sessions_url)
         self.keyring = Keyring(client.settings.gateway_keys, client._core.clock)
         self.metrics = Metrics(client)
+        self.chat_socket = ChatSocket(client, self.sessions.manager)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
             return
         if scope["type"] != "http":
             return
@@ -142,6 +147,22 @@ class Gateway:
         except Exception as exc:  # any failure means not ready
             checks["store"] = f"failed: {type(exc).__name__}"
         return checks
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] != "/ws/chat":
+            await send({"type": "websocket.close", "code": 1008, "reason": "no such endpoint"})
+        elif await self._authorize_socket(scope, send):
+            await self.chat_socket(scope, receive, send)
+
+    async def _authorize_socket(self, scope: Scope, send: Send) -> bool:
+        """Check a WebSocket's gateway key (header or ``?key=``) before accepting it."""
+        if not self.keyring.enabled:
+            return True
+        check = self.keyring.check(_secret(scope), 0)
+        if check.status == 200:
+            return True
+        await send({"type": "websocket.close", "code": 1008, "reason": check.message})
+        return False
 
     async def _authorize(self, scope: Scope, native: bool, send: Send) -> bool:
         """Check the gateway key (when keys are configured); answer 401/403/429 if refused."""

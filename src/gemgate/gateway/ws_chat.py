@@ -1,0 +1,70 @@
+"""``/ws/chat``: a chat session over a WebSocket, tokens streamed as they come.
+
+The client sends JSON text frames ``{"content": "...", "session_id"?: "...", "model"?: "..."}``;
+the server answers each with the loop's events as JSON frames (``text_delta`` …
+``final_answer``), or ``{"type": "error", "message": ...}``. A frame without
+``session_id`` starts a new session, announced as ``{"type": "session", "id": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from gemgate.client.async_client import AsyncGemini
+from gemgate.errors import GemgateError
+from gemgate.sessions import ChatManager, ChatNotFound
+
+__all__ = ["ChatSocket"]
+
+
+class ChatSocket:
+    """Serves one WebSocket connection on the gateway's ``ChatManager``."""
+
+    def __init__(self, client: AsyncGemini, manager: ChatManager) -> None:
+        self._client = client
+        self._manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the connection until the client closes it."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+            await self._turn(text, send)
+
+    async def _turn(self, text: str, send: Send) -> None:
+        async def emit(value: dict[str, Any]) -> None:
+            await send({"type": "websocket.send", "text": json.dumps(value)})
+
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            await emit({"type": "error", "message": "frames must be JSON objects"})
+            return
+        content = frame.get("content") if isinstance(frame, dict) else None
+        if not isinstance(content, str) or not content.strip():
+            await emit({"type": "error", "message": "'content' must be a non-empty string"})
+            return
+        session = frame.get("session_id")
+        try:
+            if session is None:
+                session = (await self._manager.create_chat(title=content[:40])).id
+                await emit({"type": "session", "id": session})
+            else:
+                await self._manager.get_chat(str(session))
+            model = frame.get("model") if isinstance(frame.get("model"), str) else None
+            async for event in self._client.chat_with_tools(
+                content, model=model, chat_id=str(session), chat_manager=self._manager
+            ):
+                await emit(event.model_dump())
+        except ChatNotFound as exc:
+            await emit({"type": "error", "message": str(exc)})
+        except GemgateError as exc:
+            await emit({"type": "error", "message": f"the model call failed: {exc}"})

@@ -1,0 +1,89 @@
+"""/ws/chat: a session over a WebSocket with streamed tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+import websockets
+
+from gemgate import AsyncGemini
+from gemgate.config import Settings
+from gemgate.gateway import create_app
+from gemgate.projects import GatewayKey, hash_secret
+
+pytestmark = pytest.mark.anyio
+
+
+async def _serve(settings: Settings) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(AsyncGemini(settings=settings)),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.005)
+    return f"ws://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", server, task
+
+
+@pytest.fixture
+async def url(tmp_path: Path) -> AsyncIterator[str]:
+    base, server, task = await _serve(Settings(sessions_url=f"sqlite:///{tmp_path}/s.db"))
+    yield base
+    server.should_exit = True
+    await task
+
+
+async def _turn(ws: websockets.ClientConnection) -> list[dict[str, object]]:
+    events = []
+    while True:
+        event = json.loads(await ws.recv())
+        events.append(event)
+        if event["type"] in ("final_answer", "error", "max_iterations"):
+            return events
+
+
+async def test_two_turns_on_one_session(url: str) -> None:
+    async with websockets.connect(f"{url}/ws/chat") as ws:
+        await ws.send(json.dumps({"content": "My name is Ada."}))
+        first = await _turn(ws)
+        assert first[0]["type"] == "session"
+        session = first[0]["id"]
+        deltas = "".join(str(e["text"]) for e in first if e["type"] == "text_delta")
+        assert deltas == first[-1]["text"] and "My name is Ada." in deltas
+        await ws.send(json.dumps({"content": "What is my name?", "session_id": session}))
+        second = await _turn(ws)
+        assert second[-1]["type"] == "final_answer" and second[-1]["chat_id"] == session
+        await ws.send("not json")
+        assert (await _turn(ws))[-1]["type"] == "error"
+        await ws.send(json.dumps({"content": "x", "session_id": "missing"}))
+        assert "not found" in str((await _turn(ws))[-1]["message"])
+
+
+async def test_keys_guard_the_socket(tmp_path: Path) -> None:
+    keys = [GatewayKey(name="k", secret_sha256=hash_secret("sock-secret"))]
+    base, server, task = await _serve(
+        Settings(gateway_keys=keys, sessions_url=f"sqlite:///{tmp_path}/s.db")
+    )
+    try:
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            async with websockets.connect(f"{base}/ws/chat"):
+                pass
+        assert refused.value.response.status_code == 403  # closed before the handshake
+        async with websockets.connect(f"{base}/ws/chat?key=sock-secret") as ws:
+            await ws.send(json.dumps({"content": "hi"}))
+            assert (await _turn(ws))[-1]["type"] == "final_answer"
+    finally:
+        server.should_exit = True
+        await task
