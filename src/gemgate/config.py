@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     strategy: Strategy = Strategy.ROUND_ROBIN
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    model_routes: dict[str, list[str]] = Field(default_factory=dict)
+    """Aliases with fallback chains for ``/v1``: ``{"fast": ["gemini-2.5-flash-lite",
+    "gemini-2.5-flash"]}`` tries the next model when one fails after its retries."""
     gateway_keys: list[GatewayKey] = Field(default_factory=list)
     """Who may call the gateway (hashed secrets); none means loopback-only and open."""
     image_fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)

@@ -6,6 +6,7 @@ Errors here use OpenAI's shape: ``{"error": {"message", "type", "param", "code"}
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -14,13 +15,25 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
-from gemgate.errors import APIStatusError, GemgateError, QuotaExhausted, StreamInterrupted
+from gemgate.errors import (
+    APIStatusError,
+    GemgateError,
+    QuotaExhausted,
+    RateLimitedError,
+    ServerError,
+    StreamInterrupted,
+    TransportError,
+)
 from gemgate.gateway.asgi import read_body, send_json, send_stream
 from gemgate.gateway.backends import Registry
 from gemgate.gateway.fetch import FetchError, fetch_image
 from gemgate.wire import openai
 
 __all__ = ["OpenAIRoute", "openai_error"]
+
+logger = logging.getLogger("gemgate.gateway")
+_FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError)
+"""Failures (after the core's own retries) after which the next model of a route serves."""
 
 _TYPES = {
     400: "invalid_request_error",
@@ -273,16 +286,37 @@ class OpenAIRoute:
 
     async def _chat(self, body: dict[str, Any], receive: Receive, send: Send) -> None:
         await self._inline_images(body)
-        model, request = self._request(body)
+        name, request = self._request(body)
+        chain = self._client.settings.model_routes.get(name, [name])
+        for position, model in enumerate(chain):
+            last = position == len(chain) - 1
+            try:
+                await self._answer(body, request, name, model, receive, send)
+                return
+            except _FALLBACK as exc:
+                if last:
+                    raise
+                logger.warning("model %s failed (%s); falling back", model, type(exc).__name__)
+
+    async def _answer(
+        self,
+        body: dict[str, Any],
+        request: dict[str, Any],
+        name: str,
+        model: str,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """One model's answer; failures before any byte is sent may fall back."""
         if not body.get("stream"):
             response = await self._client.send_request(request, model)
-            await send_json(send, 200, openai.completion(response, model))
+            await send_json(send, 200, openai.completion(response, name))
             return
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         stream = self._client.stream_request(request, model)
         first = await _first(stream)  # errors before the first chunk are plain HTTP errors
         headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
-        await send_stream(send, receive, 200, _sse(first, stream, model, include_usage), headers)
+        await send_stream(send, receive, 200, _sse(first, stream, name, include_usage), headers)
 
     async def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         model, texts = body.get("model"), body.get("input")
