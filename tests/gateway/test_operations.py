@@ -68,3 +68,21 @@ async def test_openapi_document_lists_the_routes(http: httpx2.AsyncClient) -> No
         "/api/v1/models/load",
     ):
         assert path in document["paths"]
+
+
+async def test_access_log_has_no_secrets(
+    http: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="gemgate.access")
+    await http.post(
+        "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+        params={"key": "AIzaSECRET-in-query"},
+        headers={"x-goog-api-key": "AIzaSECRET-in-header", "x-request-id": "log-1"},
+        json={"contents": [{"parts": [{"text": "hi"}]}]},
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "gemgate.access"]
+    assert len(lines) == 1
+    assert "status=200" in lines[0] and "request_id=log-1" in lines[0]
+    assert "SECRET" not in lines[0]

@@ -37,6 +37,8 @@ from gemgate.wire.errors import error_body
 __all__ = ["Gateway", "create_app"]
 
 logger = logging.getLogger("gemgate.gateway")
+access = logging.getLogger("gemgate.access")
+"""One ``key=value`` line per response; paths only (a ``?key=`` query is never logged)."""
 MAX_BODY = 64 * 1024 * 1024
 _PAGE = Path(__file__).parent / "static" / "index.html"
 
@@ -81,6 +83,16 @@ class Gateway:
                 elapsed = time.perf_counter() - started
                 overhead = (elapsed - waited[0]) * 1000
                 self.metrics.observe(path, int(message["status"]), elapsed)
+                if access.isEnabledFor(logging.INFO):
+                    access.info(
+                        "method=%s path=%s status=%s ms=%.2f overhead_ms=%.3f request_id=%s",
+                        scope["method"],
+                        path,
+                        message["status"],
+                        elapsed * 1000,
+                        overhead,
+                        request_id,
+                    )
                 extra = [
                     (b"x-request-id", request_id.encode()),
                     (b"x-gemgate-overhead-ms", f"{max(overhead, 0):.3f}".encode()),
