@@ -160,6 +160,22 @@ class Gateway:
             checks["store"] = f"failed: {type(exc).__name__}"
         return checks
 
+    def _record(
+        self, scope: Scope, status: int, elapsed: float, overhead: float, request_id: str
+    ) -> None:
+        """Metrics and the access log line for one response."""
+        self.metrics.observe(scope["path"], status, elapsed)
+        if access.isEnabledFor(logging.INFO):
+            access.info(
+                "method=%s path=%s status=%s ms=%.2f overhead_ms=%.3f request_id=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                elapsed * 1000,
+                overhead,
+                request_id,
+            )
+
     async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] != "/ws/chat":
             await send({"type": "websocket.close", "code": 1008, "reason": "no such endpoint"})
