@@ -82,17 +82,7 @@ class Gateway:
             if message["type"] == "http.response.start":
                 elapsed = time.perf_counter() - started
                 overhead = (elapsed - waited[0]) * 1000
-                self.metrics.observe(path, int(message["status"]), elapsed)
-                if access.isEnabledFor(logging.INFO):
-                    access.info(
-                        "method=%s path=%s status=%s ms=%.2f overhead_ms=%.3f request_id=%s",
-                        scope["method"],
-                        path,
-                        message["status"],
-                        elapsed * 1000,
-                        overhead,
-                        request_id,
-                    )
+                self._record(scope, int(message["status"]), elapsed, overhead, request_id)
                 extra = [
                     (b"x-request-id", request_id.encode()),
                     (b"x-gemgate-overhead-ms", f"{max(overhead, 0):.3f}".encode()),
