@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 from starlette.types import Receive, Scope, Send
 
 from gemgate.client.core import Core
@@ -34,13 +33,13 @@ class NativeRoute:
         body = await read_body(receive, self._max_body)
         path = scope["path"][len(PREFIX) :] or "/"
         query = scope.get("query_string", b"").decode("latin-1")
-        url = httpx2.URL(self._core.driver.base_url + path + (f"?{query}" if query else ""))
+        raw = path + (f"?{query}" if query else "")
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
             if k not in (b"authorization", b"x-goog-api-key")  # gateway credentials stay here
         ]
-        call = build_call(self._core, scope["method"], url, headers, body)
+        call = build_call(self._core, scope["method"], raw, headers, body)
         relayed = await relay(self._core, call)
         out = [
             (k, self._rewrite(scope, v) if k.lower() == "x-goog-upload-url" else v)

@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import httpx2
 
@@ -41,13 +42,13 @@ _HOP = {"content-encoding", "content-length", "transfer-encoding", "connection",
 def build_call(
     core: Core,
     method: str,
-    url: httpx2.URL,
+    raw: str,
     headers: Iterable[tuple[str, str]],
     body: bytes,
 ) -> Call:
-    """The pipeline call for one native Gemini REST request."""
-    raw = url.raw_path.decode()
-    upload_id = url.params.get("upload_id")
+    """The pipeline call for one native Gemini REST request (``raw``: path and query)."""
+    query = raw.partition("?")[2]
+    upload_id = parse_qs(query).get("upload_id", [None])[0] if "upload_id=" in query else None
     model, action = model_method(raw)
     kind = _KINDS.get(action or "", "upload" if raw.startswith("/upload/") else "other")
     owner = core.owners.get(upload_id) if upload_id else None
@@ -58,7 +59,7 @@ def build_call(
     quota_model = model if kind in ("generate", "stream", "embed") else None
     return Call(
         method=method,
-        path=str(url) if upload_id else raw,
+        path=raw,
         body=body or None,
         headers=kept,
         model=quota_model,
@@ -118,7 +119,8 @@ class PipelineTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send one SDK request through the pipeline."""
         body = await request.aread()
-        call = build_call(self._core, request.method, request.url, request.headers.items(), body)
+        raw = request.url.raw_path.decode()
+        call = build_call(self._core, request.method, raw, request.headers.items(), body)
         relayed = await relay(self._core, call)
         if relayed.stream is None:
             return httpx2.Response(
