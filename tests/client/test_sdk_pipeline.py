@@ -150,3 +150,18 @@ async def test_someone_elses_cache_does_not_disable_keys(live: Start) -> None:
         history = list(other.get_request_history().values())
     assert sum(h["attempts"] for h in history) <= 6  # at most one wrong project per cache
     assert all(h["status"] == "success" for h in history)
+
+
+async def test_sdk_non_stream_usage_is_tracked(live: Start) -> None:
+    config = projects(1, keys=1)
+    emu = await live(config)
+    async with emu.client(config) as g:
+        response = await g.sdk.aio.models.generate_content(model=MODEL, contents="count this")
+        usage = g.get_token_usage()
+    meta = response.usage_metadata
+    assert meta is not None
+    assert (usage["prompt_tokens"], usage["total_tokens"]) == (
+        meta.prompt_token_count,
+        meta.total_token_count,
+    )
+    assert usage["thoughts_tokens"] == (meta.thoughts_token_count or 0)

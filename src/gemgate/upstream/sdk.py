@@ -163,6 +163,8 @@ class _Recorded(httpx2.AsyncByteStream):
         self._core.tracker.finish(self._record)
 
     def _inspect(self, body: bytes) -> Any:
+        if b'"name"' not in body:  # no resource was created: only usage matters
+            return _usage_only(body)
         try:
             value = json.loads(body) if body else None
         except ValueError:
@@ -178,6 +180,22 @@ class _Recorded(httpx2.AsyncByteStream):
     async def aclose(self) -> None:
         """Release the upstream connection."""
         await self._sent.reply.aclose()
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _usage_only(body: bytes) -> Any:
+    """``usageMetadata`` of a response, decoding only that object (it comes last)."""
+    at = body.rfind(b'"usageMetadata"')
+    if at < 0:
+        return None
+    start = body.find(b"{", at)
+    try:
+        value, _ = _DECODER.raw_decode(body[start:].decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _usage(data: str) -> Any:
