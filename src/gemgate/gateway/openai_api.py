@@ -250,7 +250,7 @@ class OpenAIRoute:
         try:
             request = openai.to_gemini(messages, params)
             request.update(openai.tools_to_gemini(body.get("tools"), body.get("tool_choice")))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise RequestError(400, f"Invalid request: {exc}") from None
         extra = body.get("extra_body")
         google = extra.get("google") if isinstance(extra, Mapping) else None

@@ -156,6 +156,7 @@ def messages_to_contents(
             if (
                 contents
                 and contents[-1]["role"] == "user"
+                and contents[-1]["parts"]
                 and "functionResponse" in contents[-1]["parts"][-1]
             ):
                 contents[-1]["parts"].append(part)
