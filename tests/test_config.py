@@ -10,10 +10,10 @@ from gemgate.config import Settings
 from gemgate.policy.selection import Strategy
 from gemgate.projects import Limits, fingerprint
 
-KEY_A = "AIzaSyA-first-secret-key-000000000000"
-KEY_B = "AIzaSyB-second-secret-key-11111111111"
-KEY_C = "AIzaSyC-third-secret-key-222222222222"
-KEY_TOML = "AIzaSyT-toml-secret-key-3333333333333"
+KEY_A = "FAKEkeyA-first-secret-key-000000000000"
+KEY_B = "FAKEkeyB-second-secret-key-11111111111"
+KEY_C = "FAKEkeyC-third-secret-key-222222222222"
+KEY_TOML = "FAKEkeyT-toml-secret-key-3333333333333"
 
 
 def env_name(key: str) -> str:
@@ -56,7 +56,7 @@ rpd = 100
 
 [[projects]]
 name = "beta"
-keys = ["AIzaSyX-beta-key"]
+keys = ["FAKEkeyX-beta-key"]
 
 [emulator]
 latency = 0.0

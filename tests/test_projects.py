@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from gemgate.projects import Limits, ProjectConfig, fingerprint
 
-KEY = "AIzaSyD-not-a-real-key-0123456789abcd"
+KEY = "FAKEkeyD-not-a-real-key-0123456789abcd"
 
 
 def test_fingerprint_is_stable_and_short() -> None:

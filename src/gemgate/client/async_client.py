@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gemgate.client.core import Core
+from gemgate.client.operations import Operations
 from gemgate.client.requests import bare_model, estimate_tokens, referenced_resources
 from gemgate.config import Settings
 from gemgate.errors import GemgateError, UsageError
-from gemgate.projects import Limits, ProjectConfig
-from gemgate.upstream.endpoints import Endpoint
+from gemgate.projects import ProjectConfig
 from gemgate.upstream.pipeline import Call
 from gemgate.wire import openai
 
@@ -43,7 +42,7 @@ _REQUEST_PARAMS = frozenset(
 )
 
 
-class AsyncGemini:
+class AsyncGemini(Operations):
     """Gemini with many keys, per-project quotas, retries, caching and tracking.
 
     Example::
@@ -135,11 +134,6 @@ class AsyncGemini:
         if self._sdk_http is not None:  # the SDK leaves a client it was given open
             await self._sdk_http.aclose()
         await self._core.aclose()
-
-    @property
-    def settings(self) -> Settings:
-        """The settings in force."""
-        return self._core.settings
 
     @property
     def sdk(self) -> genai.Client:
@@ -498,104 +492,6 @@ class AsyncGemini:
 
         await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts)))
         return results
-
-    # -- accounting, cache, endpoints, tracking ----------------------------------------
-
-    def get_token_usage(self) -> dict[str, int]:
-        """Token totals from every response's ``usageMetadata``."""
-        return self._core.tracker.usage.as_dict()
-
-    def reset_token_usage(self) -> None:
-        """Zero the token totals."""
-        from gemgate.upstream.tracking import TokenUsage
-
-        self._core.tracker.usage = TokenUsage()
-
-    async def clear_cache(self) -> None:
-        """Drop every cached response."""
-        if self._core.cache is not None:
-            await self._core.cache.clear()
-
-    def create_endpoint(
-        self,
-        model: str,
-        *,
-        api_key: str | None = None,
-        keys: Sequence[str] | None = None,
-        project: str | None = None,
-        endpoint_name: str | None = None,
-        limits: Limits | Mapping[str, int] | None = None,
-        max_concurrency: int | None = None,
-    ) -> str:
-        """A dedicated endpoint for ``model``: its own keys (or a project's), limits, queue."""
-        endpoint_id = f"ep-{uuid.uuid4().hex[:12]}"
-        name = endpoint_name or endpoint_id
-        bound = Limits.model_validate(limits) if isinstance(limits, Mapping) else limits
-        own = [k for k in ([api_key] if api_key else []) + list(keys or [])]
-        if own:
-            projects = [
-                ProjectConfig(
-                    name=f"endpoint-{name}",
-                    keys=own,
-                    limits={bare_model(model): bound} if bound else {},
-                )
-            ]
-        else:
-            chosen = [p for p in self.settings.projects if project is None or p.name == project]
-            if not chosen:
-                raise UsageError(f"no project named {project!r}")
-            projects = [
-                p.model_copy(update={"limits": {**p.limits, bare_model(model): bound}})
-                if bound
-                else p
-                for p in chosen
-            ]
-        endpoint = Endpoint(endpoint_id, name, bare_model(model), projects, max_concurrency)
-        self._core.endpoints[endpoint_id] = endpoint
-        return endpoint_id
-
-    def get_endpoint_status(self, endpoint_id: str) -> dict[str, Any]:
-        """The seed's endpoint status: ``request_count``, ``error_rate``, ``queue_size``, etc."""
-        endpoint = self._core.endpoint(endpoint_id)
-        assert endpoint is not None
-        metrics = self._core.tracker.endpoint_metrics(endpoint_id)
-        return {
-            "id": endpoint.id,
-            "name": endpoint.name,
-            "model": endpoint.model,
-            "active": endpoint.active,
-            "request_count": metrics["requests"],
-            "error_rate": metrics["error_rate"],
-            "queue_size": endpoint.waiting,
-            "breaker": endpoint.breaker.state,
-            "backoff": {"current_delay": endpoint.backoff},
-            "projects": [p.name for p in endpoint.projects],
-        }
-
-    def list_endpoints(self) -> list[dict[str, Any]]:
-        """Every dedicated endpoint's status."""
-        return [self.get_endpoint_status(e) for e in self._core.endpoints]
-
-    def get_endpoint_metrics(self, endpoint_id: str | None = None) -> dict[str, Any]:
-        """Per-model metrics (``success_rate``, latency p50/p95 …), or one endpoint's."""
-        if endpoint_id is not None:
-            self._core.endpoint(endpoint_id)
-            return self._core.tracker.endpoint_metrics(endpoint_id)
-        return self._core.tracker.model_metrics()
-
-    def get_active_requests(self) -> dict[str, dict[str, Any]]:
-        """Calls in flight, by request id."""
-        return self._core.tracker.active_view()
-
-    def get_request_history(
-        self,
-        limit: int | None = None,
-        filter_status: str | None = None,
-        model: str | None = None,
-        endpoint: str | None = None,
-    ) -> dict[str, dict[str, Any]]:
-        """Finished calls (bounded), by request id."""
-        return self._core.tracker.history_view(limit, filter_status, model, endpoint)
 
 
 def _text(response: Mapping[str, Any]) -> str:
