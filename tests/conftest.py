@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -7,9 +8,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Literal
 
 import httpx2
 import pytest
+import uvicorn
 
 EMULATOR_CONFIG = Path(__file__).parent / "emulator" / "emulator.toml"
 
@@ -113,3 +116,25 @@ def plain_emulator_server() -> Iterator[str]:
         yield base
     finally:
         _stop(proc)
+
+
+async def serve_in_loop(
+    app: Any, *, lifespan: Literal["on", "off"] = "off"
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """Serve ``app`` with uvicorn on a free loopback port in the running event loop."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.005)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+async def stop_serving(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    """Stop a server started by :func:`serve_in_loop` and wait for it."""
+    server.should_exit = True
+    await task

@@ -22,7 +22,7 @@ from gemgate.emulator.http import TRANSPORT_KEY
 from gemgate.errors import AuthError
 from gemgate.sessions import ChatManager
 from gemgate.tools import FinalAnswer, UsageEvent, tool
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, serve_in_loop, stop_serving
 
 pytestmark = pytest.mark.anyio
 
@@ -161,16 +161,8 @@ async def server(clock: FakeClock) -> AsyncIterator[Callable[..., Awaitable[Serv
         listed = _projects(count, keys)
         app = create_app(EmulatorConfig.model_validate({"projects": listed}), clock=clock)
         recorder = Recorder(app)
-        uv = uvicorn.Server(
-            uvicorn.Config(recorder, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        )
-        task = asyncio.create_task(uv.serve())
-        while not uv.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.005)
-        port = uv.servers[0].sockets[0].getsockname()[1]
-        made = Server(recorder, app, clock, f"http://127.0.0.1:{port}", listed)
+        uv, task, base = await serve_in_loop(recorder)
+        made = Server(recorder, app, clock, base, listed)
         running.append((uv, task, made))
         return made
 
@@ -178,8 +170,7 @@ async def server(clock: FakeClock) -> AsyncIterator[Callable[..., Awaitable[Serv
     for uv, task, made in running:
         for client in made.clients:
             await client.aclose()  # closing twice is harmless
-        uv.should_exit = True
-        await task
+        await stop_serving(uv, task)
 
 
 async def _run(

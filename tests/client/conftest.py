@@ -14,7 +14,7 @@ import uvicorn
 from gemgate import AsyncGemini
 from gemgate.emulator import Emulator, EmulatorConfig, create_app
 from gemgate.projects import ProjectConfig
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, serve_in_loop, stop_serving
 
 MODEL = "gemini-2.5-flash"
 
@@ -63,16 +63,7 @@ async def live(clock: FakeClock) -> AsyncIterator[Start]:
     async def start(projects: list[dict[str, Any]] | None = None, **settings: Any) -> Live:
         config = EmulatorConfig.model_validate({"projects": projects or [], "emulator": settings})
         app = create_app(config, clock=clock, control=True)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.005)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
+        server, task, base = await serve_in_loop(app)
         item = Live(base, app, httpx2.AsyncClient(base_url=base), clock, server, task)
         made.append(item)
         return item
@@ -80,8 +71,7 @@ async def live(clock: FakeClock) -> AsyncIterator[Start]:
     yield start
     for item in made:
         await item.http.aclose()
-        item.server.should_exit = True
-        await item.task
+        await stop_serving(item.server, item.task)
 
 
 def projects(count: int, keys: int = 2, **limits: int) -> list[dict[str, Any]]:

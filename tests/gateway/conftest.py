@@ -18,11 +18,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gemgate import AsyncGemini
@@ -30,6 +29,7 @@ from gemgate.config import RetrySettings
 from gemgate.emulator import EmulatorConfig, create_app
 from gemgate.gateway import Gateway
 from gemgate.gateway import create_app as create_gateway
+from tests.conftest import serve_in_loop
 
 FLASH = "gemini-2.5-flash"
 EMBEDDING = "gemini-embedding-001"
@@ -140,20 +140,7 @@ class SlowStreams:
             log.done.set()
 
 
-async def serve(
-    app: Any, *, lifespan: Literal["on", "off"] = "off"
-) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    """Serve ``app`` with uvicorn on a free loopback port in this event loop."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
+serve = serve_in_loop
 
 
 @dataclass

@@ -14,6 +14,7 @@ from openai import AsyncOpenAI
 from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import create_app
+from tests.conftest import serve_in_loop, stop_serving
 
 pytestmark = pytest.mark.anyio
 Serve = Callable[[Any], Awaitable[str]]
@@ -24,21 +25,13 @@ async def serve() -> AsyncIterator[Serve]:
     running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
     async def start(app: Any) -> str:
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.005)
+        server, task, base = await serve_in_loop(app, lifespan="on")
         running.append((server, task))
-        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        return base
 
     yield start
     for server, task in running:
-        server.should_exit = True
-        await task
+        await stop_serving(server, task)
 
 
 def _gateway() -> Any:

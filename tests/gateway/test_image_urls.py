@@ -19,6 +19,7 @@ from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import create_app
 from gemgate.gateway.fetch import FetchError, fetch_image
+from tests.conftest import serve_in_loop, stop_serving
 
 pytestmark = pytest.mark.anyio
 
@@ -40,10 +41,6 @@ def _png() -> bytes:
 
 @pytest.fixture
 async def image_server() -> AsyncIterator[str]:
-    import asyncio
-
-    import uvicorn
-
     async def image(request: Any) -> Response:
         return Response(_png(), media_type="image/png")
 
@@ -64,15 +61,9 @@ async def image_server() -> AsyncIterator[str]:
             Route("/moved", moved),
         ]
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.005)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    await task
+    server, task, base = await serve_in_loop(app)
+    yield base
+    await stop_serving(server, task)
 
 
 @pytest.mark.parametrize(

@@ -15,26 +15,15 @@ from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import create_app
 from gemgate.projects import GatewayKey, hash_secret
+from tests.conftest import serve_in_loop
 
 pytestmark = pytest.mark.anyio
 
 
 async def _serve(settings: Settings) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(AsyncGemini(settings=settings)),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.005)
-    return f"ws://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", server, task
+    app = create_app(AsyncGemini(settings=settings))
+    server, task, base = await serve_in_loop(app, lifespan="on")
+    return base.replace("http://", "ws://"), server, task
 
 
 @pytest.fixture

@@ -148,12 +148,7 @@ class ToolLoop:
                 calls = message.function_calls
                 if not calls:
                     await self._save([message])
-                    yield FinalAnswer(
-                        text=message.text,
-                        chat_id=self.chat_id,
-                        iterations=iteration,
-                        usage=dict(self._totals),
-                    )
+                    yield self._final(message, iteration)
                     return
                 answers: list[ChatMessage] = []
                 proceed = [True]
@@ -162,12 +157,7 @@ class ToolLoop:
                 await self._save([message, answers[0]])
                 turn += [message.to_content(), answers[0].to_content()]
                 if not proceed[0]:
-                    yield FinalAnswer(
-                        text=message.text,
-                        chat_id=self.chat_id,
-                        iterations=iteration,
-                        usage=dict(self._totals),
-                    )
+                    yield self._final(message, iteration)
                     return
             yield MaxIterationsReached(
                 iterations=self.max_iterations,
@@ -177,6 +167,11 @@ class ToolLoop:
         finally:
             if self.executor is None:
                 await executor.shutdown()
+
+    def _final(self, message: ChatMessage, iteration: int) -> FinalAnswer:
+        return FinalAnswer(
+            text=message.text, chat_id=self.chat_id, iterations=iteration, usage=dict(self._totals)
+        )
 
     async def _request(self, contents: list[dict[str, Any]]) -> dict[str, Any]:
         extra: dict[str, Any] = {}

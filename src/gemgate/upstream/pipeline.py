@@ -176,8 +176,7 @@ class Upstream:
             return Sent(reply, project.name, fingerprint(key), grant)
         body = await reply.read()
         await reply.aclose()
-        await self._react(call, endpoint, project, key, reply.status, body)
-        raise AssertionError  # _react always raises
+        raise await self._react(call, endpoint, project, key, reply.status, body)
 
     async def _react(
         self,
@@ -187,7 +186,8 @@ class Upstream:
         key: str,
         status: int,
         body: bytes,
-    ) -> None:
+    ) -> Exception:
+        """The exception that ends this attempt: a retry (spent or not) or the error."""
         now = self.clock()
         error = parse_error(body, status_code=status)
         scoped = call.project is not None or bool(call.resources)
@@ -203,19 +203,19 @@ class Upstream:
         if verdict.action in (Action.COOL, Action.PARK) and verdict.until is not None:
             reason = "per-day quota" if verdict.action is Action.PARK else "per-minute quota"
             await self.state.cool(project.name, call.model or "*", verdict.until, reason)
-            raise _Retry(typed, spend=False)
+            return _Retry(typed, spend=False)
         if verdict.action is Action.DISABLE_KEY:
             await self.state.disable_key(fingerprint(key), f"{status} {error.status}")
-            raise _Retry(typed, spend=False)
+            return _Retry(typed, spend=False)
         if status == 403 and call.resources and call.project is None:
             call.excluded.add(project.name)  # not this project's resource: try the others
             call.last_error = typed
-            raise _Retry(typed, spend=False)
+            return _Retry(typed, spend=False)
         if verdict.action is Action.RETRY:
             if status >= 500:
                 endpoint.breaker.failure(now)
-            raise _Retry(typed, spend=True)
-        raise typed
+            return _Retry(typed, spend=True)
+        return typed
 
     async def _admit(
         self, call: Call, endpoint: Endpoint, deadline: float
