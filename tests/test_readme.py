@@ -34,3 +34,25 @@ def test_readme_block_runs(
     out = capsys.readouterr().out
     if "print(" in code:
         assert out.strip()
+
+
+TOML_BLOCKS = re.findall(r"```toml\n(.*?)```", README.read_text(), re.DOTALL)
+
+
+@pytest.mark.parametrize("index", range(len(TOML_BLOCKS)))
+def test_readme_config_block_loads(tmp_path: Path, index: int) -> None:
+    import tomllib
+
+    from gemgate.config import Settings
+    from gemgate.emulator import EmulatorConfig
+
+    path = tmp_path / "gemgate.toml"
+    path.write_text(TOML_BLOCKS[index])
+    data = tomllib.loads(TOML_BLOCKS[index])
+    assert set(data) <= set(Settings.model_fields) | {"emulator"}, "unknown settings"
+    settings = Settings.load(config=path, environ={})  # validates every value
+    EmulatorConfig.from_toml(path)
+    for name in set(data) - {"emulator", "projects"}:
+        assert getattr(settings, name) != Settings.model_fields[name].get_default(
+            call_default_factory=True
+        )

@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gemgate.policy.selection import Strategy
 from gemgate.projects import GatewayKey, ProjectConfig, fingerprint
 
-__all__ = ["GOOGLE_BASE_URL", "RetrySettings", "Settings", "Timeouts"]
+__all__ = ["GOOGLE_BASE_URL", "BackendConfig", "RetrySettings", "Settings", "Timeouts"]
 
 GOOGLE_BASE_URL = "https://generativelanguage.googleapis.com"
 _NUMBERED_KEY = re.compile(r"^GEMINI_API_KEY_(\d+)$")
@@ -63,6 +63,16 @@ class RetrySettings(BaseModel):
     breaker_reset: float = 30.0
 
 
+class BackendConfig(BaseModel):
+    """An OpenAI-compatible server (Ollama, vLLM, llama.cpp …), named as ``NAME/model``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str
+    """Its OpenAI API root, such as ``http://127.0.0.1:11434/v1``."""
+    api_key: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """Everything the client and gateway read."""
 
@@ -85,13 +95,18 @@ class Settings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     model_routes: dict[str, list[str]] = Field(default_factory=dict)
     """Aliases with fallback chains for ``/v1``: ``{"fast": ["gemini-2.5-flash-lite",
-    "gemini-2.5-flash"]}`` tries the next model when one fails after its retries."""
+    "gemini-2.5-flash", "ollama/llama3.2"]}`` tries the next entry when one fails with a
+    retryable error after its retries. ``NAME/model`` names a model of ``backends[NAME]``."""
+    backends: dict[str, BackendConfig] = Field(default_factory=dict)
+    """OpenAI-compatible servers by name, for ``model_routes`` and ``NAME/model`` ids."""
     gateway_keys: list[GatewayKey] = Field(default_factory=list)
     """Who may call the gateway (hashed secrets); none means loopback-only and open."""
     image_fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     """The largest image the gateway fetches for an http(s) ``image_url``."""
     image_fetch_private: bool = False
     """Allow image URLs on private, loopback or link-local addresses (off: SSRF guard)."""
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    """The largest request body the gateway accepts (larger: 413)."""
     sessions_url: str = "sqlite:///gemgate.db"
     """Where the gateway keeps chat sessions (``sqlite:///…``, ``redis://…``, ``postgresql://…``)."""
     history_size: int = Field(default=1000, ge=1)

@@ -22,6 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gemgate import AsyncGemini
+from gemgate.config import Settings
 from gemgate.gateway import create_app
 from gemgate.wire.sse import SSEDecoder
 
@@ -464,6 +466,20 @@ async def test_oversize_body_is_413(stack: Stack) -> None:
         assert native.status_code == 413
         assert native.json()["error"]["code"] == 413  # the native route answers in Google's shape
         assert native.headers["x-request-id"]
+
+
+@pytest.mark.anyio
+async def test_body_cap_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMGATE_MAX_BODY_BYTES", "1000")
+    client = AsyncGemini(settings=Settings())
+    transport = httpx2.ASGITransport(app=create_app(client))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        big = [{"role": "user", "content": "x" * 2000}]
+        response = await http.post("/v1/chat/completions", json={"model": FLASH, "messages": big})
+        _assert_openai_error(response, 413)
+        small = await http.post("/v1/chat/completions", json={"model": FLASH, "messages": USER})
+        assert small.status_code == 200, small.text
+    await client.aclose()
 
 
 @pytest.mark.anyio

@@ -39,7 +39,6 @@ __all__ = ["Gateway", "create_app"]
 logger = logging.getLogger("gemgate.gateway")
 access = logging.getLogger("gemgate.access")
 """One ``key=value`` line per response; paths only (a ``?key=`` query is never logged)."""
-MAX_BODY = 64 * 1024 * 1024
 _PAGE = Path(__file__).parent / "static" / "index.html"
 
 
@@ -52,7 +51,8 @@ class Gateway:
         uvicorn.run(app, host="127.0.0.1", port=8080)
     """
 
-    def __init__(self, client: AsyncGemini, *, max_body: int = MAX_BODY) -> None:
+    def __init__(self, client: AsyncGemini, *, max_body: int | None = None) -> None:
+        max_body = max_body or client.settings.max_body_bytes
         self.client = client
         self.backends = Registry(client)
         self._native = NativeRoute(client._core, max_body)
@@ -275,7 +275,10 @@ def _incoming_id(scope: Scope) -> str | None:
 
 
 def create_app(
-    client: AsyncGemini | None = None, *, config: str | None = None, max_body: int = MAX_BODY
+    client: AsyncGemini | None = None, *, config: str | None = None, max_body: int | None = None
 ) -> Gateway:
-    """The gateway app over ``client`` (default: one built from the environment/config)."""
+    """The gateway app over ``client`` (default: one built from the environment/config).
+
+    ``max_body`` caps request bodies (default: the ``max_body_bytes`` setting).
+    """
     return Gateway(client or AsyncGemini(config=config), max_body=max_body)

@@ -12,7 +12,7 @@ environment: ``LLM_BACKEND_TYPE``, ``DEFAULT_MODEL_NAME_OR_PATH``, ``OLLAMA_BASE
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +64,7 @@ class Backend:
 
     async def relay(
         self, path: str, body: bytes
-    ) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+    ) -> tuple[int, dict[str, str], AsyncGenerator[bytes]]:
         """Send an OpenAI request to an OpenAI-compatible server; stream its answer back."""
         assert self.base_url is not None
         if self.session is None:
@@ -74,7 +74,7 @@ class Backend:
             headers["authorization"] = f"Bearer {self.api_key}"
         response = await self.session.post(self.base_url + path, data=body, headers=headers)
 
-        async def chunks() -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncGenerator[bytes]:
             try:
                 async for chunk in response.content.iter_any():
                     yield chunk
@@ -111,8 +111,23 @@ class Registry:
         )
         self.last_error: str | None = None
         self._extra: list[Backend] = []
+        self._named: dict[str, Backend] = {}
         self.defaults = _generation_defaults(self._env)
         """Generation parameters applied when a request leaves them out (seed settings)."""
+
+    def named(self, name: str) -> Backend | None:
+        """The OpenAI-compatible server configured as ``backends.NAME``, if any."""
+        backend = self._named.get(name)
+        if backend is None:
+            config = self._primary.settings.backends.get(name)
+            if config is None:
+                return None
+            key = config.api_key.get_secret_value() if config.api_key else None
+            backend = Backend(
+                "openai_compatible", "", base_url=config.base_url.rstrip("/"), api_key=key
+            )
+            self._named[name] = backend
+        return backend
 
     async def startup(self) -> None:
         """Apply ``LLM_BACKEND_TYPE`` from the environment, if set."""
@@ -191,7 +206,7 @@ class Registry:
 
     async def aclose(self) -> None:
         """Close secondary clients and sessions."""
-        for backend in self._extra:
+        for backend in [*self._extra, *self._named.values()]:
             await backend.aclose()
         if self._emulator is not None and self._emulator is not self._primary:
             await self._emulator.aclose()

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import aiohttp
 from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
@@ -25,14 +26,20 @@ from gemgate.errors import (
     TransportError,
 )
 from gemgate.gateway.asgi import read_body, send_json, send_stream
-from gemgate.gateway.backends import Registry
+from gemgate.gateway.backends import Backend, Registry
 from gemgate.gateway.fetch import FetchError, fetch_image
 from gemgate.wire import openai
 
 __all__ = ["OpenAIRoute", "openai_error"]
 
 logger = logging.getLogger("gemgate.gateway")
-_FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError)
+
+
+class BackendUnavailable(Exception):
+    """An OpenAI-compatible backend failed in a way the next entry of a route may absorb."""
+
+
+_FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError, BackendUnavailable)
 """Failures (after the core's own retries) after which the next model of a route serves."""
 
 _TYPES = {
@@ -235,7 +242,8 @@ class OpenAIRoute:
         model, messages = body.get("model"), body.get("messages")
         if not isinstance(model, str) or not model:
             raise RequestError(400, "'model' is required and must be a string", "model")
-        model = _model_id(model)
+        if self._target(model)[0] is None:
+            model = _model_id(model)
         if not isinstance(messages, list) or not messages:
             raise RequestError(400, "'messages' must be a non-empty array", "messages")
         options = body.get("stream_options")
@@ -288,15 +296,43 @@ class OpenAIRoute:
         await self._inline_images(body)
         name, request = self._request(body)
         chain = self._client.settings.model_routes.get(name, [name])
-        for position, model in enumerate(chain):
+        for position, target in enumerate(chain):
             last = position == len(chain) - 1
+            backend, model = self._target(target)
             try:
-                await self._answer(body, request, name, model, receive, send)
+                if backend is None:
+                    await self._answer(body, request, name, _model_id(model), receive, send)
+                else:
+                    await self._relay_chat(backend, {**body, "model": model}, last, receive, send)
                 return
             except _FALLBACK as exc:
                 if last:
                     raise
-                logger.warning("model %s failed (%s); falling back", model, type(exc).__name__)
+                logger.warning("model %s failed (%s); falling back", target, type(exc).__name__)
+
+    def _target(self, target: str) -> tuple[Backend | None, str]:
+        """``NAME/model`` names a configured OpenAI-compatible backend; else a Gemini model."""
+        prefix, _, model = target.partition("/")
+        backend = self._registry.named(prefix) if self._registry and model else None
+        return (backend, model) if backend is not None else (None, target)
+
+    async def _relay_chat(
+        self, backend: Backend, body: dict[str, Any], last: bool, receive: Receive, send: Send
+    ) -> None:
+        """A chat answered by an OpenAI-compatible backend, relayed as it streams."""
+        try:
+            status, headers, chunks = await backend.relay(
+                "/chat/completions", json.dumps(body).encode()
+            )
+        except (OSError, aiohttp.ClientError) as exc:
+            if last:
+                raise RequestError(502, f"backend unreachable: {type(exc).__name__}") from None
+            raise BackendUnavailable(str(exc)) from None
+        if not last and (status >= 500 or status == 429):
+            async for _ in chunks:  # read the error body so the connection is released
+                pass
+            raise BackendUnavailable(f"backend answered {status}")
+        await send_stream(send, receive, status, chunks, list(headers.items()))
 
     async def _answer(
         self,
