@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     strategy: Strategy = Strategy.ROUND_ROBIN
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    max_connections: int = Field(default=1024, ge=1)
+    """Open upstream connections at most; more concurrent requests wait for one."""
     model_routes: dict[str, list[str]] = Field(default_factory=dict)
     """Aliases with fallback chains for ``/v1``: ``{"fast": ["gemini-2.5-flash-lite",
     "gemini-2.5-flash", "ollama/llama3.2"]}`` tries the next entry when one fails with a

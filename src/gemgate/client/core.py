@@ -77,7 +77,9 @@ class Core:
                 driver = ASGIDriver(create_app(clock=self.clock))
         self.settings = settings
         self.driver = driver or AiohttpDriver(
-            settings.upstream_url or GOOGLE_BASE_URL, connect=settings.timeouts.connect
+            settings.upstream_url or GOOGLE_BASE_URL,
+            connect=settings.timeouts.connect,
+            limit=settings.max_connections,
         )
         self.state = MemoryQuotaState()
         self.tracker = Tracker(self.clock, settings.history_size)

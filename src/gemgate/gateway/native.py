@@ -47,8 +47,11 @@ class NativeRoute:
         ]
         if relayed.stream is None:
             await send_bytes(send, relayed.status, relayed.body or b"", out)
-        else:
+        elif relayed.stream.streaming:
             await send_stream(send, receive, relayed.status, _chunks(relayed.stream), out)
+        else:  # one answer: one write with a length, no chunked framing
+            body = b"".join([chunk async for chunk in _chunks(relayed.stream)])
+            await send_bytes(send, relayed.status, body, out)
 
     def _rewrite(self, scope: Scope, url: str) -> str:
         base = self._core.driver.base_url

@@ -83,7 +83,7 @@ def _mapped() -> Iterator[None]:
 class AiohttpDriver:
     """A pooled aiohttp session for one base URL."""
 
-    def __init__(self, base_url: str, *, connect: float = 10.0, limit: int = 256) -> None:
+    def __init__(self, base_url: str, *, connect: float = 10.0, limit: int = 1024) -> None:
         self.base_url = base_url.rstrip("/")
         self._connect = connect
         self._limit = limit

@@ -140,6 +140,11 @@ class _Recorded(httpx2.AsyncByteStream):
         self._sent = sent
         self._streaming = streaming
 
+    @property
+    def streaming(self) -> bool:
+        """Whether the body is an event stream (relay it as it comes)."""
+        return self._streaming
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         decoder = SSEDecoder() if self._streaming else None
         kept: list[bytes] = []
