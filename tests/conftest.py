@@ -14,6 +14,8 @@ import httpx2
 import pytest
 import uvicorn
 
+from gemgate import serving
+
 EMULATOR_CONFIG = Path(__file__).parent / "emulator" / "emulator.toml"
 
 
@@ -122,16 +124,8 @@ async def serve_in_loop(
     app: Any, *, lifespan: Literal["on", "off"] = "off"
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     """Serve ``app`` with uvicorn on a free loopback port in the running event loop."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
+    served = await serving.serve_in_loop(app, lifespan=lifespan)
+    return served.server, served.task, served.base_url
 
 
 async def stop_serving(server: uvicorn.Server, task: asyncio.Task[None]) -> None:

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     strategy: Strategy = Strategy.ROUND_ROBIN
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    tls_ca_file: str | None = None
+    """A CA certificate to trust for ``upstream_url`` (such as ``gemgate emulate --tls``'s)."""
+    live_model: str = "gemini-live-2.5-flash-preview"
+    """The model Live sessions use when none is named."""
     max_connections: int = Field(default=1024, ge=1)
     """Open upstream connections at most; more concurrent requests wait for one."""
     model_routes: dict[str, list[str]] = Field(default_factory=dict)

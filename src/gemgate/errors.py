@@ -15,6 +15,7 @@ Every exception gemgate raises on purpose derives from one root::
      │    └── ServerError        5xx
      ├── QuotaExhausted          every project is cooling down or parked
      ├── StreamInterrupted       a stream failed after it had delivered data
+     ├── LiveSessionLost         a Live session closed and could not be resumed
      ├── StorageError            a state or session store failed
      ├── GeminiToolExecutionError  a tool executor failed (a tool's own failure goes
      │                           back to the model as an error response instead)
@@ -44,6 +45,7 @@ __all__ = [
     "GeminiClientError",
     "GeminiResponseError",
     "GeminiToolExecutionError",
+    "LiveSessionLost",
     "NotFoundError",
     "ProtocolError",
     "QuotaExhausted",
@@ -248,6 +250,20 @@ class QuotaExhausted(GemgateError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.model, self.until, self.reason))
+
+
+class LiveSessionLost(GemgateError):
+    """A Live session closed and could not be resumed; its conversation is gone.
+
+    Attributes:
+        code: The WebSocket close code that ended it (1006 when the connection just broke).
+        reason: The server's close reason.
+    """
+
+    def __init__(self, message: str, code: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
 
 
 class StreamInterrupted(GemgateError):

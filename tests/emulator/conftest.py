@@ -22,8 +22,24 @@ from tests.conftest import EMULATOR_CONFIG, FakeClock
 KEY = "test-key"
 
 
+class ControlAPI:
+    """The emulator's control API (``/_emulator/...``) through ``self.http``."""
+
+    http: httpx2.AsyncClient
+
+    async def faults(self, *rules: dict[str, Any]) -> None:
+        response = await self.http.post("/_emulator/faults", json={"faults": list(rules)})
+        response.raise_for_status()
+
+    async def stats(self) -> dict[str, Any]:
+        response = await self.http.get("/_emulator/stats")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
 @dataclass
-class Target:
+class Target(ControlAPI):
     """One emulator under test."""
 
     mode: str
@@ -41,16 +57,6 @@ class Target:
         client = genai.Client(api_key=key, http_options=options)
         self._clients.append(client)
         return client
-
-    async def faults(self, *rules: dict[str, Any]) -> None:
-        response = await self.http.post("/_emulator/faults", json={"faults": list(rules)})
-        response.raise_for_status()
-
-    async def stats(self) -> dict[str, Any]:
-        response = await self.http.get("/_emulator/stats")
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
 
     async def close(self) -> None:
         for client in self._clients:

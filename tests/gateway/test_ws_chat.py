@@ -66,10 +66,11 @@ async def test_keys_guard_the_socket(tmp_path: Path) -> None:
         Settings(gateway_keys=keys, sessions_url=f"sqlite:///{tmp_path}/s.db")
     )
     try:
-        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
-            async with websockets.connect(f"{base}/ws/chat"):
-                pass
-        assert refused.value.response.status_code == 403  # closed before the handshake
+        with pytest.raises(websockets.ConnectionClosed) as refused:
+            async with websockets.connect(f"{base}/ws/chat") as ws:
+                await ws.recv()
+        assert refused.value.rcvd is not None and refused.value.rcvd.code == 1008
+        assert "gateway key" in refused.value.rcvd.reason  # a reason a browser can show
         async with websockets.connect(f"{base}/ws/chat?key=sock-secret") as ws:
             await ws.send(json.dumps({"content": "hi"}))
             assert (await _turn(ws))[-1]["type"] == "final_answer"

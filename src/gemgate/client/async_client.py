@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from google import genai
 
     from gemgate.caching import CacheConfig, CacheManager
+    from gemgate.live import LivePool
     from gemgate.sessions import ChatManager
     from gemgate.tools import ChatEvent, Tool, ToolExecutor
 
@@ -118,6 +119,7 @@ class AsyncGemini(Operations):
         self._sdk: genai.Client | None = None
         self._cache_manager: CacheManager | None = None
         self._sdk_http: httpx2.AsyncClient | None = None
+        self._live: LivePool | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -128,7 +130,9 @@ class AsyncGemini(Operations):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close connections (and the SDK client, if one was made)."""
+        """Close connections, Live sessions and the SDK client, if one was made."""
+        if self._live is not None:
+            await self._live.aclose()
         if self._sdk is not None:
             await self._sdk.aio.aclose()
         if self._sdk_http is not None:  # the SDK leaves a client it was given open
@@ -154,6 +158,15 @@ class AsyncGemini(Operations):
             )
             self._sdk = genai.Client(api_key="gemgate-managed", http_options=options)
         return self._sdk
+
+    @property
+    def live(self) -> LivePool:
+        """Live sessions by session id (see :class:`gemgate.live.LivePool`)."""
+        if self._live is None:
+            from gemgate.live import LivePool
+
+            self._live = LivePool(self)
+        return self._live
 
     @property
     def in_flight(self) -> int:

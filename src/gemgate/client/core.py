@@ -80,6 +80,7 @@ class Core:
             settings.upstream_url or GOOGLE_BASE_URL,
             connect=settings.timeouts.connect,
             limit=settings.max_connections,
+            ca_file=settings.tls_ca_file,
         )
         self.state = MemoryQuotaState()
         self.tracker = Tracker(self.clock, settings.history_size)

@@ -11,14 +11,17 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from gemgate.emulator import control as control_api
 from gemgate.emulator import generation, resources
 from gemgate.emulator.config import EmulatorConfig
 from gemgate.emulator.errors import ApiError, not_found
 from gemgate.emulator.http import TRANSPORT_KEY, error_response
+from gemgate.emulator.live.endpoint import live_endpoint
+from gemgate.emulator.live.tokens_api import create_auth_token
 from gemgate.emulator.state import VERSIONS, EmulatorState
 
 __all__ = ["Emulator", "create_app"]
@@ -68,7 +71,7 @@ class Emulator:
             },
         )
 
-    def _routes(self, control: bool) -> list[Route]:
+    def _routes(self, control: bool) -> list[BaseRoute]:
         state = self.state
 
         def route(
@@ -82,7 +85,12 @@ class Emulator:
 
             return Route(path, endpoint, methods=methods)
 
-        routes = [
+        async def live(websocket: WebSocket) -> None:
+            await live_endpoint(state, websocket)
+
+        routes: list[BaseRoute] = [
+            WebSocketRoute("/ws/{rpc}", live),
+            route("/v1alpha/auth_tokens", create_auth_token, ["POST"]),
             route("/{version}/models", resources.list_models, ["GET"]),
             route("/{version}/models/{name}", self._model, ["GET", "POST"]),
             route("/{version}/cachedContents", resources.list_caches, ["GET"]),
@@ -141,7 +149,7 @@ class Emulator:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is not None:
                 scope[TRANSPORT_KEY] = transport

@@ -16,6 +16,7 @@ _GENERATE_METHODS = [
     "batchGenerateContent",
 ]
 _EMBED_METHODS = ["embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"]
+_LIVE_METHODS = ["bidiGenerateContent", "countTokens"]
 
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -67,6 +68,36 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         output_token_limit=1,
         embedding_dimensions=768,
     ),
+    ModelSpec(
+        name="gemini-live-2.5-flash-preview",
+        display_name="Gemini Live 2.5 Flash Preview",
+        description="Gemini Live 2.5 Flash Preview: low-latency text and audio over the Live API.",
+        kind="live",
+        input_token_limit=131_072,
+        output_token_limit=8_192,
+    ),
+    ModelSpec(
+        name="gemini-2.0-flash-live-001",
+        display_name="Gemini 2.0 Flash 001 Live",
+        description="Gemini 2.0 Flash for the Live API.",
+        kind="live",
+        input_token_limit=131_072,
+        output_token_limit=8_192,
+    ),
+    ModelSpec(
+        name="gemini-2.5-flash-native-audio-preview-12-2025",
+        display_name="Gemini 2.5 Flash Native Audio Preview 12-2025",
+        description="Native audio dialog over the Live API (answers in AUDIO only).",
+        version="2.5-flash-native-audio-preview-12-2025",
+        kind="live",
+        native_audio=True,
+        input_token_limit=131_072,
+        output_token_limit=8_192,
+        aliases=[
+            "gemini-2.5-flash-native-audio-latest",
+            "gemini-2.5-flash-native-audio-preview-09-2025",
+        ],
+    ),
 )
 
 
@@ -99,6 +130,8 @@ class Catalog:
     @staticmethod
     def methods(spec: ModelSpec) -> list[str]:
         """The ``supportedGenerationMethods`` of a model."""
+        if spec.kind == "live":
+            return list(_LIVE_METHODS)
         return list(_EMBED_METHODS if spec.kind == "embed" else _GENERATE_METHODS)
 
     @staticmethod
@@ -106,6 +139,8 @@ class Catalog:
         """Whether ``method`` (``generateContent``, ``embedContent`` …) works on ``spec``."""
         if spec.kind == "embed":
             return method in ("embedContent", "batchEmbedContents", "countTokens")
+        if spec.kind == "live":
+            return method in ("bidiGenerateContent", "countTokens")
         return method in ("generateContent", "streamGenerateContent", "countTokens")
 
     @classmethod
@@ -120,7 +155,7 @@ class Catalog:
             "outputTokenLimit": spec.output_token_limit,
             "supportedGenerationMethods": cls.methods(spec),
         }
-        if spec.kind == "generate":
+        if spec.kind != "embed":
             model.update(temperature=1, maxTemperature=2, topP=0.95, topK=64)
             if spec.thinking:
                 model["thinking"] = True

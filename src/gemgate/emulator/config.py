@@ -85,7 +85,8 @@ class ModelSpec(_Strict):
     display_name: str = ""
     description: str = ""
     version: str = "001"
-    kind: str = Field(default="generate", pattern="^(generate|embed)$")
+    kind: str = Field(default="generate", pattern="^(generate|embed|live)$")
+    """``generate`` (REST generation), ``embed`` (embeddings) or ``live`` (Live API only)."""
     input_token_limit: int = 1_048_576
     output_token_limit: int = 65_536
     thinking: bool = False
@@ -93,6 +94,8 @@ class ModelSpec(_Strict):
     can_disable_thinking: bool = True
     requires_thought_signatures: bool = False
     """Gemini 3 behaviour: history without signatures on current-turn calls is a 400."""
+    native_audio: bool = False
+    """A Live model that only answers in AUDIO."""
     embedding_dimensions: int = 768
     cache_min_tokens: int = 1024
     aliases: list[str] = Field(default_factory=list)
@@ -114,6 +117,14 @@ class EmulatorSettings(_Strict):
     """Seed for probabilistic fault rules."""
     signature_secret: str = "gemgate-emulator"
     """Key used to sign and verify thought signatures."""
+    live_connection_seconds: float = Field(default=600.0, gt=0)
+    """How long one Live connection lives before the server closes it (the service: ~10 min)."""
+    live_goaway_seconds: float = Field(default=60.0, ge=0)
+    """How long before that end the server sends ``goAway``."""
+    live_chunk_seconds: float = Field(default=0.0, ge=0, le=60)
+    """Pause between streamed Live reply chunks; input arriving meanwhile interrupts the turn."""
+    live_resumption_seconds: float = Field(default=7200.0, gt=0)
+    """How long a ``sessionResumptionUpdate.newHandle`` can be used to resume."""
 
 
 class EmulatorConfig(BaseModel):

@@ -11,6 +11,15 @@ A rule matches on ``method`` (``generateContent``, ``streamGenerateContent``,
 - ``drop``: close the connection without a response.
 - ``malformed``: a 200 whose body is broken JSON.
 
+For Live sessions (``method: "BidiGenerateContent"``) a rule is picked once per connection,
+when its setup is admitted, and fires once the server has sent ``after_messages`` messages
+after ``setupComplete`` (0: right after it): ``status`` closes the connection with the close
+code of that status (400 → 1007, 401/403/404/409 → 1008, others → 1011), ``drop`` closes it
+without a close frame, ``malformed`` sends a broken frame and closes with 1011, and
+``goaway`` (Live only) sends ``goAway`` with ``timeLeft`` = ``delay_ms`` and closes when
+that time is up (1008 "The operation was aborted.", as at the end of a connection's
+life). ``delay`` holds ``setupComplete`` back by ``delay_ms``.
+
 ``times`` limits how many matching requests a rule hits; ``probability`` makes it hit
 only some of them (seeded, so runs repeat).
 """
@@ -24,9 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gemgate.wire.durations import parse_duration
 
-__all__ = ["FaultInjector", "FaultRule"]
+__all__ = ["LIVE_METHOD", "FaultInjector", "FaultRule"]
 
 _STREAM_METHODS = frozenset({"streamGenerateContent"})
+LIVE_METHOD = "BidiGenerateContent"
+"""The method name fault rules use for Live connections."""
 
 
 class FaultRule(BaseModel):
@@ -34,7 +45,7 @@ class FaultRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["status", "midstream", "delay", "drop", "malformed"]
+    kind: Literal["status", "midstream", "delay", "drop", "malformed", "goaway"]
     method: str = "*"
     model: str | None = None
     project: str | None = None
@@ -42,6 +53,8 @@ class FaultRule(BaseModel):
     retry_delay: str | None = None
     message: str | None = None
     after_chunks: int = Field(default=1, ge=0)
+    after_messages: int = Field(default=0, ge=0)
+    """Live: server messages sent after ``setupComplete`` before the fault fires."""
     delay_ms: int = Field(default=0, ge=0, le=600_000)
     times: int | None = Field(default=None, ge=1)
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
@@ -63,6 +76,8 @@ class FaultRule(BaseModel):
         if self.method not in ("*", method):
             return False
         if self.kind == "midstream" and method not in _STREAM_METHODS:
+            return False
+        if self.kind == "goaway" and method != LIVE_METHOD:
             return False
         if self.model is not None and self.model != model:
             return False

@@ -83,6 +83,18 @@ ENUMS: Final[dict[str, frozenset[str]]] = {
         {"OUTCOME_UNSPECIFIED", "OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"}
     ),
     "ThinkingLevel": frozenset({"THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH"}),
+    "StartSensitivity": frozenset(
+        {"START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"}
+    ),
+    "EndSensitivity": frozenset(
+        {"END_SENSITIVITY_UNSPECIFIED", "END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"}
+    ),
+    "ActivityHandling": frozenset(
+        {"ACTIVITY_HANDLING_UNSPECIFIED", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"}
+    ),
+    "TurnCoverage": frozenset(
+        {"TURN_COVERAGE_UNSPECIFIED", "TURN_INCLUDES_ONLY_ACTIVITY", "TURN_INCLUDES_ALL_INPUT"}
+    ),
 }
 
 _CONTENT = _msg("Content")
@@ -244,4 +256,74 @@ MESSAGES: Final[dict[str, dict[str, FieldType]]] = {
         "sizeBytes": "int64",
         "source": "string",
     },
+    # Live API (BidiGenerateContent over WebSocket) and its ephemeral tokens.
+    "BidiGenerateContentClientMessage": {
+        "setup": _msg("BidiGenerateContentSetup"),
+        "clientContent": _msg("BidiGenerateContentClientContent"),
+        "realtimeInput": _msg("BidiGenerateContentRealtimeInput"),
+        "toolResponse": _msg("BidiGenerateContentToolResponse"),
+        "contextUpdate": _msg("BidiGenerateContentContextUpdate"),
+    },
+    "BidiGenerateContentSetup": {
+        "model": "string",
+        "generationConfig": _msg("LiveGenerationConfig"),
+        "systemInstruction": _CONTENT,
+        "tools": _list(_msg("Tool")),
+        "realtimeInputConfig": _msg("RealtimeInputConfig"),
+        "sessionResumption": _msg("SessionResumptionConfig"),
+        "contextWindowCompression": _msg("ContextWindowCompressionConfig"),
+        "inputAudioTranscription": "object",
+        "outputAudioTranscription": "object",
+        "proactivity": "object",
+        "historyConfig": "object",
+        "safetySettings": _list(_msg("SafetySetting")),
+    },
+    "RealtimeInputConfig": {
+        "automaticActivityDetection": _msg("AutomaticActivityDetection"),
+        "activityHandling": _enum("ActivityHandling"),
+        "turnCoverage": _enum("TurnCoverage"),
+    },
+    "AutomaticActivityDetection": {
+        "disabled": "bool",
+        "startOfSpeechSensitivity": _enum("StartSensitivity"),
+        "endOfSpeechSensitivity": _enum("EndSensitivity"),
+        "prefixPaddingMs": "int",
+        "silenceDurationMs": "int",
+    },
+    "SessionResumptionConfig": {"handle": "string", "transparent": "bool"},
+    "ContextWindowCompressionConfig": {
+        "triggerTokens": "int64",
+        "slidingWindow": _msg("SlidingWindow"),
+    },
+    "SlidingWindow": {"targetTokens": "int64"},
+    "BidiGenerateContentClientContent": {"turns": _list(_CONTENT), "turnComplete": "bool"},
+    "BidiGenerateContentRealtimeInput": {
+        "mediaChunks": _list(_msg("Blob")),
+        "audio": _msg("Blob"),
+        "video": _msg("Blob"),
+        "text": "string",
+        "audioStreamEnd": "bool",
+        "activityStart": "object",
+        "activityEnd": "object",
+    },
+    "BidiGenerateContentToolResponse": {"functionResponses": _list(_msg("FunctionResponse"))},
+    "BidiGenerateContentContextUpdate": {
+        "systemInstruction": _CONTENT,
+        "tools": _msg("ContextUpdateTools"),
+    },
+    "ContextUpdateTools": {"tools": _list(_msg("Tool"))},
+    "AuthToken": {
+        "name": "string",
+        "expireTime": "timestamp",
+        "newSessionExpireTime": "timestamp",
+        "uses": "int",
+        "bidiGenerateContentSetup": _msg("BidiGenerateContentSetup"),
+        "fieldMask": "string",
+    },
 }
+MESSAGES["LiveGenerationConfig"] = {
+    **MESSAGES["GenerationConfig"],
+    "enableAffectiveDialog": "bool",
+    "translationConfig": "object",
+}
+"""A Live ``setup.generationConfig``: a GenerationConfig plus the Live-only fields."""

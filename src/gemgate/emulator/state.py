@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from gemgate.emulator.caches import CacheStore
 from gemgate.emulator.catalog import Catalog
@@ -14,6 +14,8 @@ from gemgate.emulator.config import EmulatorConfig, Limits, ModelSpec
 from gemgate.emulator.errors import ApiError, api_key_invalid, not_found
 from gemgate.emulator.faults import FaultInjector
 from gemgate.emulator.files import FileStore
+from gemgate.emulator.live.resumption import ResumptionStore
+from gemgate.emulator.live.tokens import AuthTokenStore
 from gemgate.emulator.quota import QuotaTracker
 from gemgate.emulator.responder import Responder
 from gemgate.emulator.signatures import Signer
@@ -42,6 +44,8 @@ class EmulatorState:
     files: FileStore = field(init=False)
     signer: Signer = field(init=False)
     responder: Responder = field(init=False)
+    auth_tokens: AuthTokenStore = field(init=False)
+    live_sessions: ResumptionStore = field(init=False)
     _projects: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -53,13 +57,17 @@ class EmulatorState:
         self.files = FileStore(self.clock, settings.file_processing_seconds)
         self.signer = Signer(settings.signature_secret)
         self.responder = Responder(settings, self.signer)
+        self.auth_tokens = AuthTokenStore(self.clock)
+        self.live_sessions = ResumptionStore(self.clock, settings.live_resumption_seconds)
         self._projects = {key: p.name for p in self.config.projects for key in p.keys}
 
     def reset(self) -> None:
-        """Forget caches, files, quota windows, counters and fault rules."""
+        """Forget caches, files, quota windows, counters, fault rules and Live state."""
         self.quota.reset()
         self.caches.reset()
         self.files.reset()
+        self.auth_tokens.reset()
+        self.live_sessions.reset()
         self.faults.set_rules([])
 
     def project_for(self, key: str) -> str | None:
@@ -68,12 +76,13 @@ class EmulatorState:
             return DEFAULT_PROJECT if key else None
         return self._projects.get(key)
 
-    def authenticate(self, request: Request) -> str:
+    def authenticate(self, request: HTTPConnection) -> str:
         """The caller's project, from ``x-goog-api-key`` or ``?key=``."""
         key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
         if not key:
             raise ApiError(403, _NO_KEY, status="PERMISSION_DENIED")
-        project = self.project_for(key)
+        # An ephemeral token is no API key (it only opens constrained Live sessions).
+        project = None if key.startswith("auth_tokens/") else self.project_for(key)
         if project is None:
             raise api_key_invalid()
         return project

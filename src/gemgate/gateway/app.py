@@ -23,6 +23,7 @@ from gemgate.errors import GemgateError, QuotaExhausted, UpstreamTimeout
 from gemgate.gateway.asgi import BodyTooLarge, header, read_body, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
 from gemgate.gateway.keys import KeyCheck, Keyring
+from gemgate.gateway.live_api import COOKIE, LiveRoute, Logins
 from gemgate.gateway.metrics import CONTENT_TYPE as METRICS_TYPE
 from gemgate.gateway.metrics import Metrics
 from gemgate.gateway.native import PREFIX, NativeRoute
@@ -31,6 +32,7 @@ from gemgate.gateway.openapi import spec
 from gemgate.gateway.sessions_api import PREFIX as SESSIONS
 from gemgate.gateway.sessions_api import SessionsRoute
 from gemgate.gateway.ws_chat import ChatSocket
+from gemgate.gateway.ws_live import LiveSocket
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
 from gemgate.wire.errors import error_body
 
@@ -61,6 +63,9 @@ class Gateway:
         self.keyring = Keyring(client.settings.gateway_keys, client._core.clock)
         self.metrics = Metrics(client)
         self.chat_socket = ChatSocket(client, self.sessions.manager)
+        self.live_socket = LiveSocket(client, self.sessions.manager)
+        self.logins = Logins(client._core.clock)
+        self._live = LiveRoute(client)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -119,6 +124,10 @@ class Gateway:
             await self.sessions(scope, receive, send)
         elif path.startswith("/api/v1/models/"):
             await self._models_api(path, scope, receive, send)
+        elif path == "/api/v1/live/tokens" and scope["method"] == "POST":
+            await self._live.tokens(receive, send)
+        elif path == "/api/v1/login" and scope["method"] == "POST":
+            await self._login(scope, send)
         elif path == "/" and scope["method"] == "GET":
             page = _PAGE.read_bytes()
             await send_bytes(send, 200, page, [("content-type", "text/html; charset=utf-8")])
@@ -167,20 +176,49 @@ class Gateway:
             )
 
     async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] != "/ws/chat":
-            await send({"type": "websocket.close", "code": 1008, "reason": "no such endpoint"})
-        elif await self._authorize_socket(scope, send):
-            await self.chat_socket(scope, receive, send)
+        connect = await receive()
+        if connect["type"] != "websocket.connect":
+            return
+        path = scope["path"]
+        user = "-" if path not in ("/ws/chat", "/ws/live") else self._socket_user(scope)
+        if isinstance(user, KeyCheck) or path not in ("/ws/chat", "/ws/live"):
+            reason = user.message if isinstance(user, KeyCheck) else "no such endpoint"
+            await send({"type": "websocket.accept"})  # so that browsers see code and reason
+            await send({"type": "websocket.close", "code": 1008, "reason": reason})
+            return
+        replayed = _replaying(connect, receive)
+        if path == "/ws/chat":
+            await self.chat_socket(scope, replayed, send)
+        else:
+            await self.live_socket(scope, replayed, send, user)
 
-    async def _authorize_socket(self, scope: Scope, send: Send) -> bool:
-        """Check a WebSocket's gateway key (header or ``?key=``) before accepting it."""
+    def _socket_user(self, scope: Scope) -> str | KeyCheck:
+        """Who opens this WebSocket: a gateway key (header, ``?key=``) or login cookie.
+
+        Without gateway keys the gateway is open (loopback only) and ``?user=`` names
+        the user. A refusal comes back as the failed :class:`KeyCheck`.
+        """
         if not self.keyring.enabled:
-            return True
+            query = scope.get("query_string", b"").decode("latin-1")
+            named = [p[5:] for p in query.split("&") if p.startswith("user=")]
+            return named[0][:64] if named and named[0] else "local"
+        logged_in = self.logins.user(scope)
+        if logged_in is not None:
+            return logged_in
         check = self.keyring.check(_secret(scope), 0)
-        if check.status == 200:
-            return True
-        await send({"type": "websocket.close", "code": 1008, "reason": check.message})
-        return False
+        if check.status == 200 and check.key is not None:
+            return check.key.name
+        return check
+
+    async def _login(self, scope: Scope, send: Send) -> None:
+        """Trade a gateway key for an HttpOnly session cookie (for the web page)."""
+        key = scope.get("gemgate.key")
+        if key is None:
+            await send_json(send, 400, {"detail": "no gateway keys are configured"})
+            return
+        token = self.logins.start(key.name)
+        cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
+        await send_json(send, 200, {"user": key.name}, [("set-cookie", cookie)])
 
     async def _authorize(self, scope: Scope, native: bool, send: Send) -> bool:
         """Check the gateway key (when keys are configured); answer 401/403/429 if refused."""
@@ -264,6 +302,16 @@ def _secret(scope: Scope) -> str | None:
         if pair.startswith("key="):
             return pair[4:]
     return None
+
+
+def _replaying(first: Message, receive: Receive) -> Receive:
+    """``receive`` with ``first`` (already read) handed out again first."""
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 def _incoming_id(scope: Scope) -> str | None:

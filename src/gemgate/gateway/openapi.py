@@ -165,6 +165,21 @@ def spec() -> dict[str, Any]:
                     },
                 )
             },
+            "/api/v1/live/tokens": {
+                "post": _op(
+                    "Mint an ephemeral Live API token",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "uses": {"type": "integer", "minimum": 1, "maximum": 1000},
+                            "expire_seconds": {"type": "integer", "minimum": 1},
+                            "new_session_expire_seconds": {"type": "integer", "minimum": 1},
+                            "model": {"type": "string"},
+                        },
+                    },
+                )
+            },
+            "/api/v1/login": {"post": _op("Trade a gateway key for a session cookie")},
             "/gemini/v1beta/models/{model}:generateContent": {
                 "post": {
                     **_op("Native Gemini generateContent (relayed)", {"type": "object"}),

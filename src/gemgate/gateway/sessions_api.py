@@ -51,17 +51,21 @@ class SessionsRoute:
             scope["path"][len(PREFIX) :].strip("/").split("/") if scope["path"] != PREFIX else []
         )
         method = scope["method"]
+        key = scope.get("gemgate.key")
+        owner: str | None = key.name if key is not None else None  # keys see only their own
+        if parts:
+            await self._owned(parts[0], owner)
         if not parts and method == "POST":
             body = await self._json(receive)
             info = await self.manager.create_chat(
-                title=_text(body, "title"), user=_text(body, "user")
+                title=_text(body, "title"), user=owner or _text(body, "user")
             )
             await send_json(send, 201, info.model_dump())
         elif not parts and method == "GET":
             query = dict(
                 p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p
             )
-            chats = await self.manager.list_chats(user=query.get("user") or None)
+            chats = await self.manager.list_chats(user=owner or query.get("user") or None)
             await send_json(send, 200, {"sessions": [c.model_dump() for c in chats]})
         elif len(parts) == 1 and method == "GET":
             info = await self.manager.get_chat(parts[0])
@@ -76,6 +80,11 @@ class SessionsRoute:
             await self._message(parts[0], await self._json(receive), receive, send)
         else:
             raise _Problem(404, f"no route for {method} {scope['path']}")
+
+    async def _owned(self, chat_id: str, owner: str | None) -> None:
+        """404 for a session that belongs to another gateway key (as if it did not exist)."""
+        if owner is not None and (await self.manager.get_chat(chat_id)).user != owner:
+            raise ChatNotFound(chat_id)
 
     async def _json(self, receive: Receive) -> dict[str, Any]:
         raw = await read_body(receive, 1024 * 1024)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -83,10 +84,18 @@ def _mapped() -> Iterator[None]:
 class AiohttpDriver:
     """A pooled aiohttp session for one base URL."""
 
-    def __init__(self, base_url: str, *, connect: float = 10.0, limit: int = 1024) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect: float = 10.0,
+        limit: int = 1024,
+        ca_file: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._connect = connect
         self._limit = limit
+        self._ca_file = ca_file
         self._session: aiohttp.ClientSession | None = None
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - a handful of (first_byte, idle) pairs
@@ -98,7 +107,8 @@ class AiohttpDriver:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
+            trust = ssl.create_default_context(cafile=self._ca_file) if self._ca_file else True
+            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300, ssl=trust)
             self._session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=True, trust_env=False
             )

@@ -139,6 +139,16 @@ class Upstream:
                 return sent
         raise QuotaExhausted(call.model or "-", None, f"gave up after {MAX_HOPS} attempts")
 
+    async def admit(self, model: str, tokens: int = 0) -> tuple[ProjectConfig, str]:
+        """A project and key with room for one ``model`` request, waiting for quota if needed.
+
+        For connections the pipeline does not send itself, such as Live sessions.
+        """
+        call = Call("POST", "", model=model, kind="live", tokens=tokens)
+        deadline = self.clock() + self.settings.timeouts.total
+        project, key, _ = await self._admit(call, self.default, deadline)
+        return project, key
+
     async def _attempt(
         self,
         call: Call,

@@ -1,0 +1,232 @@
+"""``/ws/live``: a browser's Live conversation, bridged to a pooled ``LiveSession``.
+
+Connect to ``/ws/live`` (optionally ``?session_id=…`` to continue a conversation) with a
+gateway key (``?key=``, a header, or the ``gemgate_session`` cookie from
+``POST /api/v1/login``). The server first sends ``{"type": "session", "id": …}``. Then the
+client sends JSON text frames, one of:
+
+- ``{"type": "text", "content": "…"}``
+- ``{"type": "image", "data": "<base64>", "mime_type": "image/jpeg", "prompt": "…"}``
+- ``{"type": "audio", "data": "<base64 16 kHz 16-bit PCM>"}`` (any number), then
+  ``{"type": "audio_end"}``
+
+and receives, per turn: ``{"type": "text_delta", "text"}``, ``{"type": "transcription",
+"text", "source"}``, ``{"type": "tool_calls", "calls"}``, and finally ``{"type":
+"turn_complete", "text", "processing_time", "usage", "interrupted"}`` — or ``{"type":
+"error", "message"}``. Every user and model message is stored in the chat session, with
+its message type (``text``, ``image``, ``audio``), sender and processing time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.types import Receive, Scope, Send
+
+from gemgate.client.async_client import AsyncGemini
+from gemgate.errors import GemgateError
+from gemgate.live import LiveEvent, LiveText, LiveToolCalls, LiveTranscription, LiveTurnComplete
+from gemgate.sessions import ChatManager, ChatMessage, ChatNotFound
+
+__all__ = ["LiveSocket"]
+
+_MAX_FRAME = 8 * 1024 * 1024
+
+
+class _BadFrame(Exception):
+    """A frame this endpoint cannot use; the reason goes back as an error frame."""
+
+
+class LiveSocket:
+    """Serves one browser WebSocket on the client's ``LivePool`` and the chat store."""
+
+    def __init__(self, client: AsyncGemini, manager: ChatManager) -> None:
+        self._client = client
+        self._manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, user: str) -> None:
+        """Run the connection until the client closes it."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        wanted = (query.get("session_id") or [None])[0]
+        try:
+            chat_id = await self._chat(wanted, user)
+        except ChatNotFound as exc:
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": 1008, "reason": str(exc)[:120]})
+            return
+        await send({"type": "websocket.accept"})
+        conversation = _Conversation(self._client, self._manager, chat_id, send)
+        await conversation.emit({"type": "session", "id": chat_id})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+            try:
+                await conversation.handle(_parse(raw))
+            except _BadFrame as exc:
+                await conversation.emit({"type": "error", "message": str(exc)})
+            except GemgateError as exc:
+                await conversation.emit(
+                    {"type": "error", "message": f"the Live session failed: {exc}"}
+                )
+
+    async def _chat(self, wanted: str | None, user: str) -> str:
+        """The chat this connection talks in: an existing one of this user's, or a new one."""
+        if wanted is None:
+            return (await self._manager.create_chat(title="Live conversation", user=user)).id
+        info = await self._manager.get_chat(wanted)
+        if info.user not in (None, user):
+            raise ChatNotFound(wanted)  # someone else's: as if it did not exist
+        return info.id
+
+
+class _Conversation:
+    """One connection's turns: forwarded to the Live session, answered, and stored."""
+
+    def __init__(self, client: AsyncGemini, manager: ChatManager, chat_id: str, send: Send) -> None:
+        self._pool = client.live
+        self._manager = manager
+        self._chat_id = chat_id
+        self._send = send
+        self._audio_ms = 0
+
+    async def emit(self, value: dict[str, Any]) -> None:
+        await self._send({"type": "websocket.send", "text": json.dumps(value)})
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "text":
+            content = frame.get("content")
+            if not isinstance(content, str) or not content.strip():
+                raise _BadFrame("'content' must be a non-empty string")
+            await self._turn(ChatMessage.user(content, sender="user"), content)
+        elif kind == "image":
+            data, mime = _blob(frame, "image/jpeg")
+            prompt = frame.get("prompt") or "Describe this image."
+            if not isinstance(prompt, str):
+                raise _BadFrame("'prompt' must be a string")
+            parts: list[dict[str, Any]] = [
+                {"inlineData": {"mimeType": mime, "data": data}},
+                {"text": prompt},
+            ]
+            message = ChatMessage(role="user", parts=parts, message_type="image", sender="user")
+            await self._turn(message, {"role": "user", "parts": parts})
+        elif kind == "audio":
+            data, _ = _blob(frame, "audio/pcm;rate=16000")
+            live = await self._live()
+            pcm = base64.b64decode(data)
+            self._audio_ms += len(pcm) * 1000 // 32000
+            await live.send_audio(pcm)
+        elif kind == "audio_end":
+            await self._audio_turn()
+        else:
+            raise _BadFrame(f"unknown message type {kind!r}; use text, image, audio, audio_end")
+
+    async def _live(self) -> Any:
+        fresh = self._chat_id not in self._pool
+        live = await self._pool.session(self._chat_id)
+        if fresh:  # a new Live session for a stored conversation: give it the history
+            history = await self._manager.get_history(self._chat_id)
+            await live.seed([m.to_content() for m in history if m.role in ("user", "model")])
+        return live
+
+    async def _turn(self, message: ChatMessage, content: Any) -> None:
+        live = await self._live()
+        await self._manager.append(self._chat_id, [message])
+        await self._answer(live.turn(content))
+
+    async def _audio_turn(self) -> None:
+        live = await self._live()
+        heard: list[str] = []
+
+        async def stored_after(events: Any) -> Any:
+            async for event in events:
+                if isinstance(event, LiveTranscription) and event.source == "input":
+                    heard.append(event.text)
+                if isinstance(event, LiveTurnComplete):
+                    said = " ".join(heard) or "(audio)"
+                    message = ChatMessage.user(
+                        said,
+                        message_type="audio",
+                        sender="user",
+                        metadata={"duration_ms": self._audio_ms},
+                    )
+                    await self._manager.append(self._chat_id, [message])
+                    self._audio_ms = 0
+                yield event
+
+        await self._answer(stored_after(live.end_audio()))
+
+    async def _answer(self, events: Any) -> None:
+        started = time.perf_counter()
+        pieces: list[str] = []
+        async for event in events:
+            await self._forward(event, pieces)
+            if isinstance(event, LiveTurnComplete):
+                elapsed = time.perf_counter() - started
+                text = "".join(pieces)
+                reply = ChatMessage.model(
+                    text,
+                    sender="assistant",
+                    processing_time=elapsed,
+                    usage=_usage(event.usage),
+                    metadata={"interrupted": True} if event.interrupted else {},
+                )
+                await self._manager.append(self._chat_id, [reply])
+                await self.emit(
+                    {
+                        "type": "turn_complete",
+                        "text": text,
+                        "processing_time": round(elapsed, 4),
+                        "usage": event.usage,
+                        "interrupted": event.interrupted,
+                    }
+                )
+
+    async def _forward(self, event: LiveEvent, pieces: list[str]) -> None:
+        if isinstance(event, LiveText):
+            pieces.append(event.text)
+            await self.emit({"type": "text_delta", "text": event.text})
+        elif isinstance(event, LiveTranscription):
+            await self.emit({"type": "transcription", "text": event.text, "source": event.source})
+        elif isinstance(event, LiveToolCalls):
+            await self.emit({"type": "tool_calls", "calls": event.calls})
+
+
+def _parse(raw: str) -> dict[str, Any]:
+    if len(raw) > _MAX_FRAME:
+        raise _BadFrame(f"frames are limited to {_MAX_FRAME} bytes")
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        raise _BadFrame("frames must be JSON objects") from None
+    if not isinstance(frame, dict):
+        raise _BadFrame("frames must be JSON objects")
+    return frame
+
+
+def _blob(frame: dict[str, Any], default_mime: str) -> tuple[str, str]:
+    data, mime = frame.get("data"), frame.get("mime_type") or default_mime
+    if not isinstance(data, str) or not data or not isinstance(mime, str):
+        raise _BadFrame("'data' must be a non-empty base64 string")
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise _BadFrame("'data' is not valid base64") from None
+    return data, mime
+
+
+def _usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
+    if not usage:
+        return None
+    prompt = int(usage.get("prompt_token_count") or 0)
+    answer = int(usage.get("response_token_count") or usage.get("candidates_token_count") or 0)
+    return {"prompt_tokens": prompt, "completion_tokens": answer, "total_tokens": prompt + answer}

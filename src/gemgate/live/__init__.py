@@ -1,0 +1,28 @@
+"""Live API sessions that survive ``goAway`` and dropped connections, and a pool of them."""
+
+from __future__ import annotations
+
+from gemgate.errors import LiveSessionLost
+from gemgate.live.events import (
+    LiveEvent,
+    LiveReply,
+    LiveText,
+    LiveToolCalls,
+    LiveTranscription,
+    LiveTurnComplete,
+)
+from gemgate.live.pool import LivePool, LivePoolFull
+from gemgate.live.session import LiveSession
+
+__all__ = [
+    "LiveEvent",
+    "LivePool",
+    "LivePoolFull",
+    "LiveReply",
+    "LiveSession",
+    "LiveSessionLost",
+    "LiveText",
+    "LiveToolCalls",
+    "LiveTranscription",
+    "LiveTurnComplete",
+]

@@ -1,0 +1,573 @@
+"""``LiveSession``: one Live conversation that survives ``goAway`` and dropped connections.
+
+The official SDK gives a raw session: when the server sends ``goAway`` or the
+connection breaks, the conversation is over unless the caller reconnects with the newest
+resumption handle and resends what the server had not yet taken in. ``LiveSession`` does
+that itself:
+
+- it always asks for resumption and keeps the newest handle;
+- it keeps the client messages the newest handle may not include (those sent since the
+  last turn that ended before the handle), and after reconnecting resends exactly those —
+  a turn that was already answered is resent so the server has it, and its second answer
+  is swallowed; the turn in flight is answered once, without repeating text already
+  delivered;
+- on ``goAway`` it reconnects at the next turn boundary (or at once when the connection
+  closes first);
+- it answers tool calls with gemgate :class:`~gemgate.tools.Tool` objects;
+- it raises :class:`~gemgate.errors.LiveSessionLost` only when resumption is impossible
+  (the server refuses the handle, or reconnecting fails ``max_reconnects`` times).
+
+Example::
+
+    async with LiveSession(client, tools=[get_weather]) as live:
+        async for piece in live.stream("What's the weather in Paris?"):
+            print(piece, end="")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from gemgate.errors import ConnectError, GemgateError, LiveSessionLost
+from gemgate.live.events import (
+    LiveEvent,
+    LiveReply,
+    LiveText,
+    LiveToolCalls,
+    LiveTranscription,
+    LiveTurnComplete,
+)
+from gemgate.live.target import Targets
+from gemgate.tools.executor import FunctionCall, FunctionCallData, run_tool
+from gemgate.tools.tool import Tool
+
+if TYPE_CHECKING:
+    from google.genai.live import AsyncSession
+
+    from gemgate.client.async_client import AsyncGemini
+
+__all__ = ["LiveSession"]
+
+logger = logging.getLogger("gemgate.live")
+Sender = Callable[["AsyncSession"], Awaitable[None]]
+_REFUSED = frozenset({1007, 1008})
+"""Close codes meaning the server will not take this session (bad argument, policy)."""
+
+
+@dataclass
+class _Pending:
+    """A client message the newest resumption handle may not include."""
+
+    send: Sender
+    answered: bool = False
+    """Its turn has ended (a reply was received in full)."""
+    expects_reply: bool = True
+
+
+@dataclass(frozen=True)
+class _Closed:
+    """The connection ended (as the reader saw it)."""
+
+    code: int | None
+    reason: str
+
+
+class LiveSession:
+    """A Live conversation on gemgate's keys that reconnects and resumes by itself.
+
+    Args:
+        client: The :class:`~gemgate.AsyncGemini` whose keys and quotas it uses.
+        model: A Live model (default: the ``live_model`` setting).
+        config: A ``LiveConnectConfig`` (or dict); by default TEXT answers, with
+            transcriptions of audio input.
+        tools: Tools the model may call; their calls are answered automatically.
+        max_reconnects: Failed reconnection attempts in a row before giving up.
+        handle: A resumption handle from an earlier session (its ``handle``) to continue
+            that conversation, even from another process.
+    """
+
+    def __init__(
+        self,
+        client: AsyncGemini,
+        model: str | None = None,
+        *,
+        config: types.LiveConnectConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[Tool] = (),
+        max_reconnects: int = 5,
+        handle: str | None = None,
+        targets: Targets | None = None,
+    ) -> None:
+        self._client = client
+        self.model = (model or client.settings.live_model).removeprefix("models/")
+        self._config = _config(config, tools)
+        self._tools = {t.name: t for t in tools}
+        self._max_reconnects = max_reconnects
+        self._targets = targets or Targets(client._core)
+        self._own_targets = targets is None
+        self.handle = handle
+        """The newest resumption handle."""
+        self.reconnects = 0
+        """Connections after the first one."""
+        self._key: str | None = None
+        self._pending: list[_Pending] = []
+        self._events: asyncio.Queue[LiveEvent | _Closed] = asyncio.Queue()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._session: AsyncSession | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._tool_tasks: dict[str, asyncio.Task[None]] = {}
+        self._going_away = False
+        self._turn = asyncio.Lock()
+        self._swallow = 0
+        self._interrupted = False
+        self._covered = asyncio.Event()
+        """Set while the newest handle includes every answered turn."""
+        self._covered.set()
+        self.closed = False
+
+    async def __aenter__(self) -> LiveSession:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open right now."""
+        return self._session is not None and not self.closed
+
+    async def connect(self) -> None:
+        """Open the first connection (turns do this on demand too)."""
+        if self.closed:
+            raise GemgateError("this Live session is closed")
+        if self._session is None:
+            await self._reconnect(first=self._key is None)
+
+    # -- turns -------------------------------------------------------------------------
+
+    async def turn(
+        self, content: str | types.Content | Mapping[str, Any]
+    ) -> AsyncIterator[LiveEvent]:
+        """Send one user turn and yield the answer's events until the turn ends.
+
+        ``content`` is text, a ``types.Content``, or a Content in the wire's JSON form
+        (camelCase keys, base64 ``data``).
+        """
+        turn = _content(content)
+
+        async def send(session: AsyncSession) -> None:
+            await session.send_client_content(turns=turn, turn_complete=True)
+
+        async for event in self._exchange(send):
+            yield event
+
+    async def stream(self, content: str | types.Content | Mapping[str, Any]) -> AsyncIterator[str]:
+        """Send one user turn and yield the answer's text as it streams."""
+        async for event in self.turn(content):
+            if isinstance(event, LiveText):
+                yield event.text
+
+    async def ask(self, content: str | types.Content | Mapping[str, Any]) -> LiveReply:
+        """Send one user turn and return the whole answer."""
+        return await _collect(self.turn(content))
+
+    async def send_image(
+        self, image: bytes, prompt: str = "", *, mime_type: str = "image/jpeg"
+    ) -> LiveReply:
+        """Send an image (with an optional prompt) as one turn; return the answer."""
+        parts = [types.Part(inline_data=types.Blob(data=image, mime_type=mime_type))]
+        if prompt:
+            parts.append(types.Part(text=prompt))
+        return await self.ask(types.Content(role="user", parts=parts))
+
+    async def audio_turn(
+        self, chunks: Sequence[bytes], *, rate: int = 16000
+    ) -> AsyncIterator[LiveEvent]:
+        """Stream 16-bit PCM audio, end the stream, and yield what comes back."""
+        for chunk in chunks:
+            await self.send_audio(chunk, rate=rate)
+        async for event in self.end_audio():
+            yield event
+
+    async def send_audio(self, chunk: bytes, *, rate: int = 16000) -> None:
+        """Send one chunk of 16-bit PCM audio (its transcription comes with the reply)."""
+        mime = f"audio/pcm;rate={rate}"
+
+        async def send(session: AsyncSession) -> None:
+            await session.send_realtime_input(audio=types.Blob(data=chunk, mime_type=mime))
+
+        await self._send_only(send)
+
+    async def end_audio(self) -> AsyncIterator[LiveEvent]:
+        """End the audio stream; yield the reply's events, transcriptions included."""
+
+        async def end(session: AsyncSession) -> None:
+            await session.send_realtime_input(audio_stream_end=True)
+
+        async for event in self._exchange(end):
+            yield event
+
+    async def seed(self, turns: Sequence[types.Content | Mapping[str, Any]]) -> None:
+        """Add earlier turns to the context without asking for an answer."""
+        contents: list[types.Content | types.ContentDict] = [_content(t) for t in turns]
+        if not contents:
+            return
+
+        async def send(session: AsyncSession) -> None:
+            await session.send_client_content(turns=contents, turn_complete=False)
+
+        await self._send_only(send)
+
+    async def _send_only(self, send: Sender) -> None:
+        """A client message that does not end a turn (audio chunks)."""
+        async with self._turn:
+            await self._ready()
+            pending = _Pending(send, expects_reply=False)
+            self._pending.append(pending)
+            await self._deliver(pending)
+
+    async def _exchange(self, send: Sender) -> AsyncIterator[LiveEvent]:
+        async with self._turn:
+            await self._ready()
+            pending = _Pending(send)
+            self._pending.append(pending)
+            await self._deliver(pending)
+            delivered = 0  # characters of this turn's text the caller already has
+            seen = 0  # characters of text received on the current connection
+            while True:
+                event = await self._events.get()
+                if isinstance(event, _Closed):
+                    await self._reconnect(cause=event)
+                    seen = 0
+                    continue
+                if self._swallow:  # the answer to a resent, already answered turn
+                    if isinstance(event, LiveTurnComplete):
+                        self._swallow -= 1
+                    continue
+                if isinstance(event, LiveText):
+                    start, seen = seen, seen + len(event.text)
+                    if seen <= delivered:
+                        continue
+                    event = LiveText(event.text[max(delivered - start, 0) :])
+                    delivered = seen
+                yield event
+                if isinstance(event, LiveTurnComplete):
+                    break
+            if self._going_away:
+                await self._reconnect()
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def _ready(self) -> None:
+        if self.closed:
+            raise GemgateError("this Live session is closed")
+        if self._session is None or self._going_away:
+            await self._reconnect(first=self._key is None)
+
+    async def _deliver(self, pending: _Pending) -> None:
+        assert self._session is not None
+        try:
+            await pending.send(self._session)
+        except (genai_errors.APIError, OSError, _ws_closed()) as exc:
+            logger.info("live send failed (%s); reconnecting", type(exc).__name__)
+            await self._reconnect(cause=_Closed(None, str(exc)))  # resends ``pending``
+
+    async def _reconnect(self, *, first: bool = False, cause: _Closed | None = None) -> None:
+        """(Re)open the connection with the newest handle and resend what it lacks."""
+        await self._disconnect()
+        failure: _Closed | None = cause
+        for attempt in range(self._max_reconnects + 1):
+            if attempt:
+                await self._client._core.sleep(min(0.1 * 2**attempt, 5.0))
+            try:
+                await self._open(first=first)
+            except _Refused as exc:
+                raise LiveSessionLost(
+                    f"the server refused the Live session: {exc.code} {exc.reason}",
+                    exc.code,
+                    exc.reason,
+                ) from None
+            except (ConnectError, OSError, genai_errors.APIError) as exc:
+                failure = _Closed(getattr(exc, "code", None), str(exc))
+                continue
+            if not first:
+                self.reconnects += 1
+            try:
+                await self._resend()
+            except (genai_errors.APIError, OSError, _ws_closed()) as exc:
+                failure = _Closed(None, str(exc))
+                await self._disconnect()
+                continue
+            return
+        code = failure.code if failure else None
+        raise LiveSessionLost(
+            f"the Live connection could not be restored after {self._max_reconnects} attempts",
+            code,
+            failure.reason if failure else "",
+        )
+
+    async def _open(self, *, first: bool) -> None:
+        target = await self._targets.get()
+        if self._key is None:
+            _, self._key = await self._client._core.upstream.admit(self.model)
+        options: dict[str, Any] = {
+            "base_url": target.base_url,
+            "api_version": self._client._core.version,
+        }
+        if target.ssl is not None:
+            options["async_client_args"] = {"ssl": target.ssl}
+        sdk = genai.Client(api_key=self._key, http_options=types.HttpOptions(**options))
+        config = self._config.model_copy(
+            update={"session_resumption": types.SessionResumptionConfig(handle=self.handle)}
+        )
+        stack = contextlib.AsyncExitStack()
+        try:
+            session = await stack.enter_async_context(
+                sdk.aio.live.connect(model=self.model, config=config)
+            )
+        except genai_errors.APIError as exc:
+            await stack.aclose()
+            if exc.code in _REFUSED:
+                raise _Refused(exc.code, exc.message or str(exc.details or "")) from None
+            raise
+        except BaseException as exc:
+            await stack.aclose()
+            if isinstance(exc, Exception) and _is_handshake_refusal(exc):
+                raise _Refused(1008, str(exc)) from None
+            raise
+        self._events = asyncio.Queue()
+        self._stack, self._session, self._going_away = stack, session, False
+        self._interrupted = False
+        self._reader = asyncio.create_task(self._read(session, self._events))
+
+    async def _resend(self) -> None:
+        """Send the messages the resumed state lacks, in order."""
+        assert self._session is not None
+        self._swallow = sum(1 for p in self._pending if p.answered and p.expects_reply)
+        for pending in self._pending:
+            await pending.send(self._session)
+
+    async def _disconnect(self) -> None:
+        reader, stack = self._reader, self._stack
+        self._reader = self._stack = self._session = None
+        for task in self._tool_tasks.values():
+            task.cancel()
+        self._tool_tasks.clear()
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        if stack is not None:
+            with contextlib.suppress(Exception):
+                await stack.aclose()
+
+    async def settle(self, wait: float = 2.0) -> str | None:
+        """Wait (up to ``wait`` seconds) until ``handle`` includes every answered turn.
+
+        The server sends the handle for a turn just after the turn ends, so a handle read
+        at once may be one turn behind.
+        """
+        if self._session is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._covered.wait()
+        return self.handle
+
+    async def aclose(self) -> None:
+        """Close the connection (after :meth:`settle`); the session cannot be used again."""
+        if self.closed:
+            return
+        await self.settle()
+        self.closed = True
+        await self._disconnect()
+        if self._own_targets:
+            await self._targets.aclose()
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def _read(
+        self, session: AsyncSession, events: asyncio.Queue[LiveEvent | _Closed]
+    ) -> None:
+        """Pump one connection's messages into ``events``; end with a ``_Closed``."""
+        try:
+            while True:
+                async for message in session.receive():
+                    self._handle(session, message, events)
+        except genai_errors.APIError as exc:
+            events.put_nowait(_Closed(exc.code, exc.message or str(exc.details or "")))
+        except Exception as exc:  # a broken socket shows up as many types
+            events.put_nowait(_Closed(None, f"{type(exc).__name__}: {exc}"))
+
+    def _handle(
+        self,
+        session: AsyncSession,
+        message: types.LiveServerMessage,
+        events: asyncio.Queue[LiveEvent | _Closed],
+    ) -> None:
+        update = message.session_resumption_update
+        if update is not None and update.resumable and update.new_handle:
+            self.handle = update.new_handle
+            self._pending = [p for p in self._pending if not p.answered]
+            self._covered.set()
+        if message.go_away is not None:
+            self._going_away = True
+        if message.tool_call is not None:
+            self._tool_call(session, message.tool_call, events)
+        if message.tool_call_cancellation is not None:
+            for call_id in message.tool_call_cancellation.ids or []:
+                task = self._tool_tasks.pop(call_id, None)
+                if task is not None:
+                    task.cancel()
+        if message.server_content is not None:
+            self._content(message.server_content, message.usage_metadata, events)
+
+    def _tool_call(
+        self,
+        session: AsyncSession,
+        tool_call: types.LiveServerToolCall,
+        events: asyncio.Queue[LiveEvent | _Closed],
+    ) -> None:
+        calls = [
+            {"id": c.id, "name": c.name, "args": dict(c.args or {})}
+            for c in tool_call.function_calls or []
+        ]
+        events.put_nowait(LiveToolCalls(calls))
+        for call in calls:
+            self._tool_tasks[str(call["id"])] = asyncio.create_task(
+                self._answer_tool(session, call)
+            )
+
+    def _content(
+        self,
+        content: types.LiveServerContent,
+        usage: types.UsageMetadata | None,
+        events: asyncio.Queue[LiveEvent | _Closed],
+    ) -> None:
+        parts = content.model_turn.parts if content.model_turn else None
+        for part in parts or []:
+            if part.text and not part.thought:
+                events.put_nowait(LiveText(part.text))
+        if content.input_transcription is not None and content.input_transcription.text:
+            events.put_nowait(LiveTranscription(content.input_transcription.text, "input"))
+        if content.output_transcription is not None and content.output_transcription.text:
+            events.put_nowait(LiveTranscription(content.output_transcription.text, "output"))
+        if content.turn_complete and self._interrupted:  # the interrupted turn's own end
+            self._interrupted = False
+            return
+        if content.interrupted or content.turn_complete:
+            self._interrupted = bool(content.interrupted and not content.turn_complete)
+            self._mark_answered()
+            events.put_nowait(
+                LiveTurnComplete(
+                    usage.model_dump(mode="json", exclude_none=True) if usage else None,
+                    interrupted=bool(content.interrupted),
+                )
+            )
+
+    def _mark_answered(self) -> None:
+        """The oldest unanswered turn (and the messages before it) is answered now."""
+        self._covered.clear()
+        for pending in self._pending:
+            if not pending.answered:
+                pending.answered = True
+                if pending.expects_reply:
+                    return
+
+    async def _answer_tool(self, session: AsyncSession, call: dict[str, Any]) -> None:
+        name = str(call["name"])
+        tool = self._tools.get(name)
+        if tool is None:
+            result: dict[str, Any] = {"error": f"no tool named {name!r} is available"}
+        else:
+            data = FunctionCallData(name=name, args=call["args"], id=call["id"])
+            result = await run_tool(FunctionCall(tool=tool, function_call=data))
+        with contextlib.suppress(genai_errors.APIError, OSError, _ws_closed()):
+            await session.send_tool_response(
+                function_responses=[
+                    types.FunctionResponse(id=call["id"], name=name, response=result)
+                ]
+            )
+        self._tool_tasks.pop(str(call["id"]), None)
+
+
+class _Refused(Exception):
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _ws_closed() -> type[Exception]:
+    import websockets
+
+    closed: type[Exception] = websockets.ConnectionClosed
+    return closed
+
+
+def _is_handshake_refusal(exc: Exception) -> bool:
+    """An HTTP answer (401/403/404) to the WebSocket upgrade: retrying will not help."""
+    from websockets.exceptions import InvalidStatus
+
+    return isinstance(exc, InvalidStatus) and 400 <= exc.response.status_code < 500
+
+
+def _audio_sender(chunk: bytes, mime: str) -> Sender:
+    async def send(session: AsyncSession) -> None:
+        await session.send_realtime_input(audio=types.Blob(data=chunk, mime_type=mime))
+
+    return send
+
+
+def _content(content: str | types.Content | Mapping[str, Any]) -> types.Content:
+    if isinstance(content, str):
+        return types.Content(role="user", parts=[types.Part(text=content)])
+    if isinstance(content, types.Content):
+        return content
+    return types.Content.model_validate_json(json.dumps(dict(content)))  # wire JSON: base64
+
+
+def _config(
+    config: types.LiveConnectConfig | Mapping[str, Any] | None, tools: Sequence[Tool]
+) -> types.LiveConnectConfig:
+    if config is None:
+        parsed = types.LiveConnectConfig(
+            response_modalities=[types.Modality.TEXT],
+            input_audio_transcription=types.AudioTranscriptionConfig(),
+        )
+    elif isinstance(config, types.LiveConnectConfig):
+        parsed = config
+    else:
+        parsed = types.LiveConnectConfig.model_validate(dict(config))
+    if tools:
+        declared = types.Tool(
+            function_declarations=[
+                types.FunctionDeclaration.model_validate(t.declaration()) for t in tools
+            ]
+        )
+        parsed = parsed.model_copy(update={"tools": [*(parsed.tools or []), declared]})
+    return parsed
+
+
+async def _collect(events: AsyncIterator[LiveEvent]) -> LiveReply:
+    reply = LiveReply()
+    pieces: list[str] = []
+    async for event in events:
+        if isinstance(event, LiveText):
+            pieces.append(event.text)
+        elif isinstance(event, LiveTranscription):
+            reply.transcriptions.append(event)
+        elif isinstance(event, LiveToolCalls):
+            reply.tool_calls.extend(event.calls)
+        else:
+            reply.usage, reply.interrupted = event.usage, event.interrupted
+    reply.text = "".join(pieces)
+    return reply
