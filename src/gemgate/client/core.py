@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -119,7 +119,7 @@ class Core:
 
     def start(self, call: Call, request_id: str | None, endpoint_id: str | None) -> RequestRecord:
         """Begin tracking a call."""
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id or os.urandom(16).hex()
         return self.tracker.start(rid, call.model, endpoint_id, call.kind)
 
     async def send(self, call: Call, record: RequestRecord, endpoint_id: str | None = None) -> Sent:

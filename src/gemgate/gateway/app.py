@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ class Gateway:
             return
         if scope["type"] != "http":
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or os.urandom(16).hex()
         path: str = scope["path"]
         started = time.perf_counter()
         waited = [0.0]
