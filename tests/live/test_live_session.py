@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,17 @@ async def test_client_live_convenience_calls_on_the_embedded_emulator(
         assert health["status"] == "healthy" and health["open_sessions"] == 1
         assert await client.live.close_session("u1") is True
         assert await client.live.close_session("u1") is False
+
+
+async def test_idle_sessions_are_reaped_in_the_background(tmp_path: Path) -> None:
+    async with live_emulator(tmp_path) as target:
+        client = _client(target)
+        pool = LivePool(client, ttl=0.2)
+        live = await pool.session("idle")
+        for _ in range(200):  # real time: the reaper wakes every ttl/4
+            if live.closed:
+                break
+            await asyncio.sleep(0.02)
+        assert live.closed and len(pool) == 0
+        await pool.aclose()
+        await client.aclose()

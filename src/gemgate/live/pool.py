@@ -3,7 +3,7 @@
 Opening a Live connection costs a TLS and WebSocket handshake plus the setup round trip,
 so a service that talks to many users keeps one :class:`LiveSession` per user
 conversation and reuses it. The pool closes sessions idle longer than ``ttl`` (15 minutes
-by default, as a Live session's own limit), caps how many are open (closing the least
+by default, as a Live session's own limit; checked in the background), caps how many are open (closing the least
 recently used idle one to make room), and spaces out openings to ``opens_per_minute``.
 
 ``AsyncGemini.live`` is its client's pool, with the seed service's calls::
@@ -18,6 +18,7 @@ recently used idle one to make room), and spaces out openings to ``opens_per_min
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -73,6 +74,7 @@ class LivePool:
         self._used: dict[str, float] = {}
         self._opened: deque[float] = deque()
         self._lock = asyncio.Lock()
+        self._reaper: asyncio.Task[None] | None = None
         self._targets = Targets(client._core)
         self._clock = client._core.clock
 
@@ -103,7 +105,15 @@ class LivePool:
             await live.connect()
             self._sessions[session_id] = live
             self._used[session_id] = self._clock()
+            if self._reaper is None or self._reaper.done():
+                self._reaper = asyncio.create_task(self._reap())
             return live
+
+    async def _reap(self) -> None:
+        """Close idle sessions in the background while any are open."""
+        while self._sessions:
+            await asyncio.sleep(min(max(self.ttl / 4, 0.05), 60.0))  # real time, not the clock
+            await self.cleanup()
 
     async def _expire(self) -> None:
         now = self._clock()
@@ -200,6 +210,10 @@ class LivePool:
 
     async def aclose(self) -> None:
         """Close every session and the loopback emulator, if one was started."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
         async with self._lock:
             for session_id in list(self._sessions):
                 await self._close(session_id)
