@@ -3,8 +3,9 @@
 Opening a Live connection costs a TLS and WebSocket handshake plus the setup round trip,
 so a service that talks to many users keeps one :class:`LiveSession` per user
 conversation and reuses it. The pool closes sessions idle longer than ``ttl`` (15 minutes
-by default, as a Live session's own limit; checked in the background), caps how many are open (closing the least
-recently used idle one to make room), and spaces out openings to ``opens_per_minute``.
+by default, as a Live session's own limit; checked in the background), caps how many
+are open (closing the least recently used idle one to make room), and spaces out
+openings to ``opens_per_minute``.
 
 ``AsyncGemini.live`` is its client's pool, with the seed service's calls::
 
