@@ -197,3 +197,21 @@ async def test_idle_sessions_are_reaped_in_the_background(tmp_path: Path) -> Non
         assert live.closed and len(pool) == 0
         await pool.aclose()
         await client.aclose()
+
+
+async def test_a_lost_session_is_closed_and_the_pool_opens_a_new_one(tmp_path: Path) -> None:
+    async with live_emulator(tmp_path) as target:
+        client = _client(target)
+        pool = LivePool(client)
+        await target.faults({"kind": "drop", "method": LIVE, "after_messages": 2, "times": 1})
+        live = await pool.session("user")
+        live.handle = "forgotten-by-the-server"  # as if the server lost the session
+        with pytest.raises(LiveSessionLost) as lost:
+            await live.ask(TURNS[0])  # dropped mid-answer; resuming is refused
+        assert lost.value.code == 1008 and live.closed
+        assert "user" not in pool
+        fresh = await pool.session("user")
+        assert fresh is not live
+        assert (await fresh.ask(TURNS[0])).text
+        await pool.aclose()
+        await client.aclose()

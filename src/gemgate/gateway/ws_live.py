@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import time
 from typing import Any
@@ -63,7 +64,11 @@ class LiveSocket:
             return
         await send({"type": "websocket.accept"})
         conversation = _Conversation(self._client, self._manager, chat_id, send)
-        await conversation.emit({"type": "session", "id": chat_id})
+        with contextlib.suppress(OSError):  # the browser went away mid-answer
+            await conversation.emit({"type": "session", "id": chat_id})
+            await self._serve(conversation, receive)
+
+    async def _serve(self, conversation: _Conversation, receive: Receive) -> None:
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":

@@ -83,7 +83,9 @@ class LivePool:
         return len(self._sessions)
 
     def __contains__(self, session_id: object) -> bool:
-        return session_id in self._sessions
+        """Whether an open session exists for ``session_id``."""
+        live = self._sessions.get(session_id) if isinstance(session_id, str) else None
+        return live is not None and not live.closed
 
     async def session(self, session_id: str) -> LiveSession:
         """The open session for ``session_id``, opening one if needed."""

@@ -292,6 +292,7 @@ class LiveSession:
             try:
                 await self._open(first=first)
             except _Refused as exc:
+                await self._lose()
                 raise LiveSessionLost(
                     f"the server refused the Live session: {exc.code} {exc.reason}",
                     exc.code,
@@ -310,6 +311,7 @@ class LiveSession:
                 continue
             return
         code = failure.code if failure else None
+        await self._lose()
         raise LiveSessionLost(
             f"the Live connection could not be restored after {self._max_reconnects} attempts",
             code,
@@ -370,6 +372,13 @@ class LiveSession:
         if stack is not None:
             with contextlib.suppress(Exception):
                 await stack.aclose()
+
+    async def _lose(self) -> None:
+        """The conversation is gone: this session is closed for good."""
+        self.closed = True
+        self._pending.clear()
+        if self._own_targets:
+            await self._targets.aclose()
 
     async def settle(self, wait: float = 2.0) -> str | None:
         """Wait (up to ``wait`` seconds) until ``handle`` includes every answered turn.
