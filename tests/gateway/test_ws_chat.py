@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx2
 import pytest
 import uvicorn
 import websockets
@@ -61,7 +62,10 @@ async def test_two_turns_on_one_session(url: str) -> None:
 
 
 async def test_keys_guard_the_socket(tmp_path: Path) -> None:
-    keys = [GatewayKey(name="k", secret_sha256=hash_secret("sock-secret"))]
+    keys = [
+        GatewayKey(name="k", secret_sha256=hash_secret("sock-secret")),
+        GatewayKey(name="other", secret_sha256=hash_secret("other-secret")),
+    ]
     base, server, task = await _serve(
         Settings(gateway_keys=keys, sessions_url=f"sqlite:///{tmp_path}/s.db")
     )
@@ -73,7 +77,22 @@ async def test_keys_guard_the_socket(tmp_path: Path) -> None:
         assert "gateway key" in refused.value.rcvd.reason  # a reason a browser can show
         async with websockets.connect(f"{base}/ws/chat?key=sock-secret") as ws:
             await ws.send(json.dumps({"content": "hi"}))
-            assert (await _turn(ws))[-1]["type"] == "final_answer"
+            events = await _turn(ws)
+            assert events[-1]["type"] == "final_answer"
+        session = events[0]["id"]
+        http = base.replace("ws://", "http://")
+        async with httpx2.AsyncClient(base_url=http) as client:
+            mine = await client.get(
+                f"/api/v1/sessions/{session}", headers={"authorization": "Bearer sock-secret"}
+            )
+            assert mine.status_code == 200 and mine.json()["user"] == "k"
+            theirs = await client.get(
+                f"/api/v1/sessions/{session}", headers={"authorization": "Bearer other-secret"}
+            )
+            assert theirs.status_code == 404
+        async with websockets.connect(f"{base}/ws/chat?key=other-secret") as ws:
+            await ws.send(json.dumps({"content": "mine now?", "session_id": session}))
+            assert "not found" in str((await _turn(ws))[-1]["message"])
     finally:
         server.should_exit = True
         await task

@@ -188,7 +188,7 @@ class Gateway:
             return
         replayed = _replaying(connect, receive)
         if path == "/ws/chat":
-            await self.chat_socket(scope, replayed, send)
+            await self.chat_socket(scope, replayed, send, user)
         else:
             await self.live_socket(scope, replayed, send, user)
 

@@ -27,8 +27,10 @@ class ChatSocket:
         self._client = client
         self._manager = manager
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the connection until the client closes it."""
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, user: str | None = None
+    ) -> None:
+        """Run the connection until the client closes it; new sessions belong to ``user``."""
         if (await receive())["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
@@ -37,9 +39,9 @@ class ChatSocket:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
-            await self._turn(text, send)
+            await self._turn(text, send, user)
 
-    async def _turn(self, text: str, send: Send) -> None:
+    async def _turn(self, text: str, send: Send, user: str | None) -> None:
         async def emit(value: dict[str, Any]) -> None:
             await send({"type": "websocket.send", "text": json.dumps(value)})
 
@@ -55,10 +57,11 @@ class ChatSocket:
         session = frame.get("session_id")
         try:
             if session is None:
-                session = (await self._manager.create_chat(title=content[:40])).id
+                created = await self._manager.create_chat(title=content[:40], user=user)
+                session = created.id
                 await emit({"type": "session", "id": session})
-            else:
-                await self._manager.get_chat(str(session))
+            elif (await self._manager.get_chat(str(session))).user not in (None, user):
+                raise ChatNotFound(str(session))  # another user's: as if it did not exist
             model = frame.get("model") if isinstance(frame.get("model"), str) else None
             async for event in self._client.chat_with_tools(
                 content, model=model, chat_id=str(session), chat_manager=self._manager
