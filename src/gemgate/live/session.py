@@ -13,7 +13,8 @@ that itself:
   delivered;
 - on ``goAway`` it reconnects at the next turn boundary (or at once when the connection
   closes first);
-- it answers tool calls with gemgate :class:`~gemgate.tools.Tool` objects;
+- it answers tool calls with gemgate :class:`~gemgate.tools.Tool` objects (a turn resent
+  after a reconnect may call its tools again: make side effects idempotent);
 - it raises :class:`~gemgate.errors.LiveSessionLost` only when resumption is impossible
   (the server refuses the handle, or reconnecting fails ``max_reconnects`` times).
 
