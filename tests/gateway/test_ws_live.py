@@ -257,3 +257,24 @@ async def test_ephemeral_tokens_for_direct_clients(gateway: Running) -> None:
             pass
     assert spent.value.code in (1007, 1008)  # one use only
     await direct.aio.aclose()
+
+
+async def test_a_refused_live_session_is_an_error_frame_then_recovers(gateway: Running) -> None:
+    from gemgate.emulator.faults import FaultRule
+
+    emulator = gateway.app.client._core.driver.app  # type: ignore[attr-defined]
+    emulator.state.faults.set_rules(
+        [FaultRule(kind="status", status=400, method="BidiGenerateContent", times=1)]
+    )
+    async with websockets.connect(f"{gateway.ws}/ws/live?key=alice-secret") as ws:
+        session = await _session(ws)
+        await ws.send(json.dumps({"type": "text", "content": "Refused?"}))
+        failed = await _turn(ws)
+        assert failed[-1]["type"] == "error" and "1007" in failed[-1]["message"]
+        await ws.send(json.dumps({"type": "text", "content": "And now?"}))
+        assert (await _turn(ws))[-1]["type"] == "turn_complete"
+    async with httpx2.AsyncClient(
+        base_url=gateway.base, headers={"authorization": "Bearer alice-secret"}
+    ) as http:
+        messages = (await http.get(f"/api/v1/sessions/{session}")).json()["messages"]
+    assert [m["parts"][0]["text"] for m in messages if m["role"] == "user"] == ["And now?"]

@@ -215,3 +215,26 @@ async def test_a_lost_session_is_closed_and_the_pool_opens_a_new_one(tmp_path: P
         assert (await fresh.ask(TURNS[0])).text
         await pool.aclose()
         await client.aclose()
+
+
+async def test_a_server_that_keeps_refusing_ends_the_session(tmp_path: Path) -> None:
+    async with live_emulator(tmp_path) as target:
+        client = _client(target)
+        # 400 right after setup: the server refuses this session (1007), every time.
+        await target.faults({"kind": "status", "status": 400, "method": LIVE})
+        live = LiveSession(client, max_reconnects=3)
+        with pytest.raises(LiveSessionLost) as refused:
+            await live.connect()
+            await live.ask(TURNS[0])
+        assert refused.value.code == 1007 and live.closed
+        assert (await target.stats())["totals"]["requests"] == 1  # refused: not retried
+        # 503 right after setup (1011): worth retrying, but not forever.
+        await target.faults({"kind": "status", "status": 503, "method": LIVE})
+        flaky = LiveSession(client, max_reconnects=2)
+        with pytest.raises(LiveSessionLost) as gave_up:
+            await flaky.connect()
+            await flaky.ask(TURNS[0])
+        assert gave_up.value.code == 1011 and flaky.closed
+        # the first connection and two reconnections, then no more
+        assert (await target.stats())["totals"]["requests"] == 1 + 3
+        await client.aclose()

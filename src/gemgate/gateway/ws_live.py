@@ -13,8 +13,9 @@ client sends JSON text frames, one of:
 and receives, per turn: ``{"type": "text_delta", "text"}``, ``{"type": "transcription",
 "text", "source"}``, ``{"type": "tool_calls", "calls"}``, and finally ``{"type":
 "turn_complete", "text", "processing_time", "usage", "interrupted"}`` — or ``{"type":
-"error", "message"}``. Every user and model message is stored in the chat session, with
-its message type (``text``, ``image``, ``audio``), sender and processing time.
+"error", "message"}``. Every completed turn's user and model messages are stored in the
+chat session, with message type (``text``, ``image``, ``audio``), sender and processing
+time; a turn that fails stores nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import binascii
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -145,32 +147,36 @@ class _Conversation:
 
     async def _turn(self, message: ChatMessage, content: Any) -> None:
         live = await self._live()
-        await self._manager.append(self._chat_id, [message])
-        await self._answer(live.turn(content))
+        await self._answer(live.turn(content), lambda: message)
 
     async def _audio_turn(self) -> None:
         live = await self._live()
         heard: list[str] = []
+        duration, self._audio_ms = self._audio_ms, 0
 
-        async def stored_after(events: Any) -> Any:
+        def said() -> ChatMessage:
+            return ChatMessage.user(
+                " ".join(heard) or "(audio)",
+                message_type="audio",
+                sender="user",
+                metadata={"duration_ms": duration},
+            )
+
+        async def listened(events: AsyncIterator[LiveEvent]) -> AsyncIterator[LiveEvent]:
             async for event in events:
                 if isinstance(event, LiveTranscription) and event.source == "input":
                     heard.append(event.text)
-                if isinstance(event, LiveTurnComplete):
-                    said = " ".join(heard) or "(audio)"
-                    message = ChatMessage.user(
-                        said,
-                        message_type="audio",
-                        sender="user",
-                        metadata={"duration_ms": self._audio_ms},
-                    )
-                    await self._manager.append(self._chat_id, [message])
-                    self._audio_ms = 0
                 yield event
 
-        await self._answer(stored_after(live.end_audio()))
+        await self._answer(listened(live.end_audio()), said)
 
-    async def _answer(self, events: Any) -> None:
+    async def _answer(
+        self, events: AsyncIterator[LiveEvent], user: Callable[[], ChatMessage]
+    ) -> None:
+        """Relay a turn's events; when it completes, store the user's message and the reply.
+
+        Both are stored together, so a turn that fails leaves nothing half-stored.
+        """
         started = time.perf_counter()
         pieces: list[str] = []
         async for event in events:
@@ -185,7 +191,7 @@ class _Conversation:
                     usage=_usage(event.usage),
                     metadata={"interrupted": True} if event.interrupted else {},
                 )
-                await self._manager.append(self._chat_id, [reply])
+                await self._manager.append(self._chat_id, [user(), reply])
                 await self.emit(
                     {
                         "type": "turn_complete",

@@ -129,6 +129,8 @@ class LiveSession:
         self._going_away = False
         self._turn = asyncio.Lock()
         self._swallow = 0
+        self._strikes = 0
+        """Unannounced closes since the last completed turn."""
         self._interrupted = False
         self._covered = asyncio.Event()
         """Set while the newest handle includes every answered turn."""
@@ -251,6 +253,8 @@ class LiveSession:
                     await self._reconnect(cause=event)
                     seen = 0
                     continue
+                if isinstance(event, LiveTurnComplete):
+                    self._strikes = 0  # the connection works
                 if self._swallow:  # the answer to a resent, already answered turn
                     if isinstance(event, LiveTurnComplete):
                         self._swallow -= 1
@@ -281,15 +285,44 @@ class LiveSession:
             await pending.send(self._session)
         except (genai_errors.APIError, OSError, _ws_closed()) as exc:
             logger.info("live send failed (%s); reconnecting", type(exc).__name__)
-            await self._reconnect(cause=_Closed(None, str(exc)))  # resends ``pending``
+            await self._reconnect(cause=await self._why_closed(exc))  # resends ``pending``
+
+    async def _why_closed(self, exc: Exception) -> _Closed:
+        """The close behind a failed send: its code, from the reader if need be."""
+        received = getattr(exc, "rcvd", None)
+        if received is not None:
+            return _Closed(received.code, received.reason)
+        if isinstance(exc, genai_errors.APIError):
+            return _Closed(exc.code, exc.message or "")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):  # the reader sees the close frame too
+                while not isinstance(event := await self._events.get(), _Closed):
+                    pass
+                return event
+        return _Closed(None, f"{type(exc).__name__}: {exc}")
 
     async def _reconnect(self, *, first: bool = False, cause: _Closed | None = None) -> None:
-        """(Re)open the connection with the newest handle and resend what it lacks."""
+        """(Re)open the connection with the newest handle and resend what it lacks.
+
+        A close the server did not announce with ``goAway`` counts as a strike; strikes
+        reset when a turn completes. A refusal (1007/1008) without ``goAway`` ends the
+        session at once, and so do more than ``max_reconnects`` strikes in a row.
+        """
+        announced = self._going_away
         await self._disconnect()
         failure: _Closed | None = cause
-        for attempt in range(self._max_reconnects + 1):
-            if attempt:
-                await self._client._core.sleep(min(0.1 * 2**attempt, 5.0))
+        if cause is not None and not announced:
+            if cause.code in _REFUSED:
+                await self._lose()
+                raise LiveSessionLost(
+                    f"the server closed the Live session: {cause.code} {cause.reason}",
+                    cause.code,
+                    cause.reason,
+                )
+            self._strikes += 1
+        for attempt in range(self._strikes, self._max_reconnects + 1):
+            if attempt > 1:
+                await self._client._core.sleep(min(0.1 * 2 ** (attempt - 1), 5.0))
             try:
                 await self._open(first=first)
             except _Refused as exc:
