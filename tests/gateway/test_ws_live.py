@@ -218,10 +218,11 @@ async def test_keys_and_the_login_cookie(gateway: Running) -> None:
         f"{gateway.ws}/ws/live", additional_headers={"cookie": value}
     ) as ws:
         session = await _session(ws)
-    async with httpx2.AsyncClient(
-        base_url=gateway.base, headers={"authorization": "Bearer bob-secret"}
-    ) as http:
+    async with httpx2.AsyncClient(base_url=gateway.base, headers={"cookie": value}) as http:
+        # the cookie stands for the key on the REST routes too
         assert (await http.get(f"/api/v1/sessions/{session}")).json()["user"] == "bob"
+        forged = await http.get("/api/v1/sessions", headers={"cookie": "gemgate_session=forged"})
+        assert forged.status_code == 401
 
 
 async def test_ephemeral_tokens_for_direct_clients(gateway: Running) -> None:

@@ -202,13 +202,19 @@ class Gateway:
             query = scope.get("query_string", b"").decode("latin-1")
             named = [p[5:] for p in query.split("&") if p.startswith("user=")]
             return named[0][:64] if named and named[0] else "local"
-        logged_in = self.logins.user(scope)
-        if logged_in is not None:
-            return logged_in
-        check = self.keyring.check(_secret(scope), 0)
+        check = self._check(scope, 0)
         if check.status == 200 and check.key is not None:
             return check.key.name
         return check
+
+    def _check(self, scope: Scope, tokens: int) -> KeyCheck:
+        """The request's key (a secret it sends, else its login cookie), charged."""
+        secret = _secret(scope)
+        logged_in = self.logins.user(scope) if secret is None else None
+        key = self.keyring.named(logged_in) if logged_in is not None else None
+        if key is not None:
+            return self.keyring.charge(key, tokens)
+        return self.keyring.check(secret, tokens)
 
     async def _login(self, scope: Scope, send: Send) -> None:
         """Trade a gateway key for an HttpOnly session cookie (for the web page)."""
@@ -225,7 +231,7 @@ class Gateway:
         if not self.keyring.enabled:
             return True
         size = int(header(scope, b"content-length") or 0)
-        check = self.keyring.check(_secret(scope), size // 4)
+        check = self._check(scope, size // 4)
         if check.status == 200 and native:
             model, _ = model_method(scope["path"][len(PREFIX) :])
             if check.key is not None and not check.key.allows(model):

@@ -58,6 +58,14 @@ class Keyring:
         key = next((k for k in self._keys if hmac.compare_digest(k.secret_sha256, digest)), None)
         if key is None:
             return KeyCheck(status=401, message="the gateway key is not valid")
+        return self.charge(key, tokens)
+
+    def named(self, name: str) -> GatewayKey | None:
+        """The configured key called ``name`` (for a login session), if any."""
+        return next((k for k in self._keys if k.name == name), None)
+
+    def charge(self, key: GatewayKey, tokens: int) -> KeyCheck:
+        """Charge one request of ``tokens`` input tokens to ``key``'s budget."""
         limits = Limits(rpm=key.rpm, tpm=key.tpm)
         window = self._windows[key.name]
         now = self._clock()

@@ -1,8 +1,9 @@
 """Live helpers over HTTP: browser logins (a session cookie) and ephemeral Live tokens.
 
-- ``POST /api/v1/login`` with a gateway key (``Authorization: Bearer …``) sets an HttpOnly
-  ``gemgate_session`` cookie, so a browser page can open ``/ws/live`` without putting the
-  key in a URL. Sessions live in this process for ``ttl`` seconds.
+- ``POST /api/v1/login`` with a gateway key (``Authorization: Bearer …``) sets an HttpOnly,
+  SameSite=Strict ``gemgate_session`` cookie that stands for the key on every route
+  (``/ws/live`` included), so a browser page need not keep the key or put it in a URL.
+  Sessions live in this process for ``ttl`` seconds.
 - ``POST /api/v1/live/tokens`` mints an ephemeral token upstream (``v1alpha/auth_tokens``)
   with one of the gateway's keys, for clients that talk to the Live API directly:
   ``{"uses": 1, "expire_seconds": 1800, "new_session_expire_seconds": 60, "model": …}``
