@@ -7,7 +7,7 @@ name routes and status classes, never keys or request content.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -23,7 +23,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 def route_of(path: str) -> str:
     """A low-cardinality route label."""
-    for prefix in ("/gemini/", "/v1/", "/api/v1/sessions", "/api/v1/models"):
+    for prefix in ("/gemini/", "/v1/", "/api/v1/sessions", "/api/v1/models", "/api/v1/live"):
         if path.startswith(prefix):
             return prefix.strip("/") or "/"
     return path if path in ("/", "/healthz", "/readyz", "/metrics") else "other"
@@ -76,12 +76,21 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
         self.registry.register(_ClientCollector(client))
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        """(route, status class) → its counter and histogram children (a handful)."""
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         """Count one response."""
         route = route_of(path)
-        self.requests.labels(route, f"{status // 100}xx").inc()
-        self.latency.labels(route).observe(seconds)
+        children = self._children.get((route, status // 100))
+        if children is None:
+            children = (
+                self.requests.labels(route, f"{status // 100}xx"),
+                self.latency.labels(route),
+            )
+            self._children[(route, status // 100)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """The exposition text."""
