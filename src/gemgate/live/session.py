@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from google import genai
@@ -49,6 +47,18 @@ from gemgate.live.events import (
     LiveTurnComplete,
 )
 from gemgate.live.target import Targets
+from gemgate.live.wire import (
+    REFUSED,
+    Closed,
+    Pending,
+    Refused,
+    Sender,
+    collect,
+    connect_config,
+    is_handshake_refusal,
+    to_content,
+    ws_closed,
+)
 from gemgate.tools.executor import FunctionCall, FunctionCallData, run_tool
 from gemgate.tools.tool import Tool
 
@@ -60,27 +70,6 @@ if TYPE_CHECKING:
 __all__ = ["LiveSession"]
 
 logger = logging.getLogger("gemgate.live")
-Sender = Callable[["AsyncSession"], Awaitable[None]]
-_REFUSED = frozenset({1007, 1008})
-"""Close codes meaning the server will not take this session (bad argument, policy)."""
-
-
-@dataclass
-class _Pending:
-    """A client message the newest resumption handle may not include."""
-
-    send: Sender
-    answered: bool = False
-    """Its turn has ended (a reply was received in full)."""
-    expects_reply: bool = True
-
-
-@dataclass(frozen=True)
-class _Closed:
-    """The connection ended (as the reader saw it)."""
-
-    code: int | None
-    reason: str
 
 
 class LiveSession:
@@ -110,7 +99,7 @@ class LiveSession:
     ) -> None:
         self._client = client
         self.model = (model or client.settings.live_model).removeprefix("models/")
-        self._config = _config(config, tools)
+        self.connect_config = connect_config(config, tools)
         self._tools = {t.name: t for t in tools}
         self._max_reconnects = max_reconnects
         self._targets = targets or Targets(client._core)
@@ -120,8 +109,8 @@ class LiveSession:
         self.reconnects = 0
         """Connections after the first one."""
         self._key: str | None = None
-        self._pending: list[_Pending] = []
-        self._events: asyncio.Queue[LiveEvent | _Closed] = asyncio.Queue()
+        self._pending: list[Pending] = []
+        self._events: asyncio.Queue[LiveEvent | Closed] = asyncio.Queue()
         self._stack: contextlib.AsyncExitStack | None = None
         self._session: AsyncSession | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -166,7 +155,7 @@ class LiveSession:
         ``content`` is text, a ``types.Content``, or a Content in the wire's JSON form
         (camelCase keys, base64 ``data``).
         """
-        turn = _content(content)
+        turn = to_content(content)
 
         async def send(session: AsyncSession) -> None:
             await session.send_client_content(turns=turn, turn_complete=True)
@@ -182,7 +171,7 @@ class LiveSession:
 
     async def ask(self, content: str | types.Content | Mapping[str, Any]) -> LiveReply:
         """Send one user turn and return the whole answer."""
-        return await _collect(self.turn(content))
+        return await collect(self.turn(content))
 
     async def send_image(
         self, image: bytes, prompt: str = "", *, mime_type: str = "image/jpeg"
@@ -222,7 +211,7 @@ class LiveSession:
 
     async def seed(self, turns: Sequence[types.Content | Mapping[str, Any]]) -> None:
         """Add earlier turns to the context without asking for an answer."""
-        contents: list[types.Content | types.ContentDict] = [_content(t) for t in turns]
+        contents: list[types.Content | types.ContentDict] = [to_content(t) for t in turns]
         if not contents:
             return
 
@@ -235,21 +224,21 @@ class LiveSession:
         """A client message that does not end a turn (audio chunks)."""
         async with self._turn:
             await self._ready()
-            pending = _Pending(send, expects_reply=False)
+            pending = Pending(send, expects_reply=False)
             self._pending.append(pending)
             await self._deliver(pending)
 
     async def _exchange(self, send: Sender) -> AsyncIterator[LiveEvent]:
         async with self._turn:
             await self._ready()
-            pending = _Pending(send)
+            pending = Pending(send)
             self._pending.append(pending)
             await self._deliver(pending)
             delivered = 0  # characters of this turn's text the caller already has
             seen = 0  # characters of text received on the current connection
             while True:
                 event = await self._events.get()
-                if isinstance(event, _Closed):
+                if isinstance(event, Closed):
                     await self._reconnect(cause=event)
                     seen = 0
                     continue
@@ -279,29 +268,29 @@ class LiveSession:
         if self._session is None or self._going_away:
             await self._reconnect(first=self._key is None)
 
-    async def _deliver(self, pending: _Pending) -> None:
+    async def _deliver(self, pending: Pending) -> None:
         assert self._session is not None
         try:
             await pending.send(self._session)
-        except (genai_errors.APIError, OSError, _ws_closed()) as exc:
+        except (genai_errors.APIError, OSError, ws_closed()) as exc:
             logger.info("live send failed (%s); reconnecting", type(exc).__name__)
             await self._reconnect(cause=await self._why_closed(exc))  # resends ``pending``
 
-    async def _why_closed(self, exc: Exception) -> _Closed:
+    async def _why_closed(self, exc: Exception) -> Closed:
         """The close behind a failed send: its code, from the reader if need be."""
         received = getattr(exc, "rcvd", None)
         if received is not None:
-            return _Closed(received.code, received.reason)
+            return Closed(received.code, received.reason)
         if isinstance(exc, genai_errors.APIError):
-            return _Closed(exc.code, exc.message or "")
+            return Closed(exc.code, exc.message or "")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1.0):  # the reader sees the close frame too
-                while not isinstance(event := await self._events.get(), _Closed):
+                while not isinstance(event := await self._events.get(), Closed):
                     pass
                 return event
-        return _Closed(None, f"{type(exc).__name__}: {exc}")
+        return Closed(None, f"{type(exc).__name__}: {exc}")
 
-    async def _reconnect(self, *, first: bool = False, cause: _Closed | None = None) -> None:
+    async def _reconnect(self, *, first: bool = False, cause: Closed | None = None) -> None:
         """(Re)open the connection with the newest handle and resend what it lacks.
 
         A close the server did not announce with ``goAway`` counts as a strike; strikes
@@ -310,9 +299,9 @@ class LiveSession:
         """
         announced = self._going_away
         await self._disconnect()
-        failure: _Closed | None = cause
+        failure: Closed | None = cause
         if cause is not None and not announced:
-            if cause.code in _REFUSED:
+            if cause.code in REFUSED:
                 await self._lose()
                 raise LiveSessionLost(
                     f"the server closed the Live session: {cause.code} {cause.reason}",
@@ -325,7 +314,7 @@ class LiveSession:
                 await self._client._core.sleep(min(0.1 * 2 ** (attempt - 1), 5.0))
             try:
                 await self._open(first=first)
-            except _Refused as exc:
+            except Refused as exc:
                 await self._lose()
                 raise LiveSessionLost(
                     f"the server refused the Live session: {exc.code} {exc.reason}",
@@ -333,14 +322,14 @@ class LiveSession:
                     exc.reason,
                 ) from None
             except (ConnectError, OSError, genai_errors.APIError) as exc:
-                failure = _Closed(getattr(exc, "code", None), str(exc))
+                failure = Closed(getattr(exc, "code", None), str(exc))
                 continue
             if not first:
                 self.reconnects += 1
             try:
                 await self._resend()
-            except (genai_errors.APIError, OSError, _ws_closed()) as exc:
-                failure = _Closed(None, str(exc))
+            except (genai_errors.APIError, OSError, ws_closed()) as exc:
+                failure = Closed(None, str(exc))
                 await self._disconnect()
                 continue
             return
@@ -363,7 +352,7 @@ class LiveSession:
         if target.ssl is not None:
             options["async_client_args"] = {"ssl": target.ssl}
         sdk = genai.Client(api_key=self._key, http_options=types.HttpOptions(**options))
-        config = self._config.model_copy(
+        config = self.connect_config.model_copy(
             update={"session_resumption": types.SessionResumptionConfig(handle=self.handle)}
         )
         stack = contextlib.AsyncExitStack()
@@ -373,13 +362,13 @@ class LiveSession:
             )
         except genai_errors.APIError as exc:
             await stack.aclose()
-            if exc.code in _REFUSED:
-                raise _Refused(exc.code, exc.message or str(exc.details or "")) from None
+            if exc.code in REFUSED:
+                raise Refused(exc.code, exc.message or str(exc.details or "")) from None
             raise
         except BaseException as exc:
             await stack.aclose()
-            if isinstance(exc, Exception) and _is_handshake_refusal(exc):
-                raise _Refused(1008, str(exc)) from None
+            if isinstance(exc, Exception) and is_handshake_refusal(exc):
+                raise Refused(1008, str(exc)) from None
             raise
         self._events = asyncio.Queue()
         self._stack, self._session, self._going_away = stack, session, False
@@ -438,24 +427,22 @@ class LiveSession:
 
     # -- reading -------------------------------------------------------------------------
 
-    async def _read(
-        self, session: AsyncSession, events: asyncio.Queue[LiveEvent | _Closed]
-    ) -> None:
-        """Pump one connection's messages into ``events``; end with a ``_Closed``."""
+    async def _read(self, session: AsyncSession, events: asyncio.Queue[LiveEvent | Closed]) -> None:
+        """Pump one connection's messages into ``events``; end with a ``Closed``."""
         try:
             while True:
                 async for message in session.receive():
                     self._handle(session, message, events)
         except genai_errors.APIError as exc:
-            events.put_nowait(_Closed(exc.code, exc.message or str(exc.details or "")))
+            events.put_nowait(Closed(exc.code, exc.message or str(exc.details or "")))
         except Exception as exc:  # a broken socket shows up as many types
-            events.put_nowait(_Closed(None, f"{type(exc).__name__}: {exc}"))
+            events.put_nowait(Closed(None, f"{type(exc).__name__}: {exc}"))
 
     def _handle(
         self,
         session: AsyncSession,
         message: types.LiveServerMessage,
-        events: asyncio.Queue[LiveEvent | _Closed],
+        events: asyncio.Queue[LiveEvent | Closed],
     ) -> None:
         update = message.session_resumption_update
         if update is not None and update.resumable and update.new_handle:
@@ -472,13 +459,13 @@ class LiveSession:
                 if task is not None:
                     task.cancel()
         if message.server_content is not None:
-            self._content(message.server_content, message.usage_metadata, events)
+            self._on_content(message.server_content, message.usage_metadata, events)
 
     def _tool_call(
         self,
         session: AsyncSession,
         tool_call: types.LiveServerToolCall,
-        events: asyncio.Queue[LiveEvent | _Closed],
+        events: asyncio.Queue[LiveEvent | Closed],
     ) -> None:
         calls = [
             {"id": c.id, "name": c.name, "args": dict(c.args or {})}
@@ -490,11 +477,11 @@ class LiveSession:
                 self._answer_tool(session, call)
             )
 
-    def _content(
+    def _on_content(
         self,
         content: types.LiveServerContent,
         usage: types.UsageMetadata | None,
-        events: asyncio.Queue[LiveEvent | _Closed],
+        events: asyncio.Queue[LiveEvent | Closed],
     ) -> None:
         parts = content.model_turn.parts if content.model_turn else None
         for part in parts or []:
@@ -534,83 +521,10 @@ class LiveSession:
         else:
             data = FunctionCallData(name=name, args=call["args"], id=call["id"])
             result = await run_tool(FunctionCall(tool=tool, function_call=data))
-        with contextlib.suppress(genai_errors.APIError, OSError, _ws_closed()):
+        with contextlib.suppress(genai_errors.APIError, OSError, ws_closed()):
             await session.send_tool_response(
                 function_responses=[
                     types.FunctionResponse(id=call["id"], name=name, response=result)
                 ]
             )
         self._tool_tasks.pop(str(call["id"]), None)
-
-
-class _Refused(Exception):
-    def __init__(self, code: int | None, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.reason = code, reason
-
-
-def _ws_closed() -> type[Exception]:
-    import websockets
-
-    closed: type[Exception] = websockets.ConnectionClosed
-    return closed
-
-
-def _is_handshake_refusal(exc: Exception) -> bool:
-    """An HTTP answer (401/403/404) to the WebSocket upgrade: retrying will not help."""
-    from websockets.exceptions import InvalidStatus
-
-    return isinstance(exc, InvalidStatus) and 400 <= exc.response.status_code < 500
-
-
-def _audio_sender(chunk: bytes, mime: str) -> Sender:
-    async def send(session: AsyncSession) -> None:
-        await session.send_realtime_input(audio=types.Blob(data=chunk, mime_type=mime))
-
-    return send
-
-
-def _content(content: str | types.Content | Mapping[str, Any]) -> types.Content:
-    if isinstance(content, str):
-        return types.Content(role="user", parts=[types.Part(text=content)])
-    if isinstance(content, types.Content):
-        return content
-    return types.Content.model_validate_json(json.dumps(dict(content)))  # wire JSON: base64
-
-
-def _config(
-    config: types.LiveConnectConfig | Mapping[str, Any] | None, tools: Sequence[Tool]
-) -> types.LiveConnectConfig:
-    if config is None:
-        parsed = types.LiveConnectConfig(
-            response_modalities=[types.Modality.TEXT],
-            input_audio_transcription=types.AudioTranscriptionConfig(),
-        )
-    elif isinstance(config, types.LiveConnectConfig):
-        parsed = config
-    else:
-        parsed = types.LiveConnectConfig.model_validate(dict(config))
-    if tools:
-        declared = types.Tool(
-            function_declarations=[
-                types.FunctionDeclaration.model_validate(t.declaration()) for t in tools
-            ]
-        )
-        parsed = parsed.model_copy(update={"tools": [*(parsed.tools or []), declared]})
-    return parsed
-
-
-async def _collect(events: AsyncIterator[LiveEvent]) -> LiveReply:
-    reply = LiveReply()
-    pieces: list[str] = []
-    async for event in events:
-        if isinstance(event, LiveText):
-            pieces.append(event.text)
-        elif isinstance(event, LiveTranscription):
-            reply.transcriptions.append(event)
-        elif isinstance(event, LiveToolCalls):
-            reply.tool_calls.extend(event.calls)
-        else:
-            reply.usage, reply.interrupted = event.usage, event.interrupted
-    reply.text = "".join(pieces)
-    return reply
