@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     """Allow image URLs on private, loopback or link-local addresses (off: SSRF guard)."""
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     """The largest request body the gateway accepts (larger: 413)."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Web origins (``https://app.example``), besides the gateway's own, whose pages may
+    open its WebSockets."""
     sessions_url: str = "sqlite:///gemgate.db"
     """Where the gateway keeps chat sessions (``sqlite:///…``, ``redis://…``, ``postgresql://…``)."""
     history_size: int = Field(default=1000, ge=1)

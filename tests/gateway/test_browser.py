@@ -396,9 +396,7 @@ def test_live_mode_shows_why_the_gateway_closed_the_connection(
     browser.get(servers.url + "/?mode=live&session=no-such-session")
 
     error = _wait_for(browser, "#log .msg.error")
-    assert (
-        error.text == "Error: the Live connection closed (1008): chat 'no-such-session' not found"
-    )
+    assert error.text == "Error: the Live connection closed (1008): no such chat session"
     _wait_for(browser, "#live-status", "disconnected")
     assert servers.sessions() == []
 

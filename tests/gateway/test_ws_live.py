@@ -279,3 +279,78 @@ async def test_a_refused_live_session_is_an_error_frame_then_recovers(gateway: R
     ) as http:
         messages = (await http.get(f"/api/v1/sessions/{session}")).json()["messages"]
     assert [m["parts"][0]["text"] for m in messages if m["role"] == "user"] == ["And now?"]
+
+
+async def test_a_browser_leaving_mid_answer_leaves_a_consistent_chat(gateway: Running) -> None:
+    url = f"{gateway.ws}/ws/live?key=alice-secret"
+    async with websockets.connect(url) as ws:
+        session = await _session(ws)
+        await ws.send(json.dumps({"type": "text", "content": "Tell me about boats."}))
+        assert json.loads(await ws.recv())["type"] == "text_delta"
+    # gone mid-answer; back on the same conversation
+    async with websockets.connect(f"{url}&session_id={session}") as ws:
+        assert await _session(ws) == session
+        await ws.send(json.dumps({"type": "text", "content": "Tell me about cats."}))
+        events = await _turn(ws)
+    assert events[-1]["type"] == "turn_complete" and "cats" in _text(events)
+    async with httpx2.AsyncClient(
+        base_url=gateway.base, headers={"authorization": "Bearer alice-secret"}
+    ) as http:
+        messages = (await http.get(f"/api/v1/sessions/{session}")).json()["messages"]
+    texts = [m["parts"][0]["text"] for m in messages]
+    assert texts[-2] == "Tell me about cats." and "cats" in texts[-1]
+    assert all(t for t in texts)  # no empty reply stored
+
+
+async def test_more_bad_input_on_the_socket(gateway: Running) -> None:
+    async with websockets.connect(f"{gateway.ws}/ws/live?key=alice-secret") as ws:
+        await _session(ws)
+        await ws.send(json.dumps({"type": "audio_end"}))
+        event = json.loads(await ws.recv())
+        assert event["type"] == "error" and "audio" in event["message"]
+    odd = "ünïcødé-" * 30
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        async with websockets.connect(
+            f"{gateway.ws}/ws/live?key=alice-secret&session_id={odd}"
+        ) as ws:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    with pytest.raises(websockets.ConnectionClosed) as foreign:
+        async with websockets.connect(
+            f"{gateway.ws}/ws/live?key=alice-secret",
+            additional_headers={"origin": "https://evil.example"},
+        ) as ws:
+            await ws.recv()
+    assert foreign.value.rcvd is not None and "origin" in foreign.value.rcvd.reason
+    host = gateway.base.removeprefix("http://")
+    async with websockets.connect(
+        f"{gateway.ws}/ws/live?key=alice-secret", additional_headers={"origin": f"http://{host}"}
+    ) as ws:
+        await _session(ws)  # the gateway's own page may
+
+
+async def test_tokens_respect_the_keys_models(tmp_path: Path) -> None:
+    keys = [
+        GatewayKey(
+            name="narrow",
+            secret_sha256=hash_secret("narrow-secret"),
+            models=["gemini-2.0-flash-live-001"],
+        )
+    ]
+    running = await _start(tmp_path / "s.db", keys)
+    auth = {"authorization": "Bearer narrow-secret"}
+    try:
+        async with httpx2.AsyncClient(base_url=running.base, headers=auth) as http:
+            default = await http.post("/api/v1/live/tokens", json={})
+            assert default.status_code == 403  # the default Live model is not this key's
+            allowed = await http.post(
+                "/api/v1/live/tokens",
+                json={"model": "gemini-2.0-flash-live-001", "expire_seconds": 30},
+            )
+            assert allowed.status_code == 200, allowed.text
+        with pytest.raises(websockets.ConnectionClosed) as refused:
+            async with websockets.connect(f"{running.ws}/ws/live?key=narrow-secret") as ws:
+                await ws.recv()
+        assert refused.value.rcvd is not None and "may not use" in refused.value.rcvd.reason
+    finally:
+        await running.stop()

@@ -11,7 +11,7 @@ import pytest
 
 from gemgate import AsyncGemini
 from gemgate.config import Settings
-from gemgate.errors import LiveSessionLost
+from gemgate.errors import GemgateError, LiveSessionLost
 from gemgate.live import LivePool, LiveSession, LiveText, LiveToolCalls, LiveTurnComplete
 from gemgate.tools import tool
 from tests.conftest import FakeClock
@@ -237,4 +237,49 @@ async def test_a_server_that_keeps_refusing_ends_the_session(tmp_path: Path) -> 
         assert gave_up.value.code == 1011 and flaky.closed
         # the first connection and two reconnections, then no more
         assert (await target.stats())["totals"]["requests"] == 1 + 3
+        await client.aclose()
+
+
+async def test_an_abandoned_turn_does_not_leak_into_the_next(tmp_path: Path) -> None:
+    later = [TURNS[0], TURNS[2], TURNS[3]]
+    async with live_emulator(tmp_path) as target:
+        client = _client(target)
+        async with LiveSession(client) as reference:
+            expected = await _conversation(reference, later)
+        async with LiveSession(client) as live:
+            assert await _conversation(live, later[:1]) == expected[:1]
+            await live.settle()
+            abandoned = live.turn(TURNS[1])
+            assert isinstance(await anext(abandoned), LiveText)
+            await abandoned.aclose()  # the caller went away mid-answer
+            assert await _conversation(live, later[1:]) == expected[1:]
+        await client.aclose()
+
+
+async def test_closing_a_session_mid_turn_ends_the_turn(tmp_path: Path) -> None:
+    async with live_emulator(tmp_path, live_chunk_seconds=0.2) as target:
+        client = _client(target)
+        pool = LivePool(client)
+        pieces: list[str] = []
+
+        async def talk() -> None:
+            async for piece in pool.process_text_stream(TURNS[0], session_id="s"):
+                pieces.append(piece)
+                await pool.close_session("s")  # e.g. an admin closes it
+
+        with pytest.raises(GemgateError, match="closed"):
+            await asyncio.wait_for(talk(), timeout=20)
+        assert len(pieces) == 1 and "s" not in pool
+        await pool.aclose()
+        await client.aclose()
+
+
+async def test_goaway_on_every_connection_is_not_an_endless_loop(tmp_path: Path) -> None:
+    async with live_emulator(tmp_path) as target:
+        client = _client(target)
+        await target.faults({"kind": "goaway", "method": LIVE, "after_messages": 1})
+        live = LiveSession(client, max_reconnects=3)
+        with pytest.raises(LiveSessionLost, match="could not be restored"):
+            await live.ask(TURNS[0])
+        assert (await target.stats())["totals"]["requests"] <= 1 + 3 + 1
         await client.aclose()

@@ -14,6 +14,7 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -125,7 +126,7 @@ class Gateway:
         elif path.startswith("/api/v1/models/"):
             await self._models_api(path, scope, receive, send)
         elif path == "/api/v1/live/tokens" and scope["method"] == "POST":
-            await self._live.tokens(receive, send)
+            await self._live.tokens(receive, send, scope.get("gemgate.key"))
         elif path == "/api/v1/login" and scope["method"] == "POST":
             await self._login(scope, send)
         elif path == "/" and scope["method"] == "GET":
@@ -180,17 +181,39 @@ class Gateway:
         if connect["type"] != "websocket.connect":
             return
         path = scope["path"]
-        user = "-" if path not in ("/ws/chat", "/ws/live") else self._socket_user(scope)
-        if isinstance(user, KeyCheck) or path not in ("/ws/chat", "/ws/live"):
-            reason = user.message if isinstance(user, KeyCheck) else "no such endpoint"
+        user: str | KeyCheck = "-"
+        if path not in ("/ws/chat", "/ws/live"):
+            refusal = "no such endpoint"
+        else:
+            user = self._socket_user(scope)
+            refusal = user.message if isinstance(user, KeyCheck) else self._foreign_origin(scope)
+            key = self.keyring.named(user) if isinstance(user, str) else None
+            model = self.client.settings.live_model
+            if path == "/ws/live" and key is not None and not key.allows(model):
+                refusal = f"this gateway key may not use {model}"
+        if refusal or isinstance(user, KeyCheck):
             await send({"type": "websocket.accept"})  # so that browsers see code and reason
-            await send({"type": "websocket.close", "code": 1008, "reason": reason})
+            await send({"type": "websocket.close", "code": 1008, "reason": _reason(refusal)})
             return
+        owner = user if self.keyring.enabled else None
         replayed = _replaying(connect, receive)
         if path == "/ws/chat":
-            await self.chat_socket(scope, replayed, send, user)
+            await self.chat_socket(scope, replayed, send, user, owner)
         else:
-            await self.live_socket(scope, replayed, send, user)
+            await self.live_socket(scope, replayed, send, user, owner)
+
+    def _foreign_origin(self, scope: Scope) -> str:
+        """Why a browser page from another origin may not open this socket ('' if it may).
+
+        Without this, any web page the user visits could drive the gateway on the user's
+        behalf. Clients that are not browsers send no ``Origin``.
+        """
+        origin = header(scope, b"origin")
+        if origin is None or origin in self.client.settings.allowed_origins:
+            return ""
+        if urlsplit(origin).netloc == (header(scope, b"host") or ""):
+            return ""
+        return "this origin may not open the gateway's sockets"
 
     def _socket_user(self, scope: Scope) -> str | KeyCheck:
         """Who opens this WebSocket: a gateway key (header, ``?key=``) or login cookie.
@@ -224,6 +247,8 @@ class Gateway:
             return
         token = self.logins.start(key.name)
         cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
+        if scope.get("scheme") == "https":
+            cookie += "; Secure"
         await send_json(send, 200, {"user": key.name}, [("set-cookie", cookie)])
 
     async def _authorize(self, scope: Scope, native: bool, send: Send) -> bool:
@@ -308,6 +333,11 @@ def _secret(scope: Scope) -> str | None:
         if pair.startswith("key="):
             return pair[4:]
     return None
+
+
+def _reason(text: str) -> str:
+    """A WebSocket close reason: at most 123 bytes of UTF-8."""
+    return text.encode()[:123].decode("utf-8", "ignore")
 
 
 def _replaying(first: Message, receive: Receive) -> Receive:

@@ -7,7 +7,9 @@
 - ``POST /api/v1/live/tokens`` mints an ephemeral token upstream (``v1alpha/auth_tokens``)
   with one of the gateway's keys, for clients that talk to the Live API directly:
   ``{"uses": 1, "expire_seconds": 1800, "new_session_expire_seconds": 60, "model": …}``
-  (all optional) → ``{"name": "auth_tokens/…", "expire_time", "new_session_expire_time"}``.
+  (all optional; ``model`` defaults to the ``live_model`` setting and must be one the
+  caller's gateway key may use) → ``{"name": "auth_tokens/…", "expire_time",
+  "new_session_expire_time"}``. The token is locked to that model.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import APIStatusError
 from gemgate.gateway.asgi import BodyTooLarge, header, read_body, send_json
+from gemgate.projects import GatewayKey
 from gemgate.upstream.pipeline import Call
 
 __all__ = ["COOKIE", "LiveRoute", "Logins"]
@@ -64,14 +67,18 @@ class LiveRoute:
     def __init__(self, client: AsyncGemini) -> None:
         self._client = client
 
-    async def tokens(self, receive: Receive, send: Send) -> None:
-        """Mint an ephemeral Live token upstream."""
+    async def tokens(self, receive: Receive, send: Send, key: GatewayKey | None) -> None:
+        """Mint an ephemeral Live token upstream, locked to one model ``key`` may use."""
         try:
             raw = await read_body(receive, 65536)
             body = json.loads(raw) if raw.strip() else {}
             request = self._request(body)
         except (ValueError, TypeError, BodyTooLarge) as exc:
             await send_json(send, 400, {"detail": f"invalid token request: {exc}"})
+            return
+        model = request["bidiGenerateContentSetup"]["model"].removeprefix("models/")
+        if key is not None and not key.allows(model):
+            await send_json(send, 403, {"detail": f"this gateway key may not use {model}"})
             return
         call = Call(
             "POST",
@@ -103,21 +110,20 @@ class LiveRoute:
         unknown = set(body) - {"uses", "expire_seconds", "new_session_expire_seconds", "model"}
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
-        uses = _bounded(body, "uses", 1, 1, 1000)
+        uses = _bounded(body, "uses", 1, 1, 100)
         expire = _bounded(body, "expire_seconds", 1800, 1, 20 * 3600)
-        start = _bounded(body, "new_session_expire_seconds", 60, 1, expire)
+        start = _bounded(body, "new_session_expire_seconds", min(60, expire), 1, expire)
         now = self._client._core.clock()
         request: dict[str, Any] = {
             "uses": uses,
             "expireTime": _rfc3339(now + expire),
             "newSessionExpireTime": _rfc3339(now + start),
         }
-        model = body.get("model")
-        if model is not None:
-            if not isinstance(model, str) or not model:
-                raise TypeError("'model' must be a model name")
-            name = model if model.startswith("models/") else f"models/{model}"
-            request["bidiGenerateContentSetup"] = {"model": name}
+        model = body.get("model", self._client.settings.live_model)
+        if not isinstance(model, str) or not model:
+            raise TypeError("'model' must be a model name")
+        name = model if model.startswith("models/") else f"models/{model}"
+        request["bidiGenerateContentSetup"] = {"model": name}  # the token is for this model
         return request
 
 

@@ -15,9 +15,15 @@ from starlette.types import Receive, Scope, Send
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
 from gemgate.gateway.asgi import read_body, send_bytes, send_json, send_stream
-from gemgate.sessions import ChatManager, ChatNotFound, ChatStorage, StorageUnavailable
+from gemgate.sessions import (
+    ChatInfo,
+    ChatManager,
+    ChatNotFound,
+    ChatStorage,
+    StorageUnavailable,
+)
 
-__all__ = ["SessionsRoute"]
+__all__ = ["SessionsRoute", "visible"]
 
 PREFIX = "/api/v1/sessions"
 
@@ -83,7 +89,7 @@ class SessionsRoute:
 
     async def _owned(self, chat_id: str, owner: str | None) -> None:
         """404 for a session that belongs to another gateway key (as if it did not exist)."""
-        if owner is not None and (await self.manager.get_chat(chat_id)).user != owner:
+        if not visible(await self.manager.get_chat(chat_id), owner):
             raise ChatNotFound(chat_id)
 
     async def _json(self, receive: Receive) -> dict[str, Any]:
@@ -122,6 +128,14 @@ class SessionsRoute:
         except GemgateError as exc:
             raise _Problem(502, f"the model call failed: {exc}") from None
         await send_json(send, 200, final)
+
+
+def visible(info: ChatInfo, owner: str | None) -> bool:
+    """Whether ``owner`` (a gateway key's name; ``None`` without keys) may use this chat.
+
+    With gateway keys, a chat belongs to the key that made it, and to no other.
+    """
+    return owner is None or info.user == owner
 
 
 def _text(body: dict[str, Any], name: str) -> str | None:

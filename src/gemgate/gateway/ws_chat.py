@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
+from gemgate.gateway.sessions_api import visible
 from gemgate.sessions import ChatManager, ChatNotFound
 
 __all__ = ["ChatSocket"]
@@ -28,9 +29,17 @@ class ChatSocket:
         self._manager = manager
 
     async def __call__(
-        self, scope: Scope, receive: Receive, send: Send, user: str | None = None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        user: str | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Run the connection until the client closes it; new sessions belong to ``user``."""
+        """Run the connection until the client closes it.
+
+        New sessions belong to ``user``; an existing one must be visible to ``owner``.
+        """
         if (await receive())["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
@@ -39,9 +48,9 @@ class ChatSocket:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
-            await self._turn(text, send, user)
+            await self._turn(text, send, user, owner)
 
-    async def _turn(self, text: str, send: Send, user: str | None) -> None:
+    async def _turn(self, text: str, send: Send, user: str | None, owner: str | None) -> None:
         async def emit(value: dict[str, Any]) -> None:
             await send({"type": "websocket.send", "text": json.dumps(value)})
 
@@ -60,7 +69,7 @@ class ChatSocket:
                 created = await self._manager.create_chat(title=content[:40], user=user)
                 session = created.id
                 await emit({"type": "session", "id": session})
-            elif (await self._manager.get_chat(str(session))).user not in (None, user):
+            elif not visible(await self._manager.get_chat(str(session)), owner):
                 raise ChatNotFound(str(session))  # another user's: as if it did not exist
             model = frame.get("model") if isinstance(frame.get("model"), str) else None
             async for event in self._client.chat_with_tools(

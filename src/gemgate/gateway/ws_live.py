@@ -25,7 +25,7 @@ import binascii
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
+from gemgate.gateway.sessions_api import visible
 from gemgate.live import LiveEvent, LiveText, LiveToolCalls, LiveTranscription, LiveTurnComplete
 from gemgate.sessions import ChatManager, ChatMessage, ChatNotFound
 
@@ -52,17 +53,23 @@ class LiveSocket:
         self._client = client
         self._manager = manager
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, user: str) -> None:
-        """Run the connection until the client closes it."""
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, user: str, owner: str | None
+    ) -> None:
+        """Run the connection until the client closes it.
+
+        New conversations belong to ``user``; an existing one must be visible to
+        ``owner`` (the gateway key's name, or ``None`` without keys).
+        """
         if (await receive())["type"] != "websocket.connect":
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         wanted = (query.get("session_id") or [None])[0]
         try:
-            chat_id = await self._chat(wanted, user)
-        except ChatNotFound as exc:
+            chat_id = await self._chat(wanted, user, owner)
+        except ChatNotFound:
             await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": 1008, "reason": str(exc)[:120]})
+            await send({"type": "websocket.close", "code": 1008, "reason": "no such chat session"})
             return
         await send({"type": "websocket.accept"})
         conversation = _Conversation(self._client, self._manager, chat_id, send)
@@ -85,12 +92,12 @@ class LiveSocket:
                     {"type": "error", "message": f"the Live session failed: {exc}"}
                 )
 
-    async def _chat(self, wanted: str | None, user: str) -> str:
-        """The chat this connection talks in: an existing one of this user's, or a new one."""
+    async def _chat(self, wanted: str | None, user: str, owner: str | None) -> str:
+        """The chat this connection talks in: an existing visible one, or a new one."""
         if wanted is None:
             return (await self._manager.create_chat(title="Live conversation", user=user)).id
         info = await self._manager.get_chat(wanted)
-        if info.user not in (None, user):
+        if not visible(info, owner):
             raise ChatNotFound(wanted)  # someone else's: as if it did not exist
         return info.id
 
@@ -130,9 +137,13 @@ class _Conversation:
             data, _ = _blob(frame, "audio/pcm;rate=16000")
             live = await self._live()
             pcm = base64.b64decode(data)
-            self._audio_ms += len(pcm) * 1000 // 32000
+            if not pcm:
+                raise _BadFrame("'data' holds no audio")
+            self._audio_ms += max(len(pcm) * 1000 // 32000, 1)
             await live.send_audio(pcm)
         elif kind == "audio_end":
+            if not self._audio_ms:
+                raise _BadFrame("'audio_end' needs 'audio' frames before it")
             await self._audio_turn()
         else:
             raise _BadFrame(f"unknown message type {kind!r}; use text, image, audio, audio_end")
@@ -142,7 +153,7 @@ class _Conversation:
         live = await self._pool.session(self._chat_id)
         if fresh:  # a new Live session for a stored conversation: give it the history
             history = await self._manager.get_history(self._chat_id)
-            await live.seed([m.to_content() for m in history if m.role in ("user", "model")])
+            await live.seed([m.to_content() for m in history if _seedable(m)])
         return live
 
     async def _turn(self, message: ChatMessage, content: Any) -> None:
@@ -162,16 +173,17 @@ class _Conversation:
                 metadata={"duration_ms": duration},
             )
 
-        async def listened(events: AsyncIterator[LiveEvent]) -> AsyncIterator[LiveEvent]:
-            async for event in events:
-                if isinstance(event, LiveTranscription) and event.source == "input":
-                    heard.append(event.text)
-                yield event
+        async def listened(events: AsyncGenerator[LiveEvent]) -> AsyncGenerator[LiveEvent]:
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    if isinstance(event, LiveTranscription) and event.source == "input":
+                        heard.append(event.text)
+                    yield event
 
         await self._answer(listened(live.end_audio()), said)
 
     async def _answer(
-        self, events: AsyncIterator[LiveEvent], user: Callable[[], ChatMessage]
+        self, events: AsyncGenerator[LiveEvent], user: Callable[[], ChatMessage]
     ) -> None:
         """Relay a turn's events; when it completes, store the user's message and the reply.
 
@@ -179,6 +191,16 @@ class _Conversation:
         """
         started = time.perf_counter()
         pieces: list[str] = []
+        async with contextlib.aclosing(events):  # a browser that leaves ends the turn now
+            await self._relay(events, pieces, started, user)
+
+    async def _relay(
+        self,
+        events: AsyncIterator[LiveEvent],
+        pieces: list[str],
+        started: float,
+        user: Callable[[], ChatMessage],
+    ) -> None:
         async for event in events:
             await self._forward(event, pieces)
             if isinstance(event, LiveTurnComplete):
@@ -191,7 +213,8 @@ class _Conversation:
                     usage=_usage(event.usage),
                     metadata={"interrupted": True} if event.interrupted else {},
                 )
-                await self._manager.append(self._chat_id, [user(), reply])
+                stored = [user(), reply] if text else [user()]  # an empty part poisons history
+                await self._manager.append(self._chat_id, stored)
                 await self.emit(
                     {
                         "type": "turn_complete",
@@ -210,6 +233,15 @@ class _Conversation:
             await self.emit({"type": "transcription", "text": event.text, "source": event.source})
         elif isinstance(event, LiveToolCalls):
             await self.emit({"type": "tool_calls", "calls": event.calls})
+
+
+def _seedable(message: ChatMessage) -> bool:
+    """A stored message the Live API will take back as context (no empty parts)."""
+    return (
+        message.role in ("user", "model")
+        and bool(message.parts)
+        and all(p.get("text") or "inlineData" in p or "fileData" in p for p in message.parts)
+    )
 
 
 def _parse(raw: str) -> dict[str, Any]:

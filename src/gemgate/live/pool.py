@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from google.genai import types
@@ -76,6 +76,8 @@ class LivePool:
         self._opened: deque[float] = deque()
         self._lock = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
+        self._opening: dict[str, asyncio.Lock] = {}
+        self._pacing = asyncio.Lock()
         self._targets = Targets(client._core)
         self._clock = client._core.clock
 
@@ -88,15 +90,22 @@ class LivePool:
         return live is not None and not live.closed
 
     async def session(self, session_id: str) -> LiveSession:
-        """The open session for ``session_id``, opening one if needed."""
-        async with self._lock:
-            await self._expire()
-            live = self._sessions.get(session_id)
-            if live is not None and not live.closed:
-                self._sessions.move_to_end(session_id)
-                self._used[session_id] = self._clock()
+        """The open session for ``session_id``, opening one if needed.
+
+        Only the bookkeeping holds the pool's lock: waiting for an opening slot and
+        connecting do not, so users with open sessions never wait behind a new one.
+        """
+        live = self._reuse(session_id)
+        if live is not None:
+            return live
+        opening = self._opening.setdefault(session_id, asyncio.Lock())
+        async with opening:  # one opening per session id at a time
+            live = self._reuse(session_id)
+            if live is not None:
                 return live
-            await self._make_room()
+            async with self._lock:
+                await self._expire()
+                await self._make_room()
             await self._pace()
             live = LiveSession(
                 self._client,
@@ -106,11 +115,27 @@ class LivePool:
                 targets=self._targets,
             )
             await live.connect()
-            self._sessions[session_id] = live
-            self._used[session_id] = self._clock()
-            if self._reaper is None or self._reaper.done():
-                self._reaper = asyncio.create_task(self._reap())
-            return live
+            async with self._lock:
+                try:
+                    await self._make_room()  # others may have opened meanwhile
+                except LivePoolFull:
+                    await live.aclose()
+                    raise
+                self._sessions[session_id] = live
+                self._used[session_id] = self._clock()
+                if self._reaper is None or self._reaper.done():
+                    self._reaper = asyncio.create_task(self._reap())
+        if not opening.locked():
+            self._opening.pop(session_id, None)
+        return live
+
+    def _reuse(self, session_id: str) -> LiveSession | None:
+        live = self._sessions.get(session_id)
+        if live is None or live.closed:
+            return None
+        self._sessions.move_to_end(session_id)
+        self._used[session_id] = self._clock()
+        return live
 
     async def _reap(self) -> None:
         """Close idle sessions in the background while any are open."""
@@ -120,18 +145,24 @@ class LivePool:
 
     async def _expire(self) -> None:
         now = self._clock()
-        for session_id in [s for s, used in self._used.items() if now - used > self.ttl]:
-            await self._close(session_id)
+        idle = [s for s, used in self._used.items() if now - used > self.ttl]
+        for session_id in idle:
+            if not self._sessions[session_id].busy:  # a long turn is not idleness
+                await self._close(session_id)
 
     async def _make_room(self) -> None:
         while len(self._sessions) >= self.max_sessions:
-            idle = next((s for s, live in self._sessions.items() if not live._turn.locked()), None)
+            idle = next((s for s, live in self._sessions.items() if not live.busy), None)
             if idle is None:
                 raise LivePoolFull(f"{self.max_sessions} Live sessions are busy")
             await self._close(idle)
 
     async def _pace(self) -> None:
         """Wait until one more opening fits in the last minute."""
+        async with self._pacing:
+            await self._wait_for_slot()
+
+    async def _wait_for_slot(self) -> None:
         while True:
             now = self._clock()
             while self._opened and now - self._opened[0] >= 60:
@@ -163,11 +194,12 @@ class LivePool:
 
     async def process_text_stream(
         self, text: str, *, session_id: str = "default"
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str]:
         """One text turn in ``session_id``'s session, as text chunks."""
         live = await self.session(session_id)
-        async for piece in live.stream(text):
-            yield piece
+        async with contextlib.aclosing(live.stream(text)) as pieces:
+            async for piece in pieces:
+                yield piece
         self._used[session_id] = self._clock()
 
     async def process_text(self, text: str, *, session_id: str = "default") -> str:

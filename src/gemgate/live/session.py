@@ -30,14 +30,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from gemgate.errors import ConnectError, GemgateError, LiveSessionLost
+from gemgate.errors import GemgateError, LiveSessionLost
 from gemgate.live.events import (
     LiveEvent,
     LiveReply,
@@ -82,6 +82,8 @@ class LiveSession:
             transcriptions of audio input.
         tools: Tools the model may call; their calls are answered automatically.
         max_reconnects: Failed reconnection attempts in a row before giving up.
+        idle_timeout: Seconds a turn may wait for the server's next message before the
+            connection is treated as broken.
         handle: A resumption handle from an earlier session (its ``handle``) to continue
             that conversation, even from another process.
     """
@@ -94,6 +96,7 @@ class LiveSession:
         config: types.LiveConnectConfig | Mapping[str, Any] | None = None,
         tools: Sequence[Tool] = (),
         max_reconnects: int = 5,
+        idle_timeout: float = 60.0,
         handle: str | None = None,
         targets: Targets | None = None,
     ) -> None:
@@ -119,7 +122,10 @@ class LiveSession:
         self._turn = asyncio.Lock()
         self._swallow = 0
         self._strikes = 0
-        """Unannounced closes since the last completed turn."""
+        """Reconnections during turns since the last completed turn."""
+        self._dirty = False
+        """A turn was abandoned: its remaining answer may still be on this connection."""
+        self._idle = idle_timeout
         self._interrupted = False
         self._covered = asyncio.Event()
         """Set while the newest handle includes every answered turn."""
@@ -132,6 +138,11 @@ class LiveSession:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a turn is in progress."""
+        return self._turn.locked()
 
     @property
     def connected(self) -> bool:
@@ -149,7 +160,7 @@ class LiveSession:
 
     async def turn(
         self, content: str | types.Content | Mapping[str, Any]
-    ) -> AsyncIterator[LiveEvent]:
+    ) -> AsyncGenerator[LiveEvent]:
         """Send one user turn and yield the answer's events until the turn ends.
 
         ``content`` is text, a ``types.Content``, or a Content in the wire's JSON form
@@ -160,18 +171,21 @@ class LiveSession:
         async def send(session: AsyncSession) -> None:
             await session.send_client_content(turns=turn, turn_complete=True)
 
-        async for event in self._exchange(send):
-            yield event
+        async with contextlib.aclosing(self._exchange(send)) as events:
+            async for event in events:
+                yield event
 
-    async def stream(self, content: str | types.Content | Mapping[str, Any]) -> AsyncIterator[str]:
+    async def stream(self, content: str | types.Content | Mapping[str, Any]) -> AsyncGenerator[str]:
         """Send one user turn and yield the answer's text as it streams."""
-        async for event in self.turn(content):
-            if isinstance(event, LiveText):
-                yield event.text
+        async with contextlib.aclosing(self.turn(content)) as events:
+            async for event in events:
+                if isinstance(event, LiveText):
+                    yield event.text
 
     async def ask(self, content: str | types.Content | Mapping[str, Any]) -> LiveReply:
         """Send one user turn and return the whole answer."""
-        return await collect(self.turn(content))
+        async with contextlib.aclosing(self.turn(content)) as events:
+            return await collect(events)
 
     async def send_image(
         self, image: bytes, prompt: str = "", *, mime_type: str = "image/jpeg"
@@ -184,12 +198,13 @@ class LiveSession:
 
     async def audio_turn(
         self, chunks: Sequence[bytes], *, rate: int = 16000
-    ) -> AsyncIterator[LiveEvent]:
+    ) -> AsyncGenerator[LiveEvent]:
         """Stream 16-bit PCM audio, end the stream, and yield what comes back."""
         for chunk in chunks:
             await self.send_audio(chunk, rate=rate)
-        async for event in self.end_audio():
-            yield event
+        async with contextlib.aclosing(self.end_audio()) as events:
+            async for event in events:
+                yield event
 
     async def send_audio(self, chunk: bytes, *, rate: int = 16000) -> None:
         """Send one chunk of 16-bit PCM audio (its transcription comes with the reply)."""
@@ -200,14 +215,15 @@ class LiveSession:
 
         await self._send_only(send)
 
-    async def end_audio(self) -> AsyncIterator[LiveEvent]:
+    async def end_audio(self) -> AsyncGenerator[LiveEvent]:
         """End the audio stream; yield the reply's events, transcriptions included."""
 
         async def end(session: AsyncSession) -> None:
             await session.send_realtime_input(audio_stream_end=True)
 
-        async for event in self._exchange(end):
-            yield event
+        async with contextlib.aclosing(self._exchange(end)) as events:
+            async for event in events:
+                yield event
 
     async def seed(self, turns: Sequence[types.Content | Mapping[str, Any]]) -> None:
         """Add earlier turns to the context without asking for an answer."""
@@ -228,44 +244,70 @@ class LiveSession:
             self._pending.append(pending)
             await self._deliver(pending)
 
-    async def _exchange(self, send: Sender) -> AsyncIterator[LiveEvent]:
+    async def _exchange(self, send: Sender) -> AsyncGenerator[LiveEvent]:
         async with self._turn:
             await self._ready()
             pending = Pending(send)
             self._pending.append(pending)
-            await self._deliver(pending)
-            delivered = 0  # characters of this turn's text the caller already has
-            seen = 0  # characters of text received on the current connection
-            while True:
-                event = await self._events.get()
-                if isinstance(event, Closed):
-                    await self._reconnect(cause=event)
-                    seen = 0
-                    continue
-                if isinstance(event, LiveTurnComplete):
-                    self._strikes = 0  # the connection works
-                if self._swallow:  # the answer to a resent, already answered turn
-                    if isinstance(event, LiveTurnComplete):
-                        self._swallow -= 1
-                    continue
-                if isinstance(event, LiveText):
-                    start, seen = seen, seen + len(event.text)
-                    if seen <= delivered:
-                        continue
-                    event = LiveText(event.text[max(delivered - start, 0) :])
-                    delivered = seen
-                yield event
-                if isinstance(event, LiveTurnComplete):
-                    break
+            finished = False
+            try:
+                await self._deliver(pending)
+                async with contextlib.aclosing(self._answer()) as answer:
+                    async for event in answer:
+                        yield event
+                finished = True
+            finally:
+                if not finished:  # abandoned or failed: what is still coming is no one's
+                    self._abandon(pending)
             if self._going_away:
                 await self._reconnect()
+
+    async def _answer(self) -> AsyncGenerator[LiveEvent]:
+        """The current turn's events, across reconnections, until it ends."""
+        delivered = 0  # characters of this turn's text the caller already has
+        seen = 0  # characters of text received on the current connection
+        while True:
+            event = await self._next_event()
+            if isinstance(event, Closed):
+                await self._reconnect(cause=event)
+                seen = 0
+                continue
+            if isinstance(event, LiveTurnComplete):
+                self._strikes = 0  # the connection works
+            if self._swallow:  # the answer to a resent, already answered turn
+                if isinstance(event, LiveTurnComplete):
+                    self._swallow -= 1
+                continue
+            if isinstance(event, LiveText):
+                start, seen = seen, seen + len(event.text)
+                if seen <= delivered:
+                    continue
+                event = LiveText(event.text[max(delivered - start, 0) :])
+                delivered = seen
+            yield event
+            if isinstance(event, LiveTurnComplete):
+                return
+
+    async def _next_event(self) -> LiveEvent | Closed:
+        """The next event, or a ``Closed`` when the server stays silent too long."""
+        try:
+            async with asyncio.timeout(self._idle):
+                return await self._events.get()
+        except TimeoutError:
+            return Closed(None, f"no answer for {self._idle:g} s")
+
+    def _abandon(self, pending: Pending) -> None:
+        """Forget a turn nobody will read: the next turn starts on a fresh connection."""
+        if not pending.answered and pending in self._pending:
+            self._pending.remove(pending)
+        self._dirty = True
 
     # -- connection ----------------------------------------------------------------------
 
     async def _ready(self) -> None:
         if self.closed:
             raise GemgateError("this Live session is closed")
-        if self._session is None or self._going_away:
+        if self._session is None or self._going_away or self._dirty:
             await self._reconnect(first=self._key is None)
 
     async def _deliver(self, pending: Pending) -> None:
@@ -293,15 +335,17 @@ class LiveSession:
     async def _reconnect(self, *, first: bool = False, cause: Closed | None = None) -> None:
         """(Re)open the connection with the newest handle and resend what it lacks.
 
-        A close the server did not announce with ``goAway`` counts as a strike; strikes
-        reset when a turn completes. A refusal (1007/1008) without ``goAway`` ends the
-        session at once, and so do more than ``max_reconnects`` strikes in a row.
+        Every reconnection in the middle of a turn is a strike; strikes reset when a turn
+        completes. A refusal (1007/1008) the server did not announce with ``goAway`` ends
+        the session at once, and so do more than ``max_reconnects`` strikes in a row.
         """
+        if self.closed:
+            raise GemgateError("this Live session is closed")
         announced = self._going_away
         await self._disconnect()
         failure: Closed | None = cause
-        if cause is not None and not announced:
-            if cause.code in REFUSED:
+        if cause is not None:
+            if cause.code in REFUSED and not announced:
                 await self._lose()
                 raise LiveSessionLost(
                     f"the server closed the Live session: {cause.code} {cause.reason}",
@@ -321,8 +365,8 @@ class LiveSession:
                     exc.code,
                     exc.reason,
                 ) from None
-            except (ConnectError, OSError, genai_errors.APIError) as exc:
-                failure = Closed(getattr(exc, "code", None), str(exc))
+            except Exception as exc:  # a broken upgrade or setup shows up as many types
+                failure = Closed(getattr(exc, "code", None), f"{type(exc).__name__}: {exc}")
                 continue
             if not first:
                 self.reconnects += 1
@@ -372,6 +416,7 @@ class LiveSession:
             raise
         self._events = asyncio.Queue()
         self._stack, self._session, self._going_away = stack, session, False
+        self._dirty = False
         self._interrupted = False
         self._reader = asyncio.create_task(self._read(session, self._events))
 
@@ -392,6 +437,7 @@ class LiveSession:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
+            self._events.put_nowait(Closed(None, "the connection was closed"))  # wake a turn
         if stack is not None:
             with contextlib.suppress(Exception):
                 await stack.aclose()

@@ -78,10 +78,13 @@ def ws_closed() -> type[Exception]:
 
 
 def is_handshake_refusal(exc: Exception) -> bool:
-    """An HTTP answer (401/403/404) to the WebSocket upgrade: retrying will not help."""
+    """An HTTP 401/403/404 answer to the WebSocket upgrade: retrying will not help.
+
+    Other statuses (429, 5xx) are worth another try.
+    """
     from websockets.exceptions import InvalidStatus
 
-    return isinstance(exc, InvalidStatus) and 400 <= exc.response.status_code < 500
+    return isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403, 404)
 
 
 def to_content(content: str | types.Content | Mapping[str, Any]) -> types.Content:
