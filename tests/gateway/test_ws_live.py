@@ -354,3 +354,19 @@ async def test_tokens_respect_the_keys_models(tmp_path: Path) -> None:
         assert refused.value.rcvd is not None and "may not use" in refused.value.rcvd.reason
     finally:
         await running.stop()
+
+
+async def test_live_turns_count_against_the_keys_budget(tmp_path: Path) -> None:
+    keys = [GatewayKey(name="metered", secret_sha256=hash_secret("metered-secret"), rpm=3)]
+    running = await _start(tmp_path / "s.db", keys)
+    try:
+        async with websockets.connect(f"{running.ws}/ws/live?key=metered-secret") as ws:
+            await _session(ws)  # the connection is one request
+            for n in range(2):
+                await ws.send(json.dumps({"type": "text", "content": f"turn {n}"}))
+                assert (await _turn(ws))[-1]["type"] == "turn_complete"
+            await ws.send(json.dumps({"type": "text", "content": "one too many"}))
+            refused = await _turn(ws)
+        assert refused[-1]["type"] == "error" and "budget" in refused[-1]["message"]
+    finally:
+        await running.stop()

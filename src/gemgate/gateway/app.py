@@ -8,6 +8,7 @@ and are logged without request bodies or keys.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from gemgate.client.requests import model_method
 from gemgate.errors import GemgateError, QuotaExhausted, UpstreamTimeout
 from gemgate.gateway.asgi import BodyTooLarge, header, read_body, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
-from gemgate.gateway.keys import KeyCheck, Keyring
+from gemgate.gateway.keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway.live_api import COOKIE, LiveRoute, Logins
 from gemgate.gateway.metrics import CONTENT_TYPE as METRICS_TYPE
 from gemgate.gateway.metrics import Metrics
@@ -33,7 +34,7 @@ from gemgate.gateway.openapi import spec
 from gemgate.gateway.sessions_api import PREFIX as SESSIONS
 from gemgate.gateway.sessions_api import SessionsRoute
 from gemgate.gateway.ws_chat import ChatSocket
-from gemgate.gateway.ws_live import LiveSocket
+from gemgate.gateway.ws_live import Charge, LiveSocket
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
 from gemgate.wire.errors import error_body
 
@@ -182,6 +183,7 @@ class Gateway:
             return
         path = scope["path"]
         user: str | KeyCheck = "-"
+        key: GatewayKey | None = None
         if path not in ("/ws/chat", "/ws/live"):
             refusal = "no such endpoint"
         else:
@@ -200,7 +202,13 @@ class Gateway:
         if path == "/ws/chat":
             await self.chat_socket(scope, replayed, send, user, owner)
         else:
-            await self.live_socket(scope, replayed, send, user, owner)
+            await self.live_socket(scope, replayed, send, user, owner, self._biller(key))
+
+    def _biller(self, key: GatewayKey | None) -> Charge | None:
+        """Charges Live turns to ``key``'s budget (none without a key or budget)."""
+        if key is None or not (key.rpm or key.tpm):
+            return None
+        return functools.partial(self.keyring.charge, key)
 
     def _foreign_origin(self, scope: Scope) -> str:
         """Why a browser page from another origin may not open this socket ('' if it may).

@@ -33,11 +33,15 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
+from gemgate.gateway.keys import KeyCheck
 from gemgate.gateway.sessions_api import visible
 from gemgate.live import LiveEvent, LiveText, LiveToolCalls, LiveTranscription, LiveTurnComplete
 from gemgate.sessions import ChatManager, ChatMessage, ChatNotFound
 
-__all__ = ["LiveSocket"]
+__all__ = ["Charge", "LiveSocket"]
+
+Charge = Callable[[int], KeyCheck]
+"""Bills one turn of so many input tokens to a gateway key's budget."""
 
 _MAX_FRAME = 8 * 1024 * 1024
 
@@ -54,12 +58,19 @@ class LiveSocket:
         self._manager = manager
 
     async def __call__(
-        self, scope: Scope, receive: Receive, send: Send, user: str, owner: str | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        user: str,
+        owner: str | None,
+        charge: Charge | None = None,
     ) -> None:
         """Run the connection until the client closes it.
 
         New conversations belong to ``user``; an existing one must be visible to
-        ``owner`` (the gateway key's name, or ``None`` without keys).
+        ``owner`` (the gateway key's name, or ``None`` without keys). ``charge`` bills each
+        turn to the key's budget (``None``: no budget).
         """
         if (await receive())["type"] != "websocket.connect":
             return
@@ -72,7 +83,7 @@ class LiveSocket:
             await send({"type": "websocket.close", "code": 1008, "reason": "no such chat session"})
             return
         await send({"type": "websocket.accept"})
-        conversation = _Conversation(self._client, self._manager, chat_id, send)
+        conversation = _Conversation(self._client, self._manager, chat_id, send, charge)
         with contextlib.suppress(OSError):  # the browser went away mid-answer
             await conversation.emit({"type": "session", "id": chat_id})
             await self._serve(conversation, receive)
@@ -105,12 +116,27 @@ class LiveSocket:
 class _Conversation:
     """One connection's turns: forwarded to the Live session, answered, and stored."""
 
-    def __init__(self, client: AsyncGemini, manager: ChatManager, chat_id: str, send: Send) -> None:
+    def __init__(
+        self,
+        client: AsyncGemini,
+        manager: ChatManager,
+        chat_id: str,
+        send: Send,
+        charge: Charge | None,
+    ) -> None:
         self._pool = client.live
         self._manager = manager
         self._chat_id = chat_id
         self._send = send
+        self._charge = charge
         self._audio_ms = 0
+
+    def _bill(self, tokens: int) -> None:
+        """Charge one turn to the gateway key's budget, or refuse it."""
+        if self._charge is not None:
+            check = self._charge(tokens)
+            if check.status != 200:
+                raise _BadFrame(check.message)
 
     async def emit(self, value: dict[str, Any]) -> None:
         await self._send({"type": "websocket.send", "text": json.dumps(value)})
@@ -121,12 +147,14 @@ class _Conversation:
             content = frame.get("content")
             if not isinstance(content, str) or not content.strip():
                 raise _BadFrame("'content' must be a non-empty string")
+            self._bill(len(content) // 4)
             await self._turn(ChatMessage.user(content, sender="user"), content)
         elif kind == "image":
             data, mime = _blob(frame, "image/jpeg")
             prompt = frame.get("prompt") or "Describe this image."
             if not isinstance(prompt, str):
                 raise _BadFrame("'prompt' must be a string")
+            self._bill(258 + len(prompt) // 4)  # an image counts as 258 tokens
             parts: list[dict[str, Any]] = [
                 {"inlineData": {"mimeType": mime, "data": data}},
                 {"text": prompt},
@@ -144,6 +172,7 @@ class _Conversation:
         elif kind == "audio_end":
             if not self._audio_ms:
                 raise _BadFrame("'audio_end' needs 'audio' frames before it")
+            self._bill(self._audio_ms * 32 // 1000)  # 32 tokens per second of audio
             await self._audio_turn()
         else:
             raise _BadFrame(f"unknown message type {kind!r}; use text, image, audio, audio_end")

@@ -9,8 +9,9 @@ that itself:
 - it keeps the client messages the newest handle may not include (those sent since the
   last turn that ended before the handle), and after reconnecting resends exactly those —
   a turn that was already answered is resent so the server has it, and its second answer
-  is swallowed; the turn in flight is answered once, without repeating text already
-  delivered;
+  is swallowed; the turn in flight is answered again and only the text past what was
+  already delivered is passed on (a deterministic model continues seamlessly; a real one
+  may word its second answer differently, so the seam can show);
 - on ``goAway`` it reconnects at the next turn boundary (or at once when the connection
   closes first);
 - it answers tool calls with gemgate :class:`~gemgate.tools.Tool` objects (a turn resent
