@@ -483,6 +483,24 @@ async def test_body_cap_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_blocked_prompt_is_a_content_filter_finish_streamed_or_not(
+    gateway_server: str,
+) -> None:
+    client = openai.AsyncOpenAI(api_key="any-key", base_url=f"{gateway_server}/v1", max_retries=0)
+    blocked = [{"role": "user", "content": "please [[emulator:block]] this"}]
+    whole = await client.chat.completions.create(model=FLASH, messages=blocked)  # type: ignore[arg-type]
+    assert whole.choices[0].finish_reason == "content_filter"
+    stream = await client.chat.completions.create(
+        model=FLASH,
+        messages=blocked,  # type: ignore[arg-type]
+        stream=True,
+    )
+    finishes = [c.choices[0].finish_reason async for c in stream if c.choices]
+    assert finishes == ["content_filter"]
+    await client.close()
+
+
+@pytest.mark.anyio
 async def test_midstream_error_ends_the_stream_with_an_error_chunk(stack: Stack) -> None:
     await stack.faults({"kind": "midstream", "after_chunks": 2, "status": 500})
     body = {"model": FLASH, "messages": USER, "stream": True}

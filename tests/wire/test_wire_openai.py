@@ -537,6 +537,9 @@ def test_completion_validates_as_an_openai_chat_completion() -> None:
     assert parsed.usage.completion_tokens_details.reasoning_tokens == 25
     blocked = completion({"promptFeedback": {"blockReason": "OTHER"}}, "m", created=1)
     assert chat.ChatCompletion.model_validate(blocked).choices[0].finish_reason == "content_filter"
+    streamed = completion_chunk({"promptFeedback": {"blockReason": "OTHER"}}, "m", first=True)
+    only = chat.ChatCompletionChunk.model_validate(streamed).choices
+    assert [(c.finish_reason, c.delta.role) for c in only] == [("content_filter", "assistant")]
 
 
 # --- stream chunks ---------------------------------------------------------------------------

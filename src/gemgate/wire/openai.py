@@ -378,6 +378,9 @@ def completion_chunk(
                 "finish_reason": finish_reason(candidate.get("finishReason"), has_calls),
             }
         )
+    if not choices and chunk.get("promptFeedback", {}).get("blockReason"):
+        delta = {"role": "assistant", "content": ""} if first else {}
+        choices.append({"index": 0, "delta": delta, "finish_reason": "content_filter"})
     out: dict[str, Any] = {
         "id": chunk.get("responseId", ""),
         "object": "chat.completion.chunk",
