@@ -45,11 +45,11 @@ def serve(
 
     import uvicorn
 
-    from gemgate.gateway import create_app
+    from gemgate.gateway.app import serve_app
 
     if config:
         os.environ["GEMGATE_CONFIG"] = str(config)  # read by every worker
-    gateway = create_app()
+    gateway = serve_app()
     if not _loopback(host) and not gateway.keyring.enabled:
         _err.print(
             "[red]Refusing to listen on a non-loopback address without [[gateway_keys]]:[/] "
@@ -63,7 +63,7 @@ def serve(
     _err.print(f"  openai:       OpenAI(api_key='any', base_url='{base}/v1')", soft_wrap=True)
     if workers > 1:
         uvicorn.run(
-            "gemgate.gateway.app:create_app",
+            "gemgate.gateway.app:serve_app",
             factory=True,
             workers=workers,
             host=host,
@@ -168,6 +168,7 @@ def emulate(
     import uvicorn
 
     from gemgate.emulator import EmulatorConfig, create_app
+    from gemgate.serving import settle_gc
 
     settings = EmulatorConfig.from_toml(config) if config else EmulatorConfig()
     emulator = create_app(settings, control=control)
@@ -183,6 +184,7 @@ def emulate(
             _err.print("No projects configured: any non-empty API key is accepted.")
         if control:
             _err.print(f"Control API on {base}/_emulator/ (reset, faults, stats).")
+        settle_gc()
         uvicorn.run(
             emulator,
             host=host,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import uvicorn
 
-__all__ = ["Served", "serve_in_loop"]
+__all__ = ["Served", "serve_in_loop", "settle_gc"]
 
 
 class _QuietServer(uvicorn.Server):
@@ -75,3 +76,17 @@ async def serve_in_loop(
     bound = server.servers[0].sockets[0].getsockname()[1]
     scheme = "https" if certfile else "http"
     return Served(server, task, f"{scheme}://{host}:{bound}")
+
+
+def settle_gc() -> None:
+    """Keep the collector off the long-lived start-up objects, and run it less often.
+
+    For a process that does nothing but serve (``gemgate serve``, ``gemgate emulate``).
+    After start-up it holds some hundred thousand objects (modules, the SDK, settings)
+    that live as long as it does; without this every full collection walks them all,
+    which cost about a fifth of the gateway's CPU per request when measured with
+    ``bench.gateway`` (0.233 → 0.178 ms per proxied request).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)

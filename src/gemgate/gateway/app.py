@@ -35,6 +35,7 @@ from gemgate.gateway.sessions_api import PREFIX as SESSIONS
 from gemgate.gateway.sessions_api import SessionsRoute
 from gemgate.gateway.ws_chat import ChatSocket
 from gemgate.gateway.ws_live import Charge, LiveSocket
+from gemgate.serving import settle_gc
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
 from gemgate.wire.errors import error_body
 
@@ -55,8 +56,12 @@ class Gateway:
         uvicorn.run(app, host="127.0.0.1", port=8080)
     """
 
-    def __init__(self, client: AsyncGemini, *, max_body: int | None = None) -> None:
+    def __init__(
+        self, client: AsyncGemini, *, max_body: int | None = None, own_process: bool = False
+    ) -> None:
         max_body = max_body or client.settings.max_body_bytes
+        self.own_process = own_process
+        """The process serves only this app (``gemgate serve``): it may tune the GC."""
         self.client = client
         self.backends = Registry(client)
         self._native = NativeRoute(client._core, max_body)
@@ -315,6 +320,8 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.backends.startup()
+                if self.own_process:
+                    settle_gc()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.backends.aclose()
@@ -367,10 +374,20 @@ def _incoming_id(scope: Scope) -> str | None:
 
 
 def create_app(
-    client: AsyncGemini | None = None, *, config: str | None = None, max_body: int | None = None
+    client: AsyncGemini | None = None,
+    *,
+    config: str | None = None,
+    max_body: int | None = None,
+    own_process: bool = False,
 ) -> Gateway:
     """The gateway app over ``client`` (default: one built from the environment/config).
 
     ``max_body`` caps request bodies (default: the ``max_body_bytes`` setting).
+    ``own_process`` says the process serves only this app, as under ``gemgate serve``.
     """
-    return Gateway(client or AsyncGemini(config=config), max_body=max_body)
+    return Gateway(client or AsyncGemini(config=config), max_body=max_body, own_process=own_process)
+
+
+def serve_app() -> Gateway:
+    """The app ``gemgate serve`` runs (one per worker process)."""
+    return create_app(own_process=True)
