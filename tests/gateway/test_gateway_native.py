@@ -370,3 +370,30 @@ async def test_client_disconnect_stops_the_upstream_stream(stack: Stack) -> None
     again = await stack.http.post(path, params={"alt": "sse"}, json=_body(PROMPT))
     assert again.status_code == 200
     assert "".join(_text(e) for e in _sse_events(again.content))
+
+
+@pytest.mark.anyio
+async def test_the_upstreams_date_and_server_headers_are_not_passed_on() -> None:
+    from gemgate import AsyncGemini
+    from gemgate.emulator import create_app as create_emulator
+    from gemgate.gateway import create_app
+    from tests.conftest import serve_in_loop, stop_serving
+
+    emulator, emulator_task, upstream = await serve_in_loop(create_emulator())
+    client = AsyncGemini(api_key="k", base_url=upstream)
+    gateway, gateway_task, base = await serve_in_loop(create_app(client), lifespan="on")
+    try:
+        async with httpx2.AsyncClient(base_url=f"{base}/gemini") as http:
+            direct = await http.post(
+                f"{upstream}/v1beta/models/{FLASH}:generateContent",
+                json=_body(PROMPT),
+                headers={"x-goog-api-key": "k"},
+            )
+            assert direct.headers.get_list("date")  # the upstream does send them
+            answer = await http.post(f"/v1beta/models/{FLASH}:generateContent", json=_body(PROMPT))
+        assert answer.status_code == 200
+        for name in ("date", "server", "content-length"):  # ours only, once
+            assert len(answer.headers.get_list(name)) == 1, answer.headers
+    finally:
+        await stop_serving(gateway, gateway_task)
+        await stop_serving(emulator, emulator_task)

@@ -36,7 +36,16 @@ _KINDS = {
     "countTokens": "other",
 }
 _DROP = {"x-goog-api-key", "host", "content-length", "connection", "transfer-encoding"}
-_HOP = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
+_HOP = {
+    "content-encoding",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+    "server",
+}
+"""Headers of the upstream answer that are not passed on: hop-by-hop, or set by our server."""
 
 
 def build_call(
