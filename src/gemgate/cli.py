@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -61,18 +61,18 @@ def serve(
     native = f"genai.Client(api_key='any', http_options={{'base_url': '{base}/gemini'}})"
     _err.print(f"  google-genai: {native}", soft_wrap=True)
     _err.print(f"  openai:       OpenAI(api_key='any', base_url='{base}/v1')", soft_wrap=True)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "lifespan": "on",
+        "server_header": False,  # no software banner; the access log is gemgate's own
+        "access_log": False,
+    }
     if workers > 1:
-        uvicorn.run(
-            "gemgate.gateway.app:serve_app",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level=log_level,
-            lifespan="on",
-        )
+        uvicorn.run("gemgate.gateway.app:serve_app", factory=True, workers=workers, **options)
         return
-    uvicorn.run(gateway, host=host, port=port, log_level=log_level, lifespan="on")
+    uvicorn.run(gateway, **options)
 
 
 def _tls_files(
