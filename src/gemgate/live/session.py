@@ -197,16 +197,6 @@ class LiveSession:
             parts.append(types.Part(text=prompt))
         return await self.ask(types.Content(role="user", parts=parts))
 
-    async def audio_turn(
-        self, chunks: Sequence[bytes], *, rate: int = 16000
-    ) -> AsyncGenerator[LiveEvent]:
-        """Stream 16-bit PCM audio, end the stream, and yield what comes back."""
-        for chunk in chunks:
-            await self.send_audio(chunk, rate=rate)
-        async with contextlib.aclosing(self.end_audio()) as events:
-            async for event in events:
-                yield event
-
     async def send_audio(self, chunk: bytes, *, rate: int = 16000) -> None:
         """Send one chunk of 16-bit PCM audio (its transcription comes with the reply)."""
         mime = f"audio/pcm;rate={rate}"
