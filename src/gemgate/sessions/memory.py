@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,12 +34,11 @@ class MemoryChatStorage(ChatStorage):
         metadata: dict[str, Any] | None = None,
     ) -> ChatInfo:
         """See :meth:`ChatStorage.create_chat`."""
-        chat_id = chat_id or uuid.uuid4().hex
-        if chat_id in self._chats:
-            raise ChatExists(f"chat {chat_id!r} already exists")
-        info = ChatInfo(id=chat_id, title=title, user=user, metadata=metadata or {})
-        self._chats[chat_id] = info
-        self._messages[chat_id] = []
+        info = ChatInfo.new(chat_id, title=title, user=user, metadata=metadata)
+        if info.id in self._chats:
+            raise ChatExists(f"chat {info.id!r} already exists")
+        self._chats[info.id] = info
+        self._messages[info.id] = []
         return info.model_copy()
 
     async def get_chat(self, chat_id: str) -> ChatInfo:

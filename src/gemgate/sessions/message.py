@@ -104,3 +104,17 @@ class ChatInfo(BaseModel):
     completion_tokens: int = 0
     total_tokens: int = 0
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def new(
+        cls,
+        chat_id: str | None = None,
+        *,
+        title: str | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ChatInfo:
+        """A new chat's metadata, with a fresh id unless ``chat_id`` is given."""
+        return cls(
+            id=chat_id or uuid.uuid4().hex, title=title, user=user, metadata=dict(metadata or {})
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -121,9 +120,7 @@ class RedisChatStorage(ChatStorage):
         metadata: dict[str, Any] | None = None,
     ) -> ChatInfo:
         """See :meth:`ChatStorage.create_chat`."""
-        info = ChatInfo(
-            id=chat_id or uuid.uuid4().hex, title=title, user=user, metadata=metadata or {}
-        )
+        info = ChatInfo.new(chat_id, title=title, user=user, metadata=metadata)
         fields = {
             "id": info.id,
             "title": title or "",

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -124,9 +123,7 @@ class SQLChatStorage(ChatStorage):
         metadata: dict[str, Any] | None = None,
     ) -> ChatInfo:
         """See :meth:`ChatStorage.create_chat`."""
-        info = ChatInfo(
-            id=chat_id or uuid.uuid4().hex, title=title, user=user, metadata=metadata or {}
-        )
+        info = ChatInfo.new(chat_id, title=title, user=user, metadata=metadata)
         values = {
             "id": info.id,
             "title": title,
