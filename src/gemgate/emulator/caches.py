@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gemgate.emulator.errors import ApiError, invalid_argument, permission_denied
-from gemgate.emulator.tokens import count_contents, count_tools
+from gemgate.emulator.tokens import count_request
 from gemgate.wire.durations import format_timestamp, parse_duration, parse_timestamp
 
 __all__ = ["CacheStore", "CachedEntry"]
@@ -92,8 +92,7 @@ class CacheStore:
         contents = body.get("contents", [])
         system = body.get("systemInstruction")
         tools = body.get("tools", [])
-        tokens = count_contents(contents) + count_contents([system] if system else [])
-        tokens += count_tools(tools)
+        tokens = count_request(body)
         if tokens < min_tokens:
             raise invalid_argument(
                 f"Cached content is too small. total_token_count={tokens}, "

@@ -36,6 +36,12 @@ class StoredFile:
     create_time: float
     ready_time: float
     uri: str
+    sha256: str = field(init=False)
+    """``sha256Hash`` as the API shows it; the bytes never change after the upload."""
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256(self.data).hexdigest()
+        self.sha256 = base64.b64encode(digest.encode()).decode()
 
     def state(self, now: float) -> str:
         """``PROCESSING`` until ready, then ``ACTIVE``."""
@@ -43,7 +49,6 @@ class StoredFile:
 
     def resource(self, now: float) -> dict[str, Any]:
         """The wire ``File`` (``sizeBytes`` is an int64 string)."""
-        digest = hashlib.sha256(self.data).hexdigest()
         out: dict[str, Any] = {
             "name": self.name,
             "mimeType": self.mime_type,
@@ -51,7 +56,7 @@ class StoredFile:
             "createTime": format_timestamp(self.create_time),
             "updateTime": format_timestamp(max(self.create_time, min(now, self.ready_time))),
             "expirationTime": format_timestamp(self.create_time + FILE_LIFETIME),
-            "sha256Hash": base64.b64encode(digest.encode()).decode(),
+            "sha256Hash": self.sha256,
             "uri": self.uri,
             "state": self.state(now),
             "source": "UPLOADED",

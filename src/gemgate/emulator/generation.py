@@ -19,7 +19,7 @@ from gemgate.emulator.frames import Framing
 from gemgate.emulator.http import DropResponse, dumps, json_response, read_json
 from gemgate.emulator.normalize import normalize
 from gemgate.emulator.state import EmulatorState
-from gemgate.emulator.tokens import count_contents, count_tools
+from gemgate.emulator.tokens import count_contents, count_request
 from gemgate.emulator.validate import check_contents, check_generate_request
 from gemgate.wire.durations import parse_duration
 from gemgate.wire.errors import help_links, quota_failure, retry_info
@@ -83,14 +83,6 @@ def _check_files(state: EmulatorState, project: str, contents: list[dict[str, An
                 state.files.resolve(project, part["fileData"].get("fileUri", ""))
 
 
-def prompt_tokens(request: Mapping[str, Any]) -> int:
-    """Input tokens of a (merged) GenerateContentRequest."""
-    system = request.get("systemInstruction")
-    total = count_contents(request.get("contents", []))
-    total += count_contents([system] if system else [])
-    return total + count_tools(request.get("tools", []))
-
-
 async def _pre_admission_fault(
     state: EmulatorState, project: str, method: str, model: ModelSpec
 ) -> tuple[Response | None, FaultRule | None]:
@@ -148,7 +140,7 @@ async def generate(
     early, late = await _pre_admission_fault(state, project, method, model)
     if early is not None:
         return early
-    tokens = prompt_tokens(merged)
+    tokens = count_request(merged)
     await _admit(state, project, model, tokens, "Generate")
     if late is not None:
         state.quota.record_fault(project, before_admission=False)
@@ -201,7 +193,7 @@ async def count_tokens(
         raise invalid_argument("* CountTokensRequest.contents: contents is not specified")
     check_contents(inner.get("contents", []))
     merged, cached = _prompt(state, project, model, inner)
-    total = prompt_tokens(merged)
+    total = count_request(merged)
     result: dict[str, Any] = {"totalTokens": total}
     if cached:
         result["cachedContentTokenCount"] = cached

@@ -230,13 +230,17 @@ def _float(value: Any) -> tuple[bool, Any]:
         return False, None
 
 
-def _bytes(value: Any) -> tuple[bool, Any]:
-    if not isinstance(value, str):
-        return False, None
-    text = value.replace("-", "+").replace("_", "/")
+def decode_bytes(text: str, *, validate: bool = True) -> bytes | None:
+    """Proto-JSON ``bytes``: base64 in either alphabet, padding optional; ``None`` if bad."""
+    text = text.replace("-", "+").replace("_", "/")
     try:
-        base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=validate)
     except (binascii.Error, ValueError):
+        return None
+
+
+def _bytes(value: Any) -> tuple[bool, Any]:
+    if not isinstance(value, str) or decode_bytes(value) is None:
         return False, None
     return True, value
 

@@ -17,9 +17,9 @@ from typing import Any
 from gemgate.emulator.config import EmulatorSettings, ModelSpec, Rule
 from gemgate.emulator.instances import Instances
 from gemgate.emulator.signatures import Signer
-from gemgate.emulator.tokens import count_text
+from gemgate.emulator.tokens import count_text, truncate_tokens
 
-__all__ = ["Draft", "Reply", "Responder", "truncate_tokens"]
+__all__ = ["Draft", "Reply", "Responder"]
 
 _FILLERS = (
     "This reply comes from the gemgate emulator, a local stand-in for the Gemini API.",
@@ -107,18 +107,6 @@ class Reply:
     def thoughts_tokens(self) -> int:
         """Thinking tokens spent, over all candidates."""
         return sum(count_text(d.thought_text) for d in self.drafts)
-
-
-def truncate_tokens(text: str, limit: int) -> tuple[str, bool]:
-    """Cut ``text`` after ``limit`` tokens; return the text and whether it was cut."""
-    used = 0
-    for match in re.finditer(r"\w+|[^\w\s]", text):
-        pieces = -(-len(match.group()) // 8)
-        if used + pieces > limit:
-            keep = (limit - used) * 8
-            return text[: match.start() + keep].rstrip(), True
-        used += pieces
-    return text, False
 
 
 def _texts(content: Mapping[str, Any]) -> str:

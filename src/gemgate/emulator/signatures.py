@@ -9,25 +9,18 @@ elsewhere is refused like Gemini refuses it. Clients may send the documented sen
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
 from collections.abc import Mapping
 from typing import Any
 
+from gemgate.emulator.normalize import decode_bytes
+
 __all__ = ["SKIP_SENTINEL", "Signer"]
 
 SKIP_SENTINEL = "skip_thought_signature_validator"
 _MAGIC = b"\x9agg1"
-
-
-def _decode(signature: str) -> bytes | None:
-    text = signature.replace("-", "+").replace("_", "/")
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 class Signer:
@@ -53,7 +46,7 @@ class Signer:
         signature = part.get("thoughtSignature")
         if signature is None or signature == SKIP_SENTINEL:
             return True
-        raw = _decode(signature)
+        raw = decode_bytes(signature)
         if raw is None or not raw.startswith(_MAGIC):
             return False
         call = part.get("functionCall")

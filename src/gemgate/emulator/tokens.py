@@ -8,20 +8,18 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["count_contents", "count_part", "count_text", "count_tools", "split_tokens"]
+__all__ = [
+    "count_contents",
+    "count_part",
+    "count_request",
+    "count_text",
+    "count_tools",
+    "truncate_tokens",
+]
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 MEDIA_TOKENS = 258
 """Tokens per image or other media part, as Gemini bills a small image."""
-
-
-def split_tokens(text: str) -> list[str]:
-    """Split text into tokens: words (long ones in 8-character pieces) and punctuation."""
-    tokens: list[str] = []
-    for match in _TOKEN.finditer(text):
-        word = match.group()
-        tokens.extend(word[i : i + 8] for i in range(0, len(word), 8))
-    return tokens
 
 
 def count_text(text: str) -> int:
@@ -52,3 +50,23 @@ def count_contents(contents: Iterable[Mapping[str, Any]]) -> int:
 def count_tools(tools: Iterable[Mapping[str, Any]]) -> int:
     """Tokens the tool declarations add to a prompt."""
     return sum(count_text(json.dumps(tool, sort_keys=True)) for tool in tools)
+
+
+def count_request(request: Mapping[str, Any]) -> int:
+    """Input tokens of a request or cache body: contents, system instruction and tools."""
+    system = request.get("systemInstruction")
+    total = count_contents(request.get("contents", []))
+    total += count_contents([system] if system else [])
+    return total + count_tools(request.get("tools", []))
+
+
+def truncate_tokens(text: str, limit: int) -> tuple[str, bool]:
+    """Cut ``text`` after ``limit`` tokens; return the text and whether it was cut."""
+    used = 0
+    for match in _TOKEN.finditer(text):
+        pieces = math.ceil(len(match.group()) / 8)
+        if used + pieces > limit:
+            keep = (limit - used) * 8
+            return text[: match.start() + keep].rstrip(), True
+        used += pieces
+    return text, False

@@ -9,9 +9,10 @@ reply always sounds the same.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
+
+from gemgate.emulator.normalize import decode_bytes
 
 __all__ = ["OUTPUT_MIME", "duration_ms", "join_audio", "speech", "transcript"]
 
@@ -23,11 +24,7 @@ _SAMPLES_PER_CHAR = 48
 
 
 def _decode(data: str) -> bytes:
-    text = data.replace("-", "+").replace("_", "/")
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return b""
+    return decode_bytes(data, validate=False) or b""
 
 
 def duration_ms(data: str, mime_type: str) -> int:

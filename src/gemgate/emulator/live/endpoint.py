@@ -24,7 +24,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gemgate.emulator.errors import ApiError
 from gemgate.emulator.faults import LIVE_METHOD
-from gemgate.emulator.generation import prompt_tokens
 from gemgate.emulator.http import TRANSPORT_KEY, error_response
 from gemgate.emulator.live.auth import authenticate
 from gemgate.emulator.live.connection import Closing, LiveConnection
@@ -33,6 +32,7 @@ from gemgate.emulator.live.setup import LiveConfig, read_setup
 from gemgate.emulator.live.tokens import AuthToken, TokenRefused, constrain
 from gemgate.emulator.live.wire import INTERNAL, INVALID, POLICY, LiveClose, parse_message
 from gemgate.emulator.state import VERSIONS, EmulatorState
+from gemgate.emulator.tokens import count_request
 from gemgate.wire.durations import format_duration
 
 __all__ = ["live_endpoint"]
@@ -90,7 +90,7 @@ def _admit(
     state: EmulatorState, project: str, config: LiveConfig, conversation: Conversation
 ) -> None:
     model = config.model
-    tokens = prompt_tokens(config.request(conversation.history))
+    tokens = count_request(config.request(conversation.history))
     limits = state.limits(project, model)
     refusal = state.quota.admit(project, model.name, limits, tokens, family=LIVE_METHOD)
     if refusal is not None:

@@ -21,7 +21,7 @@ from typing import Any
 from gemgate.emulator.live.audio import OUTPUT_MIME, speech
 from gemgate.emulator.live.setup import LiveConfig
 from gemgate.emulator.responder import Responder
-from gemgate.emulator.tokens import count_part, count_text
+from gemgate.emulator.tokens import count_part, count_tools
 
 __all__ = ["Chunk", "Plan", "Usage", "plan_reply"]
 
@@ -89,8 +89,9 @@ def _prompt(request: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:
             counts["TEXT"] = counts.get("TEXT", 0) + count_part(part)
     for content in request.get("contents", []):
         for part in content.get("parts", []):
-            counts[_modality(part)] = counts.get(_modality(part), 0) + count_part(part)
-    tools = sum(count_text(json.dumps(t, sort_keys=True)) for t in request.get("tools", []))
+            modality = _modality(part)
+            counts[modality] = counts.get(modality, 0) + count_part(part)
+    tools = count_tools(request.get("tools", []))
     if tools:
         counts["TEXT"] = counts.get("TEXT", 0) + tools
     details = [{"modality": m, "tokenCount": n} for m, n in counts.items() if n]

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from gemgate.emulator.errors import ApiError
+from gemgate.emulator.http import dumps
 from gemgate.emulator.normalize import normalize
 from gemgate.wire.durations import format_duration
 
@@ -79,9 +80,8 @@ def close_code(status: int) -> int:
     return INTERNAL
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """A server message as the bytes of one binary frame."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+encode = dumps
+"""A server message as the bytes of one binary frame (the REST bodies' compact JSON)."""
 
 
 def parse_message(raw: str | bytes) -> tuple[str, dict[str, Any]]:
