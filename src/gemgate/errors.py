@@ -32,6 +32,7 @@ specific failures. All exceptions pickle, so they survive process pools.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -149,37 +150,13 @@ class APIStatusError(GemgateError):
         self.key_fingerprint = key_fingerprint
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_status_error,
-            (
-                type(self),
-                self.status_code,
-                self.status,
-                self.message,
-                self.details,
-                self.retry_after,
-                self.key_fingerprint,
-            ),
+        rebuild = functools.partial(
+            type(self),
+            details=self.details,
+            retry_after=self.retry_after,
+            key_fingerprint=self.key_fingerprint,
         )
-
-
-def _rebuild_status_error(
-    cls: type[APIStatusError],
-    status_code: int,
-    status: str | None,
-    message: str,
-    details: Sequence[Mapping[str, Any]],
-    retry_after: float | None,
-    key_fingerprint: str | None,
-) -> APIStatusError:
-    return cls(
-        status_code,
-        status,
-        message,
-        details=details,
-        retry_after=retry_after,
-        key_fingerprint=key_fingerprint,
-    )
+        return (rebuild, (self.status_code, self.status, self.message))
 
 
 class BadRequestError(APIStatusError):

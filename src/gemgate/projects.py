@@ -10,11 +10,20 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["GatewayKey", "Limits", "ProjectConfig", "fingerprint", "hash_secret"]
+__all__ = [
+    "GatewayKey",
+    "Limits",
+    "ProjectConfig",
+    "fingerprint",
+    "hash_secret",
+    "next_pacific_midnight",
+]
 
 
 class Limits(BaseModel):
@@ -96,3 +105,20 @@ class GatewayKey(BaseModel):
     def allows(self, model: str | None) -> bool:
         """Whether this key may use ``model``."""
         return "*" in self.models or model is None or model.removeprefix("models/") in self.models
+
+
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def next_pacific_midnight(now: float) -> float:
+    """Epoch seconds of the first midnight in America/Los_Angeles after ``now``.
+
+    Google's per-day quotas (``Limits.rpd``) reset then.
+
+    Example:
+        >>> next_pacific_midnight(1_750_000_000.0) - 1_750_000_000.0 < 86_400
+        True
+    """
+    local = datetime.fromtimestamp(now, _PACIFIC)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), _PACIFIC)
+    return midnight.timestamp()

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from gemgate.errors import APIStatusError, BadRequestError, UsageError
+from gemgate.wire.durations import format_duration
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -59,9 +60,7 @@ def normalize_ttl(ttl: str | float | int) -> str:
     seconds = round(seconds, 9)
     if seconds <= 0:
         raise UsageError("ttl must be positive")
-    if seconds == int(seconds):
-        return f"{int(seconds)}s"
-    return f"{seconds:.9f}".rstrip("0") + "s"
+    return format_duration(seconds)
 
 
 class CacheConfig(BaseModel):

@@ -10,24 +10,15 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from gemgate.emulator.config import Limits
+from gemgate.projects import next_pacific_midnight
 from gemgate.wire.errors import QuotaViolation
 
 __all__ = ["QuotaRefusal", "QuotaTracker", "next_pacific_midnight"]
 
-_PACIFIC = ZoneInfo("America/Los_Angeles")
 _WINDOW = 60.0
 _SERVICE = "generativelanguage.googleapis.com"
-
-
-def next_pacific_midnight(now: float) -> float:
-    """Epoch seconds of the next midnight in America/Los_Angeles after ``now``."""
-    local = datetime.fromtimestamp(now, _PACIFIC)
-    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), _PACIFIC)
-    return midnight.timestamp()
 
 
 @dataclass(frozen=True)

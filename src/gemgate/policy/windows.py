@@ -9,27 +9,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from gemgate.projects import Limits
+from gemgate.projects import Limits, next_pacific_midnight
 
 __all__ = ["QuotaWindow", "Refusal", "Ticket", "next_pacific_midnight"]
 
-_PACIFIC = ZoneInfo("America/Los_Angeles")
 MINUTE = 60.0
-
-
-def next_pacific_midnight(now: float) -> float:
-    """Epoch seconds of the first midnight in America/Los_Angeles after ``now``.
-
-    Example:
-        >>> next_pacific_midnight(1_750_000_000.0) - 1_750_000_000.0 < 86_400
-        True
-    """
-    local = datetime.fromtimestamp(now, _PACIFIC)
-    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), _PACIFIC)
-    return midnight.timestamp()
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ class MemoryQuotaState:
     def __init__(self) -> None:
         self._windows: dict[tuple[str, str], QuotaWindow] = {}
         self._cooling: dict[tuple[str, str], tuple[float, str]] = {}
-        self._disabled: dict[str, str] = {}
-        self._disabled_set: frozenset[str] = frozenset()
+        self._disabled: frozenset[str] = frozenset()
 
     async def acquire(
         self, model: str, candidates: Sequence[Candidate], tokens: int, now: float
@@ -36,14 +35,11 @@ class MemoryQuotaState:
             if candidate.limits is None:  # nothing to count against
                 return Grant(candidate.project, None)
             window = self._windows.setdefault(key, QuotaWindow())
-            if candidate.limits is not None:
-                refusal = window.check(candidate.limits, tokens, now)
-                if refusal is not None:
-                    reasons[candidate.project] = f"{refusal.metric} until {refusal.retry_at:.3f}"
-                    earliest = (
-                        refusal.retry_at if earliest is None else min(earliest, refusal.retry_at)
-                    )
-                    continue
+            refusal = window.check(candidate.limits, tokens, now)
+            if refusal is not None:
+                reasons[candidate.project] = f"{refusal.metric} until {refusal.retry_at:.3f}"
+                earliest = refusal.retry_at if earliest is None else min(earliest, refusal.retry_at)
+                continue
             return Grant(candidate.project, window.record(tokens, now))
         return Shortage(earliest, reasons)
 
@@ -60,13 +56,12 @@ class MemoryQuotaState:
             self._cooling[key] = (until, reason)
 
     async def disable_key(self, fingerprint: str, reason: str) -> None:
-        """Disable a key everywhere."""
-        self._disabled[fingerprint] = reason
-        self._disabled_set = frozenset(self._disabled)
+        """Disable a key everywhere (the reason is for stores that keep it)."""
+        self._disabled |= {fingerprint}
 
     async def disabled_keys(self) -> frozenset[str]:
         """Fingerprints of disabled keys."""
-        return self._disabled_set
+        return self._disabled
 
     async def cooldowns(self, now: float) -> dict[tuple[str, str], tuple[float, str]]:
         """Active cooldowns."""
