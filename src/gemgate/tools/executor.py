@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +24,7 @@ __all__ = [
     "SequentialToolExecutor",
     "ToolExecutor",
     "ToolsExecutionResult",
+    "json_response",
     "run_tool",
 ]
 
@@ -75,11 +75,19 @@ async def run_tool(call: FunctionCall) -> dict[str, Any]:
         return {"error": f"{tool.name} failed: {type(exc).__name__}: {exc}"}
     except Exception as exc:
         return {"error": f"{tool.name} failed: {type(exc).__name__}: {exc}"}
-    try:  # functionResponse.response goes out as JSON: dates, models… become JSON values
-        result = to_jsonable_python(result)
+    return json_response(tool.name, result)
+
+
+def json_response(name: str, result: Any) -> dict[str, Any]:
+    """A tool's result as the JSON object ``functionResponse.response`` must be.
+
+    Dates, models and the like become JSON values; anything else becomes an error.
+    """
+    try:
+        value = to_jsonable_python(result)
     except PydanticSerializationError as exc:
-        return {"error": f"{tool.name} returned a value that is not JSON: {exc}"}
-    return result if isinstance(result, dict) else {"result": result}
+        return {"error": f"{name} returned a value that is not JSON: {exc}"}
+    return value if isinstance(value, dict) else {"result": value}
 
 
 class ToolExecutor(abc.ABC, Generic[EventT]):
@@ -166,8 +174,3 @@ class SequentialToolExecutor(ToolExecutor[EventT]):
         return ToolsExecutionResult(
             function_call_results=[await run_tool(c) for c in function_calls]
         )
-
-
-def elapsed(start: float) -> float:
-    """Seconds since ``start`` (``time.perf_counter``)."""
-    return time.perf_counter() - start

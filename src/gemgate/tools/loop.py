@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import PydanticSerializationError, to_jsonable_python
-
 from gemgate.caching.manager import CacheConfig
 from gemgate.errors import AuthError, GeminiToolExecutionError, NotFoundError, UsageError
 from gemgate.sessions.manager import ChatManager
@@ -36,6 +34,7 @@ from gemgate.tools.executor import (
     FunctionCallData,
     ToolExecutor,
     ToolsExecutionResult,
+    json_response,
 )
 from gemgate.tools.tool import Tool, tool
 
@@ -309,7 +308,7 @@ class ToolLoop:
         parts = []
         for call in calls:
             if call["name"] in self._registry:
-                response = _json_response(call["name"], next(answers))
+                response = json_response(call["name"], next(answers))
             else:
                 response = {"error": f"unknown function {call['name']!r}"}
             entry: dict[str, Any] = {"name": call["name"], "response": response}
@@ -330,15 +329,6 @@ class ToolLoop:
                 message_type="function_response",
             )
         )
-
-
-def _json_response(name: str, result: Any) -> dict[str, Any]:
-    """A result as the JSON object ``functionResponse.response`` must be."""
-    try:
-        value = to_jsonable_python(result)
-    except PydanticSerializationError as exc:
-        return {"error": f"{name} returned a value that is not JSON: {exc}"}
-    return value if isinstance(value, dict) else {"result": value}
 
 
 async def _events_while(
