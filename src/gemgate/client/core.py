@@ -242,9 +242,7 @@ def _parse(raw: bytes) -> Any:
 
 async def _events(sent: Sent) -> AsyncIterator[dict[str, Any]]:
     """Decode an SSE (``alt=sse``) or JSON-array stream into chunk objects."""
-    content_type = sent.reply.headers.get(
-        "content-type", sent.reply.headers.get("Content-Type", "")
-    )
+    content_type = sent.reply.headers.get("content-type", "")
     if "event-stream" in content_type:
         decoder = SSEDecoder()
         async for raw in sent.reply.chunks:

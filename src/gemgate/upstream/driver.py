@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
+from multidict import CIMultiDict
 
 from gemgate.errors import ConnectError, ProtocolError, TransportError, UpstreamTimeout
 
@@ -28,6 +29,7 @@ class Reply:
 
     status: int
     headers: Mapping[str, str]
+    """Case-insensitive (a ``multidict`` mapping), repeated headers kept."""
     chunks: AsyncIterator[bytes]
     release: Any = None
 
@@ -139,7 +141,7 @@ class AiohttpDriver:
         async def release() -> None:
             response.release()
 
-        return Reply(response.status, dict(response.headers), chunks(), release)
+        return Reply(response.status, response.headers, chunks(), release)
 
     async def aclose(self) -> None:
         """Close the session."""
@@ -172,7 +174,7 @@ class ASGIDriver:
             await exchange.release()
             raise ProtocolError("in-process upstream sent no response")
         status = int(start["status"])
-        reply_headers = {k.decode(): v.decode() for k, v in start.get("headers", [])}
+        reply_headers = CIMultiDict((k.decode(), v.decode()) for k, v in start.get("headers", []))
         return Reply(status, reply_headers, exchange.chunks(idle), exchange.release)
 
     async def aclose(self) -> None:

@@ -110,9 +110,7 @@ async def relay(core: Core, call: Call) -> Relayed:
 
 
 def _remember_upload(core: Core, sent: Sent) -> None:
-    upload_url = sent.reply.headers.get("x-goog-upload-url") or sent.reply.headers.get(
-        "X-Goog-Upload-URL"
-    )
+    upload_url = sent.reply.headers.get("x-goog-upload-url")
     if upload_url:
         upload_id = httpx2.URL(upload_url).params.get("upload_id")
         if upload_id:
