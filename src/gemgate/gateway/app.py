@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gemgate.client.async_client import AsyncGemini
 from gemgate.client.requests import model_method
 from gemgate.errors import GemgateError, QuotaExhausted, UpstreamTimeout
-from gemgate.gateway.asgi import BodyTooLarge, header, read_body, send_bytes, send_json
+from gemgate.gateway.asgi import BodyTooLarge, header, read_json, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
 from gemgate.gateway.keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway.live_api import COOKIE, LiveRoute, Logins
@@ -45,6 +45,18 @@ logger = logging.getLogger("gemgate.gateway")
 access = logging.getLogger("gemgate.access")
 """One ``key=value`` line per response; paths only (a ``?key=`` query is never logged)."""
 _PAGE = Path(__file__).parent / "static" / "index.html"
+
+
+@functools.cache
+def _page() -> bytes:
+    """The web chat page (read once)."""
+    return _PAGE.read_bytes()
+
+
+@functools.cache
+def _spec() -> bytes:
+    """``/openapi.json``'s body (built once)."""
+    return json.dumps(spec(), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Gateway:
@@ -136,8 +148,7 @@ class Gateway:
         elif path == "/api/v1/login" and scope["method"] == "POST":
             await self._login(scope, send)
         elif path == "/" and scope["method"] == "GET":
-            page = _PAGE.read_bytes()
-            await send_bytes(send, 200, page, [("content-type", "text/html; charset=utf-8")])
+            await send_bytes(send, 200, _page(), [("content-type", "text/html; charset=utf-8")])
         elif path == "/healthz":
             await send_json(send, 200, {"status": "ok"})
         elif path == "/readyz":
@@ -145,7 +156,7 @@ class Gateway:
             ready = all(v == "ok" for v in checks.values())
             await send_json(send, 200 if ready else 503, {"ready": ready, "checks": checks})
         elif path == "/openapi.json":
-            await send_json(send, 200, spec())
+            await send_bytes(send, 200, _spec(), [("content-type", "application/json")])
         elif path == "/metrics":
             await send_bytes(send, 200, self.metrics.render(), [("content-type", METRICS_TYPE)])
         else:
@@ -289,10 +300,10 @@ class Gateway:
             await send_json(send, 404, {"detail": f"no route for {scope['method']} {path}"})
             return
         try:
-            body = json.loads(await read_body(receive, 65536))
+            body = await read_json(receive, 65536)
             kind = body["backend_type"]
             model = body.get("model_name_or_path")
-            options = {k: body[k] for k in ("base_url", "api_key") if k in body}
+            options: dict[str, Any] = {k: body[k] for k in ("base_url", "api_key") if k in body}
         except (ValueError, KeyError, TypeError):
             await send_json(
                 send, 400, {"detail": 'expected {"backend_type": ..., "model_name_or_path": ...}'}
@@ -366,11 +377,7 @@ def _replaying(first: Message, receive: Receive) -> Receive:
 
 
 def _incoming_id(scope: Scope) -> str | None:
-    for key, value in scope["headers"]:
-        if key == b"x-request-id":
-            text: str = value.decode("latin-1")[:128]
-            return text
-    return None
+    return (header(scope, b"x-request-id") or "")[:128] or None
 
 
 def create_app(

@@ -10,11 +10,24 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["BodyTooLarge", "header", "read_body", "send_bytes", "send_json", "send_stream"]
+__all__ = [
+    "BadBody",
+    "BodyTooLarge",
+    "header",
+    "read_body",
+    "read_json",
+    "send_bytes",
+    "send_json",
+    "send_stream",
+]
 
 
 class BodyTooLarge(Exception):
     """The request body exceeds the configured cap."""
+
+
+class BadBody(ValueError):
+    """The request body is not the JSON object a route expects (the message says why)."""
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
@@ -32,6 +45,25 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def read_json(receive: Receive, limit: int, *, empty_ok: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object (``{}`` for an empty body when ``empty_ok``).
+
+    Raises:
+        BodyTooLarge: More than ``limit`` bytes.
+        BadBody: Not JSON, or not an object.
+    """
+    raw = await read_body(receive, limit)
+    if empty_ok and not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise BadBody("The request body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise BadBody("The request body must be a JSON object.")
+    return value
 
 
 def header(scope: Scope, name: bytes) -> str | None:

@@ -35,12 +35,7 @@ _DEFAULTS = {
     "DEFAULT_LLM_TOP_P": ("top_p", float),
     "DEFAULT_LLM_TOP_K": ("top_k", int),
 }
-_URL_ENV = (
-    "OPENAI_COMPATIBLE_BASE_URL",
-    "OLLAMA_BASE_URL",
-    "VLLM_BASE_URL",
-    "INSTRUCTLAB_BASE_URL",
-)
+_URL_ENV = ("OPENAI_COMPATIBLE_BASE_URL", *_SEED_URLS.values())
 
 
 class BackendError(Exception):

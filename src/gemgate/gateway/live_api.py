@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import APIStatusError
-from gemgate.gateway.asgi import BodyTooLarge, header, read_body, send_json
+from gemgate.gateway.asgi import header, read_json, send_json
 from gemgate.projects import GatewayKey
 from gemgate.upstream.pipeline import Call
 
@@ -70,10 +70,8 @@ class LiveRoute:
     async def tokens(self, receive: Receive, send: Send, key: GatewayKey | None) -> None:
         """Mint an ephemeral Live token upstream, locked to one model ``key`` may use."""
         try:
-            raw = await read_body(receive, 65536)
-            body = json.loads(raw) if raw.strip() else {}
-            request = self._request(body)
-        except (ValueError, TypeError, BodyTooLarge) as exc:
+            request = self._request(await read_json(receive, 65536, empty_ok=True))
+        except (ValueError, TypeError) as exc:  # BadBody is a ValueError
             await send_json(send, 400, {"detail": f"invalid token request: {exc}"})
             return
         model = request["bidiGenerateContentSetup"]["model"].removeprefix("models/")

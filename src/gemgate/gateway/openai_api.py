@@ -25,7 +25,7 @@ from gemgate.errors import (
     StreamInterrupted,
     TransportError,
 )
-from gemgate.gateway.asgi import read_body, send_json, send_stream
+from gemgate.gateway.asgi import BadBody, read_body, read_json, send_json, send_stream
 from gemgate.gateway.backends import Backend, Registry
 from gemgate.gateway.fetch import FetchError, fetch_image
 from gemgate.wire import openai
@@ -170,12 +170,7 @@ class OpenAIRoute:
     async def _relay(self, path: str, receive: Receive, send: Send) -> None:
         """Hand the request, as bytes, to the active OpenAI-compatible server."""
         assert self._registry is not None
-        from gemgate.gateway.asgi import BodyTooLarge
-
-        try:
-            raw = await read_body(receive, self._max_body)
-        except BodyTooLarge as exc:
-            raise RequestError(413, str(exc)) from None
+        raw = await read_body(receive, self._max_body)  # too large: the gateway answers 413
         try:
             status, headers, chunks = await self._registry.active.relay(
                 path.removeprefix("/v1"), raw
@@ -185,19 +180,10 @@ class OpenAIRoute:
         await send_stream(send, receive, status, chunks, list(headers.items()))
 
     async def _json(self, receive: Receive) -> dict[str, Any]:
-        from gemgate.gateway.asgi import BodyTooLarge
-
         try:
-            raw = await read_body(receive, self._max_body)
-        except BodyTooLarge as exc:
-            raise RequestError(413, str(exc)) from None
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            raise RequestError(400, "The request body is not valid JSON.") from None
-        if not isinstance(value, dict):
-            raise RequestError(400, "The request body must be a JSON object.")
-        return value
+            return await read_json(receive, self._max_body)
+        except BadBody as exc:
+            raise RequestError(400, str(exc)) from None
 
     async def _models(self) -> dict[str, Any]:
         listed = await self._client.sdk.aio.models.list()

@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
-from gemgate.gateway.asgi import read_body, send_bytes, send_json, send_stream
+from gemgate.gateway.asgi import BadBody, read_json, send_bytes, send_json, send_stream
 from gemgate.sessions import (
     ChatInfo,
     ChatManager,
@@ -93,14 +93,10 @@ class SessionsRoute:
             raise ChatNotFound(chat_id)
 
     async def _json(self, receive: Receive) -> dict[str, Any]:
-        raw = await read_body(receive, 1024 * 1024)
         try:
-            value = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            raise _Problem(400, "the body is not valid JSON") from None
-        if not isinstance(value, dict):
-            raise _Problem(400, "the body must be a JSON object")
-        return value
+            return await read_json(receive, 1024 * 1024, empty_ok=True)
+        except BadBody as exc:
+            raise _Problem(400, str(exc)) from None
 
     async def _message(
         self, chat_id: str, body: dict[str, Any], receive: Receive, send: Send
