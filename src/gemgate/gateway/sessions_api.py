@@ -23,7 +23,7 @@ from gemgate.sessions import (
     StorageUnavailable,
 )
 
-__all__ = ["SessionsRoute", "visible"]
+__all__ = ["SessionsRoute", "owned_chat", "visible"]
 
 PREFIX = "/api/v1/sessions"
 
@@ -59,8 +59,7 @@ class SessionsRoute:
         method = scope["method"]
         key = scope.get("gemgate.key")
         owner: str | None = key.name if key is not None else None  # keys see only their own
-        if parts:
-            await self._owned(parts[0], owner)
+        info = await owned_chat(self.manager, parts[0], owner) if parts else None
         if not parts and method == "POST":
             body = await self._json(receive)
             info = await self.manager.create_chat(
@@ -73,8 +72,7 @@ class SessionsRoute:
             )
             chats = await self.manager.list_chats(user=owner or query.get("user") or None)
             await send_json(send, 200, {"sessions": [c.model_dump() for c in chats]})
-        elif len(parts) == 1 and method == "GET":
-            info = await self.manager.get_chat(parts[0])
+        elif info is not None and len(parts) == 1 and method == "GET":
             history = await self.manager.get_history(parts[0])
             await send_json(
                 send, 200, {**info.model_dump(), "messages": [m.model_dump() for m in history]}
@@ -86,11 +84,6 @@ class SessionsRoute:
             await self._message(parts[0], await self._json(receive), receive, send)
         else:
             raise _Problem(404, f"no route for {method} {scope['path']}")
-
-    async def _owned(self, chat_id: str, owner: str | None) -> None:
-        """404 for a session that belongs to another gateway key (as if it did not exist)."""
-        if not visible(await self.manager.get_chat(chat_id), owner):
-            raise ChatNotFound(chat_id)
 
     async def _json(self, receive: Receive) -> dict[str, Any]:
         try:
@@ -104,7 +97,6 @@ class SessionsRoute:
         content = body.get("content")
         if not isinstance(content, str) or not content.strip():
             raise _Problem(400, "'content' must be a non-empty string")
-        await self.manager.get_chat(chat_id)  # 404 before anything is stored
         events = self._client.chat_with_tools(
             content,
             model=_text(body, "model"),
@@ -124,6 +116,14 @@ class SessionsRoute:
         except GemgateError as exc:
             raise _Problem(502, f"the model call failed: {exc}") from None
         await send_json(send, 200, final)
+
+
+async def owned_chat(manager: ChatManager, chat_id: str, owner: str | None) -> ChatInfo:
+    """The chat, if ``owner`` may use it; else :class:`ChatNotFound` (as if it did not exist)."""
+    info = await manager.get_chat(chat_id)
+    if not visible(info, owner):
+        raise ChatNotFound(chat_id)
+    return info
 
 
 def visible(info: ChatInfo, owner: str | None) -> bool:

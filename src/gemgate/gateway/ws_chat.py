@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
-from gemgate.gateway.sessions_api import visible
+from gemgate.gateway.sessions_api import owned_chat
 from gemgate.sessions import ChatManager, ChatNotFound
 
 __all__ = ["ChatSocket"]
@@ -69,8 +69,8 @@ class ChatSocket:
                 created = await self._manager.create_chat(title=content[:40], user=user)
                 session = created.id
                 await emit({"type": "session", "id": session})
-            elif not visible(await self._manager.get_chat(str(session)), owner):
-                raise ChatNotFound(str(session))  # another user's: as if it did not exist
+            else:
+                await owned_chat(self._manager, str(session), owner)
             model = frame.get("model") if isinstance(frame.get("model"), str) else None
             async for event in self._client.chat_with_tools(
                 content, model=model, chat_id=str(session), chat_manager=self._manager

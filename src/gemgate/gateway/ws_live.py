@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
 from gemgate.gateway.keys import KeyCheck
-from gemgate.gateway.sessions_api import visible
+from gemgate.gateway.sessions_api import owned_chat
 from gemgate.live import LiveEvent, LiveText, LiveToolCalls, LiveTranscription, LiveTurnComplete
 from gemgate.sessions import ChatManager, ChatMessage, ChatNotFound
 
@@ -107,10 +107,7 @@ class LiveSocket:
         """The chat this connection talks in: an existing visible one, or a new one."""
         if wanted is None:
             return (await self._manager.create_chat(title="Live conversation", user=user)).id
-        info = await self._manager.get_chat(wanted)
-        if not visible(info, owner):
-            raise ChatNotFound(wanted)  # someone else's: as if it did not exist
-        return info.id
+        return (await owned_chat(self._manager, wanted, owner)).id
 
 
 class _Conversation:
