@@ -47,7 +47,7 @@ from gemgate.live.events import (
     LiveTranscription,
     LiveTurnComplete,
 )
-from gemgate.live.target import Targets
+from gemgate.live.target import LiveTarget, Targets
 from gemgate.live.wire import (
     REFUSED,
     Closed,
@@ -103,7 +103,8 @@ class LiveSession:
     ) -> None:
         self._client = client
         self.model = (model or client.settings.live_model).removeprefix("models/")
-        self.connect_config = connect_config(config, tools)
+        self._config = connect_config(config, tools)
+        self._sdk: genai.Client | None = None
         self._tools = {t.name: t for t in tools}
         self._max_reconnects = max_reconnects
         self._targets = targets or Targets(client._core)
@@ -380,14 +381,10 @@ class LiveSession:
         target = await self._targets.get()
         if self._key is None:
             _, self._key = await self._client._core.upstream.admit(self.model)
-        options: dict[str, Any] = {
-            "base_url": target.base_url,
-            "api_version": self._client._core.version,
-        }
-        if target.ssl is not None:
-            options["async_client_args"] = {"ssl": target.ssl}
-        sdk = genai.Client(api_key=self._key, http_options=types.HttpOptions(**options))
-        config = self.connect_config.model_copy(
+        if self._sdk is None:  # one per session: the key and the target stay the same
+            self._sdk = _sdk_client(self._key, target, self._client._core.version)
+        sdk = self._sdk
+        config = self._config.model_copy(
             update={"session_resumption": types.SessionResumptionConfig(handle=self.handle)}
         )
         stack = contextlib.AsyncExitStack()
@@ -434,9 +431,13 @@ class LiveSession:
                 await stack.aclose()
 
     async def _lose(self) -> None:
-        """The conversation is gone: this session is closed for good."""
+        """The conversation is gone (or closed): this session is closed for good."""
         self.closed = True
         self._pending.clear()
+        if self._sdk is not None:
+            await self._sdk.aio.aclose()
+            self._sdk.close()
+            self._sdk = None
         if self._own_targets:
             await self._targets.aclose()
 
@@ -457,10 +458,9 @@ class LiveSession:
         if self.closed:
             return
         await self.settle()
-        self.closed = True
+        self.closed = True  # before the disconnect wakes a waiting turn: it must not reconnect
         await self._disconnect()
-        if self._own_targets:
-            await self._targets.aclose()
+        await self._lose()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -565,3 +565,11 @@ class LiveSession:
                 ]
             )
         self._tool_tasks.pop(str(call["id"]), None)
+
+
+def _sdk_client(key: str, target: LiveTarget, version: str) -> genai.Client:
+    """The official client a session connects with: its key, the target, and its trust."""
+    options: dict[str, Any] = {"base_url": target.base_url, "api_version": version}
+    if target.ssl is not None:
+        options["async_client_args"] = {"ssl": target.ssl}
+    return genai.Client(api_key=key, http_options=types.HttpOptions(**options))
