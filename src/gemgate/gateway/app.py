@@ -33,6 +33,7 @@ from gemgate.gateway.openai_api import OpenAIRoute, openai_error
 from gemgate.gateway.openapi import spec
 from gemgate.gateway.sessions_api import PREFIX as SESSIONS
 from gemgate.gateway.sessions_api import SessionsRoute
+from gemgate.gateway.sockets import refuse
 from gemgate.gateway.ws_chat import ChatSocket
 from gemgate.gateway.ws_live import Charge, LiveSocket
 from gemgate.serving import settle_gc
@@ -210,15 +211,13 @@ class Gateway:
             if path == "/ws/live" and key is not None and not key.allows(model):
                 refusal = f"this gateway key may not use {model}"
         if refusal or isinstance(user, KeyCheck):
-            await send({"type": "websocket.accept"})  # so that browsers see code and reason
-            await send({"type": "websocket.close", "code": 1008, "reason": _reason(refusal)})
+            await refuse(send, refusal)
             return
         owner = user if self.keyring.enabled else None
-        replayed = _replaying(connect, receive)
         if path == "/ws/chat":
-            await self.chat_socket(scope, replayed, send, user, owner)
+            await self.chat_socket(scope, receive, send, user, owner)
         else:
-            await self.live_socket(scope, replayed, send, user, owner, self._biller(key))
+            await self.live_socket(scope, receive, send, user, owner, self._biller(key))
 
     def _biller(self, key: GatewayKey | None) -> Charge | None:
         """Charges Live turns to ``key``'s budget (none without a key or budget)."""
@@ -359,21 +358,6 @@ def _secret(scope: Scope) -> str | None:
         if pair.startswith("key="):
             return pair[4:]
     return None
-
-
-def _reason(text: str) -> str:
-    """A WebSocket close reason: at most 123 bytes of UTF-8."""
-    return text.encode()[:123].decode("utf-8", "ignore")
-
-
-def _replaying(first: Message, receive: Receive) -> Receive:
-    """``receive`` with ``first`` (already read) handed out again first."""
-    pending = [first]
-
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replay
 
 
 def _incoming_id(scope: Scope) -> str | None:

@@ -8,7 +8,6 @@ the server answers each with the loop's events as JSON frames (``text_delta`` â€
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -16,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
 from gemgate.gateway.sessions_api import owned_chat
+from gemgate.gateway.sockets import BadFrame, parse_frame, send_frame, texts
 from gemgate.sessions import ChatManager, ChatNotFound
 
 __all__ = ["ChatSocket"]
@@ -39,27 +39,23 @@ class ChatSocket:
         """Run the connection until the client closes it.
 
         New sessions belong to ``user``; an existing one must be visible to ``owner``.
+
+        The gateway has already read the ``websocket.connect`` message.
         """
-        if (await receive())["type"] != "websocket.connect":
-            return
         await send({"type": "websocket.accept"})
-        while True:
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+        async for text in texts(receive):
             await self._turn(text, send, user, owner)
 
     async def _turn(self, text: str, send: Send, user: str | None, owner: str | None) -> None:
         async def emit(value: dict[str, Any]) -> None:
-            await send({"type": "websocket.send", "text": json.dumps(value)})
+            await send_frame(send, value)
 
         try:
-            frame = json.loads(text)
-        except ValueError:
-            await emit({"type": "error", "message": "frames must be JSON objects"})
+            frame = parse_frame(text)
+        except BadFrame as exc:
+            await emit({"type": "error", "message": str(exc)})
             return
-        content = frame.get("content") if isinstance(frame, dict) else None
+        content = frame.get("content")
         if not isinstance(content, str) or not content.strip():
             await emit({"type": "error", "message": "'content' must be a non-empty string"})
             return

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -35,6 +34,7 @@ from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
 from gemgate.gateway.keys import KeyCheck
 from gemgate.gateway.sessions_api import owned_chat
+from gemgate.gateway.sockets import BadFrame, parse_frame, refuse, send_frame, texts
 from gemgate.live import LiveEvent, LiveText, LiveToolCalls, LiveTranscription, LiveTurnComplete
 from gemgate.sessions import ChatManager, ChatMessage, ChatNotFound
 
@@ -42,12 +42,6 @@ __all__ = ["Charge", "LiveSocket"]
 
 Charge = Callable[[int], KeyCheck]
 """Bills one turn of so many input tokens to a gateway key's budget."""
-
-_MAX_FRAME = 8 * 1024 * 1024
-
-
-class _BadFrame(Exception):
-    """A frame this endpoint cannot use; the reason goes back as an error frame."""
 
 
 class LiveSocket:
@@ -71,16 +65,15 @@ class LiveSocket:
         New conversations belong to ``user``; an existing one must be visible to
         ``owner`` (the gateway key's name, or ``None`` without keys). ``charge`` bills each
         turn to the key's budget (``None``: no budget).
+
+        The gateway has already read the ``websocket.connect`` message.
         """
-        if (await receive())["type"] != "websocket.connect":
-            return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         wanted = (query.get("session_id") or [None])[0]
         try:
             chat_id = await self._chat(wanted, user, owner)
         except ChatNotFound:
-            await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": 1008, "reason": "no such chat session"})
+            await refuse(send, "no such chat session")
             return
         await send({"type": "websocket.accept"})
         conversation = _Conversation(self._client, self._manager, chat_id, send, charge)
@@ -89,14 +82,10 @@ class LiveSocket:
             await self._serve(conversation, receive)
 
     async def _serve(self, conversation: _Conversation, receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            raw = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+        async for raw in texts(receive):
             try:
-                await conversation.handle(_parse(raw))
-            except _BadFrame as exc:
+                await conversation.handle(parse_frame(raw))
+            except BadFrame as exc:
                 await conversation.emit({"type": "error", "message": str(exc)})
             except GemgateError as exc:
                 await conversation.emit(
@@ -133,24 +122,24 @@ class _Conversation:
         if self._charge is not None:
             check = self._charge(tokens)
             if check.status != 200:
-                raise _BadFrame(check.message)
+                raise BadFrame(check.message)
 
     async def emit(self, value: dict[str, Any]) -> None:
-        await self._send({"type": "websocket.send", "text": json.dumps(value)})
+        await send_frame(self._send, value)
 
     async def handle(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
         if kind == "text":
             content = frame.get("content")
             if not isinstance(content, str) or not content.strip():
-                raise _BadFrame("'content' must be a non-empty string")
+                raise BadFrame("'content' must be a non-empty string")
             self._bill(len(content) // 4)
             await self._turn(ChatMessage.user(content, sender="user"), content)
         elif kind == "image":
             data, mime = _blob(frame, "image/jpeg")
             prompt = frame.get("prompt") or "Describe this image."
             if not isinstance(prompt, str):
-                raise _BadFrame("'prompt' must be a string")
+                raise BadFrame("'prompt' must be a string")
             self._bill(258 + len(prompt) // 4)  # an image counts as 258 tokens
             parts: list[dict[str, Any]] = [
                 {"inlineData": {"mimeType": mime, "data": data}},
@@ -163,16 +152,16 @@ class _Conversation:
             live = await self._live()
             pcm = base64.b64decode(data)
             if not pcm:
-                raise _BadFrame("'data' holds no audio")
+                raise BadFrame("'data' holds no audio")
             self._audio_ms += max(len(pcm) * 1000 // 32000, 1)
             await live.send_audio(pcm)
         elif kind == "audio_end":
             if not self._audio_ms:
-                raise _BadFrame("'audio_end' needs 'audio' frames before it")
+                raise BadFrame("'audio_end' needs 'audio' frames before it")
             self._bill(self._audio_ms * 32 // 1000)  # 32 tokens per second of audio
             await self._audio_turn()
         else:
-            raise _BadFrame(f"unknown message type {kind!r}; use text, image, audio, audio_end")
+            raise BadFrame(f"unknown message type {kind!r}; use text, image, audio, audio_end")
 
     async def _live(self) -> Any:
         fresh = self._chat_id not in self._pool
@@ -270,26 +259,14 @@ def _seedable(message: ChatMessage) -> bool:
     )
 
 
-def _parse(raw: str) -> dict[str, Any]:
-    if len(raw) > _MAX_FRAME:
-        raise _BadFrame(f"frames are limited to {_MAX_FRAME} bytes")
-    try:
-        frame = json.loads(raw)
-    except ValueError:
-        raise _BadFrame("frames must be JSON objects") from None
-    if not isinstance(frame, dict):
-        raise _BadFrame("frames must be JSON objects")
-    return frame
-
-
 def _blob(frame: dict[str, Any], default_mime: str) -> tuple[str, str]:
     data, mime = frame.get("data"), frame.get("mime_type") or default_mime
     if not isinstance(data, str) or not data or not isinstance(mime, str):
-        raise _BadFrame("'data' must be a non-empty base64 string")
+        raise BadFrame("'data' must be a non-empty base64 string")
     try:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise _BadFrame("'data' is not valid base64") from None
+        raise BadFrame("'data' is not valid base64") from None
     return data, mime
 
 
