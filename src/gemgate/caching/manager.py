@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from gemgate.client.async_client import AsyncGemini
 
-__all__ = ["CacheConfig", "CacheManager", "is_cache_lost", "normalize_ttl"]
+__all__ = ["CacheConfig", "CacheManager", "is_cache_lost", "normalize_ttl", "resolve_cache"]
 
 _TTL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -279,3 +279,29 @@ def _status(exc: BaseException) -> int | None:
         return exc.status_code
     code = getattr(exc, "code", None)
     return code if isinstance(code, int) else None
+
+
+async def resolve_cache(config: Any, client: Any, model: str, fields: dict[str, Any]) -> str | None:
+    """The ``cachedContent`` a request should use, if any.
+
+    An existing ``cachedContents/…`` name is used as it is (located, so the request goes
+    to the project that owns it). Any other name is the display name of a cache of
+    ``fields`` (``systemInstruction``, ``tools``, ``toolConfig``) that ``client``'s cache
+    manager makes or reuses. ``None`` without a config, a client, or anything to cache.
+    """
+    name = getattr(config, "cache_name", None)
+    if isinstance(name, str) and name.startswith("cachedContents/"):
+        if client is not None:
+            await client.cache_manager.locate(name)
+        return name
+    if config is None or client is None or not fields:
+        return None
+    found: str | None = await client.cache_manager.ensure(
+        model,
+        system_instruction=fields.get("systemInstruction"),
+        tools=fields.get("tools"),
+        tool_config=fields.get("toolConfig"),
+        ttl=getattr(config, "ttl", "1h"),
+        display_name=name,
+    )
+    return found

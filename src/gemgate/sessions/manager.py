@@ -104,23 +104,21 @@ class ChatManager:
         ``toolConfig`` (Gemini refuses both together); without a usable cache they are
         sent inline.
         """
+        from gemgate.caching.manager import resolve_cache
         from gemgate.errors import UsageError
-        from gemgate.tools.tool import Tool, tool
+        from gemgate.tools.tool import TOOL_MODES, Tool, tool, tool_fields
 
-        mode = _MODES.get(tool_mode.lower()) if isinstance(tool_mode, str) else None
-        if mode is None:
-            raise UsageError(f"tool_mode must be one of {sorted(_MODES)}, not {tool_mode!r}")
+        mode = tool_mode.lower() if isinstance(tool_mode, str) else None
+        if mode not in TOOL_MODES:
+            raise UsageError(f"tool_mode must be one of {sorted(TOOL_MODES)}, not {tool_mode!r}")
         bare = model.removeprefix("models/")
         await self.ensure_chat(chat_id)
         contents = await self.contents(chat_id, token_budget=token_budget)
         contents.append(ChatMessage.user(query).to_content())
         request: dict[str, Any] = {"model": f"models/{bare}", "contents": contents}
-        extra: dict[str, Any] = {}
-        if tools:
-            made = [t if isinstance(t, Tool) else tool(t) for t in tools]
-            extra["tools"] = [{"functionDeclarations": [t.declaration() for t in made]}]
-            extra["toolConfig"] = {"functionCallingConfig": {"mode": mode}}
-        cache = await _cache_name(cache_config, client, bare, extra)
+        made = [t if isinstance(t, Tool) else tool(t) for t in tools]
+        extra = tool_fields(made, mode)
+        cache = await resolve_cache(cache_config, client, bare, extra)
         if cache is not None:
             request["cachedContent"] = cache
         else:
@@ -130,26 +128,3 @@ class ChatManager:
     async def close(self) -> None:
         """Close the storage."""
         await self.storage.close()
-
-
-_MODES = {"auto": "AUTO", "any": "ANY", "none": "NONE", "validated": "VALIDATED"}
-
-
-async def _cache_name(config: Any, client: Any, model: str, extra: dict[str, Any]) -> str | None:
-    """The cache a request should use: the named one, or one made of ``extra``."""
-    name = getattr(config, "cache_name", None) if config is not None else None
-    if isinstance(name, str) and name.startswith("cachedContents/"):
-        if client is not None:
-            await client.cache_manager.locate(name)  # so the request goes to its owner
-        return name
-    if config is None or client is None or not extra:
-        return None  # nothing to cache, or no client to make the cache with
-    manager = client.cache_manager
-    found: str | None = await manager.ensure(
-        model,
-        tools=extra.get("tools"),
-        tool_config=extra.get("toolConfig"),
-        ttl=getattr(config, "ttl", "1h"),
-        display_name=name,
-    )
-    return found

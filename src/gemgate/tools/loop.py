@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gemgate.caching.manager import CacheConfig
+from gemgate.caching.manager import CacheConfig, resolve_cache
 from gemgate.errors import AuthError, GeminiToolExecutionError, NotFoundError, UsageError
 from gemgate.sessions.manager import ChatManager
 from gemgate.sessions.message import ChatMessage
@@ -36,14 +36,12 @@ from gemgate.tools.executor import (
     ToolsExecutionResult,
     json_response,
 )
-from gemgate.tools.tool import Tool, tool
+from gemgate.tools.tool import TOOL_MODES, Tool, tool, tool_fields
 
 if TYPE_CHECKING:
     from gemgate.client.async_client import AsyncGemini
 
 __all__ = ["ToolLoop", "merge_parts"]
-
-_MODES = {"auto": "AUTO", "any": "ANY", "none": "NONE", "validated": "VALIDATED"}
 
 
 def merge_parts(parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -93,6 +91,7 @@ class ToolLoop:
     system_instruction: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     _registry: dict[str, Tool] = field(default_factory=dict)
+    _fields: dict[str, Any] = field(default_factory=dict)
     _totals: dict[str, int] = field(
         default_factory=lambda: {
             "prompt_tokens": 0,
@@ -103,8 +102,10 @@ class ToolLoop:
     )
 
     def __post_init__(self) -> None:
-        if self.tool_mode not in _MODES:
-            raise UsageError(f"tool_mode must be one of {sorted(_MODES)}, not {self.tool_mode!r}")
+        if self.tool_mode not in TOOL_MODES:
+            raise UsageError(
+                f"tool_mode must be one of {sorted(TOOL_MODES)}, not {self.tool_mode!r}"
+            )
         if self.max_iterations < 1:
             raise UsageError("max_iterations must be at least 1")
         if self.chat_id is not None and self.chat_manager is None:
@@ -123,6 +124,10 @@ class ToolLoop:
                 "allowed_tools needs tool_mode 'any' or 'validated' (Gemini refuses "
                 f"allowedFunctionNames in mode {self.tool_mode!r})"
             )
+        # what every step's request adds: tools, tool config, system instruction
+        self._fields = tool_fields([*self._registry.values()], self.tool_mode, self.allowed_tools)
+        if self.system_instruction:
+            self._fields["systemInstruction"] = {"parts": [{"text": self.system_instruction}]}
 
     async def _save(self, messages: Sequence[ChatMessage]) -> None:
         if self.chat_manager is not None and self.chat_id is not None:
@@ -173,40 +178,13 @@ class ToolLoop:
         )
 
     async def _request(self, contents: list[dict[str, Any]]) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        if self._registry:
-            extra["tools"] = [
-                {"functionDeclarations": [t.declaration() for t in self._registry.values()]}
-            ]
-            calling: dict[str, Any] = {"mode": _MODES[self.tool_mode]}
-            if self.allowed_tools:
-                calling["allowedFunctionNames"] = list(self.allowed_tools)
-            extra["toolConfig"] = {"functionCallingConfig": calling}
-        if self.system_instruction:
-            extra["systemInstruction"] = {"parts": [{"text": self.system_instruction}]}
         request = self.client.build_request(contents, None, self.params)
-        cache = await self._cache_name(extra)
+        cache = await resolve_cache(self.cache_config, self.client, self.model, self._fields)
         if cache is not None:
             request["cachedContent"] = cache
         else:
-            request.update(extra)
+            request.update(self._fields)
         return request
-
-    async def _cache_name(self, extra: dict[str, Any]) -> str | None:
-        config = self.cache_config
-        if config is None:
-            return None
-        if config.cache_name and config.cache_name.startswith("cachedContents/"):
-            await self.client.cache_manager.locate(config.cache_name)  # route to its owner
-            return config.cache_name
-        return await self.client.cache_manager.ensure(
-            self.model,
-            system_instruction=extra.get("systemInstruction"),
-            tools=extra.get("tools"),
-            tool_config=extra.get("toolConfig"),
-            ttl=config.ttl,
-            display_name=config.cache_name,
-        )
 
     async def _model_step(
         self, contents: list[dict[str, Any]], iteration: int, out: list[ChatMessage]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar, overload
 
 import anyio.to_thread
@@ -24,7 +24,7 @@ from pydantic import (
 
 from gemgate.errors import UsageError
 
-__all__ = ["FunctionTool", "Tool", "ToolDefinitionError", "tool"]
+__all__ = ["TOOL_MODES", "FunctionTool", "Tool", "ToolDefinitionError", "tool", "tool_fields"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,63}$")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -216,3 +216,22 @@ def tool(
         return FunctionTool.from_function(fn, name=name, timeout=timeout)
 
     return wrap
+
+
+TOOL_MODES = {"auto": "AUTO", "any": "ANY", "none": "NONE", "validated": "VALIDATED"}
+"""``tool_mode`` names and the ``functionCallingConfig.mode`` each stands for."""
+
+
+def tool_fields(
+    tools: Sequence[Tool], mode: str, allowed: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The ``tools`` and ``toolConfig`` a request needs for ``tools`` (none: ``{}``)."""
+    if not tools:
+        return {}
+    calling: dict[str, Any] = {"mode": TOOL_MODES[mode]}
+    if allowed:
+        calling["allowedFunctionNames"] = list(allowed)
+    return {
+        "tools": [{"functionDeclarations": [t.declaration() for t in tools]}],
+        "toolConfig": {"functionCallingConfig": calling},
+    }
