@@ -194,15 +194,8 @@ class AsyncGemini(Operations):
             model=model,
             kind="stream" if stream else "generate",
             tokens=estimate_tokens(body),
-            project=self._owner(resources),
             resources=resources,
         )
-
-    def _owner(self, resources: Sequence[str]) -> str | None:
-        for name in resources:
-            if name in self._core.owners:
-                return self._core.owners[name]
-        return None
 
     @staticmethod
     def build_request(

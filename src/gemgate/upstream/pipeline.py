@@ -119,6 +119,8 @@ class Upstream:
         endpoint = endpoint or self.default
         deadline = self.clock() + self.settings.timeouts.total
         retries = 0
+        if call.project is None and call.resources:  # a cache or file binds the call to its owner
+            call.project = next((self.owners[n] for n in call.resources if n in self.owners), None)
         async with endpoint:
             for _ in range(MAX_HOPS):
                 project, key, grant = await self._admit(call, endpoint, deadline)

@@ -60,10 +60,8 @@ def build_call(
     upload_id = parse_qs(query).get("upload_id", [None])[0] if "upload_id=" in query else None
     model, action = model_method(raw)
     kind = _KINDS.get(action or "", "upload" if raw.startswith("/upload/") else "other")
-    owner = core.owners.get(upload_id) if upload_id else None
+    owner = core.owners.get(upload_id) if upload_id else None  # resources: the pipeline's
     resources = referenced_resources(raw, body)
-    for name in resources:
-        owner = core.owners.get(name, owner)
     kept = {k: v for k, v in headers if k.lower() not in _DROP}
     quota_model = model if kind in ("generate", "stream", "embed") else None
     return Call(
