@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,6 +196,13 @@ class FileStore:
                 f"The File {match.group(1)} is not in an ACTIVE state and usage is not allowed."
             )
         return stored
+
+    def resolve_parts(self, project: str, contents: Iterable[Mapping[str, Any]]) -> None:
+        """Check every ``fileData`` part: the file is ``project``'s and ACTIVE."""
+        for content in contents:
+            for part in content.get("parts", []):
+                if "fileData" in part:
+                    self.resolve(project, part["fileData"].get("fileUri", ""))
 
     def now(self) -> float:
         """The store's clock."""

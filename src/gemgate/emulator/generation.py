@@ -76,13 +76,6 @@ def _prompt(
     return merged, entry.tokens
 
 
-def _check_files(state: EmulatorState, project: str, contents: list[dict[str, Any]]) -> None:
-    for content in contents:
-        for part in content.get("parts", []):
-            if "fileData" in part:
-                state.files.resolve(project, part["fileData"].get("fileUri", ""))
-
-
 async def _pre_admission_fault(
     state: EmulatorState, project: str, method: str, model: ModelSpec
 ) -> tuple[Response | None, FaultRule | None]:
@@ -136,7 +129,7 @@ async def generate(
     body = normalize(await read_json(request), "GenerateContentRequest")
     merged, cached = _prompt(state, project, model, body)
     check_generate_request(merged, model, state.signer)
-    _check_files(state, project, merged["contents"])
+    state.files.resolve_parts(project, merged["contents"])
     early, late = await _pre_admission_fault(state, project, method, model)
     if early is not None:
         return early

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gemgate.emulator.config import Limits
+from gemgate.emulator.normalize import snake
 from gemgate.projects import next_pacific_midnight
 from gemgate.wire.errors import QuotaViolation
 
@@ -44,10 +45,6 @@ def _violation(quota_id: str, metric: str, model: str, limit: int) -> QuotaViola
         quota_dimensions={"location": "global", "model": model},
         quota_value=str(limit),
     )
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 class QuotaTracker:
@@ -123,12 +120,12 @@ class QuotaTracker:
             window.day_end, window.day_count = next_pacific_midnight(now), 0
         if limits.rpd is not None and window.day_count >= limits.rpd:
             quota = f"{family}RequestsPerDayPerProjectPerModel"
-            metric = f"{_snake(family)}_requests_per_model_per_day"
+            metric = f"{snake(family)}_requests_per_model_per_day"
             return QuotaRefusal(_violation(quota, metric, model, limits.rpd), window.day_end - now)
         if limits.rpm is not None and len(window.requests) >= limits.rpm:
             delay = window.requests[len(window.requests) - limits.rpm] + _WINDOW - now
             quota = f"{family}RequestsPerMinutePerProjectPerModel"
-            metric = f"{_snake(family)}_requests_per_model"
+            metric = f"{snake(family)}_requests_per_model"
             return QuotaRefusal(_violation(quota, metric, model, limits.rpm), delay)
         if limits.tpm is not None:
             return self._check_tokens(window, model, limits.tpm, tokens, family, now)
@@ -150,5 +147,5 @@ class QuotaTracker:
                 break
         prefix = "GenerateContent" if family == "Generate" else family
         quota = f"{prefix}InputTokensPerModelPerMinute"
-        metric = f"{_snake(prefix)}_input_token_count"
+        metric = f"{snake(prefix)}_input_token_count"
         return QuotaRefusal(_violation(quota, metric, model, tpm), delay)

@@ -79,11 +79,7 @@ async def create_cache(state: EmulatorState, request: Request, version: str) -> 
     check_contents(contents)
     if "systemInstruction" in body:
         check_contents([body["systemInstruction"]], "system_instruction")
-    for content in contents:
-        for part in content.get("parts", []):
-            if "fileData" in part:
-                # The file must be the caller's and ACTIVE when the cache is made.
-                state.files.resolve(project, part["fileData"].get("fileUri", ""))
+    state.files.resolve_parts(project, contents)  # the caller's, and ACTIVE, at creation
     entry = state.caches.create(project, model.name, body, model.cache_min_tokens)
     return json_response(entry.resource())
 
