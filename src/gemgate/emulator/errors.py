@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gemgate.wire.errors import BAD_REQUEST, FieldViolation, error_body, error_info
+from gemgate.wire.errors import (
+    LOCALIZED_MESSAGE,
+    FieldViolation,
+    bad_request,
+    error_body,
+    error_info,
+)
 
 __all__ = [
     "ApiError",
@@ -41,20 +47,9 @@ class ApiError(Exception):
         return error_body(self.code, self.message, status=self.status, details=self.details)
 
 
-def _bad_request(violations: Sequence[FieldViolation]) -> dict[str, Any]:
-    # Google leaves ``field`` out for a violation of the request as a whole.
-    items = [
-        {"field": v.field, "description": v.description}
-        if v.field
-        else {"description": v.description}
-        for v in violations
-    ]
-    return {"@type": BAD_REQUEST, "fieldViolations": items}
-
-
 def invalid_argument(message: str, violations: Sequence[FieldViolation] = ()) -> ApiError:
     """400 INVALID_ARGUMENT, with BadRequest field violations when given."""
-    details = [_bad_request(violations)] if violations else []
+    details = [bad_request(violations)] if violations else []
     return ApiError(400, message, status="INVALID_ARGUMENT", details=details)
 
 
@@ -85,7 +80,7 @@ def api_key_invalid() -> ApiError:
                 metadata={"service": "generativelanguage.googleapis.com"},
             ),
             {
-                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "@type": LOCALIZED_MESSAGE,
                 "locale": "en-US",
                 "message": "API key not valid. Please pass a valid API key.",
             },

@@ -258,13 +258,21 @@ def error_info(
 def bad_request(violations: Sequence[FieldViolation]) -> dict[str, Any]:
     """Build a `google.rpc.BadRequest` detail.
 
+    Google leaves ``field`` out for a violation of the request as a whole (an empty
+    ``field`` here).
+
     Args:
         violations: The offending request fields.
 
     Returns:
         The detail object.
     """
-    items = [{"field": v.field, "description": v.description} for v in violations]
+    items = [
+        {"field": v.field, "description": v.description}
+        if v.field
+        else {"description": v.description}
+        for v in violations
+    ]
     return {"@type": BAD_REQUEST, "fieldViolations": items}
 
 
