@@ -19,6 +19,7 @@ from gemgate.emulator.errors import invalid_argument
 from gemgate.emulator.fields import ENUMS, MESSAGES, FieldType
 from gemgate.wire.durations import parse_timestamp
 from gemgate.wire.errors import FieldViolation
+from gemgate.wire.names import camel, snake
 
 __all__ = ["camel", "normalize", "snake"]
 
@@ -36,17 +37,6 @@ _LABELS = {
     "timestamp": "type.googleapis.com/google.protobuf.Timestamp",
 }
 """How Google's parser names a scalar type in "Invalid value at ..." (else ``TYPE_X``)."""
-
-
-def camel(name: str) -> str:
-    """``generation_config`` → ``generationConfig`` (camelCase passes through)."""
-    head, *rest = name.split("_")
-    return head + "".join(word[:1].upper() + word[1:] for word in rest)
-
-
-def snake(name: str) -> str:
-    """``generationConfig`` → ``generation_config``, as Google spells error paths."""
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
 def normalize(body: Any, message: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from gemgate.gateway.asgi import BadBody, read_body, read_json, send_json, send_
 from gemgate.gateway.backends import Backend, Registry
 from gemgate.gateway.fetch import FetchError, fetch_image
 from gemgate.wire import openai
+from gemgate.wire.names import camel
 
 __all__ = ["OpenAIRoute", "openai_error"]
 
@@ -96,14 +97,9 @@ def openai_error(
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(w[:1].upper() + w[1:] for w in rest)
-
-
 def _camel_keys(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+        return {camel(k): _camel_keys(v) for k, v in value.items()}
     return value
 
 
@@ -255,7 +251,7 @@ class OpenAIRoute:
                 if key in _GOOGLE_TOP:
                     request[_GOOGLE_TOP[key]] = value
                 else:
-                    request.setdefault("generationConfig", {})[_camel(key)] = _camel_keys(value)
+                    request.setdefault("generationConfig", {})[camel(key)] = _camel_keys(value)
         return model, request
 
     async def _inline_images(self, body: dict[str, Any]) -> None:

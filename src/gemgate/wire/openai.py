@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from gemgate.wire.names import camel
+
 __all__ = [
     "GENERATION_PARAMS",
     "completion",
@@ -174,10 +176,7 @@ def _thinking(value: Any) -> dict[str, Any]:
     if isinstance(value, int):
         return {"thinkingBudget": value}
     if isinstance(value, Mapping):
-        return {
-            "".join(w.title() if i else w for i, w in enumerate(k.split("_"))): v
-            for k, v in value.items()
-        }
+        return {camel(k): v for k, v in value.items()}
     raise ValueError("thinking must be a bool, a token budget or a thinking_config dict")
 
 
