@@ -298,11 +298,7 @@ class AsyncGemini(Operations):
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> dict[str, Any]:
         """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
-        contents = (
-            [{"role": "user", "parts": [{"text": prompt}]}]
-            if isinstance(prompt, str)
-            else [dict(c) for c in prompt]
-        )
+        contents = _contents(prompt)
         model = self._model(params)
         call = self._generate_call(self.build_request(contents, None, params), model, stream=False)
         return await self._core.call_json(
@@ -316,11 +312,7 @@ class AsyncGemini(Operations):
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream Gemini response chunks."""
-        contents = (
-            [{"role": "user", "parts": [{"text": prompt}]}]
-            if isinstance(prompt, str)
-            else [dict(c) for c in prompt]
-        )
+        contents = _contents(prompt)
         model = self._model(params)
         call = self._generate_call(self.build_request(contents, None, params), model, stream=True)
         async for chunk in self._core.call_stream(
@@ -449,11 +441,7 @@ class AsyncGemini(Operations):
         self, content: str | Sequence[Mapping[str, Any]], *, model: str | None = None
     ) -> dict[str, Any]:
         """``{"total_tokens": n}`` as the upstream counts them."""
-        contents = (
-            [{"role": "user", "parts": [{"text": content}]}]
-            if isinstance(content, str)
-            else [dict(c) for c in content]
-        )
+        contents = _contents(content)
         name = bare_model(model or self.settings.default_model)
         body = json.dumps({"contents": contents}).encode()
         call = Call(
@@ -508,3 +496,10 @@ def _text(response: Mapping[str, Any]) -> str:
 
 def _finished(chunk: Mapping[str, Any]) -> bool:
     return any("finishReason" in c for c in chunk.get("candidates", []))
+
+
+def _contents(prompt: str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A text prompt as one user turn; Gemini contents as they are (copied)."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "parts": [{"text": prompt}]}]
+    return [dict(c) for c in prompt]

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 
+from gemgate.client.requests import bare_model
 from gemgate.config import GOOGLE_BASE_URL, Settings
 from gemgate.errors import ProtocolError, StreamInterrupted, UpstreamTimeout, WireDecodeError
 from gemgate.projects import ProjectConfig
@@ -99,7 +100,7 @@ class Core:
 
     def path(self, model: str, method: str) -> str:
         """``/v1beta/models/{model}:{method}``; the model id must be a plain name."""
-        bare = model.removeprefix("models/")
+        bare = bare_model(model)
         if not _MODEL_ID.match(bare):
             from gemgate.errors import UsageError
 

@@ -105,13 +105,14 @@ class ChatManager:
         sent inline.
         """
         from gemgate.caching.manager import resolve_cache
+        from gemgate.client.requests import bare_model
         from gemgate.errors import UsageError
         from gemgate.tools.tool import TOOL_MODES, Tool, tool, tool_fields
 
         mode = tool_mode.lower() if isinstance(tool_mode, str) else None
         if mode not in TOOL_MODES:
             raise UsageError(f"tool_mode must be one of {sorted(TOOL_MODES)}, not {tool_mode!r}")
-        bare = model.removeprefix("models/")
+        bare = bare_model(model)
         await self.ensure_chat(chat_id)
         contents = await self.contents(chat_id, token_budget=token_budget)
         contents.append(ChatMessage.user(query).to_content())
