@@ -106,9 +106,7 @@ def _camel_keys(value: Any) -> Any:
 class OpenAIRoute:
     """Serves ``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/models``."""
 
-    def __init__(
-        self, client: AsyncGemini, max_body: int, registry: Registry | None = None
-    ) -> None:
+    def __init__(self, client: AsyncGemini, max_body: int, registry: Registry) -> None:
         self._default = client
         self._registry = registry
         self._max_body = max_body
@@ -149,23 +147,17 @@ class OpenAIRoute:
 
     @property
     def _client(self) -> AsyncGemini:
-        active = self._registry.active if self._registry is not None else None
-        if active is not None and active.client is not None:
-            return active.client
-        return self._default
+        return self._registry.active.client or self._default
 
     def _relayed(self, path: str, method: str) -> bool:
-        active = self._registry.active if self._registry is not None else None
         return (
-            active is not None
-            and active.type == "openai_compatible"
+            self._registry.active.type == "openai_compatible"
             and method == "POST"
             and path in ("/v1/chat/completions", "/v1/embeddings")
         )
 
     async def _relay(self, path: str, receive: Receive, send: Send) -> None:
         """Hand the request, as bytes, to the active OpenAI-compatible server."""
-        assert self._registry is not None
         raw = await read_body(receive, self._max_body)  # too large: the gateway answers 413
         try:
             status, headers, chunks = await self._registry.active.relay(
@@ -231,7 +223,7 @@ class OpenAIRoute:
         options = body.get("stream_options")
         if options is not None and not isinstance(options, Mapping):
             raise RequestError(400, "'stream_options' must be an object", "stream_options")
-        params = dict(self._registry.defaults) if self._registry is not None else {}
+        params = dict(self._registry.defaults)
         params.update({k: v for k, v in body.items() if k in openai.GENERATION_PARAMS})
         if params.get("top_k") is not None and (
             not isinstance(params["top_k"], int) or params["top_k"] < 1
@@ -295,7 +287,7 @@ class OpenAIRoute:
     def _target(self, target: str) -> tuple[Backend | None, str]:
         """``NAME/model`` names a configured OpenAI-compatible backend; else a Gemini model."""
         prefix, _, model = target.partition("/")
-        backend = self._registry.named(prefix) if self._registry and model else None
+        backend = self._registry.named(prefix) if model else None
         return (backend, model) if backend is not None else (None, target)
 
     async def _relay_chat(
