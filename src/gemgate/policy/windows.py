@@ -38,14 +38,12 @@ class Ticket:
 class QuotaWindow:
     """The usage of one (project, model) pair."""
 
-    requests: deque[float] = field(default_factory=deque)
     tokens: deque[Ticket] = field(default_factory=deque)
+    """One ticket per request of the last minute (so also the minute's request count)."""
     day_end: float = 0.0
     day_count: int = 0
 
     def _expire(self, now: float) -> None:
-        while self.requests and self.requests[0] <= now - MINUTE:
-            self.requests.popleft()
         while self.tokens and self.tokens[0].at <= now - MINUTE:
             self.tokens.popleft()
         if now >= self.day_end:
@@ -56,8 +54,8 @@ class QuotaWindow:
         self._expire(now)
         if limits.rpd is not None and self.day_count >= limits.rpd:
             return Refusal("rpd", self.day_end)
-        if limits.rpm is not None and len(self.requests) >= limits.rpm:
-            return Refusal("rpm", self.requests[len(self.requests) - limits.rpm] + MINUTE)
+        if limits.rpm is not None and len(self.tokens) >= limits.rpm:
+            return Refusal("rpm", self.tokens[len(self.tokens) - limits.rpm].at + MINUTE)
         if limits.tpm is not None:
             used = sum(t.tokens for t in self.tokens)
             if used and used + tokens > limits.tpm:
@@ -73,7 +71,6 @@ class QuotaWindow:
         """Count an admitted request."""
         self._expire(now)
         ticket = Ticket(now, tokens)
-        self.requests.append(now)
         self.tokens.append(ticket)
         self.day_count += 1
         return ticket
