@@ -19,8 +19,9 @@ from gemgate.config import GOOGLE_BASE_URL, Settings
 from gemgate.errors import ProtocolError, StreamInterrupted, UpstreamTimeout, WireDecodeError
 from gemgate.projects import ProjectConfig
 from gemgate.state.memory import MemoryQuotaState, MemoryResponseCache
-from gemgate.upstream.driver import AiohttpDriver, ASGIDriver, Driver
+from gemgate.upstream.driver import ASGIDriver, Driver
 from gemgate.upstream.endpoints import Endpoint
+from gemgate.upstream.http1 import HTTPDriver
 from gemgate.upstream.pipeline import Call, Sent, Upstream
 from gemgate.upstream.tracking import RequestRecord, Tracker
 from gemgate.wire.errors import parse_error
@@ -77,7 +78,7 @@ class Core:
                 _announce_emulator()
                 driver = ASGIDriver(create_app(clock=self.clock))
         self.settings = settings
-        self.driver = driver or AiohttpDriver(
+        self.driver = driver or HTTPDriver(
             settings.upstream_url or GOOGLE_BASE_URL,
             connect=settings.timeouts.connect,
             limit=settings.max_connections,

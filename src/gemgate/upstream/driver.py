@@ -1,4 +1,4 @@
-"""HTTP drivers: aiohttp to the network (chosen by ``bench/drivers.py``), ASGI in-process.
+"""HTTP drivers: what they return, and the in-process ASGI one (the network one is :mod:`.http1`).
 
 A driver sends one request and returns the status, headers and a body or chunk
 iterator. Errors are mapped once, here, to :mod:`gemgate.errors` transport errors.
@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import aiohttp
 from multidict import CIMultiDict
 
-from gemgate.errors import ConnectError, ProtocolError, TransportError, UpstreamTimeout
+from gemgate.errors import ProtocolError, UpstreamTimeout
 
-__all__ = ["AiohttpDriver", "ASGIDriver", "Driver", "Reply"]
+__all__ = ["ASGIDriver", "Driver", "Reply"]
 
 
 @dataclass
@@ -66,88 +63,6 @@ class Driver(Protocol):
     async def aclose(self) -> None:
         """Close pooled connections."""
         ...
-
-
-@contextlib.contextmanager
-def _mapped() -> Iterator[None]:
-    """Map aiohttp and asyncio failures to gemgate transport errors, once."""
-    try:
-        yield
-    except TransportError:
-        raise
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise UpstreamTimeout(f"upstream timed out ({type(exc).__name__})") from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise ConnectError(f"cannot connect to upstream: {exc.os_error}") from exc
-    except (aiohttp.ClientError, ConnectionError) as exc:
-        raise ProtocolError(f"upstream connection failed: {type(exc).__name__}") from exc
-
-
-class AiohttpDriver:
-    """A pooled aiohttp session for one base URL."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        connect: float = 10.0,
-        limit: int = 1024,
-        ca_file: str | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._connect = connect
-        self._limit = limit
-        self._ca_file = ca_file
-        self._session: aiohttp.ClientSession | None = None
-
-    @functools.lru_cache(maxsize=16)  # noqa: B019 - a handful of (first_byte, idle) pairs
-    def _timeout(self, first_byte: float, idle: float) -> aiohttp.ClientTimeout:
-        """``sock_read`` bounds the wait for the headers and every gap between chunks."""
-        return aiohttp.ClientTimeout(
-            total=None, sock_connect=self._connect, sock_read=max(first_byte, idle)
-        )
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            trust = ssl.create_default_context(cafile=self._ca_file) if self._ca_file else True
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300, ssl=trust)
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, trust_env=False
-            )
-        return self._session
-
-    async def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        *,
-        first_byte: float,
-        idle: float,
-    ) -> Reply:
-        """Send a request; see :class:`Driver`."""
-        timeout = self._timeout(first_byte, idle)
-        with _mapped():
-            response = await self._client().request(
-                method, url, headers=headers, data=body, timeout=timeout
-            )
-
-        async def chunks() -> AsyncIterator[bytes]:
-            with _mapped():
-                async for chunk in response.content.iter_any():
-                    yield chunk
-
-        async def release() -> None:
-            response.release()
-
-        return Reply(response.status, response.headers, chunks(), release)
-
-    async def aclose(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 class ASGIDriver:
