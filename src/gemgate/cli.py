@@ -46,6 +46,7 @@ def serve(
     import uvicorn
 
     from gemgate.gateway.app import serve_app
+    from gemgate.serving import OneWriteProtocol
 
     if config:
         os.environ["GEMGATE_CONFIG"] = str(config)  # read by every worker
@@ -68,6 +69,7 @@ def serve(
         "lifespan": "on",
         "server_header": False,  # no software banner; the access log is gemgate's own
         "access_log": False,
+        "http": OneWriteProtocol,
     }
     if workers > 1:
         uvicorn.run("gemgate.gateway.app:serve_app", factory=True, workers=workers, **options)
@@ -168,7 +170,7 @@ def emulate(
     import uvicorn
 
     from gemgate.emulator import EmulatorConfig, create_app
-    from gemgate.serving import settle_gc
+    from gemgate.serving import OneWriteProtocol, settle_gc
 
     settings = EmulatorConfig.from_toml(config) if config else EmulatorConfig()
     emulator = create_app(settings, control=control)
@@ -191,6 +193,8 @@ def emulate(
             port=port,
             log_level=log_level,
             lifespan="off",
+            access_log=False,
+            http=OneWriteProtocol,
             ssl_certfile=str(served[0]) if served else None,
             ssl_keyfile=str(served[1]) if served else None,
         )

@@ -1,8 +1,15 @@
-"""Serving an ASGI app with uvicorn inside an already running event loop.
+"""Serving ASGI apps with uvicorn: one write per answer, and inside a running event loop.
 
-For the parts of gemgate that need a real socket from inside a program (the in-process
-emulator's Live endpoint, which the SDK reaches only over ``wss://``) and for tests. The
-server leaves the process's signal handlers alone: they belong to the host program.
+:class:`OneWriteProtocol` is the HTTP protocol ``gemgate serve``, ``gemgate emulate`` and
+:func:`serve_in_loop` use: uvicorn's httptools protocol, except that what it writes in
+one turn of the event loop leaves in one ``send`` (uvicorn writes a response's head and
+its body separately: two system calls and, with ``TCP_NODELAY``, two packets the peer
+must read apart).
+
+:func:`serve_in_loop` is for the parts of gemgate that need a real socket from inside a
+program (the in-process emulator's Live endpoint, which the SDK reaches only over
+``wss://``) and for tests. The server leaves the process's signal handlers alone: they
+belong to the host program.
 
 Example::
 
@@ -21,8 +28,62 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["Served", "serve_in_loop", "settle_gc"]
+__all__ = ["OneWriteProtocol", "Served", "serve_in_loop", "settle_gc"]
+
+
+class _Joined:
+    """A transport whose writes within one turn of the loop go out as one."""
+
+    __slots__ = ("_loop", "_pending", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self.transport.is_closing():
+            self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def abort(self) -> None:
+        self._pending = None
+        self.transport.abort()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, pause_reading, get_extra_info...
+        return getattr(self.transport, name)
+
+
+class OneWriteProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, writing each answer (head and body) at once."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Wrap the socket's transport so that one turn's writes are joined."""
+        super().connection_made(transport)
+        self.transport = _Joined(transport, self.loop)  # type: ignore[assignment]
+
+    def handle_websocket_upgrade(self) -> None:
+        """WebSockets get the socket's own transport (their frames are written whole)."""
+        joined = self.transport
+        if isinstance(joined, _Joined):
+            joined.flush()
+            self.transport = joined.transport
+        super().handle_websocket_upgrade()
 
 
 class _QuietServer(uvicorn.Server):
@@ -63,6 +124,7 @@ async def serve_in_loop(
         port=port,
         log_level="warning",
         lifespan=lifespan,
+        http=OneWriteProtocol,
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["camel", "snake"]
@@ -9,6 +10,7 @@ __all__ = ["camel", "snake"]
 _UPPER = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
+@functools.lru_cache(maxsize=4096)  # field names: a small vocabulary, read per request
 def camel(name: str) -> str:
     """``generation_config`` → ``generationConfig`` (camelCase passes through).
 
@@ -20,6 +22,7 @@ def camel(name: str) -> str:
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
+@functools.lru_cache(maxsize=4096)
 def snake(name: str) -> str:
     """``generationConfig`` → ``generation_config``, as Google spells error paths.
 
