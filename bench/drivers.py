@@ -11,7 +11,6 @@ left out) for sequential and 64-concurrent generateContent calls, on uvloop as
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 

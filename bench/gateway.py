@@ -8,7 +8,9 @@ Portkey gateway against the same emulator (see bench/peers.py; installed on firs
 into ~/.cache/gemgate-bench). For each it prints requests/s, p50/p99, the added median
 latency, CPU milliseconds per request (CPU time of the gateway's whole process tree over
 the run), failed requests, and the time to the first streamed event; with `--peers` it
-ends with gemgate's requests/s as a multiple of each peer's at 64 connections.
+ends with gemgate's requests/s as a multiple of each peer's at 64 connections. Each cell
+follows a 1 s unmeasured run at its concurrency, and cells with the 200 ms upstream run
+three times `--seconds` (wrk drops the requests in flight when it stops).
 
     python -m bench.gateway [--peers] [--seconds 3]
 
@@ -146,6 +148,8 @@ def _parse_wrk(out: str) -> Result:
 
 
 def _measure(target: Target, conns: int, seconds: int, scripts: Path) -> Result:
+    """One cell, after a 1 s run at the same concurrency (pools filled, connections made)."""
+    _wrk(target, conns, 1, scripts)
     before = tree_cpu_seconds(target.pid) if target.pid else 0.0
     result = _wrk(target, conns, seconds, scripts)
     if target.pid:
@@ -184,9 +188,12 @@ def _run_matrix(
     print(HEADER)
     for latency in LATENCIES:
         _set_delay(emulator, latency)
+        # wrk drops the requests in flight when it stops: with a 200 ms upstream that is up
+        # to a whole cycle, 2-4 % of a 5 s run, so those cells run three times as long.
+        duration = seconds * 3 if latency else seconds
         for conns in CONNECTIONS:
             for target in targets:
-                result = _measure(target, conns, seconds, scripts)
+                result = _measure(target, conns, duration, scripts)
                 results[latency, conns, target.name] = result
                 direct_p50 = results[latency, conns, "direct"]["p50"]
                 print(_row(latency, conns, target.name, result, direct_p50), flush=True)
