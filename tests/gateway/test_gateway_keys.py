@@ -48,6 +48,10 @@ async def test_missing_and_wrong_keys_are_401_in_each_shape(http: httpx2.AsyncCl
     assert native.status_code == 401
     assert native.json()["error"]["status"] == "UNAUTHENTICATED"
     assert "wrong" not in native.text
+    sessions = await http.get("/api/v1/sessions", headers={"authorization": "Bearer wrong"})
+    assert sessions.status_code == 401
+    assert set(sessions.json()) == {"detail"}  # the shape the sessions API answers in
+    assert "wrong" not in sessions.text
     assert (await http.get("/healthz")).status_code == 200  # open routes stay open
 
 

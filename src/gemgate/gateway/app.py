@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from starlette.types import Message, Receive, Scope, Send
@@ -115,25 +115,25 @@ class Gateway:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        native = path.startswith(PREFIX + "/")
+        shape = _shape(path)
         try:
-            if path not in _OPEN and not await self._authorize(scope, native, send_with_headers):
+            if path not in _OPEN and not await self._authorize(scope, shape, send_with_headers):
                 return
             await self._route(path, scope, receive, send_with_headers)
         except BodyTooLarge as exc:
-            await self._fail(send_with_headers, native, 413, str(exc))
+            await self._fail(send_with_headers, shape, 413, str(exc))
         except ConnectionResetError:
             return
         except QuotaExhausted as exc:
-            await self._fail(send_with_headers, native, 429, str(exc))
+            await self._fail(send_with_headers, shape, 429, str(exc))
         except GemgateError as exc:  # the upstream failed after retries: not our 500
             status = 504 if isinstance(exc, UpstreamTimeout) else 502
-            await self._fail(send_with_headers, native, status, f"upstream failure: {exc}")
+            await self._fail(send_with_headers, shape, status, f"upstream failure: {exc}")
         except Exception:
             logger.exception(
                 "gateway error on %s %s (request %s)", scope["method"], path, request_id
             )
-            await self._fail(send_with_headers, native, 500, "internal gateway error")
+            await self._fail(send_with_headers, shape, 500, "internal gateway error")
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         if path.startswith(PREFIX + "/"):
@@ -274,20 +274,20 @@ class Gateway:
             cookie += "; Secure"
         await send_json(send, 200, {"user": key.name}, [("set-cookie", cookie)])
 
-    async def _authorize(self, scope: Scope, native: bool, send: Send) -> bool:
+    async def _authorize(self, scope: Scope, shape: _Shape, send: Send) -> bool:
         """Check the gateway key (when keys are configured); answer 401/403/429 if refused."""
         if not self.keyring.enabled:
             return True
         size = int(header(scope, b"content-length") or 0)
         check = self._check(scope, size // 4)
-        if check.status == 200 and native:
+        if check.status == 200 and shape == "google":
             model, _ = model_method(scope["path"][len(PREFIX) :])
             if check.key is not None and not check.key.allows(model):
                 check = KeyCheck(status=403, message=f"this gateway key may not use {model}")
         if check.status == 200:
             scope["gemgate.key"] = check.key
             return True
-        await self._fail(send, native, check.status, check.message)
+        await self._fail(send, shape, check.status, check.message)
         return False
 
     async def _models_api(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
@@ -316,12 +316,14 @@ class Gateway:
             )
 
     @staticmethod
-    async def _fail(send: Send, native: bool, status: int, message: str) -> None:
-        body: dict[str, Any] = (
-            error_body(status, message, status=_GATEWAY_STATUS.get(status))
-            if native
-            else openai_error(status, message)
-        )
+    async def _fail(send: Send, shape: _Shape, status: int, message: str) -> None:
+        body: dict[str, Any]
+        if shape == "google":
+            body = error_body(status, message, status=_GATEWAY_STATUS.get(status))
+        elif shape == "openai":
+            body = openai_error(status, message)
+        else:
+            body = {"detail": message}
         with contextlib.suppress(RuntimeError):  # the response had already started
             await send_json(send, status, body)
 
@@ -342,6 +344,19 @@ class Gateway:
 
 
 _GATEWAY_STATUS = {502: "UNAVAILABLE"}
+
+_Shape = Literal["google", "openai", "detail"]
+
+
+def _shape(path: str) -> _Shape:
+    """The error shape of the route ``path`` belongs to: Google's, OpenAI's or ``detail``."""
+    if path.startswith(PREFIX + "/"):
+        return "google"
+    if path.startswith("/v1/"):
+        return "openai"
+    return "detail"  # /api/v1/... and the rest: the seed's FastAPI-style {"detail": ...}
+
+
 """google.rpc statuses for HTTP codes only a gateway answers with."""
 _OPEN = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json"})
 
