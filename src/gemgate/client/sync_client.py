@@ -156,22 +156,11 @@ class _PortalTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send on the portal's loop; relay the body chunk by chunk."""
-        body = await request.aread()
-        clone = httpx2.Request(request.method, request.url, headers=request.headers, content=body)
+        from gemgate.upstream.sdk import portal_request, portal_response
+
+        clone = portal_request(request, await request.aread())
         response = await _on_portal(self._portal, self._inner.handle_async_request, clone)
-        if response.is_stream_consumed:  # an error the pipeline answered in full
-            return httpx2.Response(
-                response.status_code,
-                headers=response.headers,
-                content=response.content,
-                request=request,
-            )
-        return httpx2.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_PortalStream(response, self._portal),
-            request=request,
-        )
+        return portal_response(response, request, _PortalStream(response, self._portal))
 
 
 class _PortalStream(httpx2.AsyncByteStream):

@@ -26,7 +26,15 @@ from gemgate.wire.sse import SSEDecoder
 if TYPE_CHECKING:
     from gemgate.client.core import Core
 
-__all__ = ["BlockingPipelineTransport", "PipelineTransport", "Relayed", "build_call", "relay"]
+__all__ = [
+    "BlockingPipelineTransport",
+    "PipelineTransport",
+    "Relayed",
+    "build_call",
+    "portal_request",
+    "portal_response",
+    "relay",
+]
 
 _KINDS = {
     "generateContent": "generate",
@@ -217,6 +225,29 @@ def _usage(data: str) -> Any:
         return None
 
 
+def portal_request(request: httpx2.Request, body: bytes) -> httpx2.Request:
+    """A copy of ``request`` with its body read, to hand to another event loop's pipeline."""
+    return httpx2.Request(request.method, request.url, headers=request.headers, content=body)
+
+
+def portal_response(
+    response: httpx2.Response,
+    request: httpx2.Request,
+    stream: httpx2.SyncByteStream | httpx2.AsyncByteStream,
+) -> httpx2.Response:
+    """``response`` for ``request``: whole when the pipeline read it (an error), else ``stream``."""
+    if response.is_stream_consumed:
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            content=response.content,
+            request=request,
+        )
+    return httpx2.Response(
+        response.status_code, headers=response.headers, stream=stream, request=request
+    )
+
+
 class BlockingPipelineTransport(httpx2.BaseTransport):
     """The sync SDK's transport: runs :class:`PipelineTransport` on the portal's loop."""
 
@@ -226,21 +257,9 @@ class BlockingPipelineTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send through the pipeline and relay the body chunk by chunk."""
-        body = request.read()
-        clone = httpx2.Request(request.method, request.url, headers=request.headers, content=body)
+        clone = portal_request(request, request.read())
         response: httpx2.Response = self._portal.call(self._async.handle_async_request, clone)
-        try:
-            content = response.content  # an error the pipeline already read and rebuilt
-        except httpx2.ResponseNotRead:
-            pass
-        else:
-            return httpx2.Response(
-                response.status_code, headers=response.headers, content=content, request=request
-            )
-        stream = _BlockingStream(response, self._portal)
-        return httpx2.Response(
-            response.status_code, headers=response.headers, stream=stream, request=request
-        )
+        return portal_response(response, request, _BlockingStream(response, self._portal))
 
 
 class _BlockingStream(httpx2.SyncByteStream):
