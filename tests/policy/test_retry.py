@@ -113,6 +113,14 @@ def test_403_on_a_project_scoped_resource_fails_instead() -> None:
     assert classify(403, scoped=True) == Verdict(Action.FAIL)
 
 
+def test_403_on_a_resource_of_unknown_owner_tries_the_other_projects() -> None:
+    verdict = classify_status(403, error(403), NOW, scoped_resource=True, owner_unknown=True)
+    assert verdict == Verdict(Action.OTHER_PROJECT)
+    assert classify_status(401, error(401), NOW, scoped_resource=True, owner_unknown=True) == (
+        Verdict(Action.DISABLE_KEY)  # a bad key is a bad key, whoever owns the file
+    )
+
+
 @pytest.mark.parametrize("scoped", [False, True])
 def test_401_disables_the_key(scoped: bool) -> None:
     assert classify(401, scoped=scoped) == Verdict(Action.DISABLE_KEY)

@@ -32,6 +32,8 @@ class Action(enum.Enum):
     """Per-day quota: park the project/model until the daily reset."""
     DISABLE_KEY = "disable_key"
     """The key is invalid or forbidden: stop using it; try another at once."""
+    OTHER_PROJECT = "other_project"
+    """The file or cache used is not this project's: try the other projects at once."""
     FAIL = "fail"
     """Not retryable: surface the error."""
 
@@ -45,7 +47,12 @@ class Verdict:
 
 
 def classify_status(
-    status_code: int, error: GoogleError, now: float, *, scoped_resource: bool = False
+    status_code: int,
+    error: GoogleError,
+    now: float,
+    *,
+    scoped_resource: bool = False,
+    owner_unknown: bool = False,
 ) -> Verdict:
     """Decide what an error status means for the key, the project and the call.
 
@@ -55,9 +62,12 @@ def classify_status(
         now: The current time (epoch seconds).
         scoped_resource: The request used a project-owned file or cache; a 403 then
             means "not yours", not "bad key" (a 401 still condemns the key).
+        owner_unknown: Which project owns that resource is not known yet, so after such
+            a 403 another project may own it.
 
     Returns:
-        What to do: cool or park the project, disable the key, retry or fail.
+        What to do: cool or park the project, disable the key, try the other projects,
+        retry or fail.
     """
     if status_code == 429:
         if error.is_daily_quota:
@@ -68,6 +78,8 @@ def classify_status(
         return Verdict(Action.DISABLE_KEY)
     if status_code == 401 or (status_code == 403 and not scoped_resource):
         return Verdict(Action.DISABLE_KEY)
+    if status_code == 403 and owner_unknown:
+        return Verdict(Action.OTHER_PROJECT)
     if status_code in RETRYABLE:
         return Verdict(Action.RETRY)
     return Verdict(Action.FAIL)

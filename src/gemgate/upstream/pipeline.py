@@ -203,7 +203,8 @@ class Upstream:
         now = self.clock()
         error = parse_error(body, status_code=status)
         scoped = call.project is not None or bool(call.resources)
-        verdict = classify_status(status, error, now, scoped_resource=scoped)
+        unknown = call.project is None and bool(call.resources)
+        verdict = classify_status(status, error, now, scoped_resource=scoped, owner_unknown=unknown)
         typed = status_error(
             status,
             error.status,
@@ -219,8 +220,8 @@ class Upstream:
         if verdict.action is Action.DISABLE_KEY:
             await self.state.disable_key(fingerprint(key), f"{status} {error.status}")
             return _Retry(typed, spend=False)
-        if status == 403 and call.resources and call.project is None:
-            call.excluded.add(project.name)  # not this project's resource: try the others
+        if verdict.action is Action.OTHER_PROJECT:
+            call.excluded.add(project.name)
             call.last_error = typed
             return _Retry(typed, spend=False)
         if verdict.action is Action.RETRY:
