@@ -165,3 +165,34 @@ async def test_sdk_non_stream_usage_is_tracked(live: Start) -> None:
         meta.total_token_count,
     )
     assert usage["thoughts_tokens"] == (meta.thoughts_token_count or 0)
+
+
+async def test_a_file_of_an_unknown_owner_is_tried_on_each_project_until_its_own(
+    live: Start,
+) -> None:
+    config = projects(3, keys=1)
+    emu = await live(config)
+    async with emu.client(config) as uploader:
+        uploaded = await uploader.sdk.aio.files.upload(
+            file=io.BytesIO(b"the secret ingredient is cardamom"),
+            config=types.UploadFileConfig(mime_type="text/plain"),
+        )
+        assert uploaded.name
+        owner = uploader._core.owners[uploaded.name]
+    # a second process knows nothing of the upload; its owner is the last project it tries
+    reordered = [p for p in config if p["name"] != owner] + [
+        p for p in config if p["name"] == owner
+    ]
+    async with emu.client(reordered) as stranger:
+        response = await stranger.sdk.aio.models.generate_content(
+            model=MODEL,
+            contents=[
+                types.Part.from_uri(file_uri=uploaded.uri or "", mime_type="text/plain"),
+                "What is the secret ingredient?",
+            ],
+        )
+        assert response.text
+        (record,) = stranger.get_request_history().values()
+        assert record["project"] == owner
+        assert record["attempts"] > 1  # another project answered 403 first; it was skipped
+        assert await stranger._core.state.disabled_keys() == frozenset()  # "not yours" ≠ bad key
