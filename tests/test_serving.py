@@ -87,3 +87,33 @@ async def test_served_answers_use_it_and_arrive_whole() -> None:
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     assert answer.endswith(b"\r\n\r\n4\r\none,\r\n3\r\ntwo\r\n0\r\n\r\n")
     assert isinstance(transports[0], serving._Joined)
+
+
+async def test_a_client_that_does_not_read_holds_the_app_back() -> None:
+    block, blocks = b"x" * 65536, 200  # 12.5 MiB: more than the sockets' buffers hold
+    sent = [0]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(blocks):
+            await send({"type": "http.response.body", "body": block, "more_body": True})
+            sent[0] += 1
+        await send({"type": "http.response.body", "body": b""})
+
+    served = await serving.serve_in_loop(app)
+    try:
+        port = int(served.base_url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**16)
+        try:
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            await asyncio.sleep(0.5)  # not reading: uvicorn's flow control must stop the app
+            held_back = sent[0]
+            received = 0
+            while chunk := await reader.read(2**20):
+                received += len(chunk)
+        finally:
+            writer.close()
+    finally:
+        await served.stop()
+    assert 0 < held_back < blocks
+    assert sent[0] == blocks and received > blocks * len(block)

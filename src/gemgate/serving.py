@@ -33,15 +33,21 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 __all__ = ["OneWriteProtocol", "Served", "serve_in_loop", "settle_gc"]
 
 
+JOIN_LIMIT = 65536
+"""Bytes held for joining at most: more go out at once, so that the socket's flow control
+(uvicorn waits to send while the peer is not reading) still sees them."""
+
+
 class _Joined:
     """A transport whose writes within one turn of the loop go out as one."""
 
-    __slots__ = ("_loop", "_pending", "transport")
+    __slots__ = ("_held", "_loop", "_pending", "transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
         self._loop = loop
         self._pending: list[bytes] | None = None
+        self._held = 0
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -51,9 +57,12 @@ class _Joined:
             self._loop.call_soon(self.flush)
         else:
             self._pending.append(data)
+        self._held += len(data)
+        if self._held >= JOIN_LIMIT:
+            self.flush()
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, None
+        pending, self._pending, self._held = self._pending, None, 0
         if pending and not self.transport.is_closing():
             self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -348,3 +351,142 @@ async def test_informational_answers_are_skipped_and_bad_ones_are_protocol_error
     with pytest.raises(ProtocolError, match="malformed"):
         await fetch(driver, "/bad")
     await driver.aclose()
+
+
+async def test_a_server_that_hangs_up_on_accepting_fails_fast_and_frees_its_slot() -> None:
+    async def shed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(shed, "127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+    connect = loop.create_connection
+
+    async def slow_connect(*args: Any, **kwargs: Any) -> Any:
+        made = await connect(*args, **kwargs)
+        await asyncio.sleep(0.05)  # the answer and the close arrive before the request leaves
+        return made
+
+    loop.create_connection = slow_connect  # type: ignore[method-assign]
+    try:
+        driver = HTTPDriver(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", limit=2)
+        for _ in range(4):  # more than the cap: a leaked slot would make one wait for ever
+            with pytest.raises(ConnectError, match="closed the connection on accepting"):
+                await asyncio.wait_for(
+                    driver.send("GET", driver.base_url + "/x", {}, None, first_byte=5, idle=5), 10
+                )
+        assert driver._base_pool._open == set()
+    finally:
+        del loop.create_connection
+    await driver.aclose()
+    server.close()
+
+
+async def test_bytes_after_a_whole_answer_are_not_taken_for_the_next_one(serve) -> None:
+    async def handler(ex: Exchange) -> None:
+        stray = b"HTTP/1.1 200 OK\r\ncontent-length: 40\r\n\r\n" if ex.connection == 1 else b""
+        await ex.answer(ok(b"first") + stray)
+
+    server = await serve(handler)
+    driver = HTTPDriver(server.base)
+    reply = await driver.send("GET", server.base + "/a", {}, None, first_byte=5, idle=5)
+    assert reply.headers.getall("content-length") == ["5"]  # the stray head is not merged in
+    assert await reply.read() == b"first"
+    await reply.aclose()
+    assert await fetch(driver) == b"first"  # on a new connection, not the out-of-step one
+    assert server.connections == 2
+    await driver.aclose()
+
+
+async def test_a_close_delimited_body_cut_by_a_reset_is_an_error(serve) -> None:
+    async def handler(ex: Exchange) -> None:
+        await ex.answer(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\npartial-bo")
+        await asyncio.sleep(0.05)
+        sock = ex.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        ex.writer.transport.abort()  # a reset, not a clean end of the body
+
+    server = await serve(handler)
+    driver = HTTPDriver(server.base)
+    with pytest.raises(ProtocolError, match="closed the connection"):
+        await fetch(driver)
+    await driver.aclose()
+
+
+async def test_a_request_is_sent_again_at_most_once_after_stale_connections(serve) -> None:
+    async def handler(ex: Exchange) -> None:
+        if ex.number == 0:
+            await ex.answer(ok())
+        else:  # every reused connection is found closed after the request is read
+            ex.writer.transport.abort()
+
+    server = await serve(handler)
+    driver = HTTPDriver(server.base)
+    await asyncio.gather(*(fetch(driver) for _ in range(5)))  # five pooled connections
+    before = len(server.requests)
+    with pytest.raises(ProtocolError):
+        await fetch(driver)
+    assert len(server.requests) - before == 2  # the request, and one more try
+    await driver.aclose()
+
+
+async def test_gzip_answers_must_end_and_may_have_several_members(serve) -> None:
+    whole = gzip.compress(b"x" * 5000 + b"the end")
+    bodies = {b"/cut": whole[:-12], b"/two": gzip.compress(b"one|") + gzip.compress(b"two")}
+
+    async def handler(ex: Exchange) -> None:
+        await ex.answer(ok(bodies[ex.head.split()[1]], "content-encoding: gzip\r\n"))
+
+    server = await serve(handler)
+    driver = HTTPDriver(server.base)
+    with pytest.raises(ProtocolError, match="ended mid-stream"):
+        await fetch(driver, "/cut")
+    assert await fetch(driver, "/two") == b"one|two"
+    await driver.aclose()
+
+
+async def test_odd_but_valid_answers_and_unusable_urls(serve) -> None:
+    async def handler(ex: Exchange) -> None:
+        if ex.head.startswith(b"POST /identity"):  # not framed: the body runs to the close
+            await ex.answer(b"HTTP/1.1 200 OK\r\ntransfer-encoding: identity\r\n\r\nall of it")
+            ex.writer.close()
+        else:
+            await ex.answer(
+                b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: x\r\n\r\n"
+            )
+
+    server = await serve(handler)
+    driver = HTTPDriver(server.base)
+    assert await fetch(driver, "/identity") == b"all of it"
+    with pytest.raises(ProtocolError, match="switched protocols"):
+        await fetch(driver, "/upgrade")
+    with pytest.raises(ProtocolError, match="bad port"):
+        await driver.send("GET", "http://127.0.0.1:99999/x", {}, None, first_byte=1, idle=1)
+    with pytest.raises(ProtocolError, match="not a token"):
+        await driver.send("GET", server.base + "/x", {"host:evil": "1"}, None, first_byte=1, idle=1)
+    with pytest.raises(ConnectError):
+        await fetch(HTTPDriver("http://" + "a" * 64 + ".invalid"))  # an unencodable name
+    assert HTTPDriver("http://[::1]:8080")._base_pool.authority == "[::1]:8080"
+    await driver.aclose()
+
+
+async def test_an_error_answer_abandoned_mid_read_gives_its_connection_back(serve) -> None:
+    from gemgate import AsyncGemini
+
+    answered = asyncio.Event()
+
+    async def handler(ex: Exchange) -> None:
+        await ex.answer(b'HTTP/1.1 500 Oops\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"err\r\n')
+        answered.set()
+        await ex.hold()  # the rest of the error body never comes
+
+    server = await serve(handler)
+    async with AsyncGemini(api_key="k", base_url=server.base, max_connections=1) as client:
+        call = asyncio.create_task(client.generate_content("hi", model="gemini-2.5-flash"))
+        await answered.wait()
+        await asyncio.sleep(0.05)  # the head is in; the pipeline is reading the body
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        pool = client._core.driver._base_pool  # type: ignore[attr-defined]
+        assert pool._open == set() or all(c.lost for c in pool._open)

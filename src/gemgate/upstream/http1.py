@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
+import re
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, cast
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -79,6 +81,7 @@ class _Connection(asyncio.Protocol):
         self._framed = False
         self._skip_body = False
         self._informational = False
+        self._stray = False
         self.until_close = False
         self.chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
@@ -142,7 +145,7 @@ class _Connection(asyncio.Protocol):
 
     def _expire(self) -> None:
         self._timer = None
-        if self.complete or self.error is not None or self.lost:
+        if self.complete or self.error is not None:
             return
         if self._paused or self._loop.time() < self._deadline:  # activity since: re-arm
             later = max(self._deadline, self._loop.time() + 0.05)
@@ -169,15 +172,19 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
 
     def data_received(self, data: bytes) -> None:
-        if self._head is None:  # nothing was asked: an idle socket must stay silent
+        if self._head is None or self.complete:  # bytes nobody asked for: out of step
             self.reusable = False
-            self.abort()
+            if self._head is None:
+                self.abort()
             return
         self._seen = True
         if self._idle:
             self._deadline = self._loop.time() + self._idle
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ProtocolError("upstream switched protocols (101), which was not asked"))
+            self.abort()
         except httptools.HttpParserError as exc:
             self._fail(ProtocolError(f"malformed answer from upstream: {exc}"))
             self.abort()
@@ -187,7 +194,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = False
         self._disarm()
         if self._head is not None and not self.complete and self.error is None:
-            if self.until_close and self._head.done():
+            if self.until_close and self._head.done() and exc is None:  # a clean close ends it
                 self.complete = True
                 self._notify()
             else:
@@ -198,13 +205,25 @@ class _Connection(asyncio.Protocol):
 
     # --- httptools callbacks ------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.complete:  # a second answer to one request: ignore it, drop the socket
+            self._stray = True
+            self.reusable = False
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1")
-        if not self._framed and key.lower() in ("content-length", "transfer-encoding"):
+        if self._stray:
+            return
+        key, text = name.decode("latin-1"), value.decode("latin-1")
+        lowered = key.lower()
+        if lowered == "content-length" or (
+            lowered == "transfer-encoding" and "chunked" in text.lower()
+        ):
             self._framed = True
-        self._headers.append((key, value.decode("latin-1")))
+        self._headers.append((key, text))
 
     def on_headers_complete(self) -> None:
+        if self._stray:
+            return
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # 103 Early Hints and the like: the real answer follows
             self._informational = True
@@ -225,7 +244,7 @@ class _Connection(asyncio.Protocol):
             self._head.set_result(None)
 
     def on_body(self, body: bytes) -> None:
-        if self.complete:
+        if self.complete or self._stray:
             return
         self.chunks.append(body)
         self._buffered += len(body)
@@ -235,6 +254,8 @@ class _Connection(asyncio.Protocol):
         self._notify()
 
     def on_message_complete(self) -> None:
+        if self._stray:
+            return
         if self._informational:
             self._informational = False
             return
@@ -258,7 +279,8 @@ class _Pool:
     ) -> None:
         self.host = host
         self.port = port
-        self.authority = host if port in (80, 443) else f"{host}:{port}"
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+        self.authority = name if port in (80, 443) else f"{name}:{port}"
         self._context = context
         self._limit = limit
         self._connect_timeout = connect
@@ -305,10 +327,13 @@ class _Pool:
             self._wake_one()  # the slot this was taking is free again
             if isinstance(exc, TimeoutError):
                 raise UpstreamTimeout(f"upstream timed out connecting to {self.authority}") from exc
-            if isinstance(exc, OSError):  # refused, unreachable, TLS verification
+            if isinstance(exc, OSError | UnicodeError):  # refused, unreachable, TLS, bad name
                 raise ConnectError(f"cannot connect to upstream {self.authority}: {exc}") from exc
             raise
         self._connecting -= 1
+        if conn.lost:  # closed (or sent something unasked) before any request
+            self._wake_one()
+            raise ConnectError(f"upstream {self.authority} closed the connection on accepting it")
         self._open.add(conn)
         return conn
 
@@ -373,7 +398,10 @@ class HTTPDriver:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ProtocolError(f"cannot send to a non-HTTP URL ({parts.scheme or 'no'} scheme)")
         secure = parts.scheme == "https"
-        port = parts.port or (443 if secure else 80)
+        try:
+            port = parts.port or (443 if secure else 80)
+        except ValueError:
+            raise ProtocolError(f"cannot send to a URL with a bad port ({parts.netloc})") from None
         origin = (parts.scheme, parts.hostname, port)
         pool = self._pools.get(origin)
         if pool is None:
@@ -400,14 +428,16 @@ class HTTPDriver:
         else:
             pool, target = self._route(url)
         request = _request(method, target, pool.authority, headers, body)
-        while True:
+        for attempt in (1, 2):
             conn = await pool.acquire()
             try:
                 await conn.exchange(
                     request, head_only=method == "HEAD", first_byte=first_byte, idle=idle
                 )
             except _Stale:
-                continue  # the server had closed this idle connection: a fresh one
+                if attempt == 2:
+                    raise
+                continue  # the server had closed this idle connection: once more, afresh
             except BaseException:
                 conn.abort()
                 raise
@@ -437,6 +467,8 @@ def _request(
     expected = 3
     for name, value in headers.items():
         if name.lower() not in _MANAGED:
+            if not _is_token(name):
+                raise ProtocolError(f"refusing to send a header named {name!r}: not a token")
             lines.append(f"{name}: {value}\r\n")
             expected += 1
     if body is not None or method in ("POST", "PUT", "PATCH"):
@@ -453,7 +485,41 @@ def _request(
     return raw + body if body else raw
 
 
-def _decoder(headers: CIMultiDict[str]) -> Any:
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+@functools.lru_cache(maxsize=1024)  # header names: a small vocabulary
+def _is_token(name: str) -> bool:
+    """Whether ``name`` may be a header name (RFC 9110 token: no spaces, no colons)."""
+    return _TOKEN.fullmatch(name) is not None
+
+
+class _Gunzip:
+    """Decodes a gzip (or zlib) body, member after member, and notices a cut-off end."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj(wbits=47)  # 32 + 15: either header, detected
+
+    def feed(self, data: bytes) -> bytes:
+        out = []
+        try:
+            while data:
+                out.append(self._inflate.decompress(data))
+                data = self._inflate.unused_data
+                if data:  # a second member follows the first
+                    self._inflate = zlib.decompressobj(wbits=47)
+        except zlib.error as exc:
+            raise ProtocolError(f"corrupt compressed answer from upstream: {exc}") from None
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        tail = self._inflate.flush()
+        if not self._inflate.eof:
+            raise ProtocolError("compressed answer from upstream ended mid-stream")
+        return tail
+
+
+def _decoder(headers: CIMultiDict[str]) -> _Gunzip | None:
     """A gzip decoder when the answer is compressed (its framing headers then go)."""
     encoding = headers.get("content-encoding", "").strip().lower()
     if encoding in ("", "identity"):
@@ -462,7 +528,7 @@ def _decoder(headers: CIMultiDict[str]) -> Any:
         raise ProtocolError(f"upstream answered in an unasked-for encoding: {encoding}")
     headers.popall("content-encoding")
     headers.popall("content-length", None)
-    return zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, detected
+    return _Gunzip()
 
 
 class _Lease:
@@ -488,7 +554,7 @@ class _Lease:
         """:meth:`end`, as the awaitable :class:`Reply` expects."""
         self.end()
 
-    async def body(self, decoder: Any) -> AsyncIterator[bytes]:
+    async def body(self, decoder: _Gunzip | None) -> AsyncIterator[bytes]:
         """The body as it arrives; the connection is given back at its end."""
         conn = self.conn
         while True:
@@ -496,16 +562,13 @@ class _Lease:
             if conn.chunks:
                 chunk = conn.take()
                 if decoder is not None:
-                    try:
-                        chunk = decoder.decompress(chunk)
-                    except zlib.error as exc:
-                        raise ProtocolError(f"corrupt compressed answer: {exc}") from None
+                    chunk = decoder.feed(chunk)
                 if chunk:
                     yield chunk
             elif conn.error is not None:
                 raise conn.error
             else:
-                if decoder is not None and (tail := decoder.flush()):
+                self.end()  # the whole answer is in: the connection may serve another
+                if decoder is not None and (tail := decoder.finish()):
                     yield tail
-                self.end()
                 return

@@ -186,8 +186,10 @@ class Upstream:
             for name in call.resources:
                 self.owners.setdefault(name, project.name)
             return Sent(reply, project.name, fingerprint(key), grant)
-        body = await reply.read()
-        await reply.aclose()
+        try:
+            body = await reply.read()
+        finally:
+            await reply.aclose()  # a read cut short must not keep the connection
         raise await self._react(call, endpoint, project, key, reply.status, body)
 
     async def _react(
