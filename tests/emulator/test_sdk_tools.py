@@ -224,3 +224,69 @@ async def test_stream_puts_calls_in_last_chunk(target: Target) -> None:
     ]
     assert chunks[-1].function_calls and chunks[-1].function_calls[0].name == "get_weather"
     assert chunks[-1].candidates and chunks[-1].candidates[0].finish_reason == "STOP"
+
+
+def _call_part(name: str) -> types.Part:
+    return types.Part(function_call=types.FunctionCall(name=name, args={"city": "Paris"}))
+
+
+def _answer_part(name: str) -> types.Part:
+    return types.Part.from_function_response(name=name, response={"result": "fine"})
+
+
+@pytest.mark.parametrize(
+    ("contents", "message"),
+    [
+        (  # two calls, one answer
+            [
+                types.Content(role="user", parts=[types.Part(text="Weather and time in Paris?")]),
+                types.Content(
+                    role="model", parts=[_call_part("get_weather"), _call_part("get_time")]
+                ),
+                types.Content(role="user", parts=[_answer_part("get_weather")]),
+            ],
+            "number of function response parts is equal to the number of function call parts",
+        ),
+        (  # a call left unanswered: the user just typed on (a cancelled tool)
+            [
+                types.Content(role="user", parts=[types.Part(text="Weather in Paris?")]),
+                types.Content(role="model", parts=[_call_part("get_weather")]),
+                types.Content(role="user", parts=[types.Part(text="never mind")]),
+            ],
+            "number of function response parts is equal to the number of function call parts",
+        ),
+        (  # a history that starts with the model's call
+            [
+                types.Content(role="model", parts=[_call_part("get_weather")]),
+                types.Content(role="user", parts=[_answer_part("get_weather")]),
+            ],
+            "function call turn comes immediately after a user turn",
+        ),
+    ],
+)
+async def test_function_turns_out_of_order_are_refused(
+    target: Target, contents: list[types.Content], message: str
+) -> None:
+    with pytest.raises(errors.ClientError) as caught:
+        await target.sdk().aio.models.generate_content(
+            model="gemini-2.5-flash",
+            contents=contents,
+            config=types.GenerateContentConfig(tools=[WEATHER], automatic_function_calling=NO_AFC),
+        )
+    assert caught.value.code == 400 and caught.value.status == "INVALID_ARGUMENT"
+    assert message in (caught.value.message or "")
+
+
+async def test_parallel_calls_each_answered_are_accepted(target: Target) -> None:
+    response = await target.sdk().aio.models.generate_content(
+        model="gemini-2.5-flash",
+        contents=[
+            types.Content(role="user", parts=[types.Part(text="Weather and time in Paris?")]),
+            types.Content(role="model", parts=[_call_part("get_weather"), _call_part("get_time")]),
+            types.Content(
+                role="user", parts=[_answer_part("get_weather"), _answer_part("get_time")]
+            ),
+        ],
+        config=types.GenerateContentConfig(tools=[WEATHER], automatic_function_calling=NO_AFC),
+    )
+    assert response.text

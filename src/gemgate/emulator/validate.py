@@ -90,6 +90,7 @@ def check_generate_request(request: Mapping[str, Any], model: ModelSpec, signer:
     _check_tools(request.get("tools", []), request.get("toolConfig", {}))
     _check_safety(request.get("safetySettings", []))
     _check_generation_config(request.get("generationConfig", {}), model)
+    _check_function_turns(contents)
     _check_signatures(contents, model, signer)
 
 
@@ -312,6 +313,28 @@ def _check_thinking(thinking: Mapping[str, Any], model: ModelSpec) -> None:
             "generation_config.thinking_config.thinking_budget",
             f"The thinking budget {budget} is invalid. Please choose a value between -1 and 32768.",
         )
+
+
+def _check_function_turns(contents: Sequence[Mapping[str, Any]]) -> None:
+    """A turn of function calls follows a user turn; the next turn answers every call."""
+    for i, content in enumerate(contents):
+        if content.get("role") != "model":
+            continue
+        calls = sum("functionCall" in p for p in content.get("parts", []))
+        if not calls:
+            continue
+        if i == 0 or contents[i - 1].get("role", "user") != "user":
+            raise invalid_argument(
+                "Please ensure that function call turn comes immediately after a user turn "
+                "or after a function response turn."
+            )
+        if i + 1 < len(contents):
+            answers = sum("functionResponse" in p for p in contents[i + 1].get("parts", []))
+            if answers != calls:
+                raise invalid_argument(
+                    "Please ensure that the number of function response parts is equal to "
+                    "the number of function call parts of the function call turn."
+                )
 
 
 def _check_signatures(
