@@ -22,6 +22,24 @@ from tests.conftest import EMULATOR_CONFIG, FakeClock
 KEY = "test-key"
 
 
+def user_turn(text: str) -> types.Content:
+    """One user turn of text."""
+    return types.Content(role="user", parts=[types.Part(text=text)])
+
+
+def city_function(name: str, description: str) -> types.FunctionDeclaration:
+    """A function of one required ``city`` string, as the weather tests declare."""
+    return types.FunctionDeclaration(
+        name=name,
+        description=description,
+        parameters_json_schema={
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    )
+
+
 class ControlAPI:
     """The emulator's control API (``/_emulator/...``) through ``self.http``."""
 

@@ -141,3 +141,11 @@ async def live_emulator(
     finally:
         await target.close()
         await served.stop()
+
+
+def resume_config(handle: str) -> types.LiveConnectConfig:
+    """A text session that resumes the conversation ``handle`` names."""
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.TEXT],
+        session_resumption=types.SessionResumptionConfig(handle=handle),
+    )

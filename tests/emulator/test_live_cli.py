@@ -20,7 +20,8 @@ from gemgate.cli import app
 from gemgate.emulator.tls import client_context, self_signed
 from tests.conftest import EMULATOR_CONFIG
 
-from .live_support import MODEL, receiving
+from .conftest import user_turn
+from .live_support import MODEL, receiving, resume_config
 
 WEATHER = types.Tool(
     function_declarations=[
@@ -99,13 +100,9 @@ async def test_sdk_over_tls_with_ssl_cert_file(
     )
     handle = None
     async with client.aio.live.connect(model=MODEL, config=config) as session:
-        await session.send_client_content(
-            turns=types.Content(role="user", parts=[types.Part(text="My name is Ada.")])
-        )
+        await session.send_client_content(turns=user_turn("My name is Ada."))
         first = "".join([m.text or "" async for m in session.receive()])
-        await session.send_client_content(
-            turns=types.Content(role="user", parts=[types.Part(text="Weather in Paris?")])
-        )
+        await session.send_client_content(turns=user_turn("Weather in Paris?"))
         calls = []
         async for message in session.receive():
             update = message.session_resumption_update
@@ -118,14 +115,9 @@ async def test_sdk_over_tls_with_ssl_cert_file(
     assert first.startswith('You asked: "My name is Ada.".')
     assert [(c.name, c.args) for c in calls] == [("get_weather", {"city": "Paris"})]
     assert handle
-    resumed = types.LiveConnectConfig(
-        response_modalities=[types.Modality.TEXT],
-        session_resumption=types.SessionResumptionConfig(handle=handle),
-    )
+    resumed = resume_config(handle)
     async with client.aio.live.connect(model=MODEL, config=resumed) as session:
-        await session.send_client_content(
-            turns=types.Content(role="user", parts=[types.Part(text="Who am I?")])
-        )
+        await session.send_client_content(turns=user_turn("Who am I?"))
         async with aclosing(receiving(session)) as stream:
             replies = [m async for m in stream]
     assert replies[-1].server_content and replies[-1].server_content.turn_complete

@@ -15,7 +15,17 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import FakeClock
 
-from .live_support import MODEL, TEXT, LiveTarget, live_emulator, receiving, recv_json, send_json
+from .conftest import user_turn
+from .live_support import (
+    MODEL,
+    TEXT,
+    LiveTarget,
+    live_emulator,
+    receiving,
+    recv_json,
+    resume_config,
+    send_json,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -204,9 +214,7 @@ async def test_sdk_reconnects_after_goaway_with_resumption(
     handle = None
     client = live_target.sdk()
     async with client.aio.live.connect(model=MODEL, config=resumable) as session:
-        await session.send_client_content(
-            turns=types.Content(role="user", parts=[types.Part(text="Hi, I am Bo.")])
-        )
+        await session.send_client_content(turns=user_turn("Hi, I am Bo."))
         async for _ in session.receive():
             pass
         clock.advance(545)
@@ -218,13 +226,8 @@ async def test_sdk_reconnects_after_goaway_with_resumption(
                 if message.go_away:
                     break
     assert handle
-    resumed = types.LiveConnectConfig(
-        response_modalities=[types.Modality.TEXT],
-        session_resumption=types.SessionResumptionConfig(handle=handle),
-    )
+    resumed = resume_config(handle)
     async with client.aio.live.connect(model=MODEL, config=resumed) as session:
-        await session.send_client_content(
-            turns=types.Content(role="user", parts=[types.Part(text="Who am I?")])
-        )
+        await session.send_client_content(turns=user_turn("Who am I?"))
         messages = [m async for m in session.receive()]
     assert messages[-1].server_content and messages[-1].server_content.turn_complete

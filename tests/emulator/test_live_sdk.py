@@ -13,23 +13,12 @@ from google.genai import live, types
 from gemgate.emulator.tokens import count_text
 from tests.conftest import FakeClock
 
-from .live_support import MODEL, TEXT, LiveTarget, live_emulator, receiving
+from .conftest import city_function, user_turn
+from .live_support import MODEL, TEXT, LiveTarget, live_emulator, receiving, resume_config
 
 pytestmark = pytest.mark.anyio
 
-WEATHER = types.Tool(
-    function_declarations=[
-        types.FunctionDeclaration(
-            name="get_weather",
-            description="Weather for a city.",
-            parameters_json_schema={
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        )
-    ]
-)
+WEATHER = types.Tool(function_declarations=[city_function("get_weather", "Weather for a city.")])
 PCM_100_MS = b"\x01\x00" * 1600  # 100 ms of 16-bit PCM at 16 kHz
 
 
@@ -37,10 +26,6 @@ PCM_100_MS = b"\x01\x00" * 1600  # 100 ms of 16-bit PCM at 16 kHz
 async def live_target(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveTarget]:
     async with live_emulator(tmp_path, clock) as target:
         yield target
-
-
-def user(text: str) -> types.Content:
-    return types.Content(role="user", parts=[types.Part(text=text)])
 
 
 async def turn(session: live.AsyncSession) -> list[types.LiveServerMessage]:
@@ -66,14 +51,14 @@ async def chat(target: LiveTarget, *texts: str, **config: Any) -> list[str]:
     connect = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT], **config)
     async with target.sdk().aio.live.connect(model=MODEL, config=connect) as session:
         for text in texts:
-            await session.send_client_content(turns=user(text))
+            await session.send_client_content(turns=user_turn(text))
             replies.append(text_of(await turn(session)))
     return replies
 
 
 async def test_text_turn_streams_parts_then_completes_with_usage(live_target: LiveTarget) -> None:
     async with live_target.sdk().aio.live.connect(model=MODEL, config=TEXT) as session:
-        await session.send_client_content(turns=user("Tell me about the Eiffel Tower"))
+        await session.send_client_content(turns=user_turn("Tell me about the Eiffel Tower"))
         messages = await turn(session)
     assert len(model_turns(messages)) > 1
     text = text_of(messages)
@@ -105,7 +90,7 @@ async def test_seeded_history_and_inline_images_count(live_target: LiveTarget) -
     image = types.Part.from_bytes(data=b"\x89PNG fake image", mime_type="image/png")
     async with live_target.sdk().aio.live.connect(model=MODEL, config=TEXT) as session:
         await session.send_client_content(
-            turns=user("Remember: the code is 42."), turn_complete=False
+            turns=user_turn("Remember: the code is 42."), turn_complete=False
         )
         await session.send_client_content(
             turns=types.Content(role="user", parts=[types.Part(text="What is this?"), image])
@@ -124,7 +109,7 @@ async def test_tool_call_round_trip(live_target: LiveTarget) -> None:
     config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT], tools=[WEATHER])
     calls: list[types.FunctionCall] = []
     async with live_target.sdk().aio.live.connect(model=MODEL, config=config) as session:
-        await session.send_client_content(turns=user("What's the weather in Paris?"))
+        await session.send_client_content(turns=user_turn("What's the weather in Paris?"))
         messages = []
         async for message in session.receive():
             messages.append(message)
@@ -159,7 +144,7 @@ async def test_after_function_rules_chain_tool_calls(tmp_path: Path, clock: Fake
         live_emulator(tmp_path, clock, rules=rules) as target,
         target.sdk().aio.live.connect(model=MODEL, config=config) as session,
     ):
-        await session.send_client_content(turns=user("Please plan a trip"))
+        await session.send_client_content(turns=user_turn("Please plan a trip"))
         async for message in session.receive():
             for call in message.tool_call.function_calls or [] if message.tool_call else []:
                 names.append(call.name)
@@ -171,13 +156,13 @@ async def test_after_function_rules_chain_tool_calls(tmp_path: Path, clock: Fake
 async def test_new_input_cancels_pending_tool_calls(live_target: LiveTarget) -> None:
     config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT], tools=[WEATHER])
     async with live_target.sdk().aio.live.connect(model=MODEL, config=config) as session:
-        await session.send_client_content(turns=user("What's the weather in Oslo?"))
+        await session.send_client_content(turns=user_turn("What's the weather in Oslo?"))
         async with aclosing(receiving(session)) as stream:
             async for message in stream:
                 if message.tool_call:
                     ids = [c.id for c in message.tool_call.function_calls or []]
                     break
-        await session.send_client_content(turns=user("Never mind. Say hello."))
+        await session.send_client_content(turns=user_turn("Never mind. Say hello."))
         messages = await turn(session)
     cancelled = [m.tool_call_cancellation for m in messages if m.tool_call_cancellation]
     assert [c.ids for c in cancelled] == [ids]
@@ -246,7 +231,7 @@ async def test_audio_replies_with_pcm_and_transcription(live_target: LiveTarget)
     )
     model = "gemini-2.5-flash-native-audio-latest"
     async with live_target.sdk().aio.live.connect(model=model, config=config) as session:
-        await session.send_client_content(turns=user("Say something"))
+        await session.send_client_content(turns=user_turn("Say something"))
         messages = await turn(session)
     audio = [m.data for m in messages if m.data]
     assert audio and all(len(chunk) % 2 == 0 for chunk in audio)
@@ -271,12 +256,12 @@ async def test_interrupted_turn_keeps_only_what_was_sent(
         live_emulator(tmp_path, clock, live_chunk_seconds=0.1) as paced,
         paced.sdk().aio.live.connect(model=MODEL, config=TEXT) as session,
     ):
-        await session.send_client_content(turns=user("Tell me a long story"))
+        await session.send_client_content(turns=user_turn("Tell me a long story"))
         async for message in session.receive():
             first.append(message)
             content = message.server_content
             if content and content.model_turn and len(model_turns(first)) == 1:
-                await session.send_client_content(turns=user("Stop. What time is it?"))
+                await session.send_client_content(turns=user_turn("Stop. What time is it?"))
         second = await turn(session)
     flags = [m.server_content for m in first if m.server_content]
     assert flags[-2].interrupted and flags[-1].turn_complete
@@ -286,9 +271,9 @@ async def test_interrupted_turn_keeps_only_what_was_sent(
     assert partial and full.startswith(partial) and partial != full
     # The same history, seeded by hand, gets the same answer: only the sent part was kept.
     history: list[types.Content | types.ContentDict] = [
-        user("Tell me a long story"),
+        user_turn("Tell me a long story"),
         types.Content(role="model", parts=[types.Part(text=partial)]),
-        user("Stop. What time is it?"),
+        user_turn("Stop. What time is it?"),
     ]
     async with live_target.sdk().aio.live.connect(model=MODEL, config=TEXT) as session:
         await session.send_client_content(turns=history)
@@ -308,7 +293,7 @@ async def test_no_interruption_answers_after_the_turn(tmp_path: Path, clock: Fak
         live_emulator(tmp_path, clock, live_chunk_seconds=0.05) as paced,
         paced.sdk().aio.live.connect(model=MODEL, config=config) as session,
     ):
-        await session.send_client_content(turns=user("Tell me a long story"))
+        await session.send_client_content(turns=user_turn("Tell me a long story"))
         async for message in session.receive():
             first.append(message)
             content = message.server_content
@@ -337,15 +322,12 @@ async def test_resumption_restores_the_conversation(live_target: LiveTarget) -> 
     )
     client = live_target.sdk()
     async with client.aio.live.connect(model=MODEL, config=resumable) as session:
-        await session.send_client_content(turns=user("My name is Ada."))
+        await session.send_client_content(turns=user_turn("My name is Ada."))
         first = text_of(await turn(session))
         handle = await resumable_handle(session)
-    resumed_config = types.LiveConnectConfig(
-        response_modalities=[types.Modality.TEXT],
-        session_resumption=types.SessionResumptionConfig(handle=handle),
-    )
+    resumed_config = resume_config(handle)
     async with client.aio.live.connect(model=MODEL, config=resumed_config) as session:
-        await session.send_client_content(turns=user("What is my name?"))
+        await session.send_client_content(turns=user_turn("What is my name?"))
         resumed = text_of(await turn(session))
     kept = await chat(live_target, "My name is Ada.", "What is my name?")
     lost = await chat(live_target, "What is my name?")
@@ -359,9 +341,9 @@ async def test_resumption_updates_carry_state(live_target: LiveTarget) -> None:
         session_resumption=types.SessionResumptionConfig(),
     )
     async with live_target.sdk().aio.live.connect(model=MODEL, config=config) as session:
-        await session.send_client_content(turns=user("One"))
+        await session.send_client_content(turns=user_turn("One"))
         messages = await turn(session)
-        await session.send_client_content(turns=user("Two"))
+        await session.send_client_content(turns=user_turn("Two"))
         messages += await turn(session)
     updates = [m.session_resumption_update for m in messages if m.session_resumption_update]
     assert [(u.resumable, bool(u.new_handle)) for u in updates] == [
@@ -375,7 +357,7 @@ async def test_resumption_updates_carry_state(live_target: LiveTarget) -> None:
 async def test_context_update_changes_the_system_instruction(live_target: LiveTarget) -> None:
     async with live_target.sdk().aio.live.connect(model=MODEL, config=TEXT) as session:
         await session.send_context_update(system_instruction="You are a pirate.")
-        await session.send_client_content(turns=user("Hello"))
+        await session.send_client_content(turns=user_turn("Hello"))
         updated = text_of(await turn(session))
     pirate = await chat(live_target, "Hello", system_instruction="You are a pirate.")
     plain = await chat(live_target, "Hello")

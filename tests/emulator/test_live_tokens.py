@@ -14,7 +14,16 @@ from websockets.exceptions import ConnectionClosed
 from gemgate.wire.durations import format_timestamp
 from tests.conftest import FakeClock
 
-from .live_support import MODEL, TEXT, LiveTarget, live_emulator, recv_json, send_json
+from .conftest import user_turn
+from .live_support import (
+    MODEL,
+    TEXT,
+    LiveTarget,
+    live_emulator,
+    recv_json,
+    resume_config,
+    send_json,
+)
 
 pytestmark = [
     pytest.mark.anyio,
@@ -48,9 +57,7 @@ def token_client(target: LiveTarget, name: str) -> genai.Client:
 
 async def answer(client: genai.Client, text: str, config: Any = TEXT) -> str:
     async with client.aio.live.connect(model=MODEL, config=config) as session:
-        await session.send_client_content(
-            turns=types.Content(role="user", parts=[types.Part(text=text)])
-        )
+        await session.send_client_content(turns=user_turn(text))
         return "".join([m.text or "" async for m in session.receive()])
 
 
@@ -93,14 +100,10 @@ async def test_new_session_window_and_resumption(live_target: LiveTarget, clock:
     )
     handle = None
     async with client.aio.live.connect(model=MODEL, config=resumable) as session:
-        await session.send_client_content(
-            turns=types.Content(role="user", parts=[types.Part(text="Hi")])
-        )
+        await session.send_client_content(turns=user_turn("Hi"))
         async for _ in session.receive():
             pass
-        await session.send_client_content(
-            turns=types.Content(role="user", parts=[types.Part(text="Hi")])
-        )
+        await session.send_client_content(turns=user_turn("Hi"))
         async for message in session.receive():
             update = message.session_resumption_update
             if update and update.new_handle:
@@ -110,10 +113,7 @@ async def test_new_session_window_and_resumption(live_target: LiveTarget, clock:
     with pytest.raises(errors.APIError) as late:
         await answer(client, "A new session")
     assert "can no longer open new sessions" in str(late.value)
-    resumed = types.LiveConnectConfig(
-        response_modalities=[types.Modality.TEXT],
-        session_resumption=types.SessionResumptionConfig(handle=handle),
-    )
+    resumed = resume_config(handle)
     # Resuming needs neither the window nor a use.
     assert (await answer(client, "Still there?", resumed)).startswith('You asked: "Still there?"')
 

@@ -11,7 +11,7 @@ from google.genai import errors, types
 
 from gemgate.wire.durations import parse_timestamp
 
-from .conftest import KEY, Target
+from .conftest import KEY, Target, user_turn
 
 pytestmark = [
     pytest.mark.anyio,
@@ -189,8 +189,8 @@ async def test_generate_with_cache_counts_and_uses_the_cached_context(target: Ta
     inline = await client.aio.models.generate_content(
         model=TINY,
         contents=[
-            types.Content(role="user", parts=[types.Part(text=_archive(2))]),
-            types.Content(role="user", parts=[types.Part(text=QUESTION)]),
+            user_turn(_archive(2)),
+            user_turn(QUESTION),
         ],
         config=types.GenerateContentConfig(system_instruction=SYSTEM),
     )

@@ -5,29 +5,13 @@ from __future__ import annotations
 import pytest
 from google.genai import errors, types
 
-from .conftest import KEY, Target
+from .conftest import KEY, Target, city_function, user_turn
 
 pytestmark = pytest.mark.anyio
 WEATHER = types.Tool(
     function_declarations=[
-        types.FunctionDeclaration(
-            name="get_weather",
-            description="Weather for a city.",
-            parameters_json_schema={
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        ),
-        types.FunctionDeclaration(
-            name="get_time",
-            description="Local time in a city.",
-            parameters_json_schema={
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        ),
+        city_function("get_weather", "Weather for a city."),
+        city_function("get_time", "Local time in a city."),
     ]
 )
 NO_AFC = types.AutomaticFunctionCallingConfig(disable=True)
@@ -128,7 +112,7 @@ async def test_tool_modes(target: Target) -> None:
 
 
 async def _call_turn(target: Target, model: str) -> tuple[types.Content, types.Content]:
-    question = types.Content(role="user", parts=[types.Part(text="weather in Paris?")])
+    question = user_turn("weather in Paris?")
     response = await target.sdk().aio.models.generate_content(
         model=model,
         contents=[question],
@@ -239,7 +223,7 @@ def _answer_part(name: str) -> types.Part:
     [
         (  # two calls, one answer
             [
-                types.Content(role="user", parts=[types.Part(text="Weather and time in Paris?")]),
+                user_turn("Weather and time in Paris?"),
                 types.Content(
                     role="model", parts=[_call_part("get_weather"), _call_part("get_time")]
                 ),
@@ -249,9 +233,9 @@ def _answer_part(name: str) -> types.Part:
         ),
         (  # a call left unanswered: the user just typed on (a cancelled tool)
             [
-                types.Content(role="user", parts=[types.Part(text="Weather in Paris?")]),
+                user_turn("Weather in Paris?"),
                 types.Content(role="model", parts=[_call_part("get_weather")]),
-                types.Content(role="user", parts=[types.Part(text="never mind")]),
+                user_turn("never mind"),
             ],
             "number of function response parts is equal to the number of function call parts",
         ),
@@ -281,7 +265,7 @@ async def test_parallel_calls_each_answered_are_accepted(target: Target) -> None
     response = await target.sdk().aio.models.generate_content(
         model="gemini-2.5-flash",
         contents=[
-            types.Content(role="user", parts=[types.Part(text="Weather and time in Paris?")]),
+            user_turn("Weather and time in Paris?"),
             types.Content(role="model", parts=[_call_part("get_weather"), _call_part("get_time")]),
             types.Content(
                 role="user", parts=[_answer_part("get_weather"), _answer_part("get_time")]
