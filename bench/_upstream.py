@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
+import os
 import sys
-import time
+import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
-import httpx2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from bench._harness import free_port, launch
 
 
 @contextlib.contextmanager
 def emulator() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gemgate", "emulate", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx2.get(f"{base}/v1beta/models", headers={"x-goog-api-key": "k"}, timeout=1)
-                break
-            except httpx2.TransportError:
-                time.sleep(0.05)  # noqa: TID251
+    """The base URL of an emulator that runs until the block ends."""
+    base = f"http://127.0.0.1:{(port := free_port())}"
+    cmd = [sys.executable, "-m", "gemgate", "emulate", "--port", str(port)]
+    with tempfile.TemporaryDirectory(prefix="gemgate-bench-") as logs, ExitStack() as stack:
+        launch(stack, "emulator", cmd, dict(os.environ), f"{base}/v1beta/models", Path(logs))
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

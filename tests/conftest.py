@@ -59,7 +59,8 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -68,7 +69,7 @@ def _free_port() -> int:
 
 def _start_emulator(config: Path | None) -> tuple[subprocess.Popen[bytes], str]:
     """Start `gemgate emulate --control` through the real CLI and wait until it answers."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "gemgate", "emulate", "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--control"]
     if config is not None:
@@ -90,12 +91,14 @@ def _start_emulator(config: Path | None) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)  # noqa: TID251 - waiting for a subprocess, outside any event loop
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Ask a server process to exit; kill it if it has not within 10 s."""
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
     if proc.stdout:
         proc.stdout.close()
 
@@ -107,7 +110,7 @@ def emulator_server() -> Iterator[str]:
     try:
         yield base
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +120,7 @@ def plain_emulator_server() -> Iterator[str]:
     try:
         yield base
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 async def serve_in_loop(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from gemgate.cli import app
 from gemgate.emulator.tls import client_context, self_signed
-from tests.conftest import EMULATOR_CONFIG
+from tests.conftest import EMULATOR_CONFIG, free_port, stop_process
 
 from .conftest import user_turn
 from .live_support import MODEL, receiving, resume_config
@@ -33,17 +32,10 @@ WEATHER = types.Tool(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _serve(args: list[str], ca: Path) -> Iterator[str]:
     """Run ``gemgate emulate ARGS`` until it answers over https; yield its base URL."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "gemgate", "emulate", "--port", str(port), *args]
     cmd += ["--config", str(EMULATOR_CONFIG)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -64,10 +56,7 @@ def _serve(args: list[str], ca: Path) -> Iterator[str]:
             time.sleep(0.05)  # noqa: TID251 - waiting for a subprocess, outside any event loop
         yield base
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from gemgate.config import RetrySettings
 from gemgate.emulator import EmulatorConfig, create_app
 from gemgate.gateway import Gateway
 from gemgate.gateway import create_app as create_gateway
-from tests.conftest import serve_in_loop
+from tests.conftest import free_port, serve_in_loop, stop_process
 
 FLASH = "gemini-2.5-flash"
 EMBEDDING = "gemini-embedding-001"
@@ -53,18 +52,11 @@ def clean_env() -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def gateway_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m gemgate serve` on a free loopback port, no key, cwd a fresh directory."""
     cwd = tmp_path_factory.mktemp("gateway")
-    port = _free_port()
+    port = free_port()
     log = (cwd / "serve.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemgate", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -87,12 +79,7 @@ def gateway_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.05)  # noqa: TID251 - waiting for a subprocess, outside any event loop
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 
