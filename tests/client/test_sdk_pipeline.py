@@ -7,6 +7,7 @@ import io
 import pytest
 from google.genai import errors, types
 
+from gemgate import AsyncGemini
 from gemgate.errors import QuotaExhausted
 
 from .conftest import MODEL, Start, projects
@@ -78,14 +79,18 @@ async def test_sdk_quota_exhausted_when_parked(live: Start) -> None:
             await g.sdk.aio.models.generate_content(model=MODEL, contents="two")
 
 
+async def _upload(client: AsyncGemini) -> types.File:
+    return await client.sdk.aio.files.upload(
+        file=io.BytesIO(b"the secret ingredient is cardamom"),
+        config=types.UploadFileConfig(mime_type="text/plain"),
+    )
+
+
 async def test_files_and_caches_stay_with_their_project(live: Start) -> None:
     config = projects(3, keys=1)
     emu = await live(config)
     async with emu.client(config) as g:
-        uploaded = await g.sdk.aio.files.upload(
-            file=io.BytesIO(b"the secret ingredient is cardamom"),
-            config=types.UploadFileConfig(mime_type="text/plain"),
-        )
+        uploaded = await _upload(g)
         assert uploaded.uri and uploaded.name
         for _ in range(4):  # rotation would spread these over all three projects
             response = await g.sdk.aio.models.generate_content(
@@ -173,10 +178,7 @@ async def test_a_file_of_an_unknown_owner_is_tried_on_each_project_until_its_own
     config = projects(3, keys=1)
     emu = await live(config)
     async with emu.client(config) as uploader:
-        uploaded = await uploader.sdk.aio.files.upload(
-            file=io.BytesIO(b"the secret ingredient is cardamom"),
-            config=types.UploadFileConfig(mime_type="text/plain"),
-        )
+        uploaded = await _upload(uploader)
         assert uploaded.name
         owner = uploader._core.owners[uploaded.name]
     # a second process knows nothing of the upload; its owner is the last project it tries
