@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx2
 
-from .conftest import _free_port, clean_env
+from tests.conftest import free_port
+
+from .conftest import clean_env
 
 
 def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -27,7 +29,7 @@ def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_sigterm_finishes_in_flight_requests(tmp_path: Path) -> None:
-    emu_port, gw_port = _free_port(), _free_port()
+    emu_port, gw_port = free_port(), free_port()
     env = clean_env()
     emulator = subprocess.Popen(
         [sys.executable, "-m", "gemgate", "emulate", "--port", str(emu_port), "--control"],
