@@ -318,7 +318,7 @@ async def test_a_lost_cache_is_recreated_transparently(server: Any, how: str) ->
     assert [c.json()["cachedContent"] for c in calls] == [first.name, second.name, second.name]
     assert all(not set(CACHED_ONLY) & set(c.json()) for c in calls)
     assert len(srv.recorder.cache_creations()) == 2
-    assert await client._core.state.disabled_keys() == frozenset()  # not the key's fault
+    assert await client.engine.state.disabled_keys() == frozenset()  # not the key's fault
     await client.aclose()
 
 
@@ -373,7 +373,7 @@ async def test_an_explicit_cache_is_used_as_is_even_from_another_client(server: 
     assert all(c.status == 200 and not set(CACHED_ONLY) & set(c.json()) for c in calls)
     assert len(srv.recorder.cache_creations()) == before  # nothing new was made
     assert len(srv.caches()) == 2
-    assert await client._core.state.disabled_keys() == frozenset()
+    assert await client.engine.state.disabled_keys() == frozenset()
     await client.aclose()
 
 

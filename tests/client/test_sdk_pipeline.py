@@ -180,7 +180,7 @@ async def test_a_file_of_an_unknown_owner_is_tried_on_each_project_until_its_own
     async with emu.client(config) as uploader:
         uploaded = await _upload(uploader)
         assert uploaded.name
-        owner = uploader._core.owners[uploaded.name]
+        owner = uploader.engine.owners[uploaded.name]
     # a second process knows nothing of the upload; its owner is the last project it tries
     reordered = [p for p in config if p["name"] != owner] + [
         p for p in config if p["name"] == owner
@@ -197,4 +197,4 @@ async def test_a_file_of_an_unknown_owner_is_tried_on_each_project_until_its_own
         (record,) = stranger.get_request_history().values()
         assert record["project"] == owner
         assert record["attempts"] > 1  # another project answered 403 first; it was skipped
-        assert await stranger._core.state.disabled_keys() == frozenset()  # "not yours" ≠ bad key
+        assert await stranger.engine.state.disabled_keys() == frozenset()  # "not yours" ≠ bad key

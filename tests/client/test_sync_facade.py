@@ -17,7 +17,7 @@ import anyio
 import pytest
 from google.genai import errors as genai_errors
 
-import gemgate.client.core as core_module
+import gemgate.upstream.engine as core_module
 from gemgate import Gemini
 from gemgate.errors import UsageError
 

@@ -488,5 +488,5 @@ async def test_an_error_answer_abandoned_mid_read_gives_its_connection_back(serv
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-        pool = client._core.driver._base_pool  # type: ignore[attr-defined]
+        pool = client.engine.driver._base_pool  # type: ignore[attr-defined]
         assert pool._open == set() or all(c.lost for c in pool._open)

@@ -146,7 +146,7 @@ class CacheManager:
 
         from gemgate.upstream.pipeline import Call
 
-        core = self._client._core
+        core = self._client.engine
         found: dict[str, types.CachedContent] = {}
         for project in core.settings.projects:
             token: str | None = None
@@ -171,7 +171,7 @@ class CacheManager:
         Only needed with several projects: a cache made by another client or process
         must be used with its owner's keys.
         """
-        core = self._client._core
+        core = self._client.engine
         if name in core.owners or len(core.settings.projects) < 2:
             return core.owners.get(name)
         await self.list_caches()

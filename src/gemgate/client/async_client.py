@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gemgate.client.core import Core
 from gemgate.client.operations import Operations
-from gemgate.client.requests import bare_model, estimate_tokens, referenced_resources
 from gemgate.config import Settings
 from gemgate.errors import GemgateError, UsageError
 from gemgate.projects import ProjectConfig
+from gemgate.upstream.calls import bare_model, estimate_tokens, referenced_resources
+from gemgate.upstream.engine import Engine
 from gemgate.upstream.pipeline import Call
 from gemgate.wire import openai
 
@@ -109,13 +109,14 @@ class AsyncGemini(Operations):
             listed.insert(0, ProjectConfig(name="default", keys=[api_key]))
         if listed:
             settings = settings.model_copy(update={"projects": listed + list(settings.projects)})
-        self._core = Core(
+        self.engine = Engine(
             settings,
             clock=clock,
             sleep=sleep,
             cache_size=cache_max_size if cache else None,
             cache_ttl=cache_ttl,
         )
+        """The engine every call goes through (keys, quotas, retries, cache, tracking)."""
         self._sdk: genai.Client | None = None
         self._cache_manager: CacheManager | None = None
         self._sdk_http: httpx2.AsyncClient | None = None
@@ -137,7 +138,7 @@ class AsyncGemini(Operations):
             await self._sdk.aio.aclose()
         if self._sdk_http is not None:  # the SDK leaves a client it was given open
             await self._sdk_http.aclose()
-        await self._core.aclose()
+        await self.engine.aclose()
 
     @property
     def sdk(self) -> genai.Client:
@@ -149,11 +150,11 @@ class AsyncGemini(Operations):
 
             from gemgate.upstream.sdk import PipelineTransport
 
-            http = httpx2.AsyncClient(transport=PipelineTransport(self._core), timeout=None)
+            http = httpx2.AsyncClient(transport=PipelineTransport(self.engine), timeout=None)
             self._sdk_http = http
             options = types.HttpOptions(
-                base_url=self._core.driver.base_url,
-                api_version=self._core.version,
+                base_url=self.engine.driver.base_url,
+                api_version=self.engine.version,
                 httpx_async_client=http,
             )
             self._sdk = genai.Client(api_key="gemgate-managed", http_options=options)
@@ -171,20 +172,20 @@ class AsyncGemini(Operations):
     @property
     def in_flight(self) -> int:
         """Requests sent upstream and not yet answered."""
-        return sum(self._core.upstream.inflight.values())
+        return sum(self.engine.upstream.inflight.values())
 
     # -- the seed's convenience API -----------------------------------------------------
 
     def _model(self, params: Mapping[str, Any]) -> str:
         """``model=``, else the dedicated endpoint's model, else the default model."""
-        endpoint = self._core.endpoint(params.get("endpoint_id"))
+        endpoint = self.engine.endpoint(params.get("endpoint_id"))
         chosen = params.get("model") or (endpoint.model if endpoint else None)
         return bare_model(chosen or self.settings.default_model)
 
     def _generate_call(self, request: Mapping[str, Any], model: str, *, stream: bool) -> Call:
         body = json.dumps(request, separators=(",", ":")).encode()
         method = "streamGenerateContent" if stream else "generateContent"
-        path = self._core.path(model, method) + ("?alt=sse" if stream else "")
+        path = self.engine.path(model, method) + ("?alt=sse" if stream else "")
         resources = referenced_resources("", body)
         return Call(
             "POST",
@@ -228,7 +229,7 @@ class AsyncGemini(Operations):
     ) -> dict[str, Any]:
         """Send a whole GenerateContentRequest (Gemini format) and return the response."""
         call = self._generate_call(request, bare_model(model), stream=False)
-        return await self._core.call_json(
+        return await self.engine.call_json(
             call, request_id=routing.get("request_id"), endpoint_id=routing.get("endpoint_id")
         )
 
@@ -237,7 +238,7 @@ class AsyncGemini(Operations):
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream a whole GenerateContentRequest's response chunks."""
         call = self._generate_call(request, bare_model(model), stream=True)
-        async for chunk in self._core.call_stream(
+        async for chunk in self.engine.call_stream(
             call, request_id=routing.get("request_id"), endpoint_id=routing.get("endpoint_id")
         ):
             yield chunk
@@ -301,7 +302,7 @@ class AsyncGemini(Operations):
         contents = _contents(prompt)
         model = self._model(params)
         call = self._generate_call(self.build_request(contents, None, params), model, stream=False)
-        return await self._core.call_json(
+        return await self.engine.call_json(
             call,
             request_id=params.get("request_id"),
             endpoint_id=params.get("endpoint_id"),
@@ -315,7 +316,7 @@ class AsyncGemini(Operations):
         contents = _contents(prompt)
         model = self._model(params)
         call = self._generate_call(self.build_request(contents, None, params), model, stream=True)
-        async for chunk in self._core.call_stream(
+        async for chunk in self.engine.call_stream(
             call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
         ):
             yield chunk
@@ -327,7 +328,7 @@ class AsyncGemini(Operations):
         call = self._generate_call(
             self.build_request(contents, system, params), model, stream=False
         )
-        response = await self._core.call_json(
+        response = await self.engine.call_json(
             call,
             request_id=params.get("request_id"),
             endpoint_id=params.get("endpoint_id"),
@@ -343,7 +344,7 @@ class AsyncGemini(Operations):
         model = self._model(params)
         call = self._generate_call(self.build_request(contents, system, params), model, stream=True)
         first = True
-        async for chunk in self._core.call_stream(
+        async for chunk in self.engine.call_stream(
             call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
         ):
             yield openai.completion_chunk(chunk, model, first=first)
@@ -415,14 +416,14 @@ class AsyncGemini(Operations):
         body = json.dumps({"requests": requests}).encode()
         call = Call(
             "POST",
-            self._core.path(name, "batchEmbedContents"),
+            self.engine.path(name, "batchEmbedContents"),
             body,
             {"content-type": "application/json"},
             model=name,
             kind="embed",
             tokens=estimate_tokens(body),
         )
-        response = await self._core.call_json(
+        response = await self.engine.call_json(
             call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
         )
         data = [
@@ -446,12 +447,12 @@ class AsyncGemini(Operations):
         body = json.dumps({"contents": contents}).encode()
         call = Call(
             "POST",
-            self._core.path(name, "countTokens"),
+            self.engine.path(name, "countTokens"),
             body,
             {"content-type": "application/json"},
             kind="other",
         )
-        response = await self._core.call_json(call)
+        response = await self.engine.call_json(call)
         return {"total_tokens": int(response.get("totalTokens", 0)), "response": response}
 
     async def batch_generate_content(

@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gemgate.client.core import Core
-from gemgate.client.requests import bare_model
 from gemgate.config import Settings
 from gemgate.errors import UsageError
 from gemgate.projects import Limits, ProjectConfig
+from gemgate.upstream.calls import bare_model
 from gemgate.upstream.endpoints import Endpoint
+from gemgate.upstream.engine import Engine
 
 __all__ = ["Operations"]
 
@@ -19,27 +19,27 @@ __all__ = ["Operations"]
 class Operations:
     """The seed's bookkeeping API; :class:`~gemgate.client.AsyncGemini` inherits it."""
 
-    _core: Core
+    engine: Engine
 
     @property
     def settings(self) -> Settings:
         """The settings in force."""
-        return self._core.settings
+        return self.engine.settings
 
     def get_token_usage(self) -> dict[str, int]:
         """Token totals from every response's ``usageMetadata``."""
-        return self._core.tracker.usage.as_dict()
+        return self.engine.tracker.usage.as_dict()
 
     def reset_token_usage(self) -> None:
         """Zero the token totals."""
         from gemgate.upstream.tracking import TokenUsage
 
-        self._core.tracker.usage = TokenUsage()
+        self.engine.tracker.usage = TokenUsage()
 
     async def clear_cache(self) -> None:
         """Drop every cached response."""
-        if self._core.cache is not None:
-            await self._core.cache.clear()
+        if self.engine.cache is not None:
+            await self.engine.cache.clear()
 
     def create_endpoint(
         self,
@@ -76,14 +76,14 @@ class Operations:
                 for p in chosen
             ]
         endpoint = Endpoint(endpoint_id, name, bare_model(model), projects, max_concurrency)
-        self._core.endpoints[endpoint_id] = endpoint
+        self.engine.endpoints[endpoint_id] = endpoint
         return endpoint_id
 
     def get_endpoint_status(self, endpoint_id: str) -> dict[str, Any]:
         """The seed's endpoint status: ``request_count``, ``error_rate``, ``queue_size``, etc."""
-        endpoint = self._core.endpoint(endpoint_id)
+        endpoint = self.engine.endpoint(endpoint_id)
         assert endpoint is not None
-        metrics = self._core.tracker.endpoint_metrics(endpoint_id)
+        metrics = self.engine.tracker.endpoint_metrics(endpoint_id)
         return {
             "id": endpoint.id,
             "name": endpoint.name,
@@ -99,18 +99,18 @@ class Operations:
 
     def list_endpoints(self) -> list[dict[str, Any]]:
         """Every dedicated endpoint's status."""
-        return [self.get_endpoint_status(e) for e in self._core.endpoints]
+        return [self.get_endpoint_status(e) for e in self.engine.endpoints]
 
     def get_endpoint_metrics(self, endpoint_id: str | None = None) -> dict[str, Any]:
         """Per-model metrics (``success_rate``, latency p50/p95 …), or one endpoint's."""
         if endpoint_id is not None:
-            self._core.endpoint(endpoint_id)
-            return self._core.tracker.endpoint_metrics(endpoint_id)
-        return self._core.tracker.model_metrics()
+            self.engine.endpoint(endpoint_id)
+            return self.engine.tracker.endpoint_metrics(endpoint_id)
+        return self.engine.tracker.model_metrics()
 
     def get_active_requests(self) -> dict[str, dict[str, Any]]:
         """Calls in flight, by request id."""
-        return self._core.tracker.active_view()
+        return self.engine.tracker.active_view()
 
     def get_request_history(
         self,
@@ -120,4 +120,4 @@ class Operations:
         endpoint: str | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Finished calls (bounded), by request id."""
-        return self._core.tracker.history_view(limit, filter_status, model, endpoint)
+        return self.engine.tracker.history_view(limit, filter_status, model, endpoint)

@@ -34,7 +34,7 @@ from gemgate.errors import UsageError
 if TYPE_CHECKING:
     from google import genai
 
-    from gemgate.client.core import Core
+    from gemgate.upstream.engine import Engine
 
 __all__ = ["Gemini"]
 
@@ -148,7 +148,7 @@ class _PortalTransport(httpx2.AsyncBaseTransport):
     calls come from the caller's loop, so every request and body chunk crosses over.
     """
 
-    def __init__(self, core: Core, portal: BlockingPortal) -> None:
+    def __init__(self, core: Engine, portal: BlockingPortal) -> None:
         from gemgate.upstream.sdk import PipelineTransport
 
         self._inner = PipelineTransport(core)
@@ -273,7 +273,7 @@ class Gemini:
             from gemgate.upstream.sdk import BlockingPipelineTransport
 
             self._check_open()
-            core = self._async._core
+            core = self._async.engine
             http = httpx2.Client(
                 transport=BlockingPipelineTransport(core, self._portal), timeout=None
             )

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from starlette.types import Message, Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
-from gemgate.client.requests import model_method
 from gemgate.errors import GemgateError, QuotaExhausted, UpstreamTimeout
 from gemgate.gateway.asgi import BodyTooLarge, header, read_json, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
@@ -37,6 +36,7 @@ from gemgate.gateway.sockets import refuse
 from gemgate.gateway.ws_chat import ChatSocket
 from gemgate.gateway.ws_live import Charge, LiveSocket
 from gemgate.serving import settle_gc
+from gemgate.upstream.calls import model_method
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
 from gemgate.wire.errors import error_body
 
@@ -77,14 +77,14 @@ class Gateway:
         """The process serves only this app (``gemgate serve``): it may tune the GC."""
         self.client = client
         self.backends = Registry(client)
-        self._native = NativeRoute(client._core, max_body)
+        self._native = NativeRoute(client.engine, max_body)
         self._openai = OpenAIRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url)
-        self.keyring = Keyring(client.settings.gateway_keys, client._core.clock)
+        self.keyring = Keyring(client.settings.gateway_keys, client.engine.clock)
         self.metrics = Metrics(client)
         self.chat_socket = ChatSocket(client, self.sessions.manager)
         self.live_socket = LiveSocket(client, self.sessions.manager)
-        self.logins = Logins(client._core.clock)
+        self.logins = Logins(client.engine.clock)
         self._live = LiveRoute(client)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

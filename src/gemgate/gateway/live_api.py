@@ -85,7 +85,7 @@ class LiveRoute:
             headers={"content-type": "application/json"},
         )
         try:
-            token = await self._client._core.call_json(call)
+            token = await self._client.engine.call_json(call)
         except APIStatusError as exc:
             await send_json(send, exc.status_code, {"detail": exc.message})
             return
@@ -111,7 +111,7 @@ class LiveRoute:
         uses = _bounded(body, "uses", 1, 1, 100)
         expire = _bounded(body, "expire_seconds", 1800, 1, 20 * 3600)
         start = _bounded(body, "new_session_expire_seconds", min(60, expire), 1, expire)
-        now = self._client._core.clock()
+        now = self._client.engine.clock()
         request: dict[str, Any] = {
             "uses": uses,
             "expireTime": _rfc3339(now + expire),

@@ -49,8 +49,8 @@ class _ClientCollector(Collector):
             "1 while a project/model is cooling or parked",
             labels=["project", "model"],
         )
-        state = self._client._core.state
-        now = self._client._core.clock()
+        state = self._client.engine.state
+        now = self._client.engine.clock()
         snapshot = getattr(state, "_cooling", {})
         for (project, model), (until, _) in snapshot.items():
             cooling.add_metric([project, model], 1.0 if until > now else 0.0)

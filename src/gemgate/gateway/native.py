@@ -12,8 +12,8 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from gemgate.client.core import Core
 from gemgate.gateway.asgi import header, read_body, send_bytes, send_stream
+from gemgate.upstream.engine import Engine
 from gemgate.upstream.sdk import build_call, relay
 
 __all__ = ["NativeRoute"]
@@ -24,8 +24,8 @@ PREFIX = "/gemini"
 class NativeRoute:
     """Relays ``/gemini/{version}/...`` and ``/gemini/upload/...`` to the upstream."""
 
-    def __init__(self, core: Core, max_body: int) -> None:
-        self._core = core
+    def __init__(self, core: Engine, max_body: int) -> None:
+        self.engine = core
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -39,8 +39,8 @@ class NativeRoute:
             for k, v in scope["headers"]
             if k not in (b"authorization", b"x-goog-api-key")  # gateway credentials stay here
         ]
-        call = build_call(self._core, scope["method"], raw, headers, body)
-        relayed = await relay(self._core, call)
+        call = build_call(self.engine, scope["method"], raw, headers, body)
+        relayed = await relay(self.engine, call)
         out = [
             (k, self._rewrite(scope, v) if k.lower() == "x-goog-upload-url" else v)
             for k, v in relayed.headers
@@ -54,7 +54,7 @@ class NativeRoute:
             await send_bytes(send, relayed.status, body, out)
 
     def _rewrite(self, scope: Scope, url: str) -> str:
-        base = self._core.driver.base_url
+        base = self.engine.driver.base_url
         if not url.startswith(base):
             return url
         host = header(scope, b"host") or "127.0.0.1"

@@ -78,8 +78,8 @@ class LivePool:
         self._reaper: asyncio.Task[None] | None = None
         self._opening: dict[str, asyncio.Lock] = {}
         self._pacing = asyncio.Lock()
-        self._targets = Targets(client._core)
-        self._clock = client._core.clock
+        self._targets = Targets(client.engine)
+        self._clock = client.engine.clock
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -170,7 +170,7 @@ class LivePool:
             if len(self._opened) < self.opens_per_minute:
                 self._opened.append(now)
                 return
-            await self._client._core.sleep(60 - (now - self._opened[0]))
+            await self._client.engine.sleep(60 - (now - self._opened[0]))
 
     async def _close(self, session_id: str) -> bool:
         live = self._sessions.pop(session_id, None)

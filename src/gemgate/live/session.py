@@ -107,7 +107,7 @@ class LiveSession:
         self._sdk: genai.Client | None = None
         self._tools = {t.name: t for t in tools}
         self._max_reconnects = max_reconnects
-        self._targets = targets or Targets(client._core)
+        self._targets = targets or Targets(client.engine)
         self._own_targets = targets is None
         self.handle = handle
         """The newest resumption handle."""
@@ -347,7 +347,7 @@ class LiveSession:
             self._strikes += 1
         for attempt in range(self._strikes, self._max_reconnects + 1):
             if attempt > 1:
-                await self._client._core.sleep(min(0.1 * 2 ** (attempt - 1), 5.0))
+                await self._client.engine.sleep(min(0.1 * 2 ** (attempt - 1), 5.0))
             try:
                 await self._open(first=first)
             except Refused as exc:
@@ -380,9 +380,9 @@ class LiveSession:
     async def _open(self, *, first: bool) -> None:
         target = await self._targets.get()
         if self._key is None:
-            _, self._key = await self._client._core.upstream.admit(self.model)
+            _, self._key = await self._client.engine.upstream.admit(self.model)
         if self._sdk is None:  # one per session: the key and the target stay the same
-            self._sdk = _sdk_client(self._key, target, self._client._core.version)
+            self._sdk = _sdk_client(self._key, target, self._client.engine.version)
         sdk = self._sdk
         config = self._config.model_copy(
             update={"session_resumption": types.SessionResumptionConfig(handle=self.handle)}

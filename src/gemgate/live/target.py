@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gemgate.client.core import Core
 from gemgate.serving import Served, serve_in_loop
 from gemgate.upstream.driver import ASGIDriver
+from gemgate.upstream.engine import Engine
 
 __all__ = ["LiveTarget", "Targets"]
 
@@ -34,8 +34,8 @@ class LiveTarget:
 class Targets:
     """Resolves (once) and owns the Live target of one client core."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
+    def __init__(self, core: Engine) -> None:
+        self.engine = core
         self._target: LiveTarget | None = None
         self._lock = asyncio.Lock()
         self._served: Served | None = None
@@ -50,10 +50,10 @@ class Targets:
         return self._target
 
     async def _resolve(self) -> LiveTarget:
-        driver = self._core.driver
+        driver = self.engine.driver
         if isinstance(driver, ASGIDriver):
             return await self._serve(driver.app)
-        ca = self._core.settings.tls_ca_file
+        ca = self.engine.settings.tls_ca_file
         context = ssl.create_default_context(cafile=ca) if ca else None
         return LiveTarget(driver.base_url, context)
 

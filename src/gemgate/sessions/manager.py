@@ -105,9 +105,9 @@ class ChatManager:
         sent inline.
         """
         from gemgate.caching.manager import resolve_cache
-        from gemgate.client.requests import bare_model
         from gemgate.errors import UsageError
         from gemgate.tools.tool import TOOL_MODES, Tool, tool, tool_fields
+        from gemgate.upstream.calls import bare_model
 
         mode = tool_mode.lower() if isinstance(tool_mode, str) else None
         if mode not in TOOL_MODES:

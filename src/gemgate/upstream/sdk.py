@@ -1,7 +1,7 @@
 """Wiring the official SDK onto the pipeline.
 
 ``google.genai.Client`` accepts an injected ``httpx2.AsyncClient``; gemgate gives it one
-whose transport hands every request to :class:`~gemgate.client.core.Core`. The SDK's
+whose transport hands every request to :class:`~gemgate.upstream.engine.Engine`. The SDK's
 calls then get gemgate's keys, quotas, retries, affinity and tracking, while the SDK
 keeps parsing and raising its own errors from the final upstream answer.
 """
@@ -16,15 +16,15 @@ from urllib.parse import parse_qs
 
 import httpx2
 
-from gemgate.client.requests import estimate_tokens, model_method, referenced_resources
 from gemgate.errors import APIStatusError
+from gemgate.upstream.calls import estimate_tokens, model_method, referenced_resources
 from gemgate.upstream.pipeline import Call, Sent
 from gemgate.upstream.tracking import RequestRecord
 from gemgate.wire.errors import error_body
 from gemgate.wire.sse import SSEDecoder
 
 if TYPE_CHECKING:
-    from gemgate.client.core import Core
+    from gemgate.upstream.engine import Engine
 
 __all__ = [
     "BlockingPipelineTransport",
@@ -57,7 +57,7 @@ _HOP = {
 
 
 def build_call(
-    core: Core,
+    core: Engine,
     method: str,
     raw: str,
     headers: Iterable[tuple[str, str]],
@@ -95,7 +95,7 @@ class Relayed:
     stream: _Recorded | None = None
 
 
-async def relay(core: Core, call: Call) -> Relayed:
+async def relay(core: Engine, call: Call) -> Relayed:
     """Send ``call`` through the pipeline; errors after retries come back in Google's shape."""
     record = core.start(call, None, None)
     try:
@@ -115,7 +115,7 @@ async def relay(core: Core, call: Call) -> Relayed:
     )
 
 
-def _remember_upload(core: Core, sent: Sent) -> None:
+def _remember_upload(core: Engine, sent: Sent) -> None:
     upload_url = sent.reply.headers.get("x-goog-upload-url")
     if upload_url:
         upload_id = httpx2.URL(upload_url).params.get("upload_id")
@@ -126,15 +126,15 @@ def _remember_upload(core: Core, sent: Sent) -> None:
 class PipelineTransport(httpx2.AsyncBaseTransport):
     """An httpx2 transport that sends through gemgate's pipeline."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
+    def __init__(self, core: Engine) -> None:
+        self.engine = core
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send one SDK request through the pipeline."""
         body = await request.aread()
         raw = request.url.raw_path.decode()
-        call = build_call(self._core, request.method, raw, request.headers.items(), body)
-        relayed = await relay(self._core, call)
+        call = build_call(self.engine, request.method, raw, request.headers.items(), body)
+        relayed = await relay(self.engine, call)
         if relayed.stream is None:
             return httpx2.Response(
                 relayed.status, headers=relayed.headers, content=relayed.body, request=request
@@ -147,8 +147,8 @@ class PipelineTransport(httpx2.AsyncBaseTransport):
 class _Recorded(httpx2.AsyncByteStream):
     """Relays the body and, at its end, records usage, ownership and the outcome."""
 
-    def __init__(self, core: Core, record: RequestRecord, sent: Sent, streaming: bool) -> None:
-        self._core = core
+    def __init__(self, core: Engine, record: RequestRecord, sent: Sent, streaming: bool) -> None:
+        self.engine = core
         self._record = record
         self._sent = sent
         self._streaming = streaming
@@ -171,14 +171,14 @@ class _Recorded(httpx2.AsyncByteStream):
                     kept.append(chunk)
                 yield chunk
         except BaseException as exc:
-            self._core.tracker.finish(self._record, error=exc)
+            self.engine.tracker.finish(self._record, error=exc)
             raise
         if decoder is None:
             usage = self._inspect(b"".join(kept))
         if usage:
-            await self._core.record_usage(self._record, self._sent, usage)
+            await self.engine.record_usage(self._record, self._sent, usage)
         self._record.http_status = self._sent.reply.status
-        self._core.tracker.finish(self._record)
+        self.engine.tracker.finish(self._record)
 
     def _inspect(self, body: bytes) -> Any:
         if b'"name"' not in body:  # no resource was created: only usage matters
@@ -192,7 +192,7 @@ class _Recorded(httpx2.AsyncByteStream):
         resource = value.get("file", value) if isinstance(value.get("file", value), dict) else value
         name = resource.get("name") if isinstance(resource, dict) else None
         if isinstance(name, str) and name.startswith(("cachedContents/", "files/")):
-            self._core.owners[name] = self._sent.project
+            self.engine.owners[name] = self._sent.project
         return value.get("usageMetadata")
 
     async def aclose(self) -> None:
@@ -251,7 +251,7 @@ def portal_response(
 class BlockingPipelineTransport(httpx2.BaseTransport):
     """The sync SDK's transport: runs :class:`PipelineTransport` on the portal's loop."""
 
-    def __init__(self, core: Core, portal: Any) -> None:
+    def __init__(self, core: Engine, portal: Any) -> None:
         self._async = PipelineTransport(core)
         self._portal = portal
 

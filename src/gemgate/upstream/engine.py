@@ -1,4 +1,4 @@
-"""The engine behind :class:`AsyncGemini`: settings, driver, state, pipeline and tracking."""
+"""The engine: settings, driver, state, pipeline and tracking, shared by every face."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Any
 
 import anyio
 
-from gemgate.client.requests import bare_model
 from gemgate.config import GOOGLE_BASE_URL, Settings
 from gemgate.errors import ProtocolError, StreamInterrupted, UpstreamTimeout, WireDecodeError
 from gemgate.projects import ProjectConfig
 from gemgate.state.memory import MemoryQuotaState, MemoryResponseCache
+from gemgate.upstream.calls import bare_model
 from gemgate.upstream.driver import ASGIDriver, Driver
 from gemgate.upstream.endpoints import Endpoint
 from gemgate.upstream.http1 import HTTPDriver
@@ -28,7 +28,7 @@ from gemgate.wire.errors import parse_error
 from gemgate.wire.jsonarray import JSONArrayDecoder
 from gemgate.wire.sse import SSEDecoder
 
-__all__ = ["Core"]
+__all__ = ["Engine"]
 
 EMULATOR_KEY = "emulator-key"
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -46,7 +46,7 @@ def _announce_emulator() -> None:
         )
 
 
-class Core:
+class Engine:
     """Owns the pipeline and everything it shares between calls."""
 
     def __init__(
