@@ -18,6 +18,10 @@ from gemgate import serving
 
 EMULATOR_CONFIG = Path(__file__).parent / "emulator" / "emulator.toml"
 
+# The tests opt in to the built-in emulator as a user would: without a key, and without
+# this, the library refuses to start (tests/client/test_no_key.py shows that).
+os.environ["GEMGATE_UPSTREAM"] = "emulator"
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -73,10 +73,12 @@ def write_toml(tmp_path: Path, text: str = TOML) -> Path:
 # --- keys from the environment -------------------------------------------------------------
 
 
-def test_no_key_uses_the_emulator() -> None:
+def test_no_key_chooses_nothing_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings.load()
     assert settings.projects == []
-    assert settings.uses_emulator
+    assert not settings.uses_emulator  # the library then refuses to start (test_no_key.py)
+    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
+    assert Settings.load().uses_emulator
 
 
 def test_one_key_is_one_project_named_by_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:

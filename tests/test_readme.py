@@ -27,6 +27,7 @@ def test_readme_block_runs(
     for name in list(os.environ):
         if name.startswith(("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMGATE_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")  # as the README says, without a key
     monkeypatch.chdir(tmp_path)
     code = BLOCKS[index].replace("http://127.0.0.1:8090", plain_emulator_server)
     namespace: dict[str, object] = {"__name__": "__readme__"}

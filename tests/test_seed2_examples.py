@@ -17,12 +17,15 @@ SCRIPTS = sorted(p.name for p in FOLDER.glob("*.py"))
 
 
 def _env() -> dict[str, str]:
-    return {
+    """The environment of a user with no key who opted in to the built-in emulator."""
+    env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PYTHONWARNINGS")
         and not k.startswith(("GEMINI_API_KEY_", "GEMGATE_"))
     }
+    env["GEMGATE_UPSTREAM"] = "emulator"
+    return env
 
 
 def _run(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:

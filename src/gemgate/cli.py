@@ -57,6 +57,12 @@ def serve(
             "the gateway would be open to anyone who can reach it."
         )
         raise typer.Exit(2)
+    if gateway.client.engine.emulated:
+        _err.print(
+            "[bold yellow]No Gemini API key configured: the built-in emulator answers every "
+            "request.[/] Set GEMINI_API_KEY or list \\[[projects]] in the config to reach Google.",
+            soft_wrap=True,
+        )
     base = f"http://{host}:{port}"
     _err.print(f"[bold]gemgate gateway[/] listening on [cyan]{base}[/]", soft_wrap=True)
     native = f"genai.Client(api_key='any', http_options={{'base_url': '{base}/gemini'}})"

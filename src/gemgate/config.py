@@ -3,8 +3,9 @@
 Keys come from ``GEMINI_API_KEY``, ``GOOGLE_API_KEY``, ``GEMINI_API_KEY_1..N`` and
 ``[[projects]]`` entries in the TOML file (``GEMGATE_CONFIG`` or ``config=``). A loose key
 whose project is unknown becomes its own project: if two such keys really share one,
-the first 429 teaches the client that at the cost of one request. With no key at all,
-gemgate talks to its in-process emulator and says so once on stderr.
+the first 429 teaches the client that at the cost of one request. With no key at all the
+library refuses to start, unless the built-in emulator was asked for (``upstream =
+"emulator"``, ``GEMGATE_UPSTREAM=emulator``); ``gemgate serve`` asks for it by itself.
 
 Example::
 
@@ -85,8 +86,11 @@ class Settings(BaseSettings):
     )
 
     projects: list[ProjectConfig] = Field(default_factory=list)
+    upstream: Literal["google", "emulator"] = "google"
+    """``emulator``: the built-in, in-process Gemini emulator answers (no key needed),
+    unless an ``upstream_url`` is named."""
     upstream_url: str | None = None
-    """Base URL of the Gemini API. Default: Google's, or the in-process emulator if no key."""
+    """Base URL of the Gemini API (default: Google's)."""
     api_version: Literal["v1beta", "v1", "v1alpha"] = "v1beta"
     default_model: str = "gemini-2.5-flash"
     embedding_model: str = "gemini-embedding-001"
@@ -123,8 +127,8 @@ class Settings(BaseSettings):
 
     @property
     def uses_emulator(self) -> bool:
-        """True when no key is configured and no upstream was named."""
-        return not self.projects and self.upstream_url is None
+        """True when the built-in emulator was chosen (and no ``upstream_url`` named)."""
+        return self.upstream == "emulator" and self.upstream_url is None
 
     @classmethod
     def load(

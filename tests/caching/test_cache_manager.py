@@ -46,7 +46,7 @@ async def start(live: Start) -> AsyncIterator[Callable[..., Awaitable[tuple[Live
 
 
 async def _disabled(manager: CacheManager) -> frozenset[str]:
-    return await manager._client.engine.state.disabled_keys()
+    return await manager._engine.state.disabled_keys()
 
 
 async def test_create_get_list_and_display_name(start: Any) -> None:

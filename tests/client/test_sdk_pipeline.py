@@ -180,7 +180,7 @@ async def test_a_file_of_an_unknown_owner_is_tried_on_each_project_until_its_own
     async with emu.client(config) as uploader:
         uploaded = await _upload(uploader)
         assert uploaded.name
-        owner = uploader.engine.owners[uploaded.name]
+        owner = await uploader.engine.owners.get(uploaded.name)
     # a second process knows nothing of the upload; its owner is the last project it tries
     reordered = [p for p in config if p["name"] != owner] + [
         p for p in config if p["name"] == owner

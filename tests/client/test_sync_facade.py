@@ -17,13 +17,11 @@ import anyio
 import pytest
 from google.genai import errors as genai_errors
 
-import gemgate.upstream.engine as core_module
 from gemgate import Gemini
 from gemgate.errors import UsageError
 
 MODEL = "gemini-2.5-flash"
 LITE = "gemini-2.5-flash-lite"
-NOTICE = "gemgate: no API key configured; using the built-in Gemini emulator"
 PNG_1X1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
     "0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
@@ -32,12 +30,13 @@ PNG_1X1 = bytes.fromhex(
 
 @pytest.fixture(autouse=True)
 def emulated(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No key, no GEMGATE_* setting and no .env: the emulator default applies."""
+    """No key, no other GEMGATE_* setting and no .env: the user opted in to the emulator."""
     for name in list(os.environ):
         if name in ("GEMINI_API_KEY", "GOOGLE_API_KEY") or name.startswith(
             ("GEMINI_API_KEY_", "GEMGATE_")
         ):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
     monkeypatch.chdir(tmp_path)
 
 
@@ -58,22 +57,6 @@ def _portal_threads() -> set[threading.Thread]:
 
 def _user(content: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": content}]
-
-
-# -- the emulator default -------------------------------------------------------------
-
-
-def test_emulator_notice_once_on_stderr(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(core_module, "_announced", False)
-    with Gemini() as first, Gemini() as second:
-        assert first.settings.uses_emulator is False  # replaced by the emulator project
-        assert [p.name for p in second.settings.projects] == ["emulator"]
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.count(NOTICE) == 1
-    assert len(captured.err.splitlines()) == 1
 
 
 # -- the seed's convenience API -------------------------------------------------------
@@ -486,4 +469,4 @@ def test_an_unclosed_client_does_not_hang_the_interpreter(tmp_path: Any) -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1] == "chat.completion.chunk"
-    assert result.stderr.startswith(NOTICE) and len(result.stderr.splitlines()) == 1
+    assert result.stderr == ""

@@ -36,6 +36,7 @@ def _no_upstream_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMGATE_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
 
 
 class Running:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from tests.client import conftest as client_conftest
 from tests.client.conftest import Start, projects
 
+from gemgate import AsyncGemini
 from gemgate.caching import CacheConfig
 from gemgate.errors import UsageError
 from gemgate.sessions import ChatManager, ChatMessage, ChatNotFound, ChatStorage
@@ -153,7 +155,13 @@ async def test_unknown_chat_is_chat_not_found() -> None:
         assert caught.value.chat_id == "nope" and isinstance(caught.value, KeyError)
 
 
-async def test_generate_content_request_shape() -> None:
+@pytest.fixture
+async def client() -> AsyncIterator[AsyncGemini]:
+    async with AsyncGemini.emulated() as g:
+        yield g
+
+
+async def test_generate_content_request_shape(client: AsyncGemini) -> None:
     manager = ChatManager()
     await manager.create_chat("1")
     await manager.append("1", [ChatMessage.user("Hi"), ChatMessage.model("Hello!")])
@@ -161,6 +169,7 @@ async def test_generate_content_request_shape() -> None:
         chat_id="1",
         query="What's the weather?",
         model="gemini-2.5-flash",
+        client=client,
         tools=[WeatherTool(), get_time],
         tool_mode="any",
     )
@@ -187,35 +196,36 @@ async def test_generate_content_request_shape() -> None:
     assert (await manager.get_chat("new")).message_count == 0  # the chat was made on demand
 
 
-async def test_generate_content_request_with_cache_config_and_no_client() -> None:
+async def test_generate_content_request_with_an_existing_cache(client: AsyncGemini) -> None:
     manager = ChatManager()
     explicit = await manager.generate_content_request(
         "1",
         "q",
         "gemini-2.5-flash",
+        client=client,
         tools=[WeatherTool()],
         tool_mode="auto",
         cache_config=CacheConfig(cache_name="cachedContents/abc123"),
     )
     assert explicit["cachedContent"] == "cachedContents/abc123"
     assert "tools" not in explicit and "toolConfig" not in explicit
-    # a display name needs a client to make the cache; without one the tools go inline
-    named = await manager.generate_content_request(
-        "1",
-        "q",
-        "gemini-2.5-flash",
-        tools=[WeatherTool()],
-        cache_config=CacheConfig(cache_name="w"),
-    )
-    assert "cachedContent" not in named
-    assert named["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+
+
+async def test_tools_or_a_cache_config_without_a_client_are_a_usage_error() -> None:
+    manager = ChatManager()
+    for extra in ({"tools": [WeatherTool()]}, {"cache_config": CacheConfig(cache_name="w")}):
+        with pytest.raises(UsageError, match="client="):
+            await manager.generate_content_request("1", "q", "gemini-2.5-flash", **extra)
+    assert await manager.list_chats() == []  # nothing was made for a refused request
 
 
 @pytest.mark.parametrize("mode", ["sometimes", "", "ANYTHING"])
-async def test_generate_content_request_refuses_unknown_tool_modes(mode: str) -> None:
-    with pytest.raises(UsageError):
+async def test_generate_content_request_refuses_unknown_tool_modes(
+    mode: str, client: AsyncGemini
+) -> None:
+    with pytest.raises(UsageError, match="tool_mode"):
         await ChatManager().generate_content_request(
-            "1", "q", "gemini-2.5-flash", tools=[WeatherTool()], tool_mode=mode
+            "1", "q", "gemini-2.5-flash", client, tools=[WeatherTool()], tool_mode=mode
         )
 
 

@@ -110,13 +110,13 @@ def of_type(events: Sequence[ChatEvent], kind: type[Any]) -> list[Any]:
 def record_requests(g: AsyncGemini, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Every GenerateContentRequest the loop streams, as sent."""
     seen: list[dict[str, Any]] = []
-    original = g.stream_request
+    original = g.engine.stream_generate
 
     def spy(request: dict[str, Any], model: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
         seen.append(copy.deepcopy(request))
         return original(request, model, **kwargs)
 
-    monkeypatch.setattr(g, "stream_request", spy)
+    monkeypatch.setattr(g.engine, "stream_generate", spy)
     return seen
 
 
@@ -719,7 +719,7 @@ async def test_in_process_emulator_runs_the_loop(
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     calls = Calls()
-    async with AsyncGemini() as g:
+    async with AsyncGemini.emulated() as g:
         events = await collect(
             g.chat_with_tools(
                 "What is the weather in Rome?",

@@ -1,6 +1,6 @@
-"""Context caching: ``CacheManager`` over an ``AsyncGemini``, and ``CacheConfig``.
+"""Context caching: ``CacheManager`` over an engine, and ``CacheConfig``.
 
-Explicit caches are made, read, refreshed and deleted through the client's SDK (so they
+Explicit caches are made, read, refreshed and deleted through the engine's SDK client (so they
 use gemgate's keys and stay with the project that owns them). In automatic mode a system
 instruction, tool set or document prefix is cached once per content hash and reused; a
 cache that expired or was deleted is recreated, and content below the model's minimum
@@ -21,12 +21,13 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from gemgate.errors import APIStatusError, BadRequestError, UsageError
+from gemgate.upstream.engine import Engine, EngineSource, engine_of
+from gemgate.upstream.pipeline import Call
 from gemgate.wire.durations import format_duration
 
 if TYPE_CHECKING:
     from google.genai import types
 
-    from gemgate.client.async_client import AsyncGemini
 
 __all__ = ["CacheConfig", "CacheManager", "is_cache_lost", "normalize_ttl", "resolve_cache"]
 
@@ -81,19 +82,19 @@ class CacheConfig(BaseModel):
 
 
 class CacheManager:
-    """Creates and maintains ``cachedContents`` for one client.
+    """Creates and maintains ``cachedContents`` for one engine (or client).
 
     Example::
 
-        manager = CacheManager(client)
+        manager = CacheManager(client)          # or client.cache_manager
         name = await manager.create_cache(
             model="gemini-2.5-flash", content=long_manual, ttl="1h", cache_name="manual"
         )
         await manager.update_cache_ttl(name, "2h")
     """
 
-    def __init__(self, client: AsyncGemini) -> None:
-        self._client = client
+    def __init__(self, engine: Engine | EngineSource) -> None:
+        self._engine = engine_of(engine)
         self._by_hash: dict[str, str | None] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -126,14 +127,14 @@ class CacheManager:
             config["tools"] = list(tools)
         if tool_config:
             config["tool_config"] = tool_config
-        cache = await self._client.sdk.aio.caches.create(model=model, config=config)  # type: ignore[arg-type]
+        cache = await self._engine.sdk.aio.caches.create(model=model, config=config)  # type: ignore[arg-type]
         assert cache.name is not None
         return cache.name
 
     async def get_cache(self, name: str) -> types.CachedContent:
         """The SDK's ``CachedContent``."""
         await self.locate(name)
-        return await self._client.sdk.aio.caches.get(name=name)
+        return await self._engine.sdk.aio.caches.get(name=name)
 
     async def list_caches(self) -> list[types.CachedContent]:
         """Every live cache of every project the client has keys for.
@@ -144,9 +145,7 @@ class CacheManager:
         """
         from google.genai import types
 
-        from gemgate.upstream.pipeline import Call
-
-        core = self._client.engine
+        core = self._engine
         found: dict[str, types.CachedContent] = {}
         for project in core.settings.projects:
             token: str | None = None
@@ -158,7 +157,7 @@ class CacheManager:
                 for item in page.get("cachedContents", []):
                     name = item.get("name") if isinstance(item, dict) else None
                     if isinstance(name, str) and name not in found:
-                        core.owners[name] = project.name
+                        await core.owners.set(name, project.name)
                         found[name] = types.CachedContent.model_validate(item)
                 token = page.get("nextPageToken") or None
                 if token is None:
@@ -171,17 +170,17 @@ class CacheManager:
         Only needed with several projects: a cache made by another client or process
         must be used with its owner's keys.
         """
-        core = self._client.engine
-        if name in core.owners or len(core.settings.projects) < 2:
-            return core.owners.get(name)
+        owner = await self._engine.owners.get(name)
+        if owner is not None or len(self._engine.settings.projects) < 2:
+            return owner
         await self.list_caches()
-        return core.owners.get(name)
+        return await self._engine.owners.get(name)
 
     async def update_cache_ttl(self, name: str, ttl: str | float) -> types.CachedContent:
         """Set the expiry to ``ttl`` from now."""
         ttl = normalize_ttl(ttl)
         await self.locate(name)
-        return await self._client.sdk.aio.caches.update(name=name, config={"ttl": ttl})
+        return await self._engine.sdk.aio.caches.update(name=name, config={"ttl": ttl})
 
     async def get_and_refresh(self, name: str, ttl: str | float) -> types.CachedContent:
         """Refresh the TTL and return the cache."""
@@ -205,7 +204,7 @@ class CacheManager:
     async def delete_cache(self, name: str) -> None:
         """Delete a cache."""
         await self.locate(name)
-        await self._client.sdk.aio.caches.delete(name=name)
+        await self._engine.sdk.aio.caches.delete(name=name)
         self.forget(name)
 
     def forget(self, name: str) -> None:
@@ -281,27 +280,28 @@ def _status(exc: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
-async def resolve_cache(config: Any, client: Any, model: str, fields: dict[str, Any]) -> str | None:
+async def resolve_cache(
+    config: CacheConfig | None, manager: CacheManager | None, model: str, fields: dict[str, Any]
+) -> str | None:
     """The ``cachedContent`` a request should use, if any.
 
     An existing ``cachedContents/…`` name is used as it is (located, so the request goes
     to the project that owns it). Any other name is the display name of a cache of
-    ``fields`` (``systemInstruction``, ``tools``, ``toolConfig``) that ``client``'s cache
-    manager makes or reuses. ``None`` without a config, a client, or anything to cache.
+    ``fields`` (``systemInstruction``, ``tools``, ``toolConfig``) that ``manager`` makes
+    or reuses. ``None`` without a config, a manager, or anything to cache.
     """
-    name = getattr(config, "cache_name", None)
-    if isinstance(name, str) and name.startswith("cachedContents/"):
-        if client is not None:
-            await client.cache_manager.locate(name)
+    name = config.cache_name if config is not None else None
+    if name is not None and name.startswith("cachedContents/"):
+        if manager is not None:
+            await manager.locate(name)
         return name
-    if config is None or client is None or not fields:
+    if config is None or manager is None or not fields:
         return None
-    found: str | None = await client.cache_manager.ensure(
+    return await manager.ensure(
         model,
         system_instruction=fields.get("systemInstruction"),
         tools=fields.get("tools"),
         tool_config=fields.get("toolConfig"),
-        ttl=getattr(config, "ttl", "1h"),
+        ttl=config.ttl,
         display_name=name,
     )
-    return found

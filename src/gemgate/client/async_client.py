@@ -13,13 +13,12 @@ from gemgate.client.operations import Operations
 from gemgate.config import Settings
 from gemgate.errors import GemgateError, UsageError
 from gemgate.projects import ProjectConfig
-from gemgate.upstream.calls import bare_model, estimate_tokens, referenced_resources
+from gemgate.upstream.calls import bare_model, estimate_tokens
 from gemgate.upstream.engine import Engine
 from gemgate.upstream.pipeline import Call
 from gemgate.wire import openai
 
 if TYPE_CHECKING:
-    import httpx2
     from google import genai
 
     from gemgate.caching import CacheConfig, CacheManager
@@ -117,9 +116,7 @@ class AsyncGemini(Operations):
             cache_ttl=cache_ttl,
         )
         """The engine every call goes through (keys, quotas, retries, cache, tracking)."""
-        self._sdk: genai.Client | None = None
         self._cache_manager: CacheManager | None = None
-        self._sdk_http: httpx2.AsyncClient | None = None
         self._live: LivePool | None = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -134,31 +131,23 @@ class AsyncGemini(Operations):
         """Close connections, Live sessions and the SDK client, if one was made."""
         if self._live is not None:
             await self._live.aclose()
-        if self._sdk is not None:
-            await self._sdk.aio.aclose()
-        if self._sdk_http is not None:  # the SDK leaves a client it was given open
-            await self._sdk_http.aclose()
         await self.engine.aclose()
+
+    @classmethod
+    def emulated(cls, **kwargs: Any) -> AsyncGemini:
+        """A client whose upstream is the built-in, in-process Gemini emulator (no key).
+
+        Example::
+
+            async with AsyncGemini.emulated() as g:
+                print((await g.chat([{"role": "user", "content": "Hi"}]))["choices"])
+        """
+        return cls(upstream="emulator", **kwargs)
 
     @property
     def sdk(self) -> genai.Client:
         """The official ``google.genai.Client``, sending through gemgate's pipeline."""
-        if self._sdk is None:
-            import httpx2
-            from google import genai
-            from google.genai import types
-
-            from gemgate.upstream.sdk import PipelineTransport
-
-            http = httpx2.AsyncClient(transport=PipelineTransport(self.engine), timeout=None)
-            self._sdk_http = http
-            options = types.HttpOptions(
-                base_url=self.engine.driver.base_url,
-                api_version=self.engine.version,
-                httpx_async_client=http,
-            )
-            self._sdk = genai.Client(api_key="gemgate-managed", http_options=options)
-        return self._sdk
+        return self.engine.sdk
 
     @property
     def live(self) -> LivePool:
@@ -166,7 +155,7 @@ class AsyncGemini(Operations):
         if self._live is None:
             from gemgate.live import LivePool
 
-            self._live = LivePool(self)
+            self._live = LivePool(self.engine)
         return self._live
 
     @property
@@ -183,20 +172,7 @@ class AsyncGemini(Operations):
         return bare_model(chosen or self.settings.default_model)
 
     def _generate_call(self, request: Mapping[str, Any], model: str, *, stream: bool) -> Call:
-        body = json.dumps(request, separators=(",", ":")).encode()
-        method = "streamGenerateContent" if stream else "generateContent"
-        path = self.engine.path(model, method) + ("?alt=sse" if stream else "")
-        resources = referenced_resources("", body)
-        return Call(
-            "POST",
-            path,
-            body,
-            {"content-type": "application/json"},
-            model=model,
-            kind="stream" if stream else "generate",
-            tokens=estimate_tokens(body),
-            resources=resources,
-        )
+        return self.engine.generate_call(request, model, stream=stream)
 
     @staticmethod
     def build_request(
@@ -228,18 +204,22 @@ class AsyncGemini(Operations):
         self, request: Mapping[str, Any], model: str, **routing: Any
     ) -> dict[str, Any]:
         """Send a whole GenerateContentRequest (Gemini format) and return the response."""
-        call = self._generate_call(request, bare_model(model), stream=False)
-        return await self.engine.call_json(
-            call, request_id=routing.get("request_id"), endpoint_id=routing.get("endpoint_id")
+        return await self.engine.generate(
+            request,
+            model,
+            request_id=routing.get("request_id"),
+            endpoint_id=routing.get("endpoint_id"),
         )
 
     async def stream_request(
         self, request: Mapping[str, Any], model: str, **routing: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream a whole GenerateContentRequest's response chunks."""
-        call = self._generate_call(request, bare_model(model), stream=True)
-        async for chunk in self.engine.call_stream(
-            call, request_id=routing.get("request_id"), endpoint_id=routing.get("endpoint_id")
+        async for chunk in self.engine.stream_generate(
+            request,
+            model,
+            request_id=routing.get("request_id"),
+            endpoint_id=routing.get("endpoint_id"),
         ):
             yield chunk
 
@@ -249,7 +229,7 @@ class AsyncGemini(Operations):
         if self._cache_manager is None:
             from gemgate.caching import CacheManager
 
-            self._cache_manager = CacheManager(self)
+            self._cache_manager = CacheManager(self.engine)
         return self._cache_manager
 
     def chat_with_tools(
@@ -279,9 +259,11 @@ class AsyncGemini(Operations):
         from gemgate.tools.loop import ToolLoop
 
         loop = ToolLoop(
-            client=self,
+            engine=self.engine,
             query=query,
             model=self._model({"model": model}),
+            build=lambda contents: self.build_request(contents, None, params),
+            cache_manager=self.cache_manager if cache_config is not None else None,
             tools=tools,
             executor=tool_executor,
             tool_mode=tool_mode,
@@ -294,6 +276,31 @@ class AsyncGemini(Operations):
             params=params,
         )
         return loop.run()
+
+    async def tool_request_fields(
+        self,
+        model: str,
+        tools: Sequence[Tool | Callable[..., Any]],
+        tool_mode: str = "auto",
+        cache_config: CacheConfig | None = None,
+    ) -> dict[str, Any]:
+        """The ``tools`` and ``toolConfig`` of a request, or the ``cachedContent`` holding them.
+
+        With a ``cache_config``, an existing ``cachedContents/…`` name is used as it is;
+        any other name is the display name of a cache of the tools that this client's
+        cache manager makes (or reuses). Used by
+        :meth:`~gemgate.sessions.ChatManager.generate_content_request`.
+        """
+        from gemgate.tools.loop import with_tools
+        from gemgate.tools.tool import TOOL_MODES, Tool, tool, tool_fields
+
+        mode = tool_mode.lower() if isinstance(tool_mode, str) else None
+        if mode not in TOOL_MODES:
+            raise UsageError(f"tool_mode must be one of {sorted(TOOL_MODES)}, not {tool_mode!r}")
+        made = [t if isinstance(t, Tool) else tool(t) for t in tools]
+        manager = self.cache_manager if cache_config is not None else None
+        fields = tool_fields(made, mode)
+        return await with_tools({}, fields, bare_model(model), cache_config, manager)
 
     async def generate_content(
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any

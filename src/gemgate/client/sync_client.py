@@ -210,6 +210,11 @@ class Gemini:
         self._aclose.append(self._async.aclose)
         self._sdk: genai.Client | None = None
 
+    @classmethod
+    def emulated(cls, **kwargs: Any) -> Gemini:
+        """A client whose upstream is the built-in, in-process Gemini emulator (no key)."""
+        return cls(upstream="emulator", **kwargs)
+
     def _check_usable(self) -> None:
         _check_no_loop()
         self._check_open()

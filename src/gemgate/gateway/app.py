@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from starlette.types import Message, Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
+from gemgate.config import Settings
 from gemgate.errors import GemgateError, QuotaExhausted, UpstreamTimeout
 from gemgate.gateway.asgi import BodyTooLarge, header, read_json, send_bytes, send_json
 from gemgate.gateway.backends import BackendError, Registry
@@ -390,8 +391,18 @@ def create_app(
 
     ``max_body`` caps request bodies (default: the ``max_body_bytes`` setting).
     ``own_process`` says the process serves only this app, as under ``gemgate serve``.
+    With no key configured and no ``upstream_url``, the built-in emulator answers (``gemgate
+    serve`` says so loudly when it starts).
     """
-    return Gateway(client or AsyncGemini(config=config), max_body=max_body, own_process=own_process)
+    return Gateway(client or _default_client(config), max_body=max_body, own_process=own_process)
+
+
+def _default_client(config: str | None) -> AsyncGemini:
+    """The client from the environment/config; with no key and no upstream, the emulator."""
+    settings = Settings.load(config=config)
+    if not settings.projects and settings.upstream_url is None:
+        settings = settings.model_copy(update={"upstream": "emulator"})
+    return AsyncGemini(settings=settings)
 
 
 def serve_app() -> Gateway:

@@ -19,7 +19,6 @@ from typing import Any
 import aiohttp
 
 from gemgate.client.async_client import AsyncGemini
-from gemgate.config import Settings
 
 __all__ = ["Backend", "BackendError", "Registry"]
 
@@ -95,9 +94,7 @@ class Registry:
     def __init__(self, primary: AsyncGemini, environ: Mapping[str, str] | None = None) -> None:
         self._primary = primary
         self._env = dict(os.environ if environ is None else environ)
-        self._emulator: AsyncGemini | None = (
-            primary if primary.settings.uses_emulator or _is_emulator(primary) else None
-        )
+        self._emulator: AsyncGemini | None = primary if primary.engine.emulated else None
         kind = "emulator" if self._emulator is primary else "gemini"
         self.active = Backend(
             kind,
@@ -161,7 +158,7 @@ class Registry:
         if kind not in TYPES:
             raise BackendError(400, f"unknown backend_type {kind!r}; use one of {', '.join(TYPES)}")
         if kind == "gemini":
-            if _is_emulator(self._primary):
+            if self._primary.engine.emulated:
                 raise BackendError(
                     400, "no Gemini API key is configured (set GEMINI_API_KEY or [[projects]])"
                 )
@@ -181,7 +178,7 @@ class Registry:
             kind = "openai_compatible"
         if kind == "emulator":
             if self._emulator is None:
-                self._emulator = AsyncGemini(settings=Settings())
+                self._emulator = AsyncGemini.emulated()
             return Backend("emulator", model, client=self._emulator)
         base = opts.get("base_url") or next(
             (self._env[n] for n in _URL_ENV if self._env.get(n)), None
@@ -205,12 +202,6 @@ class Registry:
             await backend.aclose()
         if self._emulator is not None and self._emulator is not self._primary:
             await self._emulator.aclose()
-
-
-def _is_emulator(client: AsyncGemini) -> bool:
-    return client.settings.upstream_url is None and [p.name for p in client.settings.projects] == [
-        "emulator"
-    ]
 
 
 async def _probe(backend: Backend) -> None:

@@ -24,8 +24,8 @@ PREFIX = "/gemini"
 class NativeRoute:
     """Relays ``/gemini/{version}/...`` and ``/gemini/upload/...`` to the upstream."""
 
-    def __init__(self, core: Engine, max_body: int) -> None:
-        self.engine = core
+    def __init__(self, engine: Engine, max_body: int) -> None:
+        self.engine = engine
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -39,7 +39,7 @@ class NativeRoute:
             for k, v in scope["headers"]
             if k not in (b"authorization", b"x-goog-api-key")  # gateway credentials stay here
         ]
-        call = build_call(self.engine, scope["method"], raw, headers, body)
+        call = await build_call(self.engine, scope["method"], raw, headers, body)
         relayed = await relay(self.engine, call)
         out = [
             (k, self._rewrite(scope, v) if k.lower() == "x-goog-upload-url" else v)

@@ -23,7 +23,7 @@ import contextlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from google.genai import types
 
@@ -31,9 +31,7 @@ from gemgate.errors import GemgateError
 from gemgate.live.session import LiveSession
 from gemgate.live.target import Targets
 from gemgate.tools.tool import Tool
-
-if TYPE_CHECKING:
-    from gemgate.client.async_client import AsyncGemini
+from gemgate.upstream.engine import Engine, EngineSource, engine_of
 
 __all__ = ["LivePool", "LivePoolFull"]
 
@@ -46,7 +44,7 @@ class LivePool:
     """Live sessions keyed by session id, with a TTL, a cap and paced openings.
 
     Args:
-        client: The client whose keys and quotas the sessions use.
+        engine: The engine (or client) whose keys and quotas the sessions use.
         model: Live model for new sessions (default: the ``live_model`` setting).
         config: ``LiveConnectConfig`` for new sessions.
         tools: Tools new sessions answer calls with.
@@ -57,7 +55,7 @@ class LivePool:
 
     def __init__(
         self,
-        client: AsyncGemini,
+        engine: Engine | EngineSource,
         *,
         model: str | None = None,
         config: types.LiveConnectConfig | Mapping[str, Any] | None = None,
@@ -66,7 +64,7 @@ class LivePool:
         max_sessions: int = 100,
         opens_per_minute: int = 60,
     ) -> None:
-        self._client = client
+        self._engine = engine_of(engine)
         self._model, self._config, self._tools = model, config, tuple(tools)
         self.ttl = ttl
         self.max_sessions = max_sessions
@@ -78,8 +76,8 @@ class LivePool:
         self._reaper: asyncio.Task[None] | None = None
         self._opening: dict[str, asyncio.Lock] = {}
         self._pacing = asyncio.Lock()
-        self._targets = Targets(client.engine)
-        self._clock = client.engine.clock
+        self._targets = Targets(self._engine)
+        self._clock = self._engine.clock
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -108,7 +106,7 @@ class LivePool:
                 await self._make_room()
             await self._pace()
             live = LiveSession(
-                self._client,
+                self._engine,
                 self._model,
                 config=self._config,
                 tools=self._tools,
@@ -170,7 +168,7 @@ class LivePool:
             if len(self._opened) < self.opens_per_minute:
                 self._opened.append(now)
                 return
-            await self._client.engine.sleep(60 - (now - self._opened[0]))
+            await self._engine.sleep(60 - (now - self._opened[0]))
 
     async def _close(self, session_id: str) -> bool:
         live = self._sessions.pop(session_id, None)
@@ -225,7 +223,7 @@ class LivePool:
     async def health_check(self) -> dict[str, Any]:
         """Open a throwaway session, run one short turn, and report how it went."""
         started = time.perf_counter()
-        probe = LiveSession(self._client, self._model, config=self._config, targets=self._targets)
+        probe = LiveSession(self._engine, self._model, config=self._config, targets=self._targets)
         try:
             async with probe:
                 reply = await probe.ask("ping")

@@ -62,11 +62,10 @@ from gemgate.live.wire import (
 )
 from gemgate.tools.executor import FunctionCall, FunctionCallData, run_tool
 from gemgate.tools.tool import Tool
+from gemgate.upstream.engine import Engine, EngineSource, engine_of
 
 if TYPE_CHECKING:
     from google.genai.live import AsyncSession
-
-    from gemgate.client.async_client import AsyncGemini
 
 __all__ = ["LiveSession"]
 
@@ -77,7 +76,8 @@ class LiveSession:
     """A Live conversation on gemgate's keys that reconnects and resumes by itself.
 
     Args:
-        client: The :class:`~gemgate.AsyncGemini` whose keys and quotas it uses.
+        engine: The engine, or the :class:`~gemgate.AsyncGemini`, whose keys and quotas
+            it uses.
         model: A Live model (default: the ``live_model`` setting).
         config: A ``LiveConnectConfig`` (or dict); by default TEXT answers, with
             transcriptions of audio input.
@@ -91,7 +91,7 @@ class LiveSession:
 
     def __init__(
         self,
-        client: AsyncGemini,
+        engine: Engine | EngineSource,
         model: str | None = None,
         *,
         config: types.LiveConnectConfig | Mapping[str, Any] | None = None,
@@ -101,13 +101,13 @@ class LiveSession:
         handle: str | None = None,
         targets: Targets | None = None,
     ) -> None:
-        self._client = client
-        self.model = (model or client.settings.live_model).removeprefix("models/")
+        self._engine = engine_of(engine)
+        self.model = (model or self._engine.settings.live_model).removeprefix("models/")
         self._config = connect_config(config, tools)
         self._sdk: genai.Client | None = None
         self._tools = {t.name: t for t in tools}
         self._max_reconnects = max_reconnects
-        self._targets = targets or Targets(client.engine)
+        self._targets = targets or Targets(self._engine)
         self._own_targets = targets is None
         self.handle = handle
         """The newest resumption handle."""
@@ -347,7 +347,7 @@ class LiveSession:
             self._strikes += 1
         for attempt in range(self._strikes, self._max_reconnects + 1):
             if attempt > 1:
-                await self._client.engine.sleep(min(0.1 * 2 ** (attempt - 1), 5.0))
+                await self._engine.sleep(min(0.1 * 2 ** (attempt - 1), 5.0))
             try:
                 await self._open(first=first)
             except Refused as exc:
@@ -380,9 +380,9 @@ class LiveSession:
     async def _open(self, *, first: bool) -> None:
         target = await self._targets.get()
         if self._key is None:
-            _, self._key = await self._client.engine.upstream.admit(self.model)
+            _, self._key = await self._engine.upstream.admit(self.model)
         if self._sdk is None:  # one per session: the key and the target stay the same
-            self._sdk = _sdk_client(self._key, target, self._client.engine.version)
+            self._sdk = _sdk_client(self._key, target, self._engine.version)
         sdk = self._sdk
         config = self._config.model_copy(
             update={"session_resumption": types.SessionResumptionConfig(handle=self.handle)}

@@ -14,11 +14,13 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gemgate.serving import Served, serve_in_loop
 from gemgate.upstream.driver import ASGIDriver
 from gemgate.upstream.engine import Engine
+
+if TYPE_CHECKING:
+    from gemgate.serving import Served
 
 __all__ = ["LiveTarget", "Targets"]
 
@@ -34,8 +36,8 @@ class LiveTarget:
 class Targets:
     """Resolves (once) and owns the Live target of one client core."""
 
-    def __init__(self, core: Engine) -> None:
-        self.engine = core
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._target: LiveTarget | None = None
         self._lock = asyncio.Lock()
         self._served: Served | None = None
@@ -50,15 +52,16 @@ class Targets:
         return self._target
 
     async def _resolve(self) -> LiveTarget:
-        driver = self.engine.driver
+        driver = self._engine.driver
         if isinstance(driver, ASGIDriver):
             return await self._serve(driver.app)
-        ca = self.engine.settings.tls_ca_file
+        ca = self._engine.settings.tls_ca_file
         context = ssl.create_default_context(cafile=ca) if ca else None
         return LiveTarget(driver.base_url, context)
 
     async def _serve(self, app: Any) -> LiveTarget:
         from gemgate.emulator.tls import client_context, self_signed
+        from gemgate.serving import serve_in_loop  # uvicorn: only for the local emulator
 
         self._dir = tempfile.TemporaryDirectory(prefix="gemgate-live-")
         files = self_signed(Path(self._dir.name))

@@ -32,6 +32,14 @@ __all__ = [
 ]
 
 
+ChatStorage.register("memory", lambda url: MemoryChatStorage())
+ChatStorage.register("sqlite", "gemgate.sessions.sql:SQLiteChatStorage")
+for _scheme in ("postgres", "postgresql"):
+    ChatStorage.register(_scheme, "gemgate.sessions.sql:PostgresChatStorage")
+for _scheme in ("redis", "rediss", "unix"):
+    ChatStorage.register(_scheme, "gemgate.sessions.redis:RedisChatStorage.from_url")
+
+
 def __getattr__(name: str) -> object:
     """Backends that need database drivers are imported on first use."""
     if name in ("SQLiteChatStorage", "PostgresChatStorage"):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from gemgate.errors import StorageError
+from gemgate.errors import StorageError, UsageError
 from gemgate.sessions.message import ChatInfo, ChatMessage
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "ChatNotFound",
     "ChatStorage",
     "CorruptRecord",
+    "StorageFactory",
     "StorageUnavailable",
     "token_totals",
 ]
@@ -126,23 +128,55 @@ class ChatStorage(abc.ABC):
         await self.close()
 
     @staticmethod
+    def register(scheme: str, factory: StorageFactory | str) -> None:
+        """Serve ``scheme://…`` URLs with ``factory(url)``.
+
+        ``factory`` may be ``"module:attribute"``, imported on first use, so that a
+        backend's driver is loaded only when a URL asks for it.
+
+        Example::
+
+            ChatStorage.register("mongodb", lambda url: MongoChatStorage(url))
+        """
+        _FACTORIES[scheme.lower()] = factory
+
+    @staticmethod
     def from_url(url: str) -> ChatStorage:
-        """``memory://``, ``sqlite:///path.db``, ``redis://host:port/db`` or ``postgresql://…``."""
+        """``memory://``, ``sqlite:///path.db``, ``redis://host:port/db``, ``postgresql://…``.
+
+        Or any scheme given to :meth:`register`; ``scheme+driver://`` uses ``scheme``'s.
+        """
         scheme = url.split(":", 1)[0].lower()
-        if scheme == "memory":
-            from gemgate.sessions.memory import MemoryChatStorage
+        factory = _FACTORIES.get(scheme) or _FACTORIES.get(scheme.split("+", 1)[0])
+        if factory is None:
+            known = ", ".join(sorted(_FACTORIES))
+            raise ValueError(f"unsupported chat storage URL scheme {scheme!r} (known: {known})")
+        if isinstance(factory, str):
+            module, _, attribute = factory.partition(":")
+            try:
+                target: Any = importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                extra = _EXTRAS.get(scheme.split("+", 1)[0], "all")
+                raise UsageError(
+                    f"{scheme}:// chat storage needs {exc.name!r}, which is not installed: "
+                    f"pip install 'gemgate[{extra}]'"
+                ) from exc
+            for name in attribute.split("."):
+                target = getattr(target, name)
+            factory = cast("StorageFactory", target)
+        return factory(url)
 
-            return MemoryChatStorage()
-        if scheme.startswith("sqlite"):
-            from gemgate.sessions.sql import SQLiteChatStorage
 
-            return SQLiteChatStorage(url)
-        if scheme.startswith(("postgres", "postgresql")):
-            from gemgate.sessions.sql import PostgresChatStorage
+StorageFactory = Callable[[str], ChatStorage]
+"""Makes a storage from its URL."""
 
-            return PostgresChatStorage(url)
-        if scheme in ("redis", "rediss", "unix"):
-            from gemgate.sessions.redis import RedisChatStorage
-
-            return RedisChatStorage.from_url(url)
-        raise ValueError(f"unsupported chat storage URL scheme: {scheme!r}")
+_FACTORIES: dict[str, StorageFactory | str] = {}
+_EXTRAS = {
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "redis": "redis",
+    "rediss": "redis",
+    "unix": "redis",
+}
+"""The extra that brings each built-in scheme's driver."""

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from gemgate.sessions.base import ChatNotFound, ChatStorage
+from gemgate.errors import UsageError
+from gemgate.sessions.base import ChatExists, ChatNotFound, ChatStorage
 from gemgate.sessions.memory import MemoryChatStorage
 from gemgate.sessions.message import ChatInfo, ChatMessage
 from gemgate.sessions.trim import trim_history
 
-__all__ = ["ChatManager"]
+__all__ = ["ChatManager", "RequestTools"]
+
+
+class RequestTools(Protocol):
+    """What turns tools and a cache config into request fields (an ``AsyncGemini``)."""
+
+    async def tool_request_fields(
+        self, model: str, tools: Sequence[Any], tool_mode: str = ..., cache_config: Any = ...
+    ) -> dict[str, Any]:
+        """``tools`` and ``toolConfig``, or the ``cachedContent`` that holds them."""
+        ...
 
 
 class ChatManager:
@@ -44,8 +55,6 @@ class ChatManager:
         try:
             return await self.storage.get_chat(chat_id)
         except ChatNotFound:
-            from gemgate.sessions.base import ChatExists
-
             try:
                 return await self.storage.create_chat(chat_id, title=title, user=user)
             except ChatExists:  # created concurrently
@@ -88,7 +97,7 @@ class ChatManager:
         chat_id: str,
         query: str,
         model: str,
-        client: Any = None,
+        client: RequestTools | None = None,
         tools: Sequence[Any] = (),
         tool_mode: str = "auto",
         cache_config: Any = None,
@@ -97,33 +106,23 @@ class ChatManager:
     ) -> dict[str, Any]:
         """The GenerateContentRequest for the next turn (the seed's helper).
 
-        ``tools`` are :class:`~gemgate.tools.Tool` objects or plain functions. With a
-        ``cache_config``, an existing ``cachedContents/…`` name is used as is; any other
-        name is the display name of a cache of the tools that ``client``'s cache manager
-        makes (or reuses). A request that uses a cache carries no ``tools`` or
-        ``toolConfig`` (Gemini refuses both together); without a usable cache they are
-        sent inline.
+        ``tools`` (:class:`~gemgate.tools.Tool` objects or plain functions) and a
+        ``cache_config`` are turned into request fields by ``client`` (an
+        :class:`~gemgate.AsyncGemini`; see its ``tool_request_fields``), which is then
+        required. Building a request stores nothing; the chat is made if it is new.
         """
-        from gemgate.caching.manager import resolve_cache
-        from gemgate.errors import UsageError
-        from gemgate.tools.tool import TOOL_MODES, Tool, tool, tool_fields
-        from gemgate.upstream.calls import bare_model
-
-        mode = tool_mode.lower() if isinstance(tool_mode, str) else None
-        if mode not in TOOL_MODES:
-            raise UsageError(f"tool_mode must be one of {sorted(TOOL_MODES)}, not {tool_mode!r}")
-        bare = bare_model(model)
+        if (tools or cache_config is not None) and client is None:
+            raise UsageError(
+                "tools and cache_config need client=: the AsyncGemini that declares the "
+                "tools and makes their cache"
+            )
+        bare = model.removeprefix("models/")
         await self.ensure_chat(chat_id)
         contents = await self.contents(chat_id, token_budget=token_budget)
         contents.append(ChatMessage.user(query).to_content())
         request: dict[str, Any] = {"model": f"models/{bare}", "contents": contents}
-        made = [t if isinstance(t, Tool) else tool(t) for t in tools]
-        extra = tool_fields(made, mode)
-        cache = await resolve_cache(cache_config, client, bare, extra)
-        if cache is not None:
-            request["cachedContent"] = cache
-        else:
-            request.update(extra)
+        if client is not None and (tools or cache_config is not None):
+            request.update(await client.tool_request_fields(bare, tools, tool_mode, cache_config))
         return request
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Shared state behind small async protocols: quota windows, cooldowns, response cache.
+"""Shared state behind small async protocols: quotas, cooldowns, cache, resource owners.
 
 The in-memory implementations serve one process. Each protocol call is one decision
 (``acquire`` checks cooldowns and windows of every candidate and records the winner), so
@@ -7,14 +7,23 @@ a Redis implementation can make it one atomic round trip.
 
 from __future__ import annotations
 
-from gemgate.state.base import Candidate, Grant, QuotaState, ResponseCache, Shortage
-from gemgate.state.memory import MemoryQuotaState, MemoryResponseCache
+from gemgate.state.base import (
+    Candidate,
+    Grant,
+    OwnerStore,
+    QuotaState,
+    ResponseCache,
+    Shortage,
+)
+from gemgate.state.memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
 
 __all__ = [
     "Candidate",
     "Grant",
+    "MemoryOwners",
     "MemoryQuotaState",
     "MemoryResponseCache",
+    "OwnerStore",
     "QuotaState",
     "ResponseCache",
     "Shortage",

@@ -84,3 +84,24 @@ class ResponseCache(Protocol):
     async def clear(self) -> None:
         """Drop everything."""
         ...
+
+
+class OwnerStore(Protocol):
+    """Which project owns a resource (``cachedContents/…``, ``files/…``, an upload id).
+
+    A cache or file lives in one Google project: calls that use it must be sent with that
+    project's keys. The store is bounded; a forgotten owner is found again by trying the
+    projects in turn (the pipeline's ``OTHER_PROJECT`` rule).
+    """
+
+    async def get(self, name: str) -> str | None:
+        """The owner of ``name``, if known."""
+        ...
+
+    async def first(self, names: Sequence[str]) -> str | None:
+        """The owner of the first of ``names`` whose owner is known."""
+        ...
+
+    async def set(self, name: str, project: str, *, replace: bool = True) -> None:
+        """Record ``project`` as the owner (``replace=False``: only if none is known)."""
+        ...

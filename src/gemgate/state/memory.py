@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from gemgate.policy.windows import QuotaWindow, Ticket
 from gemgate.state.base import Candidate, Grant, Shortage
 
-__all__ = ["MemoryQuotaState", "MemoryResponseCache"]
+__all__ = ["MemoryOwners", "MemoryQuotaState", "MemoryResponseCache"]
 
 
 class MemoryQuotaState:
@@ -103,3 +103,47 @@ class MemoryResponseCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class MemoryOwners:
+    """Resource owners in this process's memory, the least recently used dropped first.
+
+    Example::
+
+        owners = MemoryOwners(max_entries=2)
+        await owners.set("files/a", "p1")
+        assert await owners.get("files/a") == "p1"
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._owners: OrderedDict[str, str] = OrderedDict()
+        self._max = max_entries
+
+    async def get(self, name: str) -> str | None:
+        """The owner of ``name``, if known (and now the most recently used)."""
+        owner = self._owners.get(name)
+        if owner is not None:
+            self._owners.move_to_end(name)
+        return owner
+
+    async def first(self, names: Sequence[str]) -> str | None:
+        """The owner of the first of ``names`` whose owner is known."""
+        for name in names:
+            owner = await self.get(name)
+            if owner is not None:
+                return owner
+        return None
+
+    async def set(self, name: str, project: str, *, replace: bool = True) -> None:
+        """Record the owner; beyond ``max_entries`` the least recently used is dropped."""
+        if not replace and name in self._owners:
+            return
+        self._owners[name] = project
+        self._owners.move_to_end(name)
+        if len(self._owners) > self._max:
+            self._owners.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._owners)

@@ -39,9 +39,30 @@ from gemgate.tools.executor import (
 from gemgate.tools.tool import TOOL_MODES, Tool, tool, tool_fields
 
 if TYPE_CHECKING:
-    from gemgate.client.async_client import AsyncGemini
+    from gemgate.caching.manager import CacheManager
+    from gemgate.upstream.engine import Engine
 
-__all__ = ["ToolLoop", "merge_parts"]
+__all__ = ["ToolLoop", "merge_parts", "with_tools"]
+
+
+async def with_tools(
+    request: dict[str, Any],
+    fields: dict[str, Any],
+    model: str,
+    cache_config: CacheConfig | None,
+    cache_manager: CacheManager | None,
+) -> dict[str, Any]:
+    """``request`` with its tool ``fields`` inline, or with the cache that holds them.
+
+    A request that uses a cache carries no ``tools`` or ``toolConfig`` (Gemini refuses
+    both together); without a usable cache they are sent inline.
+    """
+    cache = await resolve_cache(cache_config, cache_manager, model, fields)
+    if cache is not None:
+        request["cachedContent"] = cache
+    else:
+        request.update(fields)
+    return request
 
 
 def merge_parts(parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,11 +96,17 @@ def _usage(meta: dict[str, Any]) -> dict[str, int]:
 
 @dataclass
 class ToolLoop:
-    """One run of the loop; see ``AsyncGemini.chat_with_tools``."""
+    """One run of the loop; see ``AsyncGemini.chat_with_tools``.
 
-    client: AsyncGemini
+    ``build`` turns contents into a GenerateContentRequest with the caller's generation
+    parameters; the loop adds the tools (or their cache) and sends it through ``engine``.
+    """
+
+    engine: Engine
     query: str
     model: str
+    build: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    cache_manager: CacheManager | None = None
     tools: Sequence[Tool | Callable[..., Any]] = ()
     executor: ToolExecutor[Any] | None = None
     tool_mode: str = "auto"
@@ -178,13 +205,10 @@ class ToolLoop:
         )
 
     async def _request(self, contents: list[dict[str, Any]]) -> dict[str, Any]:
-        request = self.client.build_request(contents, None, self.params)
-        cache = await resolve_cache(self.cache_config, self.client, self.model, self._fields)
-        if cache is not None:
-            request["cachedContent"] = cache
-        else:
-            request.update(self._fields)
-        return request
+        manager = self.cache_manager
+        return await with_tools(
+            self.build(contents), self._fields, self.model, self.cache_config, manager
+        )
 
     async def _model_step(
         self, contents: list[dict[str, Any]], iteration: int, out: list[ChatMessage]
@@ -194,7 +218,7 @@ class ToolLoop:
         parts: list[dict[str, Any]] = []
         meta: dict[str, Any] = {}
         try:
-            stream = self.client.stream_request(request, self.model, **self._routing())
+            stream = self.engine.stream_generate(request, self.model, **self._routing())
             async for chunk in stream:
                 for candidate in chunk.get("candidates", [])[:1]:
                     for part in candidate.get("content", {}).get("parts", []):
@@ -206,7 +230,7 @@ class ToolLoop:
             if not self._cache_lost(request):
                 raise
             request = await self._request(contents)  # recreated, or sent uncached
-            response = await self.client.send_request(request, self.model, **self._routing())
+            response = await self.engine.generate(request, self.model, **self._routing())
             parts = response.get("candidates", [{}])[0].get("content", {}).get("parts", [])
             meta = response.get("usageMetadata", {})
             text = "".join(p.get("text", "") for p in parts if not p.get("thought"))
@@ -234,15 +258,17 @@ class ToolLoop:
         name = request.get("cachedContent")
         if not name or self.cache_config is None or name == self.cache_config.cache_name:
             return False
-        self.client.cache_manager.forget(name)
+        if self.cache_manager is not None:
+            self.cache_manager.forget(name)
         return True
 
     async def _refresh(self, request: dict[str, Any]) -> None:
         config = self.cache_config
         name = request.get("cachedContent")
-        if config is not None and config.auto_refresh_ttl and name:
+        manager = self.cache_manager
+        if config is not None and manager is not None and config.auto_refresh_ttl and name:
             # a cache gone since this call used it is forgotten, not fatal to the answer
-            await self.client.cache_manager.touch(name, config.auto_refresh_ttl)
+            await manager.touch(name, config.auto_refresh_ttl)
 
     async def _tool_step(
         self,

@@ -5,49 +5,62 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
 from gemgate.config import GOOGLE_BASE_URL, Settings
-from gemgate.errors import ProtocolError, StreamInterrupted, UpstreamTimeout, WireDecodeError
+from gemgate.errors import (
+    ProtocolError,
+    StreamInterrupted,
+    UpstreamTimeout,
+    UsageError,
+    WireDecodeError,
+)
 from gemgate.projects import ProjectConfig
-from gemgate.state.memory import MemoryQuotaState, MemoryResponseCache
-from gemgate.upstream.calls import bare_model
+from gemgate.state.base import OwnerStore
+from gemgate.state.memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
+from gemgate.upstream.calls import bare_model, estimate_tokens, referenced_resources
 from gemgate.upstream.driver import ASGIDriver, Driver
 from gemgate.upstream.endpoints import Endpoint
+from gemgate.upstream.exchange import Exchange
 from gemgate.upstream.http1 import HTTPDriver
 from gemgate.upstream.pipeline import Call, Sent, Upstream
-from gemgate.upstream.tracking import RequestRecord, Tracker
+from gemgate.upstream.tracking import Tracker
 from gemgate.wire.errors import parse_error
 from gemgate.wire.jsonarray import JSONArrayDecoder
 from gemgate.wire.sse import SSEDecoder
 
-__all__ = ["Engine"]
+if TYPE_CHECKING:
+    import httpx2
+    from google import genai
+
+__all__ = ["EMULATOR_KEY", "Engine", "EngineSource", "engine_of"]
 
 EMULATOR_KEY = "emulator-key"
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_announced = False
-
-
-def _announce_emulator() -> None:
-    global _announced
-    if not _announced:
-        _announced = True
-        print(
-            "gemgate: no API key configured; using the built-in Gemini emulator "
-            "(set GEMINI_API_KEY or [[projects]] to reach Google).",
-            file=sys.stderr,
-        )
+_NO_KEY = (
+    "no Gemini API key configured: set GEMINI_API_KEY, pass api_key= (or projects=), or "
+    "list [[projects]] in the config file; to use the built-in emulator instead, say so "
+    "with AsyncGemini.emulated() / Gemini.emulated() or GEMGATE_UPSTREAM=emulator"
+)
 
 
 class Engine:
-    """Owns the pipeline and everything it shares between calls."""
+    """Owns the pipeline and everything it shares between calls.
+
+    Every face sends through one engine: the library's convenience API, the official SDK
+    (:attr:`sdk`), the gateway's routes, and the features (context caching, the tool
+    loop, Live sessions), which take an engine rather than a client.
+
+    Example::
+
+        engine = Engine(Settings.load(upstream="emulator"))
+        reply = await engine.generate({"contents": [...]}, "gemini-2.5-flash")
+    """
 
     def __init__(
         self,
@@ -58,25 +71,18 @@ class Engine:
         driver: Driver | None = None,
         cache_size: int | None = None,
         cache_ttl: float | None = None,
+        owners: OwnerStore | None = None,
     ) -> None:
         self.clock = clock or time.time
         self.sleep = sleep or anyio.sleep
-        if not settings.projects and settings.upstream_url is not None:
-            from gemgate.errors import UsageError
-
-            raise UsageError(
-                f"no API key configured for the upstream {settings.upstream_url}: set "
-                "GEMINI_API_KEY, pass api_key=, or list [[projects]] in the config file"
-            )
         if settings.uses_emulator:
             settings = settings.model_copy(
                 update={"projects": [ProjectConfig(name="emulator", keys=[EMULATOR_KEY])]}
             )
             if driver is None:
-                from gemgate.emulator import create_app
-
-                _announce_emulator()
-                driver = ASGIDriver(create_app(clock=self.clock))
+                driver = ASGIDriver(_emulator_app(self.clock))
+        elif not settings.projects:
+            raise UsageError(_NO_KEY)
         self.settings = settings
         self.driver = driver or HTTPDriver(
             settings.upstream_url or GOOGLE_BASE_URL,
@@ -86,25 +92,54 @@ class Engine:
         )
         self.state = MemoryQuotaState()
         self.tracker = Tracker(self.clock, settings.history_size)
+        self.owners: OwnerStore = owners or MemoryOwners()
+        """Project that owns each cachedContents/files resource (or upload id)."""
         self.upstream = Upstream(
-            settings, self.driver, self.state, self.tracker, clock=self.clock, sleep=self.sleep
+            settings,
+            self.driver,
+            self.state,
+            self.tracker,
+            self.owners,
+            clock=self.clock,
+            sleep=self.sleep,
         )
         self.cache = MemoryResponseCache(cache_size, cache_ttl, self.clock) if cache_size else None
-        self.owners = self.upstream.owners
-        """Project that owns each cachedContents/files resource (or upload id)."""
         self.endpoints: dict[str, Endpoint] = {}
+        self._sdk: genai.Client | None = None
+        self._sdk_http: httpx2.AsyncClient | None = None
 
     @property
     def version(self) -> str:
         """The API version in paths."""
         return self.settings.api_version
 
+    @property
+    def emulated(self) -> bool:
+        """Whether the upstream is the built-in, in-process emulator."""
+        return isinstance(self.driver, ASGIDriver)
+
+    @property
+    def sdk(self) -> genai.Client:
+        """The official async-capable ``google.genai.Client``, sending through the pipeline."""
+        if self._sdk is None:
+            import httpx2
+            from google import genai
+            from google.genai import types
+
+            from gemgate.upstream.sdk import PipelineTransport
+
+            http = httpx2.AsyncClient(transport=PipelineTransport(self), timeout=None)
+            self._sdk_http = http
+            options = types.HttpOptions(
+                base_url=self.driver.base_url, api_version=self.version, httpx_async_client=http
+            )
+            self._sdk = genai.Client(api_key="gemgate-managed", http_options=options)
+        return self._sdk
+
     def path(self, model: str, method: str) -> str:
         """``/v1beta/models/{model}:{method}``; the model id must be a plain name."""
         bare = bare_model(model)
         if not _MODEL_ID.match(bare):
-            from gemgate.errors import UsageError
-
             raise UsageError(f"invalid model name {model!r}")
         return f"/{self.version}/models/{bare}:{method}"
 
@@ -115,18 +150,13 @@ class Engine:
         try:
             return self.endpoints[endpoint_id]
         except KeyError:
-            from gemgate.errors import UsageError
-
             raise UsageError(f"unknown endpoint_id {endpoint_id!r}") from None
 
-    def start(self, call: Call, request_id: str | None, endpoint_id: str | None) -> RequestRecord:
-        """Begin tracking a call."""
-        rid = request_id or os.urandom(16).hex()
-        return self.tracker.start(rid, call.model, endpoint_id, call.kind)
-
-    async def send(self, call: Call, record: RequestRecord, endpoint_id: str | None = None) -> Sent:
-        """Send through the pipeline (no tracking of the end: the caller finishes it)."""
-        return await self.upstream.send(call, record, self.endpoint(endpoint_id))
+    def exchange(
+        self, call: Call, request_id: str | None = None, endpoint_id: str | None = None
+    ) -> Exchange:
+        """Start tracking ``call`` (see :class:`~gemgate.upstream.exchange.Exchange`)."""
+        return Exchange(self, call, request_id, endpoint_id)
 
     def cache_key(self, call: Call) -> str:
         """A canonical hash of model + request."""
@@ -135,6 +165,49 @@ class Engine:
         digest.update(b"\0")
         digest.update(call.body or b"")
         return digest.hexdigest()
+
+    def generate_call(self, request: Mapping[str, Any], model: str, *, stream: bool) -> Call:
+        """The call for a GenerateContentRequest (``alt=sse`` when streaming)."""
+        body = json.dumps(request, separators=(",", ":")).encode()
+        method = "streamGenerateContent" if stream else "generateContent"
+        path = self.path(model, method) + ("?alt=sse" if stream else "")
+        return Call(
+            "POST",
+            path,
+            body,
+            {"content-type": "application/json"},
+            model=bare_model(model),
+            kind="stream" if stream else "generate",
+            tokens=estimate_tokens(body),
+            resources=referenced_resources("", body),
+        )
+
+    async def generate(
+        self,
+        request: Mapping[str, Any],
+        model: str,
+        *,
+        request_id: str | None = None,
+        endpoint_id: str | None = None,
+        cacheable: bool = False,
+    ) -> dict[str, Any]:
+        """Send a whole GenerateContentRequest; the GenerateContentResponse."""
+        call = self.generate_call(request, model, stream=False)
+        return await self.call_json(
+            call, request_id=request_id, endpoint_id=endpoint_id, cacheable=cacheable
+        )
+
+    def stream_generate(
+        self,
+        request: Mapping[str, Any],
+        model: str,
+        *,
+        request_id: str | None = None,
+        endpoint_id: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream a GenerateContentRequest's response chunks."""
+        call = self.generate_call(request, model, stream=True)
+        return self.call_stream(call, request_id=request_id, endpoint_id=endpoint_id)
 
     async def call_json(
         self,
@@ -151,36 +224,21 @@ class Engine:
             if hit is not None:
                 cached: dict[str, Any] = json.loads(hit)
                 return cached
-        record = self.start(call, request_id, endpoint_id)
+        exchange = self.exchange(call, request_id, endpoint_id)
+        sent = await exchange.send()
         try:
-            sent = await self.send(call, record, endpoint_id)
             try:
                 raw = await sent.reply.read()
             finally:
                 await sent.reply.aclose()
             result = _parse(raw)
         except BaseException as exc:
-            self.tracker.finish(record, error=exc)
+            exchange.fail(exc)
             raise
-        await self._account(record, sent, result)
-        self.tracker.finish(record)
+        await exchange.finish(result.get("usageMetadata") if isinstance(result, Mapping) else None)
         if key is not None and self.cache is not None:
             await self.cache.set(key, raw)
         return result if isinstance(result, dict) else {"value": result}
-
-    async def _account(self, record: RequestRecord, sent: Sent, result: Any) -> None:
-        record.http_status = sent.reply.status
-        usage = result.get("usageMetadata") if isinstance(result, Mapping) else None
-        if usage:
-            await self.record_usage(record, sent, usage)
-
-    async def record_usage(
-        self, record: RequestRecord, sent: Sent, usage: Mapping[str, Any]
-    ) -> None:
-        """Account ``usageMetadata``: token totals, and the TPM estimate made real."""
-        self.tracker.add_usage(record, usage)
-        if sent.grant is not None and record.model and "promptTokenCount" in usage:
-            await self.state.reconcile(record.model, sent.grant, int(usage["promptTokenCount"]))
 
     async def call_stream(
         self,
@@ -190,12 +248,8 @@ class Engine:
         endpoint_id: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream parsed chunks; a failure after the first chunk is :class:`StreamInterrupted`."""
-        record = self.start(call, request_id, endpoint_id)
-        try:
-            sent = await self.send(call, record, endpoint_id)
-        except BaseException as exc:
-            self.tracker.finish(record, error=exc)
-            raise
+        exchange = self.exchange(call, request_id, endpoint_id)
+        sent = await exchange.send()
         received: list[dict[str, Any]] = []
         last_usage: Mapping[str, Any] | None = None
         try:
@@ -215,22 +269,48 @@ class Engine:
             interrupted = StreamInterrupted(
                 f"stream failed after {len(received)} chunks: {exc}", received, exc
             )
-            self.tracker.finish(record, error=interrupted)
+            exchange.fail(interrupted)
             raise interrupted from exc
         except BaseException as exc:
-            self.tracker.finish(record, error=exc)
+            exchange.fail(exc)
             raise
         finally:
             await sent.reply.aclose()
-        if last_usage:
-            await self.record_usage(record, sent, last_usage)
-        record.http_status = sent.reply.status
-        self.tracker.finish(record)
+        await exchange.finish(last_usage)
 
     async def aclose(self) -> None:
-        """Close the driver's connections."""
+        """Close the SDK client, if one was made, and the driver's connections."""
+        if self._sdk is not None:
+            await self._sdk.aio.aclose()
+        if self._sdk_http is not None:  # the SDK leaves a client it was given open
+            await self._sdk_http.aclose()
         with contextlib.suppress(Exception):
             await self.driver.aclose()
+
+
+def _emulator_app(clock: Callable[[], float]) -> Any:
+    """The built-in emulator's ASGI app, or a clear error when its extra is missing."""
+    try:
+        from gemgate.emulator import create_app
+    except ModuleNotFoundError as exc:
+        raise UsageError(
+            f"the built-in emulator needs {exc.name!r}, which is not installed: "
+            "pip install 'gemgate[emulator]'"
+        ) from exc
+    return create_app(clock=clock)
+
+
+class EngineSource(Protocol):
+    """Anything that has an engine: :class:`~gemgate.AsyncGemini`, for one."""
+
+    @property
+    def engine(self) -> Engine:
+        """The engine its calls go through."""
+
+
+def engine_of(source: Engine | EngineSource) -> Engine:
+    """The engine itself, or the engine of a client."""
+    return source if isinstance(source, Engine) else source.engine
 
 
 def _parse(raw: bytes) -> Any:

@@ -18,7 +18,7 @@ from gemgate.errors import APIStatusError, QuotaExhausted, TransportError, statu
 from gemgate.policy.retry import Action, Backoff, classify_status, classify_transport
 from gemgate.policy.selection import Rotation, order
 from gemgate.projects import ProjectConfig, fingerprint
-from gemgate.state.base import Candidate, Grant, QuotaState
+from gemgate.state.base import Candidate, Grant, OwnerStore, QuotaState
 from gemgate.upstream.driver import Driver, Reply
 from gemgate.upstream.endpoints import Endpoint
 from gemgate.upstream.tracking import RequestRecord, Tracker
@@ -83,6 +83,7 @@ class Upstream:
         driver: Driver,
         state: QuotaState,
         tracker: Tracker,
+        owners: OwnerStore,
         *,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
@@ -99,7 +100,7 @@ class Upstream:
         self.rotation = Rotation()
         self.inflight: dict[str, int] = {}
         self._usable_cache: dict[tuple[str, frozenset[str]], list[ProjectConfig]] = {}
-        self.owners: dict[str, str] = {}
+        self.owners = owners
         """Project that owns each cachedContents/files resource (or upload id)."""
         self.default = Endpoint("default", "default", None, list(settings.projects))
         self.default.breaker.threshold = settings.retry.breaker_threshold
@@ -120,7 +121,7 @@ class Upstream:
         deadline = self.clock() + self.settings.timeouts.total
         retries = 0
         if call.project is None and call.resources:  # a cache or file binds the call to its owner
-            call.project = next((self.owners[n] for n in call.resources if n in self.owners), None)
+            call.project = await self.owners.first(call.resources)
         async with endpoint:
             for _ in range(MAX_HOPS):
                 project, key, grant = await self._admit(call, endpoint, deadline)
@@ -184,7 +185,7 @@ class Upstream:
         if reply.status < 400:
             endpoint.breaker.success()
             for name in call.resources:
-                self.owners.setdefault(name, project.name)
+                await self.owners.set(name, project.name, replace=False)
             return Sent(reply, project.name, fingerprint(key), grant)
         try:
             body = await reply.read()

@@ -1,7 +1,8 @@
 """Wiring the official SDK onto the pipeline.
 
 ``google.genai.Client`` accepts an injected ``httpx2.AsyncClient``; gemgate gives it one
-whose transport hands every request to :class:`~gemgate.upstream.engine.Engine`. The SDK's
+whose transport hands every request to :class:`~gemgate.upstream.engine.Engine`. The
+gateway's native route relays through the same :func:`build_call` and :func:`relay`. The SDK's
 calls then get gemgate's keys, quotas, retries, affinity and tracking, while the SDK
 keeps parsing and raising its own errors from the final upstream answer.
 """
@@ -18,8 +19,8 @@ import httpx2
 
 from gemgate.errors import APIStatusError
 from gemgate.upstream.calls import estimate_tokens, model_method, referenced_resources
+from gemgate.upstream.exchange import Exchange
 from gemgate.upstream.pipeline import Call, Sent
-from gemgate.upstream.tracking import RequestRecord
 from gemgate.wire.errors import error_body
 from gemgate.wire.sse import SSEDecoder
 
@@ -56,8 +57,8 @@ _HOP = {
 """Headers of the upstream answer that are not passed on: hop-by-hop, or set by our server."""
 
 
-def build_call(
-    core: Engine,
+async def build_call(
+    engine: Engine,
     method: str,
     raw: str,
     headers: Iterable[tuple[str, str]],
@@ -68,7 +69,7 @@ def build_call(
     upload_id = parse_qs(query).get("upload_id", [None])[0] if "upload_id=" in query else None
     model, action = model_method(raw)
     kind = _KINDS.get(action or "", "upload" if raw.startswith("/upload/") else "other")
-    owner = core.owners.get(upload_id) if upload_id else None  # resources: the pipeline's
+    owner = await engine.owners.get(upload_id) if upload_id else None
     resources = referenced_resources(raw, body)
     kept = {k: v for k, v in headers if k.lower() not in _DROP}
     quota_model = model if kind in ("generate", "stream", "embed") else None
@@ -95,46 +96,40 @@ class Relayed:
     stream: _Recorded | None = None
 
 
-async def relay(core: Engine, call: Call) -> Relayed:
+async def relay(engine: Engine, call: Call) -> Relayed:
     """Send ``call`` through the pipeline; errors after retries come back in Google's shape."""
-    record = core.start(call, None, None)
+    exchange = engine.exchange(call)
     try:
-        sent = await core.send(call, record)
+        sent = await exchange.send()
     except APIStatusError as exc:
-        core.tracker.finish(record, error=exc)
         payload = error_body(exc.status_code, exc.message, status=exc.status, details=exc.details)
         body = json.dumps(payload, separators=(",", ":")).encode()
         return Relayed(exc.status_code, [("content-type", "application/json")], body=body)
-    except BaseException as exc:
-        core.tracker.finish(record, error=exc)
-        raise
-    _remember_upload(core, sent)
+    await _remember_upload(engine, sent)
     headers = [(k, v) for k, v in sent.reply.headers.items() if k.lower() not in _HOP]
-    return Relayed(
-        sent.reply.status, headers, stream=_Recorded(core, record, sent, call.kind == "stream")
-    )
+    return Relayed(sent.reply.status, headers, stream=_Recorded(exchange, call.kind == "stream"))
 
 
-def _remember_upload(core: Engine, sent: Sent) -> None:
+async def _remember_upload(engine: Engine, sent: Sent) -> None:
     upload_url = sent.reply.headers.get("x-goog-upload-url")
     if upload_url:
         upload_id = httpx2.URL(upload_url).params.get("upload_id")
         if upload_id:
-            core.owners[upload_id] = sent.project
+            await engine.owners.set(upload_id, sent.project)
 
 
 class PipelineTransport(httpx2.AsyncBaseTransport):
     """An httpx2 transport that sends through gemgate's pipeline."""
 
-    def __init__(self, core: Engine) -> None:
-        self.engine = core
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send one SDK request through the pipeline."""
         body = await request.aread()
         raw = request.url.raw_path.decode()
-        call = build_call(self.engine, request.method, raw, request.headers.items(), body)
-        relayed = await relay(self.engine, call)
+        call = await build_call(self._engine, request.method, raw, request.headers.items(), body)
+        relayed = await relay(self._engine, call)
         if relayed.stream is None:
             return httpx2.Response(
                 relayed.status, headers=relayed.headers, content=relayed.body, request=request
@@ -147,9 +142,10 @@ class PipelineTransport(httpx2.AsyncBaseTransport):
 class _Recorded(httpx2.AsyncByteStream):
     """Relays the body and, at its end, records usage, ownership and the outcome."""
 
-    def __init__(self, core: Engine, record: RequestRecord, sent: Sent, streaming: bool) -> None:
-        self.engine = core
-        self._record = record
+    def __init__(self, exchange: Exchange, streaming: bool) -> None:
+        self._exchange = exchange
+        sent = exchange.sent
+        assert sent is not None
         self._sent = sent
         self._streaming = streaming
 
@@ -171,16 +167,13 @@ class _Recorded(httpx2.AsyncByteStream):
                     kept.append(chunk)
                 yield chunk
         except BaseException as exc:
-            self.engine.tracker.finish(self._record, error=exc)
+            self._exchange.fail(exc)
             raise
         if decoder is None:
-            usage = self._inspect(b"".join(kept))
-        if usage:
-            await self.engine.record_usage(self._record, self._sent, usage)
-        self._record.http_status = self._sent.reply.status
-        self.engine.tracker.finish(self._record)
+            usage = await self._inspect(b"".join(kept))
+        await self._exchange.finish(usage)
 
-    def _inspect(self, body: bytes) -> Any:
+    async def _inspect(self, body: bytes) -> Any:
         if b'"name"' not in body:  # no resource was created: only usage matters
             return _usage_only(body)
         try:
@@ -192,7 +185,7 @@ class _Recorded(httpx2.AsyncByteStream):
         resource = value.get("file", value) if isinstance(value.get("file", value), dict) else value
         name = resource.get("name") if isinstance(resource, dict) else None
         if isinstance(name, str) and name.startswith(("cachedContents/", "files/")):
-            self.engine.owners[name] = self._sent.project
+            await self._exchange.engine.owners.set(name, self._sent.project)
         return value.get("usageMetadata")
 
     async def aclose(self) -> None:
@@ -251,8 +244,8 @@ def portal_response(
 class BlockingPipelineTransport(httpx2.BaseTransport):
     """The sync SDK's transport: runs :class:`PipelineTransport` on the portal's loop."""
 
-    def __init__(self, core: Engine, portal: Any) -> None:
-        self._async = PipelineTransport(core)
+    def __init__(self, engine: Engine, portal: Any) -> None:
+        self._async = PipelineTransport(engine)
         self._portal = portal
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
