@@ -37,6 +37,27 @@ def test_readme_block_runs(
         assert out.strip()
 
 
+def _quick_start(face: str) -> str:
+    return next(b for b in BLOCKS if f"from gemgate import {face}\n" in b)
+
+
+def test_the_quick_start_is_the_same_with_both_faces(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMGATE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
+    monkeypatch.chdir(tmp_path)
+    printed = {}
+    for face in ("Gemini", "AsyncGemini"):
+        exec(compile(_quick_start(face), f"README {face}", "exec"), {"__name__": "__readme__"})
+        printed[face] = capsys.readouterr().out
+    assert "capital of France" in printed["Gemini"]
+    assert "prompt_tokens" in printed["Gemini"]  # get_token_usage() was printed
+    assert printed["AsyncGemini"] == printed["Gemini"]
+
+
 TOML_BLOCKS = re.findall(r"```toml\n(.*?)```", README.read_text(), re.DOTALL)
 
 

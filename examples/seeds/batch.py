@@ -1,9 +1,9 @@
 """Batch processing: many prompts, ``batch_size`` at a time, results in prompt order.
 
-Run it with ``python examples/seeds/batch.py``. With no key configured it runs on
-gemgate's built-in Gemini emulator (a one-line notice on stderr says so); set
-``GEMINI_API_KEY`` to reach Google, or ``GEMGATE_UPSTREAM_URL`` (plus any
-``GEMINI_API_KEY``) to reach another server such as ``gemgate emulate``.
+Run it with ``python examples/seeds/batch.py`` and ``GEMINI_API_KEY`` set, or with
+``GEMGATE_UPSTREAM=emulator`` on gemgate's built-in Gemini emulator (no key), or with
+``GEMGATE_UPSTREAM_URL`` (plus any ``GEMINI_API_KEY``) on another server such as
+``gemgate emulate``.
 A prompt that fails gives ``{"error": {...}}`` in its place instead of raising.
 """
 

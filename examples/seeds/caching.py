@@ -1,9 +1,9 @@
 """Caching and token usage: a repeated identical request is answered from the cache.
 
-Run it with ``python examples/seeds/caching.py``. With no key configured it runs on
-gemgate's built-in Gemini emulator (a one-line notice on stderr says so); set
-``GEMINI_API_KEY`` to reach Google, or ``GEMGATE_UPSTREAM_URL`` (plus any
-``GEMINI_API_KEY``) to reach another server such as ``gemgate emulate``.
+Run it with ``python examples/seeds/caching.py`` and ``GEMINI_API_KEY`` set, or with
+``GEMGATE_UPSTREAM=emulator`` on gemgate's built-in Gemini emulator (no key), or with
+``GEMGATE_UPSTREAM_URL`` (plus any ``GEMINI_API_KEY``) on another server such as
+``gemgate emulate``.
 
 The constructor takes the seed's ``metadata`` dict as it is (``Gemini(cache=True,
 cache_max_size=200)`` says the same); a key of ``None`` means "from the environment".

@@ -1,9 +1,9 @@
 """Embeddings: OpenAI-shaped ``data[i]["embedding"]`` vectors for several texts at once.
 
-Run it with ``python examples/seeds/embeddings.py``. With no key configured it runs on
-gemgate's built-in Gemini emulator (a one-line notice on stderr says so); set
-``GEMINI_API_KEY`` to reach Google, or ``GEMGATE_UPSTREAM_URL`` (plus any
-``GEMINI_API_KEY``) to reach another server such as ``gemgate emulate``.
+Run it with ``python examples/seeds/embeddings.py`` and ``GEMINI_API_KEY`` set, or with
+``GEMGATE_UPSTREAM=emulator`` on gemgate's built-in Gemini emulator (no key), or with
+``GEMGATE_UPSTREAM_URL`` (plus any ``GEMINI_API_KEY``) on another server such as
+``gemgate emulate``.
 The default embedding model, ``gemini-embedding-001``, returns 3072 dimensions.
 """
 

@@ -1,9 +1,9 @@
 """Dedicated endpoints: per-model key sets with their own queue, backoff and metrics.
 
-Run it with ``python examples/seeds/endpoints.py``. With no key configured it runs on
-gemgate's built-in Gemini emulator (a one-line notice on stderr says so); set
-``GEMINI_API_KEY`` to reach Google, or ``GEMGATE_UPSTREAM_URL`` (plus any
-``GEMINI_API_KEY``) to reach another server such as ``gemgate emulate``.
+Run it with ``python examples/seeds/endpoints.py`` and ``GEMINI_API_KEY`` set, or with
+``GEMGATE_UPSTREAM=emulator`` on gemgate's built-in Gemini emulator (no key), or with
+``GEMGATE_UPSTREAM_URL`` (plus any ``GEMINI_API_KEY``) on another server such as
+``gemgate emulate``.
 
 Two changes to the seed, both so it can run anywhere: ``gemini-pro`` is retired (Google
 and the emulator answer 404), so the endpoints serve ``gemini-2.5-flash``; and the keys

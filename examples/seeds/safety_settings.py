@@ -1,9 +1,9 @@
 """Safety settings: per-category blocking thresholds sent with a request.
 
-Run it with ``python examples/seeds/safety_settings.py``. With no key configured it runs on
-gemgate's built-in Gemini emulator (a one-line notice on stderr says so); set
-``GEMINI_API_KEY`` to reach Google, or ``GEMGATE_UPSTREAM_URL`` (plus any
-``GEMINI_API_KEY``) to reach another server such as ``gemgate emulate``.
+Run it with ``python examples/seeds/safety_settings.py`` and ``GEMINI_API_KEY`` set, or with
+``GEMGATE_UPSTREAM=emulator`` on gemgate's built-in Gemini emulator (no key), or with
+``GEMGATE_UPSTREAM_URL`` (plus any ``GEMINI_API_KEY``) on another server such as
+``gemgate emulate``.
 Thresholds: BLOCK_NONE, OFF, BLOCK_ONLY_HIGH, BLOCK_MEDIUM_AND_ABOVE and
 BLOCK_LOW_AND_ABOVE (the seed's BLOCK_ALL is not a value the API knows).
 """

@@ -1,9 +1,9 @@
 """Streaming image analysis: ``process_image(..., stream=True)`` yields ``analysis_chunk``s.
 
-Run it with ``python examples/seeds/streaming_image.py``. With no key configured it runs on
-gemgate's built-in Gemini emulator (a one-line notice on stderr says so); set
-``GEMINI_API_KEY`` to reach Google, or ``GEMGATE_UPSTREAM_URL`` (plus any
-``GEMINI_API_KEY``) to reach another server such as ``gemgate emulate``.
+Run it with ``python examples/seeds/streaming_image.py`` and ``GEMINI_API_KEY`` set, or with
+``GEMGATE_UPSTREAM=emulator`` on gemgate's built-in Gemini emulator (no key), or with
+``GEMGATE_UPSTREAM_URL`` (plus any ``GEMINI_API_KEY``) on another server such as
+``gemgate emulate``.
 
 The seed reads ``image.jpg``; to stay self-contained this script builds a 1x1 PNG in
 memory instead (and so says ``image/png``).

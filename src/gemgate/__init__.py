@@ -1,34 +1,297 @@
 """gemgate: run Google's Gemini API from Python in production.
 
+This namespace is gemgate's public API: every name a user needs, from the clients to the
+tools, chat storage, context caching, Live sessions and the errors. The sub-packages
+(``gemgate.sessions``, ``gemgate.tools``, …) hold the same names by subject; their
+modules are implementation. Names are imported on first use, so ``import gemgate`` stays
+fast and loads no server, database or SDK code.
+
 Example::
 
     from gemgate import Gemini
 
-    with Gemini() as g:  # no key configured: the built-in emulator answers
+    with Gemini() as g:  # a key from GEMINI_API_KEY (or Gemini.emulated() offline)
         print(g.chat([{"role": "user", "content": "Hello"}])["choices"][0]["message"])
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["AsyncGemini", "Gemini", "Settings", "__version__"]
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "gemgate.client": (
+        "AsyncGemini",
+        "Gemini",
+    ),
+    "gemgate.config": ("Settings",),
+    "gemgate.projects": (
+        "GatewayKey",
+        "Limits",
+        "ProjectConfig",
+        "fingerprint",
+        "hash_secret",
+    ),
+    "gemgate.upstream": ("Engine",),
+    "gemgate.errors": (
+        "APIStatusError",
+        "AuthError",
+        "BadRequestError",
+        "ConnectError",
+        "GemgateError",
+        "GeminiAPIError",
+        "GeminiClientError",
+        "GeminiResponseError",
+        "GeminiToolExecutionError",
+        "LiveSessionLost",
+        "NotFoundError",
+        "ProtocolError",
+        "QuotaExhausted",
+        "RateLimitedError",
+        "ServerError",
+        "StorageError",
+        "StreamInterrupted",
+        "TransportError",
+        "UpstreamTimeout",
+        "UsageError",
+        "WireDecodeError",
+    ),
+    "gemgate.sessions": (
+        "ChatExists",
+        "ChatInfo",
+        "ChatManager",
+        "ChatMessage",
+        "ChatNotFound",
+        "ChatStorage",
+        "CorruptRecord",
+        "LocalChatStorage",
+        "MemoryChatStorage",
+        "PostgresChatStorage",
+        "RedisChatStorage",
+        "SQLiteChatStorage",
+        "StorageUnavailable",
+    ),
+    "gemgate.tools": (
+        "AsyncToolExecutor",
+        "ChatEvent",
+        "FinalAnswer",
+        "FunctionCall",
+        "FunctionCallData",
+        "FunctionCallEvent",
+        "FunctionTool",
+        "MaxIterationsReached",
+        "RateLimitingAsyncExecutor",
+        "SequentialToolExecutor",
+        "TextDelta",
+        "Tool",
+        "ToolDefinitionError",
+        "ToolEvent",
+        "ToolExecutor",
+        "ToolResult",
+        "ToolsExecutionResult",
+        "UsageEvent",
+        "tool",
+    ),
+    "gemgate.caching": (
+        "CacheConfig",
+        "CacheManager",
+    ),
+    "gemgate.live": (
+        "LiveEvent",
+        "LivePool",
+        "LivePoolFull",
+        "LiveReply",
+        "LiveSession",
+        "LiveText",
+        "LiveToolCalls",
+        "LiveTranscription",
+        "LiveTurnComplete",
+    ),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = [
+    "APIStatusError",
+    "AsyncGemini",
+    "AsyncToolExecutor",
+    "AuthError",
+    "BadRequestError",
+    "CacheConfig",
+    "CacheManager",
+    "ChatEvent",
+    "ChatExists",
+    "ChatInfo",
+    "ChatManager",
+    "ChatMessage",
+    "ChatNotFound",
+    "ChatStorage",
+    "ConnectError",
+    "CorruptRecord",
+    "Engine",
+    "FinalAnswer",
+    "FunctionCall",
+    "FunctionCallData",
+    "FunctionCallEvent",
+    "FunctionTool",
+    "GatewayKey",
+    "GemgateError",
+    "Gemini",
+    "GeminiAPIError",
+    "GeminiClientError",
+    "GeminiResponseError",
+    "GeminiToolExecutionError",
+    "Limits",
+    "LiveEvent",
+    "LivePool",
+    "LivePoolFull",
+    "LiveReply",
+    "LiveSession",
+    "LiveSessionLost",
+    "LiveText",
+    "LiveToolCalls",
+    "LiveTranscription",
+    "LiveTurnComplete",
+    "LocalChatStorage",
+    "MaxIterationsReached",
+    "MemoryChatStorage",
+    "NotFoundError",
+    "PostgresChatStorage",
+    "ProjectConfig",
+    "ProtocolError",
+    "QuotaExhausted",
+    "RateLimitedError",
+    "RateLimitingAsyncExecutor",
+    "RedisChatStorage",
+    "SQLiteChatStorage",
+    "SequentialToolExecutor",
+    "ServerError",
+    "Settings",
+    "StorageError",
+    "StorageUnavailable",
+    "StreamInterrupted",
+    "TextDelta",
+    "Tool",
+    "ToolDefinitionError",
+    "ToolEvent",
+    "ToolExecutor",
+    "ToolResult",
+    "ToolsExecutionResult",
+    "TransportError",
+    "UpstreamTimeout",
+    "UsageError",
+    "UsageEvent",
+    "WireDecodeError",
+    "__version__",
+    "fingerprint",
+    "hash_secret",
+    "tool",
+]
 
 if TYPE_CHECKING:
-    from gemgate.client import AsyncGemini, Gemini
-    from gemgate.config import Settings
+    from gemgate.caching import (
+        CacheConfig,
+        CacheManager,
+    )
+    from gemgate.client import (
+        AsyncGemini,
+        Gemini,
+    )
+    from gemgate.config import (
+        Settings,
+    )
+    from gemgate.errors import (
+        APIStatusError,
+        AuthError,
+        BadRequestError,
+        ConnectError,
+        GemgateError,
+        GeminiAPIError,
+        GeminiClientError,
+        GeminiResponseError,
+        GeminiToolExecutionError,
+        LiveSessionLost,
+        NotFoundError,
+        ProtocolError,
+        QuotaExhausted,
+        RateLimitedError,
+        ServerError,
+        StorageError,
+        StreamInterrupted,
+        TransportError,
+        UpstreamTimeout,
+        UsageError,
+        WireDecodeError,
+    )
+    from gemgate.live import (
+        LiveEvent,
+        LivePool,
+        LivePoolFull,
+        LiveReply,
+        LiveSession,
+        LiveText,
+        LiveToolCalls,
+        LiveTranscription,
+        LiveTurnComplete,
+    )
+    from gemgate.projects import (
+        GatewayKey,
+        Limits,
+        ProjectConfig,
+        fingerprint,
+        hash_secret,
+    )
+    from gemgate.sessions import (
+        ChatExists,
+        ChatInfo,
+        ChatManager,
+        ChatMessage,
+        ChatNotFound,
+        ChatStorage,
+        CorruptRecord,
+        LocalChatStorage,
+        MemoryChatStorage,
+        PostgresChatStorage,
+        RedisChatStorage,
+        SQLiteChatStorage,
+        StorageUnavailable,
+    )
+    from gemgate.tools import (
+        AsyncToolExecutor,
+        ChatEvent,
+        FinalAnswer,
+        FunctionCall,
+        FunctionCallData,
+        FunctionCallEvent,
+        FunctionTool,
+        MaxIterationsReached,
+        RateLimitingAsyncExecutor,
+        SequentialToolExecutor,
+        TextDelta,
+        Tool,
+        ToolDefinitionError,
+        ToolEvent,
+        ToolExecutor,
+        ToolResult,
+        ToolsExecutionResult,
+        UsageEvent,
+        tool,
+    )
+    from gemgate.upstream import (
+        Engine,
+    )
 
 
 def __getattr__(name: str) -> Any:
-    """Import the heavy parts on first use, so ``import gemgate`` stays fast."""
-    if name in ("AsyncGemini", "Gemini"):
-        from gemgate import client
+    """Import a public name's module on first use."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gemgate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return getattr(client, name)
-    if name == "Settings":
-        from gemgate.config import Settings
 
-        return Settings
-    raise AttributeError(f"module 'gemgate' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return __all__

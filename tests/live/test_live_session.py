@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from gemgate import AsyncGemini
-from gemgate.config import Settings
 from gemgate.errors import GemgateError, LiveSessionLost
 from gemgate.live import LivePool, LiveSession, LiveText, LiveToolCalls, LiveTurnComplete
 from gemgate.tools import tool
@@ -172,7 +171,7 @@ async def test_client_live_convenience_calls_on_the_embedded_emulator(
     for name in list(os.environ):
         if name.startswith(("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMGATE_")):
             monkeypatch.delenv(name)
-    async with AsyncGemini(settings=Settings()) as client:  # no key: in-process emulator
+    async with AsyncGemini.emulated() as client:  # no key: the in-process emulator
         pieces = [p async for p in client.live.process_text_stream("Hi", session_id="u1")]
         assert len(pieces) > 1 and "Hi" in "".join(pieces)
         described = await client.live.process_image(

@@ -2,8 +2,8 @@
 
 The seed's ``GeminiClient(api_key=..., chat_manager=...)`` and ``client.chat(...)`` are
 gemgate's ``AsyncGemini`` and ``chat_with_tools(...)``; the rest is the seed's code.
-Run it with ``python examples/seeds/fast_gemini/weather_tool.py`` (no key: the built-in
-emulator answers).
+Run it with ``python examples/seeds/fast_gemini/weather_tool.py`` (with
+``GEMGATE_UPSTREAM=emulator`` and no key, the built-in emulator answers).
 """
 
 import asyncio

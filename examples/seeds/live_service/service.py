@@ -22,7 +22,7 @@ def tiny_png() -> bytes:
 
 async def main() -> None:
     """Two turns of one conversation, an image, a health check, and closing the session."""
-    async with AsyncGemini() as client:  # no key: the built-in emulator
+    async with AsyncGemini() as client:  # GEMGATE_UPSTREAM=emulator: the built-in emulator
         service = client.live
         for text in ("Hello, I am Mina.", "What did I just tell you?"):
             print("user123 >", text)
