@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gemgate import AsyncGemini
 from gemgate.config import RetrySettings
 from gemgate.emulator import EmulatorConfig, create_app
+from gemgate.emulator.http import TRANSPORT_KEY
 from gemgate.gateway import Gateway
 from gemgate.gateway import create_app as create_gateway
 from tests.conftest import free_port, serve_in_loop, stop_process
@@ -111,6 +112,9 @@ class SlowStreams:
             return
         log = StreamLog(scope["path"])
         self.streams.append(log)
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        if transport is not None:  # the emulator's drop fault closes it, as without this wrapper
+            scope[TRANSPORT_KEY] = transport
 
         async def slow_send(message: Message) -> None:
             if message["type"] == "http.response.body":

@@ -1,8 +1,10 @@
-"""The gateway's ASGI application: routing and the per-request envelope.
+"""The gateway's ASGI application: the per-request envelope around the route table.
 
 Every response carries ``x-request-id`` and ``x-gemgate-overhead-ms`` (time spent in the
-gateway, upstream waits excluded); unexpected failures become a 500 in the route's shape
-and are logged without request bodies or keys.
+gateway, upstream waits excluded). Routes come from `gemgate.gateway.table`; a failure,
+wherever it is raised, is answered here by the face of the path
+(`gemgate.gateway.faces`); unexpected ones become a 500 and are logged without request
+bodies or keys.
 """
 
 from __future__ import annotations
@@ -14,32 +16,32 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from starlette.types import Message, Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.config import Settings
-from gemgate.errors import GemgateError, QuotaExhausted, UpstreamTimeout
-from gemgate.gateway.asgi import BodyTooLarge, header, read_json, send_bytes, send_json
-from gemgate.gateway.backends import BackendError, Registry
+from gemgate.gateway.asgi import header, send_bytes, send_json
+from gemgate.gateway.backends import Registry
+from gemgate.gateway.backends_api import BackendsRoute
+from gemgate.gateway.faces import GOOGLE, Answer, Face, Problem, expected, face_of
 from gemgate.gateway.keys import GatewayKey, KeyCheck, Keyring
-from gemgate.gateway.live_api import COOKIE, LiveRoute, Logins
+from gemgate.gateway.live_api import LiveRoute, Logins
 from gemgate.gateway.metrics import CONTENT_TYPE as METRICS_TYPE
 from gemgate.gateway.metrics import Metrics
 from gemgate.gateway.native import PREFIX, NativeRoute
-from gemgate.gateway.openai_api import OpenAIRoute, openai_error
+from gemgate.gateway.openai_api import OpenAIRoute
 from gemgate.gateway.openapi import spec
-from gemgate.gateway.sessions_api import PREFIX as SESSIONS
+from gemgate.gateway.routing import Router
 from gemgate.gateway.sessions_api import SessionsRoute
 from gemgate.gateway.sockets import refuse
+from gemgate.gateway.table import routes
 from gemgate.gateway.ws_chat import ChatSocket
 from gemgate.gateway.ws_live import Charge, LiveSocket
 from gemgate.serving import settle_gc
 from gemgate.upstream.calls import model_method
 from gemgate.upstream.pipeline import UPSTREAM_WAIT
-from gemgate.wire.errors import error_body
 
 __all__ = ["Gateway", "create_app"]
 
@@ -53,12 +55,6 @@ _PAGE = Path(__file__).parent / "static" / "index.html"
 def _page() -> bytes:
     """The web chat page (read once)."""
     return _PAGE.read_bytes()
-
-
-@functools.cache
-def _spec() -> bytes:
-    """``/openapi.json``'s body (built once)."""
-    return json.dumps(spec(), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Gateway:
@@ -78,15 +74,19 @@ class Gateway:
         """The process serves only this app (``gemgate serve``): it may tune the GC."""
         self.client = client
         self.backends = Registry(client)
-        self._native = NativeRoute(client.engine, max_body)
-        self._openai = OpenAIRoute(client, max_body, self.backends)
+        self.backends_api = BackendsRoute(self.backends)
+        self.native = NativeRoute(client.engine, max_body)
+        self.openai = OpenAIRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url)
         self.keyring = Keyring(client.settings.gateway_keys, client.engine.clock)
         self.metrics = Metrics(client)
         self.chat_socket = ChatSocket(client, self.sessions.manager)
         self.live_socket = LiveSocket(client, self.sessions.manager)
         self.logins = Logins(client.engine.clock)
-        self._live = LiveRoute(client)
+        self.live = LiveRoute(client)
+        self.router = Router(routes(self))
+        """Every HTTP route; ``/openapi.json`` is made from it."""
+        self._spec: bytes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -116,53 +116,48 @@ class Gateway:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        shape = _shape(path)
+        face = face_of(path)
         try:
-            if path not in _OPEN and not await self._authorize(scope, shape, send_with_headers):
-                return
-            await self._route(path, scope, receive, send_with_headers)
-        except BodyTooLarge as exc:
-            await self._fail(send_with_headers, shape, 413, str(exc))
+            match = self.router.match(scope["method"], path)
+            if not match.public:
+                self._authorize(scope, face)
+            if match.handler is None:
+                raise _no_route(scope, match.allowed)
+            scope["path_params"] = match.params
+            await match.handler(scope, receive, send_with_headers)
         except ConnectionResetError:
             return
-        except QuotaExhausted as exc:
-            await self._fail(send_with_headers, shape, 429, str(exc))
-        except GemgateError as exc:  # the upstream failed after retries: not our 500
-            status = 504 if isinstance(exc, UpstreamTimeout) else 502
-            await self._fail(send_with_headers, shape, status, f"upstream failure: {exc}")
-        except Exception:
-            logger.exception(
-                "gateway error on %s %s (request %s)", scope["method"], path, request_id
-            )
-            await self._fail(send_with_headers, shape, 500, "internal gateway error")
+        except Exception as exc:
+            if not expected(exc):
+                logger.exception(
+                    "gateway error on %s %s (request %s)", scope["method"], path, request_id
+                )
+            await _fail(send_with_headers, face.answer(exc, self.client.engine.clock()))
 
-    async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        if path.startswith(PREFIX + "/"):
-            await self._native(scope, receive, send)
-        elif path.startswith("/v1/"):
-            await self._openai(scope, receive, send)
-        elif path == SESSIONS or path.startswith(SESSIONS + "/"):
-            await self.sessions(scope, receive, send)
-        elif path.startswith("/api/v1/models/"):
-            await self._models_api(path, scope, receive, send)
-        elif path == "/api/v1/live/tokens" and scope["method"] == "POST":
-            await self._live.tokens(receive, send, scope.get("gemgate.key"))
-        elif path == "/api/v1/login" and scope["method"] == "POST":
-            await self._login(scope, send)
-        elif path == "/" and scope["method"] == "GET":
-            await send_bytes(send, 200, _page(), [("content-type", "text/html; charset=utf-8")])
-        elif path == "/healthz":
-            await send_json(send, 200, {"status": "ok"})
-        elif path == "/readyz":
-            checks = await self._readiness()
-            ready = all(v == "ok" for v in checks.values())
-            await send_json(send, 200 if ready else 503, {"ready": ready, "checks": checks})
-        elif path == "/openapi.json":
-            await send_bytes(send, 200, _spec(), [("content-type", "application/json")])
-        elif path == "/metrics":
-            await send_bytes(send, 200, self.metrics.render(), [("content-type", METRICS_TYPE)])
-        else:
-            await send_json(send, 404, {"error": {"message": f"no route for {path}", "code": 404}})
+    async def page(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /``: the web chat page."""
+        await send_bytes(send, 200, _page(), [("content-type", "text/html; charset=utf-8")])
+
+    async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /healthz``: the process answers."""
+        await send_json(send, 200, {"status": "ok"})
+
+    async def ready(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /readyz``: 200 when the upstream and the session store work, else 503."""
+        checks = await self._readiness()
+        ready = all(v == "ok" for v in checks.values())
+        await send_json(send, 200 if ready else 503, {"ready": ready, "checks": checks})
+
+    async def describe(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /openapi.json``: the route table as an OpenAPI document (built once)."""
+        if self._spec is None:
+            document = spec(self.router.routes)
+            self._spec = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        await send_bytes(send, 200, self._spec, [("content-type", "application/json")])
+
+    async def export_metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /metrics``: the Prometheus exposition."""
+        await send_bytes(send, 200, self.metrics.render(), [("content-type", METRICS_TYPE)])
 
     async def _readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -199,26 +194,34 @@ class Gateway:
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return
-        path = scope["path"]
-        user: str | KeyCheck = "-"
-        key: GatewayKey | None = None
-        if path not in ("/ws/chat", "/ws/live"):
-            refusal = "no such endpoint"
-        else:
-            user = self._socket_user(scope)
-            refusal = user.message if isinstance(user, KeyCheck) else self._foreign_origin(scope)
-            key = self.keyring.named(user) if isinstance(user, str) else None
-            model = self.client.settings.live_model
-            if path == "/ws/live" and key is not None and not key.allows(model):
-                refusal = f"this gateway key may not use {model}"
-        if refusal or isinstance(user, KeyCheck):
+        opener = {"/ws/chat": self._chat_socket, "/ws/live": self._live_socket}.get(scope["path"])
+        if opener is None:
+            await refuse(send, "no such endpoint")
+            return
+        user = self._socket_user(scope)
+        if isinstance(user, KeyCheck):
+            await refuse(send, user.message)
+            return
+        refusal = self._foreign_origin(scope)
+        if refusal:
             await refuse(send, refusal)
             return
+        await opener(scope, receive, send, user)
+
+    async def _chat_socket(self, scope: Scope, receive: Receive, send: Send, user: str) -> None:
+        """``/ws/chat``: a chat session over a WebSocket."""
         owner = user if self.keyring.enabled else None
-        if path == "/ws/chat":
-            await self.chat_socket(scope, receive, send, user, owner)
-        else:
-            await self.live_socket(scope, receive, send, user, owner, self._biller(key))
+        await self.chat_socket(scope, receive, send, user, owner)
+
+    async def _live_socket(self, scope: Scope, receive: Receive, send: Send, user: str) -> None:
+        """``/ws/live``: a Live conversation, if the user's key may use the Live model."""
+        key = self.keyring.named(user)
+        model = self.client.settings.live_model
+        if key is not None and not key.allows(model):
+            await refuse(send, f"this gateway key may not use {model}")
+            return
+        owner = user if self.keyring.enabled else None
+        await self.live_socket(scope, receive, send, user, owner, self._biller(key))
 
     def _biller(self, key: GatewayKey | None) -> Charge | None:
         """Charges Live turns to ``key``'s budget (none without a key or budget)."""
@@ -263,70 +266,20 @@ class Gateway:
             return self.keyring.charge(key, tokens)
         return self.keyring.check(secret, tokens)
 
-    async def _login(self, scope: Scope, send: Send) -> None:
-        """Trade a gateway key for an HttpOnly session cookie (for the web page)."""
-        key = scope.get("gemgate.key")
-        if key is None:
-            await send_json(send, 400, {"detail": "no gateway keys are configured"})
-            return
-        token = self.logins.start(key.name)
-        cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
-        if scope.get("scheme") == "https":
-            cookie += "; Secure"
-        await send_json(send, 200, {"user": key.name}, [("set-cookie", cookie)])
-
-    async def _authorize(self, scope: Scope, shape: _Shape, send: Send) -> bool:
-        """Check the gateway key (when keys are configured); answer 401/403/429 if refused."""
+    def _authorize(self, scope: Scope, face: Face) -> None:
+        """Check the gateway key (when keys are configured); raise 401/403/429 if refused."""
         if not self.keyring.enabled:
-            return True
+            return
         size = int(header(scope, b"content-length") or 0)
         check = self._check(scope, size // 4)
-        if check.status == 200 and shape == "google":
+        if check.status != 200:
+            code = "rate_limit_exceeded" if check.status == 429 else None
+            raise Problem(check.status, check.message, code=code, retry_after=check.retry_after)
+        if face is GOOGLE:
             model, _ = model_method(scope["path"][len(PREFIX) :])
             if check.key is not None and not check.key.allows(model):
-                check = KeyCheck(status=403, message=f"this gateway key may not use {model}")
-        if check.status == 200:
-            scope["gemgate.key"] = check.key
-            return True
-        await self._fail(send, shape, check.status, check.message)
-        return False
-
-    async def _models_api(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        """The seed's ``/api/v1/models/status`` and ``/api/v1/models/load``."""
-        if path == "/api/v1/models/status" and scope["method"] == "GET":
-            await send_json(send, 200, self.backends.status())
-            return
-        if path != "/api/v1/models/load" or scope["method"] != "POST":
-            await send_json(send, 404, {"detail": f"no route for {scope['method']} {path}"})
-            return
-        try:
-            body = await read_json(receive, 65536)
-            kind = body["backend_type"]
-            model = body.get("model_name_or_path")
-            options: dict[str, Any] = {k: body[k] for k in ("base_url", "api_key") if k in body}
-        except (ValueError, KeyError, TypeError):
-            await send_json(
-                send, 400, {"detail": 'expected {"backend_type": ..., "model_name_or_path": ...}'}
-            )
-            return
-        try:
-            await send_json(send, 200, await self.backends.load(str(kind), model, options))
-        except BackendError as exc:
-            await send_json(
-                send, exc.status, {"detail": exc.reason, "status": self.backends.status()}
-            )
-
-    @staticmethod
-    async def _fail(send: Send, shape: _Shape, status: int, message: str) -> None:
-        body: dict[str, Any]
-        if shape == "google":
-            body = error_body(status, message, status=_GATEWAY_STATUS.get(status))
-        elif shape == "openai":
-            body = openai_error(status, message)
-        else:
-            body = {"detail": message}
-        with contextlib.suppress(RuntimeError):  # the response had already started
-            await send_json(send, status, body)
+                raise Problem(403, f"this gateway key may not use {model}")
+        scope["gemgate.key"] = check.key
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -344,22 +297,20 @@ class Gateway:
                 return
 
 
-_GATEWAY_STATUS = {502: "UNAVAILABLE"}
-
-_Shape = Literal["google", "openai", "detail"]
-
-
-def _shape(path: str) -> _Shape:
-    """The error shape of the route ``path`` belongs to: Google's, OpenAI's or ``detail``."""
-    if path.startswith(PREFIX + "/"):
-        return "google"
-    if path.startswith("/v1/"):
-        return "openai"
-    return "detail"  # /api/v1/... and the rest: the seed's FastAPI-style {"detail": ...}
+async def _fail(send: Send, answer: Answer) -> None:
+    with contextlib.suppress(RuntimeError):  # the response had already started
+        await send_bytes(send, answer.status, answer.body, answer.headers)
 
 
-"""google.rpc statuses for HTTP codes only a gateway answers with."""
-_OPEN = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json"})
+def _no_route(scope: Scope, allowed: tuple[str, ...]) -> Problem:
+    """404 for a path not in the table; 405 (with ``Allow``) for a method not in it."""
+    method, path = scope["method"], scope["path"]
+    if allowed:
+        methods = ", ".join(allowed)
+        return Problem(
+            405, f"{method} is not allowed on {path} (use {methods})", headers=[("allow", methods)]
+        )
+    return Problem(404, f"Invalid URL ({method} {path})")
 
 
 def _secret(scope: Scope) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from gemgate.client.async_client import AsyncGemini
+from gemgate.errors import ConnectError, UpstreamTimeout
 
 __all__ = ["Backend", "BackendError", "Registry"]
 
@@ -59,14 +60,24 @@ class Backend:
     async def relay(
         self, path: str, body: bytes
     ) -> tuple[int, dict[str, str], AsyncGenerator[bytes]]:
-        """Send an OpenAI request to an OpenAI-compatible server; stream its answer back."""
+        """Send an OpenAI request to an OpenAI-compatible server; stream its answer back.
+
+        Raises:
+            UpstreamTimeout: The server did not answer in time.
+            ConnectError: The server could not be reached.
+        """
         assert self.base_url is not None
         if self.session is None:
             self.session = aiohttp.ClientSession(trust_env=False)
         headers = {"content-type": "application/json"}
         if self.api_key:
             headers["authorization"] = f"Bearer {self.api_key}"
-        response = await self.session.post(self.base_url + path, data=body, headers=headers)
+        try:
+            response = await self.session.post(self.base_url + path, data=body, headers=headers)
+        except TimeoutError as exc:
+            raise UpstreamTimeout("the backend did not answer in time") from exc
+        except (OSError, aiohttp.ClientError) as exc:
+            raise ConnectError(f"cannot reach the backend ({type(exc).__name__})") from exc
 
         async def chunks() -> AsyncGenerator[bytes]:
             try:

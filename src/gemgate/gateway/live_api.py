@@ -23,9 +23,8 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
-from gemgate.errors import APIStatusError
 from gemgate.gateway.asgi import header, read_json, send_json
-from gemgate.projects import GatewayKey
+from gemgate.gateway.faces import Problem
 from gemgate.upstream.pipeline import Call
 
 __all__ = ["COOKIE", "LiveRoute", "Logins"]
@@ -49,6 +48,16 @@ class Logins:
         self._sessions[token] = (key_name, now + self._ttl)
         return token
 
+    async def login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /api/v1/login``: trade the request's gateway key for a session cookie."""
+        key = scope.get("gemgate.key")
+        if key is None:
+            raise Problem(400, "no gateway keys are configured")
+        cookie = f"{COOKIE}={self.start(key.name)}; HttpOnly; SameSite=Strict; Path=/"
+        if scope.get("scheme") == "https":
+            cookie += "; Secure"
+        await send_json(send, 200, {"user": key.name}, [("set-cookie", cookie)])
+
     def user(self, scope: Scope) -> str | None:
         """The key name behind the request's session cookie, if it is valid."""
         cookies = header(scope, b"cookie") or ""
@@ -67,28 +76,27 @@ class LiveRoute:
     def __init__(self, client: AsyncGemini) -> None:
         self._client = client
 
-    async def tokens(self, receive: Receive, send: Send, key: GatewayKey | None) -> None:
-        """Mint an ephemeral Live token upstream, locked to one model ``key`` may use."""
+    async def tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Mint an ephemeral Live token upstream, locked to one model the caller's key may use.
+
+        An error status from the upstream is answered with its status and message.
+        """
+        body = await read_json(receive, 65536, empty_ok=True)
         try:
-            request = self._request(await read_json(receive, 65536, empty_ok=True))
-        except (ValueError, TypeError) as exc:  # BadBody is a ValueError
-            await send_json(send, 400, {"detail": f"invalid token request: {exc}"})
-            return
+            request = self._request(body)
+        except (ValueError, TypeError) as exc:
+            raise Problem(400, f"invalid token request: {exc}") from None
         model = request["bidiGenerateContentSetup"]["model"].removeprefix("models/")
+        key = scope.get("gemgate.key")
         if key is not None and not key.allows(model):
-            await send_json(send, 403, {"detail": f"this gateway key may not use {model}"})
-            return
+            raise Problem(403, f"this gateway key may not use {model}")
         call = Call(
             "POST",
             "/v1alpha/auth_tokens",
             body=json.dumps(request).encode(),
             headers={"content-type": "application/json"},
         )
-        try:
-            token = await self._client.engine.call_json(call)
-        except APIStatusError as exc:
-            await send_json(send, exc.status_code, {"detail": exc.message})
-            return
+        token = await self._client.engine.call_json(call)
         await send_json(
             send,
             200,

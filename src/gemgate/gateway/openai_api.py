@@ -1,6 +1,8 @@
 """``/v1``: the OpenAI chat-completions, embeddings and models API over Gemini.
 
-Errors here use OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
+Failures are raised, and answered in OpenAI's shape by the gateway
+(`gemgate.gateway.faces.OPENAI`); an unknown model, whichever backend would serve it, is
+OpenAI's 404 ``model_not_found``.
 """
 
 from __future__ import annotations
@@ -12,26 +14,26 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import aiohttp
 from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import (
-    APIStatusError,
-    GemgateError,
+    NotFoundError,
     QuotaExhausted,
     RateLimitedError,
     ServerError,
     StreamInterrupted,
     TransportError,
 )
-from gemgate.gateway.asgi import BadBody, read_body, read_json, send_json, send_stream
+from gemgate.gateway.asgi import read_body, read_json, send_json, send_stream
 from gemgate.gateway.backends import Backend, Registry
+from gemgate.gateway.faces import Problem as RequestError
+from gemgate.gateway.faces import model_not_found, openai_body, problem_of
 from gemgate.gateway.fetch import FetchError, fetch_image
 from gemgate.wire import openai
 from gemgate.wire.names import camel
 
-__all__ = ["OpenAIRoute", "openai_error"]
+__all__ = ["OpenAIRoute"]
 
 logger = logging.getLogger("gemgate.gateway")
 
@@ -43,14 +45,6 @@ class BackendUnavailable(Exception):
 _FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError, BackendUnavailable)
 """Failures (after the core's own retries) after which the next model of a route serves."""
 
-_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "invalid_request_error",
-    429: "rate_limit_error",
-}
 _CHAT_FIELDS = frozenset(
     {
         "model",
@@ -81,22 +75,6 @@ _GOOGLE_TOP = {"cached_content": "cachedContent", "safety_settings": "safetySett
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
 
-class RequestError(Exception):
-    """A client error to answer in OpenAI's shape."""
-
-    def __init__(self, status: int, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param = status, message, param
-
-
-def openai_error(
-    status: int, message: str, param: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """An error body in OpenAI's shape."""
-    kind = _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
 def _camel_keys(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {camel(k): _camel_keys(v) for k, v in value.items()}
@@ -111,67 +89,44 @@ class OpenAIRoute:
         self._registry = registry
         self._max_body = max_body
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one request, answering failures in OpenAI's error shape."""
-        try:
-            await self._dispatch(scope, receive, send)
-        except RequestError as exc:
-            await send_json(send, exc.status, openai_error(exc.status, exc.message, exc.param))
-        except APIStatusError as exc:
-            await send_json(
-                send, exc.status_code, openai_error(exc.status_code, exc.message, code=exc.status)
-            )
-        except QuotaExhausted as exc:
-            await send_json(send, 429, openai_error(429, str(exc), code="quota_exhausted"))
-        except GemgateError as exc:
-            await send_json(send, 502, openai_error(502, f"upstream failure: {exc}"))
+    async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/models``."""
+        await send_json(send, 200, await self._models())
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path, method = scope["path"], scope["method"]
-        if path == "/v1/models" and method == "GET":
-            await send_json(send, 200, await self._models())
-        elif path.startswith("/v1/models/") and method == "GET":
-            await send_json(send, 200, await self._model(path.removeprefix("/v1/models/")))
-        elif self._relayed(path, method):
-            await self._relay(path, receive, send)
-        elif path == "/v1/chat/completions" and method == "POST":
-            body = await self._json(receive)
-            _check_model(scope, body.get("model"))
+    async def get_model(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/models/{model}``."""
+        await send_json(send, 200, await self._model(scope["path_params"]["model"]))
+
+    async def chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/chat/completions``."""
+        body = await self._body(scope, receive, send)
+        if body is not None:
             await self._chat(body, receive, send)
-        elif path == "/v1/embeddings" and method == "POST":
-            body = await self._json(receive)
-            _check_model(scope, body.get("model"))
+
+    async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/embeddings``."""
+        body = await self._body(scope, receive, send)
+        if body is not None:
             await send_json(send, 200, await self._embeddings(body))
-        else:
-            raise RequestError(404, f"Unknown endpoint: {method} {path}")
 
     @property
     def _client(self) -> AsyncGemini:
         return self._registry.active.client or self._default
 
-    def _relayed(self, path: str, method: str) -> bool:
-        return (
-            self._registry.active.type == "openai_compatible"
-            and method == "POST"
-            and path in ("/v1/chat/completions", "/v1/embeddings")
-        )
+    async def _body(self, scope: Scope, receive: Receive, send: Send) -> dict[str, Any] | None:
+        """The JSON body, its model allowed; None once relayed to an OpenAI-compatible server.
 
-    async def _relay(self, path: str, receive: Receive, send: Send) -> None:
-        """Hand the request, as bytes, to the active OpenAI-compatible server."""
+        When such a server is the active backend, the request goes to it as bytes.
+        """
+        if self._registry.active.type != "openai_compatible":
+            body = await read_json(receive, self._max_body)
+            _check_model(scope, body.get("model"))
+            return body
         raw = await read_body(receive, self._max_body)  # too large: the gateway answers 413
-        try:
-            status, headers, chunks = await self._registry.active.relay(
-                path.removeprefix("/v1"), raw
-            )
-        except OSError as exc:
-            raise RequestError(502, f"backend unreachable: {type(exc).__name__}") from None
+        path = scope["path"].removeprefix("/v1")
+        status, headers, chunks = await self._registry.active.relay(path, raw)
         await send_stream(send, receive, status, chunks, list(headers.items()))
-
-    async def _json(self, receive: Receive) -> dict[str, Any]:
-        try:
-            return await read_json(receive, self._max_body)
-        except BadBody as exc:
-            raise RequestError(400, str(exc)) from None
+        return None
 
     async def _models(self) -> dict[str, Any]:
         listed = await self._client.sdk.aio.models.list()
@@ -193,11 +148,11 @@ class OpenAIRoute:
         try:
             model = await self._client.sdk.aio.models.get(model=name)
         except ValueError:  # a name the SDK itself refuses
-            raise RequestError(404, f"The model {name!r} does not exist", "model") from None
+            raise model_not_found(name) from None
         except errors.APIError as exc:
-            raise RequestError(
-                exc.code or 404, exc.message or f"The model {name!r} does not exist"
-            ) from None
+            if exc.code == 404:
+                raise model_not_found(name) from None
+            raise RequestError(exc.code or 502, exc.message or str(exc)) from None
         return {
             "id": (model.name or name).removeprefix("models/"),
             "object": "model",
@@ -279,6 +234,8 @@ class OpenAIRoute:
                 else:
                     await self._relay_chat(backend, {**body, "model": model}, last, receive, send)
                 return
+            except NotFoundError:  # a 404 here is the model's: no fallback hides it
+                raise model_not_found(target) from None
             except _FALLBACK as exc:
                 if last:
                     raise
@@ -293,18 +250,18 @@ class OpenAIRoute:
     async def _relay_chat(
         self, backend: Backend, body: dict[str, Any], last: bool, receive: Receive, send: Send
     ) -> None:
-        """A chat answered by an OpenAI-compatible backend, relayed as it streams."""
-        try:
-            status, headers, chunks = await backend.relay(
-                "/chat/completions", json.dumps(body).encode()
-            )
-        except (OSError, aiohttp.ClientError) as exc:
-            if last:
-                raise RequestError(502, f"backend unreachable: {type(exc).__name__}") from None
-            raise BackendUnavailable(str(exc)) from None
-        if not last and (status >= 500 or status == 429):
+        """A chat answered by an OpenAI-compatible backend, relayed as it streams.
+
+        A backend that cannot be reached raises a `TransportError`; its 404 is the model's.
+        """
+        status, headers, chunks = await backend.relay(
+            "/chat/completions", json.dumps(body).encode()
+        )
+        if status == 404 or (not last and (status >= 500 or status == 429)):
             async for _ in chunks:  # read the error body so the connection is released
                 pass
+            if status == 404:
+                raise NotFoundError(404, "NOT_FOUND", f"the backend has no model {body['model']}")
             raise BackendUnavailable(f"backend answered {status}")
         await send_stream(send, receive, status, chunks, list(headers.items()))
 
@@ -338,7 +295,10 @@ class OpenAIRoute:
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
             raise RequestError(400, "'input' must be a string or an array of strings", "input")
         dims = body.get("dimensions")
-        return await self._client.generate_embeddings(texts, model=model, dimensions=dims)
+        try:
+            return await self._client.generate_embeddings(texts, model=model, dimensions=dims)
+        except NotFoundError:
+            raise model_not_found(model) from None
 
 
 def _model_id(name: str) -> str:
@@ -348,7 +308,7 @@ def _model_id(name: str) -> str:
     """
     bare = name.removeprefix("models/")
     if not _MODEL_ID.fullmatch(bare):
-        raise RequestError(404, f"The model {name!r} does not exist", "model")
+        raise model_not_found(name)
     return bare
 
 
@@ -386,7 +346,7 @@ async def _sse(
             is_first = False
             chunk = await _first(stream)
     except StreamInterrupted as exc:
-        yield frame(openai_error(502, str(exc), code="stream_interrupted"))
+        yield frame(openai_body(problem_of(exc)))
         return
     finally:
         aclose = getattr(stream, "aclose", None)

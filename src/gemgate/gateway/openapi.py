@@ -1,13 +1,30 @@
-"""The gateway's OpenAPI document, served at ``/openapi.json``."""
+"""The gateway's OpenAPI document, served at ``/openapi.json``, made from its route table.
+
+Every route of the table is listed with its summary, path parameters, request body (the
+schemas here) and its error responses, in the error shape of its face
+(`gemgate.gateway.faces`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["spec"]
+from gemgate.gateway.faces import FACES, face_of
+from gemgate.gateway.routing import Route
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_MESSAGE = {
+__all__ = [
+    "CHAT",
+    "EMBEDDINGS",
+    "LIVE_TOKEN",
+    "LOAD_BACKEND",
+    "NATIVE",
+    "NEW_SESSION",
+    "SESSION_MESSAGE",
+    "spec",
+]
+
+_CHAT_MESSAGE = {
     "type": "object",
     "required": ["role"],
     "properties": {
@@ -23,12 +40,12 @@ _MESSAGE = {
         "tool_call_id": {"type": "string"},
     },
 }
-_CHAT = {
+CHAT = {
     "type": "object",
     "required": ["model", "messages"],
     "properties": {
         "model": {"type": "string"},
-        "messages": {"type": "array", "minItems": 1, "items": _MESSAGE},
+        "messages": {"type": "array", "minItems": 1, "items": _CHAT_MESSAGE},
         "stream": {"type": "boolean"},
         "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
         "temperature": {"type": "number", "minimum": 0, "maximum": 2},
@@ -54,7 +71,7 @@ _CHAT = {
         "extra_body": {"type": "object"},
     },
 }
-_EMBED = {
+EMBEDDINGS = {
     "type": "object",
     "required": ["model", "input"],
     "properties": {
@@ -70,132 +87,70 @@ _EMBED = {
 }
 
 
-def _op(summary: str, body: dict[str, Any] | None = None, ok: str = "200") -> dict[str, Any]:
+NEW_SESSION = {
+    "type": "object",
+    "properties": {"title": {"type": "string"}, "user": {"type": "string"}},
+}
+SESSION_MESSAGE = {
+    "type": "object",
+    "required": ["content"],
+    "properties": {
+        "content": {"type": "string", "minLength": 1},
+        "stream": {"type": "boolean"},
+        "model": {"type": "string"},
+        "system": {"type": "string"},
+    },
+}
+LOAD_BACKEND = {
+    "type": "object",
+    "required": ["backend_type"],
+    "properties": {
+        "backend_type": {"type": "string"},
+        "model_name_or_path": {"type": "string"},
+        "base_url": {"type": "string"},
+    },
+}
+LIVE_TOKEN = {
+    "type": "object",
+    "properties": {
+        "uses": {"type": "integer", "minimum": 1, "maximum": 100},
+        "expire_seconds": {"type": "integer", "minimum": 1, "maximum": 72000},
+        "new_session_expire_seconds": {"type": "integer", "minimum": 1},
+        "model": {"type": "string"},
+    },
+}
+NATIVE = {"type": "object"}
+"""Native request bodies are Google's; the upstream checks them."""
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{face_of(route.path).name}"}
+    error = {"description": "Error", "content": {"application/json": {"schema": schema}}}
     operation: dict[str, Any] = {
-        "summary": summary,
-        "responses": {
-            ok: {"description": "OK"},
-            "4XX": {
-                "description": "Client error",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-        },
+        "summary": route.doc.summary,
+        "responses": {str(route.doc.ok): {"description": "OK"}, "4XX": error, "5XX": error},
     }
-    if body is not None:
+    if route.params:
+        operation["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in route.params
+        ]
+    if route.doc.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": body}},
+            "content": {"application/json": {"schema": route.doc.body}},
         }
     return operation
 
 
-def spec() -> dict[str, Any]:
-    """The OpenAPI 3.1 document."""
-    session_id = {
-        "name": "session_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-    }
+def spec(routes: Iterable[Route]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for ``routes``."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
         "info": {"title": "gemgate gateway", "version": "0.1.0"},
-        "paths": {
-            "/v1/chat/completions": {"post": _op("OpenAI chat completions over Gemini", _CHAT)},
-            "/v1/embeddings": {"post": _op("OpenAI embeddings over Gemini", _EMBED)},
-            "/v1/models": {"get": _op("List models")},
-            "/v1/models/{model}": {
-                "get": {
-                    **_op("Get a model"),
-                    "parameters": [
-                        {
-                            "name": "model",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                }
-            },
-            "/api/v1/sessions": {
-                "get": _op("List chat sessions"),
-                "post": _op(
-                    "Create a chat session",
-                    {
-                        "type": "object",
-                        "properties": {"title": {"type": "string"}, "user": {"type": "string"}},
-                    },
-                    ok="201",
-                ),
-            },
-            "/api/v1/sessions/{session_id}": {
-                "get": {**_op("A session with its messages"), "parameters": [session_id]},
-                "delete": {**_op("Delete a session", ok="204"), "parameters": [session_id]},
-            },
-            "/api/v1/sessions/{session_id}/messages": {
-                "post": {
-                    **_op(
-                        "Send a message",
-                        {
-                            "type": "object",
-                            "required": ["content"],
-                            "properties": {
-                                "content": {"type": "string", "minLength": 1},
-                                "stream": {"type": "boolean"},
-                                "model": {"type": "string"},
-                                "system": {"type": "string"},
-                            },
-                        },
-                    ),
-                    "parameters": [session_id],
-                }
-            },
-            "/api/v1/models/status": {"get": _op("Active backend")},
-            "/api/v1/models/load": {
-                "post": _op(
-                    "Switch the active backend",
-                    {
-                        "type": "object",
-                        "required": ["backend_type"],
-                        "properties": {
-                            "backend_type": {"type": "string"},
-                            "model_name_or_path": {"type": "string"},
-                            "base_url": {"type": "string"},
-                        },
-                    },
-                )
-            },
-            "/api/v1/live/tokens": {
-                "post": _op(
-                    "Mint an ephemeral Live API token",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "uses": {"type": "integer", "minimum": 1, "maximum": 1000},
-                            "expire_seconds": {"type": "integer", "minimum": 1},
-                            "new_session_expire_seconds": {"type": "integer", "minimum": 1},
-                            "model": {"type": "string"},
-                        },
-                    },
-                )
-            },
-            "/api/v1/login": {"post": _op("Trade a gateway key for a session cookie")},
-            "/gemini/v1beta/models/{model}:generateContent": {
-                "post": {
-                    **_op("Native Gemini generateContent (relayed)", {"type": "object"}),
-                    "parameters": [
-                        {
-                            "name": "model",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                }
-            },
-            "/healthz": {"get": _op("Liveness")},
-            "/readyz": {"get": _op("Readiness: upstream and store")},
-            "/metrics": {"get": _op("Prometheus metrics")},
-        },
-        "components": {"schemas": {"Error": {"type": "object"}}},
+        "paths": paths,
+        "components": {"schemas": {face.name: dict(face.schema) for face in FACES}},
     }

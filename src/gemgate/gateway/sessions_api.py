@@ -2,6 +2,8 @@
 
 ``POST /api/v1/sessions/{id}/messages`` runs one turn (``"stream": true`` streams it as
 server-sent events, one JSON event per ``data:`` line, the loop's event shapes).
+Failures are raised and answered ``{"detail": ...}`` by the gateway
+(`gemgate.gateway.faces.GATEWAY`).
 """
 
 from __future__ import annotations
@@ -14,89 +16,70 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.client.async_client import AsyncGemini
 from gemgate.errors import GemgateError
-from gemgate.gateway.asgi import BadBody, read_json, send_bytes, send_json, send_stream
-from gemgate.sessions import (
-    ChatInfo,
-    ChatManager,
-    ChatNotFound,
-    ChatStorage,
-    StorageUnavailable,
-)
+from gemgate.gateway.asgi import read_json, send_bytes, send_json, send_stream
+from gemgate.gateway.faces import Problem
+from gemgate.sessions import ChatInfo, ChatManager, ChatNotFound, ChatStorage
 
 __all__ = ["SessionsRoute", "owned_chat", "visible"]
 
 PREFIX = "/api/v1/sessions"
-
-
-class _Problem(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
+_MAX_BODY = 1024 * 1024
 
 
 class SessionsRoute:
-    """Create, list, read, delete sessions; post a message and get the answer."""
+    """Create, list, read, delete sessions; post a message and get the answer.
+
+    With gateway keys, each key sees only the sessions it made.
+    """
 
     def __init__(self, client: AsyncGemini, storage_url: str) -> None:
         self._client = client
         self.manager = ChatManager(ChatStorage.from_url(storage_url))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one request; problems are ``{"detail": ...}`` with a 4xx/5xx status."""
-        try:
-            await self._dispatch(scope, receive, send)
-        except _Problem as exc:
-            await send_json(send, exc.status, {"detail": exc.detail})
-        except ChatNotFound as exc:
-            await send_json(send, 404, {"detail": str(exc)})
-        except StorageUnavailable as exc:
-            await send_json(send, 503, {"detail": str(exc)})
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        parts = (
-            scope["path"][len(PREFIX) :].strip("/").split("/") if scope["path"] != PREFIX else []
+    async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /api/v1/sessions``."""
+        body = await read_json(receive, _MAX_BODY, empty_ok=True)
+        owner = _owner(scope)
+        info = await self.manager.create_chat(
+            title=_text(body, "title"), user=owner or _text(body, "user")
         )
-        method = scope["method"]
-        key = scope.get("gemgate.key")
-        owner: str | None = key.name if key is not None else None  # keys see only their own
-        info = await owned_chat(self.manager, parts[0], owner) if parts else None
-        if not parts and method == "POST":
-            body = await self._json(receive)
-            info = await self.manager.create_chat(
-                title=_text(body, "title"), user=owner or _text(body, "user")
-            )
-            await send_json(send, 201, info.model_dump())
-        elif not parts and method == "GET":
-            query = dict(
-                p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p
-            )
-            chats = await self.manager.list_chats(user=owner or query.get("user") or None)
-            await send_json(send, 200, {"sessions": [c.model_dump() for c in chats]})
-        elif info is not None and len(parts) == 1 and method == "GET":
-            history = await self.manager.get_history(parts[0])
-            await send_json(
-                send, 200, {**info.model_dump(), "messages": [m.model_dump() for m in history]}
-            )
-        elif len(parts) == 1 and method == "DELETE":
-            await self.manager.delete_chat(parts[0])
-            await send_bytes(send, 204, b"")
-        elif len(parts) == 2 and parts[1] == "messages" and method == "POST":
-            await self._message(parts[0], await self._json(receive), receive, send)
-        else:
-            raise _Problem(404, f"no route for {method} {scope['path']}")
+        await send_json(send, 201, info.model_dump())
 
-    async def _json(self, receive: Receive) -> dict[str, Any]:
-        try:
-            return await read_json(receive, 1024 * 1024, empty_ok=True)
-        except BadBody as exc:
-            raise _Problem(400, str(exc)) from None
+    async def list_all(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /api/v1/sessions`` (``?user=`` filters, without gateway keys)."""
+        query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
+        chats = await self.manager.list_chats(user=_owner(scope) or query.get("user") or None)
+        await send_json(send, 200, {"sessions": [c.model_dump() for c in chats]})
+
+    async def read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /api/v1/sessions/{session_id}``: the session and its messages."""
+        info = await self._owned(scope)
+        history = await self.manager.get_history(info.id)
+        await send_json(
+            send, 200, {**info.model_dump(), "messages": [m.model_dump() for m in history]}
+        )
+
+    async def delete(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``DELETE /api/v1/sessions/{session_id}``."""
+        info = await self._owned(scope)
+        await self.manager.delete_chat(info.id)
+        await send_bytes(send, 204, b"")
+
+    async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /api/v1/sessions/{session_id}/messages``: one turn, answered or streamed."""
+        info = await self._owned(scope)
+        body = await read_json(receive, _MAX_BODY, empty_ok=True)
+        await self._message(info.id, body, receive, send)
+
+    async def _owned(self, scope: Scope) -> ChatInfo:
+        return await owned_chat(self.manager, scope["path_params"]["session_id"], _owner(scope))
 
     async def _message(
         self, chat_id: str, body: dict[str, Any], receive: Receive, send: Send
     ) -> None:
         content = body.get("content")
         if not isinstance(content, str) or not content.strip():
-            raise _Problem(400, "'content' must be a non-empty string")
+            raise Problem(400, "'content' must be a non-empty string")
         events = self._client.chat_with_tools(
             content,
             model=_text(body, "model"),
@@ -109,12 +92,9 @@ class SessionsRoute:
             await send_stream(send, receive, 200, _sse(events), headers)
             return
         final: dict[str, Any] = {}
-        try:
-            async for event in events:
-                if event.type == "final_answer":
-                    final = event.model_dump()
-        except GemgateError as exc:
-            raise _Problem(502, f"the model call failed: {exc}") from None
+        async for event in events:  # a failed model call is answered by the gateway
+            if event.type == "final_answer":
+                final = event.model_dump()
         await send_json(send, 200, final)
 
 
@@ -134,10 +114,16 @@ def visible(info: ChatInfo, owner: str | None) -> bool:
     return owner is None or info.user == owner
 
 
+def _owner(scope: Scope) -> str | None:
+    """The gateway key's name (with keys, each sees only its own sessions)."""
+    key = scope.get("gemgate.key")
+    return key.name if key is not None else None
+
+
 def _text(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
-        raise _Problem(400, f"'{name}' must be a string")
+        raise Problem(400, f"'{name}' must be a string")
     return value
 
 
