@@ -33,6 +33,32 @@ from tests.conftest import free_port, serve_in_loop, stop_process
 
 FLASH = "gemini-2.5-flash"
 EMBEDDING = "gemini-embedding-001"
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+TIME_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "The local time in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
 _DROPPED_ENV = (
     "GEMINI_API_KEY",
     "GOOGLE_API_KEY",

@@ -27,34 +27,10 @@ from gemgate.config import Settings
 from gemgate.gateway import create_app
 from gemgate.wire.sse import SSEDecoder
 
-from .conftest import EMBEDDING, FLASH, Stack
+from .conftest import EMBEDDING, FLASH, TIME_TOOL, WEATHER_TOOL, Stack
 
 PROMPT = "Describe a lighthouse keeper's morning."
 USER = [{"role": "user", "content": PROMPT}]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-TIME_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_time",
-        "description": "The local time in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 WEATHER_QUESTION = [{"role": "user", "content": "What's the weather like in Paris today?"}]
 NO_THINKING = {"thinking_config": {"include_thoughts": False, "thinking_budget": 0}}
 

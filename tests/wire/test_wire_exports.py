@@ -19,6 +19,15 @@ DOCUMENTED = [
     "gemgate.wire.durations",
     "gemgate.wire.errors",
     "gemgate.wire.jsonarray",
+    "gemgate.wire.models",
+    "gemgate.wire.openai",
+    "gemgate.wire.openai.errors",
+    "gemgate.wire.openai.generation",
+    "gemgate.wire.openai.messages",
+    "gemgate.wire.openai.request",
+    "gemgate.wire.openai.response",
+    "gemgate.wire.openai.stream",
+    "gemgate.wire.openai.tools",
     "gemgate.wire.sse",
     "gemgate.wire.types",
 ]
@@ -67,7 +76,10 @@ def test_expected_public_names() -> None:
 
 
 def _loaded_by_wire() -> set[str]:
-    code = "import sys, gemgate.wire, gemgate.errors; print('\\n'.join(sorted(sys.modules)))"
+    code = (
+        "import sys, gemgate.wire, gemgate.wire.openai, gemgate.wire.models, gemgate.errors;"
+        " print('\\n'.join(sorted(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return set(out.stdout.split())
 
@@ -82,3 +94,16 @@ def test_wire_imports_no_io_or_sdk_modules() -> None:
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_openai_adapter_all_is_sorted_and_complete() -> None:
+    import gemgate.wire.openai as adapter
+
+    assert adapter.__all__ == sorted(adapter.__all__)
+    parts = ["errors", "generation", "messages", "request", "response", "stream", "tools"]
+    expected = {
+        name
+        for part in parts
+        for name in importlib.import_module(f"gemgate.wire.openai.{part}").__all__
+    }
+    assert set(adapter.__all__) == expected

@@ -10,9 +10,9 @@ from gemgate.wire.openai import (
     completion,
     completion_chunk,
     finish_reason,
+    gemini_request,
     generation_config,
     messages_to_contents,
-    to_gemini,
     usage,
 )
 
@@ -338,10 +338,12 @@ def test_bad_thinking_params_raise_value_error(params: dict[str, Any]) -> None:
         generation_config(params)
 
 
-def test_to_gemini_builds_a_whole_request() -> None:
+def test_gemini_request_builds_a_whole_request() -> None:
     safety = [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
-    request = to_gemini(
-        [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}],
+    request = gemini_request(
+        *messages_to_contents(
+            [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
+        ),
         {"max_tokens": 5, "safety_settings": safety},
     )
     assert request == {
@@ -350,7 +352,7 @@ def test_to_gemini_builds_a_whole_request() -> None:
         "generationConfig": {"maxOutputTokens": 5},
         "safetySettings": safety,
     }
-    assert to_gemini([{"role": "user", "content": "hi"}], {}) == {
+    assert gemini_request(*messages_to_contents([{"role": "user", "content": "hi"}]), {}) == {
         "contents": [{"role": "user", "parts": [{"text": "hi"}]}]
     }
 
@@ -537,7 +539,9 @@ def test_completion_validates_as_an_openai_chat_completion() -> None:
     assert parsed.usage.completion_tokens_details.reasoning_tokens == 25
     blocked = completion({"promptFeedback": {"blockReason": "OTHER"}}, "m", created=1)
     assert chat.ChatCompletion.model_validate(blocked).choices[0].finish_reason == "content_filter"
-    streamed = completion_chunk({"promptFeedback": {"blockReason": "OTHER"}}, "m", first=True)
+    streamed = completion_chunk(
+        {"promptFeedback": {"blockReason": "OTHER"}}, "m", first=True, created=1
+    )
     only = chat.ChatCompletionChunk.model_validate(streamed).choices
     assert [(c.finish_reason, c.delta.role) for c in only] == [("content_filter", "assistant")]
 

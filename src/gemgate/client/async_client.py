@@ -17,6 +17,7 @@ from gemgate.upstream.calls import bare_model, estimate_tokens
 from gemgate.upstream.engine import Engine
 from gemgate.upstream.pipeline import Call
 from gemgate.wire import openai
+from gemgate.wire.models import model_id
 
 if TYPE_CHECKING:
     from google import genai
@@ -28,18 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncGemini"]
 
-_REQUEST_PARAMS = frozenset(
-    {
-        "model",
-        "request_id",
-        "endpoint_id",
-        "safety_settings",
-        "tools",
-        "tool_config",
-        "system_instruction",
-        "cached_content",
-    }
-)
+_ROUTING = frozenset({"model", "request_id", "endpoint_id"})
+"""Parameters that choose where a request goes, not what it asks."""
 
 
 class AsyncGemini(Operations):
@@ -169,7 +160,7 @@ class AsyncGemini(Operations):
         """``model=``, else the dedicated endpoint's model, else the default model."""
         endpoint = self.engine.endpoint(params.get("endpoint_id"))
         chosen = params.get("model") or (endpoint.model if endpoint else None)
-        return bare_model(chosen or self.settings.default_model)
+        return model_id(chosen or self.settings.default_model)
 
     def _generate_call(self, request: Mapping[str, Any], model: str, *, stream: bool) -> Call:
         return self.engine.generate_call(request, model, stream=stream)
@@ -178,27 +169,18 @@ class AsyncGemini(Operations):
     def build_request(
         contents: list[dict[str, Any]], system: Mapping[str, Any] | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """A GenerateContentRequest from contents, a system instruction and parameters."""
-        unknown = set(params) - openai.GENERATION_PARAMS - _REQUEST_PARAMS
-        if unknown:
-            raise UsageError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
-        request: dict[str, Any] = {"contents": contents}
-        if system:
-            request["systemInstruction"] = dict(system)
-        if params.get("system_instruction"):
-            request["systemInstruction"] = {"parts": [{"text": params["system_instruction"]}]}
-        config = openai.generation_config(params)
-        if config:
-            request["generationConfig"] = config
-        for name, wire in (
-            ("safety_settings", "safetySettings"),
-            ("tools", "tools"),
-            ("tool_config", "toolConfig"),
-            ("cached_content", "cachedContent"),
-        ):
-            if params.get(name) is not None:
-                request[wire] = params[name]
-        return request
+        """A GenerateContentRequest from contents, a system instruction and parameters.
+
+        ``params`` are those of :meth:`chat` (OpenAI's, Google's ``extra_body.google`` and
+        the Gemini-flavoured ones); ``model``, ``request_id`` and ``endpoint_id`` route the
+        call and are not part of the request.
+
+        Raises:
+            UsageError: An unknown parameter or a value that cannot be translated
+                (a :class:`gemgate.wire.openai.InvalidRequest` naming the parameter).
+        """
+        fields = {k: v for k, v in params.items() if k not in _ROUTING}
+        return openai.gemini_request(contents, system, fields)
 
     async def send_request(
         self, request: Mapping[str, Any], model: str, **routing: Any
@@ -329,8 +311,19 @@ class AsyncGemini(Operations):
             yield chunk
 
     async def chat(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> dict[str, Any]:
-        """OpenAI-format messages in, an OpenAI ``chat.completion`` dict out."""
-        contents, system = self._convert(messages)
+        """OpenAI-format messages and parameters in, an OpenAI ``chat.completion`` dict out.
+
+        The parameters are those of ``/v1/chat/completions`` (``tools``, ``tool_choice``,
+        ``response_format``, ``extra_body={"google": ...}`` …) plus the Gemini-flavoured
+        ones (``safety_settings``, ``tool_config``, ``system_instruction``,
+        ``cached_content``, Gemini ``tools``); the gateway translates them the same way.
+
+        Example::
+
+            reply = await g.chat(messages, tools=[weather_tool], tool_choice="required")
+            calls = reply["choices"][0]["message"]["tool_calls"]
+        """
+        contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
         call = self._generate_call(
             self.build_request(contents, system, params), model, stream=False
@@ -341,30 +334,20 @@ class AsyncGemini(Operations):
             endpoint_id=params.get("endpoint_id"),
             cacheable=True,
         )
-        return openai.completion(response, model)
+        return openai.completion(response, model, created=int(self.engine.clock()))
 
     async def stream_chat(
         self, messages: Sequence[Mapping[str, Any]], **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        """OpenAI-format ``chat.completion.chunk`` dicts, as they arrive."""
-        contents, system = self._convert(messages)
+        """OpenAI-format ``chat.completion.chunk`` dicts, as they arrive (see :meth:`chat`)."""
+        contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
         call = self._generate_call(self.build_request(contents, system, params), model, stream=True)
-        first = True
+        chunks = openai.ChunkStream(model, created=int(self.engine.clock()))
         async for chunk in self.engine.call_stream(
             call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
         ):
-            yield openai.completion_chunk(chunk, model, first=first)
-            first = False
-
-    @staticmethod
-    def _convert(
-        messages: Sequence[Mapping[str, Any]],
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        try:
-            return openai.messages_to_contents(messages)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"invalid messages: {exc}") from exc
+            yield chunks.convert(chunk)
 
     async def process_image(
         self,

@@ -7,11 +7,11 @@ OpenAI's 404 ``model_not_found``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -31,7 +31,7 @@ from gemgate.gateway.faces import Problem as RequestError
 from gemgate.gateway.faces import model_not_found, openai_body, problem_of
 from gemgate.gateway.fetch import FetchError, fetch_image
 from gemgate.wire import openai
-from gemgate.wire.names import camel
+from gemgate.wire.models import InvalidModel, backend_model, model_id
 
 __all__ = ["OpenAIRoute"]
 
@@ -45,40 +45,6 @@ class BackendUnavailable(Exception):
 _FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError, BackendUnavailable)
 """Failures (after the core's own retries) after which the next model of a route serves."""
 
-_CHAT_FIELDS = frozenset(
-    {
-        "model",
-        "messages",
-        "stream",
-        "stream_options",
-        "tools",
-        "tool_choice",
-        "extra_body",
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "max_completion_tokens",
-        "stop",
-        "n",
-        "seed",
-        "presence_penalty",
-        "frequency_penalty",
-        "response_format",
-        "reasoning_effort",
-        "user",
-        "parallel_tool_calls",
-        "top_k",
-        "google",
-    }
-)
-_GOOGLE_TOP = {"cached_content": "cachedContent", "safety_settings": "safetySettings"}
-_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
-
-
-def _camel_keys(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {camel(k): _camel_keys(v) for k, v in value.items()}
-    return value
 
 
 class OpenAIRoute:
@@ -160,46 +126,14 @@ class OpenAIRoute:
             "owned_by": "google",
         }
 
-    def _request(self, body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        unknown = set(body) - _CHAT_FIELDS
-        if unknown:
-            raise RequestError(
-                400,
-                f"Unrecognized request argument(s): {', '.join(sorted(unknown))}",
-                sorted(unknown)[0],
-            )
-        model, messages = body.get("model"), body.get("messages")
-        if not isinstance(model, str) or not model:
-            raise RequestError(400, "'model' is required and must be a string", "model")
-        if self._target(model)[0] is None:
-            model = _model_id(model)
-        if not isinstance(messages, list) or not messages:
-            raise RequestError(400, "'messages' must be a non-empty array", "messages")
-        options = body.get("stream_options")
-        if options is not None and not isinstance(options, Mapping):
-            raise RequestError(400, "'stream_options' must be an object", "stream_options")
-        params = dict(self._registry.defaults)
-        params.update({k: v for k, v in body.items() if k in openai.GENERATION_PARAMS})
-        if params.get("top_k") is not None and (
-            not isinstance(params["top_k"], int) or params["top_k"] < 1
-        ):
-            raise RequestError(400, "top_k must be an integer >= 1 for Gemini", "top_k")
+    def _request(self, body: dict[str, Any]) -> openai.ChatRequest:
         try:
-            request = openai.to_gemini(messages, params)
-            request.update(openai.tools_to_gemini(body.get("tools"), body.get("tool_choice")))
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            raise RequestError(400, f"Invalid request: {exc}") from None
-        extra = body.get("extra_body")
-        google = extra.get("google") if isinstance(extra, Mapping) else None
-        if google is None:  # the openai SDK's extra_body={"google": ...} lands at the top
-            google = body.get("google")
-        if isinstance(google, Mapping):
-            for key, value in google.items():
-                if key in _GOOGLE_TOP:
-                    request[_GOOGLE_TOP[key]] = value
-                else:
-                    request.setdefault("generationConfig", {})[camel(key)] = _camel_keys(value)
-        return model, request
+            chat = openai.chat_request({**self._registry.defaults, **body})
+        except openai.InvalidRequest as exc:
+            raise RequestError(400, exc.message, exc.param) from None
+        if self._target(chat.model)[0] is None:
+            chat = dataclasses.replace(chat, model=_model_id(chat.model))
+        return chat
 
     async def _inline_images(self, body: dict[str, Any]) -> None:
         """Replace http(s) ``image_url`` parts with fetched ``data:`` URLs."""
@@ -223,14 +157,15 @@ class OpenAIRoute:
 
     async def _chat(self, body: dict[str, Any], receive: Receive, send: Send) -> None:
         await self._inline_images(body)
-        name, request = self._request(body)
+        chat = self._request(body)
+        name = chat.model
         chain = self._client.settings.model_routes.get(name, [name])
         for position, target in enumerate(chain):
             last = position == len(chain) - 1
             backend, model = self._target(target)
             try:
                 if backend is None:
-                    await self._answer(body, request, name, _model_id(model), receive, send)
+                    await self._answer(chat, _model_id(model), receive, send)
                 else:
                     await self._relay_chat(backend, {**body, "model": model}, last, receive, send)
                 return
@@ -243,8 +178,8 @@ class OpenAIRoute:
 
     def _target(self, target: str) -> tuple[Backend | None, str]:
         """``NAME/model`` names a configured OpenAI-compatible backend; else a Gemini model."""
-        prefix, _, model = target.partition("/")
-        backend = self._registry.named(prefix) if model else None
+        prefix, model = backend_model(target) or ("", target)
+        backend = self._registry.named(prefix) if prefix else None
         return (backend, model) if backend is not None else (None, target)
 
     async def _relay_chat(
@@ -266,24 +201,20 @@ class OpenAIRoute:
         await send_stream(send, receive, status, chunks, list(headers.items()))
 
     async def _answer(
-        self,
-        body: dict[str, Any],
-        request: dict[str, Any],
-        name: str,
-        model: str,
-        receive: Receive,
-        send: Send,
+        self, chat: openai.ChatRequest, model: str, receive: Receive, send: Send
     ) -> None:
         """One model's answer; failures before any byte is sent may fall back."""
-        if not body.get("stream"):
-            response = await self._client.send_request(request, model)
-            await send_json(send, 200, openai.completion(response, name))
+        created = int(time.time())
+        if not chat.stream:
+            response = await self._client.send_request(chat.request, model)
+            await send_json(send, 200, openai.completion(response, chat.model, created=created))
             return
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        stream = self._client.stream_request(request, model)
+        stream = self._client.stream_request(chat.request, model)
         first = await _first(stream)  # errors before the first chunk are plain HTTP errors
+        chunks = openai.ChunkStream(chat.model, created=created, usage_on_chunks=False)
         headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
-        await send_stream(send, receive, 200, _sse(first, stream, name, include_usage), headers)
+        sse = _sse(first, stream, chunks, chat.include_usage)
+        await send_stream(send, receive, 200, sse, headers)
 
     async def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         model, texts = body.get("model"), body.get("input")
@@ -302,14 +233,11 @@ class OpenAIRoute:
 
 
 def _model_id(name: str) -> str:
-    """The bare model id; a name that cannot be one (``a/b``, ``x?y``) is not found here.
-
-    The id becomes part of the upstream URL, so nothing but a plain id may pass.
-    """
-    bare = name.removeprefix("models/")
-    if not _MODEL_ID.fullmatch(bare):
-        raise model_not_found(name)
-    return bare
+    """The bare model id; a name that cannot be one (``a/b``, ``x?y``) is not found here."""
+    try:
+        return model_id(name)
+    except InvalidModel:
+        raise model_not_found(name) from None
 
 
 def _check_model(scope: Scope, model: Any) -> None:
@@ -328,39 +256,22 @@ async def _first(stream: AsyncIterator[dict[str, Any]]) -> dict[str, Any] | None
 async def _sse(
     first: dict[str, Any] | None,
     stream: AsyncIterator[dict[str, Any]],
-    model: str,
+    chunks: openai.ChunkStream,
     include_usage: bool,
 ) -> AsyncIterator[bytes]:
-    created = int(time.time())
-    usage: dict[str, Any] | None = None
-
-    def frame(value: Any) -> bytes:
-        return b"data: " + json.dumps(value, separators=(",", ":")).encode() + b"\n\n"
-
     try:
-        chunk, is_first = first, True
+        chunk = first
         while chunk is not None:
-            converted = openai.completion_chunk(chunk, model, first=is_first, created=created)
-            usage = converted.pop("usage", usage)
-            yield frame(converted)
-            is_first = False
+            yield openai.sse_frame(chunks.convert(chunk))
             chunk = await _first(stream)
     except StreamInterrupted as exc:
-        yield frame(openai_body(problem_of(exc)))
+        yield openai.sse_frame(openai_body(problem_of(exc)))
         return
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
-    if include_usage and usage is not None:
-        yield frame(
-            {
-                "id": (first or {}).get("responseId", ""),
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [],
-                "usage": usage,
-            }
-        )
-    yield b"data: [DONE]\n\n"
+    tail = chunks.usage_chunk() if include_usage else None
+    if tail is not None:
+        yield openai.sse_frame(tail)
+    yield openai.SSE_DONE

@@ -1,0 +1,59 @@
+"""The OpenAI chat-completions adapter over Gemini (sans-I/O), shared by both faces.
+
+``AsyncGemini.chat``/``stream_chat`` and the gateway's ``/v1/chat/completions`` both
+translate through here, so one OpenAI payload gives one Gemini request on both:
+
+* :mod:`~gemgate.wire.openai.request` — a whole body (:func:`chat_request`) or the
+  fields beside the messages (:func:`gemini_request`), validated; unknown fields and
+  wrong types raise :class:`InvalidRequest` naming the field;
+* :mod:`~gemgate.wire.openai.messages`, :mod:`~gemgate.wire.openai.tools`,
+  :mod:`~gemgate.wire.openai.generation` — the parts of that translation;
+* :mod:`~gemgate.wire.openai.response` and :mod:`~gemgate.wire.openai.stream` — Gemini
+  answers back to ``chat.completion``/``chat.completion.chunk`` and OpenAI's SSE frames.
+
+Model ids follow :mod:`gemgate.wire.models`. The mapping follows the one Gemini's own
+OpenAI-compatibility layer uses.
+
+Example:
+    >>> chat = chat_request({"model": "gemini-2.5-flash",
+    ...     "messages": [{"role": "user", "content": "Hi"}], "tool_choice": "none",
+    ...     "tools": [{"type": "function", "function": {"name": "now"}}]})
+    >>> chat.request["toolConfig"]
+    {'functionCallingConfig': {'mode': 'NONE'}}
+"""
+
+from __future__ import annotations
+
+from gemgate.wire.openai.errors import InvalidRequest
+from gemgate.wire.openai.generation import GENERATION_PARAMS, generation_config
+from gemgate.wire.openai.messages import messages_to_contents
+from gemgate.wire.openai.request import (
+    CHAT_FIELDS,
+    REQUEST_FIELDS,
+    ChatRequest,
+    chat_request,
+    gemini_request,
+)
+from gemgate.wire.openai.response import completion, completion_chunk, finish_reason, usage
+from gemgate.wire.openai.stream import SSE_DONE, ChunkStream, sse_frame
+from gemgate.wire.openai.tools import tools_to_gemini
+
+__all__ = [
+    "CHAT_FIELDS",
+    "ChatRequest",
+    "ChunkStream",
+    "GENERATION_PARAMS",
+    "InvalidRequest",
+    "REQUEST_FIELDS",
+    "SSE_DONE",
+    "chat_request",
+    "completion",
+    "completion_chunk",
+    "finish_reason",
+    "gemini_request",
+    "generation_config",
+    "messages_to_contents",
+    "sse_frame",
+    "tools_to_gemini",
+    "usage",
+]
