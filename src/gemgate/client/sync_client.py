@@ -12,80 +12,38 @@ import functools
 import queue
 import threading
 import weakref
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Generator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio
 import httpx2
 from anyio.from_thread import BlockingPortal
 
 from gemgate.client.async_client import AsyncGemini
+from gemgate.client.blocking import (
+    Blocking,
+    Forwarded,
+    Runner,
+    blocking,
+    building,
+    check_no_loop,
+    iterating,
+    plain,
+)
 from gemgate.config import Settings
-from gemgate.errors import UsageError
+from gemgate.projects import ProjectConfig
 
 if TYPE_CHECKING:
     from google import genai
 
+    from gemgate.client.sync_twins import BlockingCacheManager, BlockingLivePool
     from gemgate.upstream.engine import Engine
 
 __all__ = ["Gemini"]
 
 R = TypeVar("R")
-
-
-def _check_no_loop() -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise UsageError(
-        "Gemini (the blocking client) was called from a running event loop; "
-        "use AsyncGemini there instead"
-    )
-
-
-def _blocking(method: Callable[..., Awaitable[R]]) -> Callable[..., R]:
-    @functools.wraps(method)
-    def run(self: Gemini, *args: Any, **kwargs: Any) -> R:
-        self._check_usable()
-        return self._portal.call(functools.partial(method, self._async, *args, **kwargs))
-
-    return run
-
-
-def _plain(method: Callable[..., R]) -> Callable[..., R]:
-    @functools.wraps(method)
-    def run(self: Gemini, *args: Any, **kwargs: Any) -> R:
-        self._check_usable()
-        return self._portal.call(_as_async(functools.partial(method, self._async, *args, **kwargs)))
-
-    return run
-
-
-def _iterating(
-    method: Callable[..., AsyncIterator[R]],
-) -> Callable[..., Generator[R, None, None]]:
-    @functools.wraps(method)
-    def run(self: Gemini, *args: Any, **kwargs: Any) -> Generator[R, None, None]:
-        self._check_usable()
-        return self._iterate(method(self._async, *args, **kwargs))
-
-    return run
-
-
-def _as_async(fn: Callable[[], R]) -> Callable[[], Awaitable[R]]:
-    async def call() -> R:
-        return fn()
-
-    return call
 
 
 def _start_portal() -> tuple[BlockingPortal, threading.Thread]:
@@ -180,8 +138,14 @@ class _PortalStream(httpx2.AsyncByteStream):
         await _on_portal(self._portal, self._response.aclose)
 
 
-class Gemini:
-    """The blocking client: same arguments and methods as :class:`AsyncGemini`.
+class Gemini(Blocking[AsyncGemini], twin_of=AsyncGemini):
+    """The blocking client: the arguments and methods of :class:`AsyncGemini`, blocking.
+
+    Every public method of :class:`AsyncGemini` has a twin here with the same parameters:
+    coroutines become blocking calls, async iterators (``stream_chat``, ``chat_with_tools``
+    …) blocking iterators; ``cache_manager`` and ``live`` are blocking twins of the
+    :class:`~gemgate.caching.CacheManager` and :class:`~gemgate.live.LivePool`. All of it
+    runs on one event loop in a background thread, which owns the client's state.
 
     Example::
 
@@ -190,54 +154,68 @@ class Gemini:
             print(reply["choices"][0]["message"]["content"])
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _check_no_loop()
-        self._portal, thread = _start_portal()
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        projects: Sequence[ProjectConfig | Mapping[str, Any]] | None = None,
+        config: str | Path | None = None,
+        settings: Settings | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        cache: bool = False,
+        cache_max_size: int = 128,
+        cache_ttl: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        **overrides: Any,
+    ) -> None:
+        make = functools.partial(
+            AsyncGemini,
+            api_key,
+            projects=projects,
+            config=config,
+            settings=settings,
+            base_url=base_url,
+            api_version=api_version,
+            cache=cache,
+            cache_max_size=cache_max_size,
+            cache_ttl=cache_ttl,
+            metadata=metadata,
+            clock=clock,
+            sleep=sleep,
+            **overrides,
+        )
+        self._open(make)
+
+    def _open(self, make: Callable[[], AsyncGemini]) -> None:
+        """Start the loop thread and build the async client on it with ``make()``."""
+        check_no_loop()
+        portal, thread = _start_portal()
         self._aclose: list[Callable[[], Awaitable[None]]] = []
         self._close: list[Callable[[], None]] = []
-        self._finalizer = weakref.finalize(
-            self, _shutdown, self._portal, thread, self._aclose, self._close
-        )
-
-        async def make() -> AsyncGemini:
-            return AsyncGemini(*args, **kwargs)
-
-        try:
-            self._async = self._portal.call(make)
-        except BaseException:
-            self._finalizer()
-            raise
-        self._aclose.append(self._async.aclose)
+        finalizer = weakref.finalize(self, _shutdown, portal, thread, self._aclose, self._close)
+        self._finalizer = finalizer
+        self._runner = Runner(portal, lambda: finalizer.alive)
+        self._owner = None
         self._sdk: genai.Client | None = None
 
-    @classmethod
-    def emulated(cls, **kwargs: Any) -> Gemini:
-        """A client whose upstream is the built-in, in-process Gemini emulator (no key)."""
-        return cls(upstream="emulator", **kwargs)
+        async def build() -> AsyncGemini:
+            return make()
 
-    def _check_usable(self) -> None:
-        _check_no_loop()
-        self._check_open()
-
-    def _check_open(self) -> None:
-        if not self._finalizer.alive:
-            raise UsageError("this Gemini client is closed")
-
-    def _iterate(self, agen: AsyncIterator[R]) -> Generator[R, None, None]:
         try:
-            while True:
-                try:
-                    item = self._portal.call(agen.__anext__)
-                except StopAsyncIteration:
-                    return
-                yield item
-        finally:
-            # Left early (break, exception, garbage collection): end the stream now, so
-            # its connection is released and its request leaves get_active_requests().
-            aclose = getattr(agen, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(RuntimeError):
-                    self._portal.call(aclose)
+            self._async = portal.call(build)
+        except BaseException:
+            finalizer()
+            raise
+        self._aclose.append(self._async.aclose)
+
+    @classmethod
+    def _adopt(cls, make: Callable[[], Any]) -> Self:
+        client = cls.__new__(cls)
+        client._open(make)
+        return client
 
     def __enter__(self) -> Gemini:
         return self
@@ -258,10 +236,24 @@ class Gemini:
         """The settings in force (frozen, so safe to read from this thread)."""
         return self._async.settings
 
+    in_flight = Forwarded[int]()
+    """Requests sent upstream and not yet answered."""
+
     @property
-    def in_flight(self) -> int:
-        """Requests sent upstream and not yet answered."""
-        return self._portal.call(_as_async(lambda: self._async.in_flight))
+    def cache_manager(self) -> BlockingCacheManager:
+        """The client's cache manager, blocking (see :class:`~gemgate.caching.CacheManager`)."""
+        from gemgate.client.sync_twins import BlockingCacheManager
+
+        manager = self._runner.run(getattr, self._async, "cache_manager")
+        return self._twin(BlockingCacheManager, manager)
+
+    @property
+    def live(self) -> BlockingLivePool:
+        """Live sessions by session id, blocking (see :class:`~gemgate.live.LivePool`)."""
+        from gemgate.client.sync_twins import BlockingLivePool
+
+        pool = self._runner.run(getattr, self._async, "live")
+        return self._twin(BlockingLivePool, pool)
 
     @property
     def sdk(self) -> genai.Client:
@@ -277,13 +269,13 @@ class Gemini:
 
             from gemgate.upstream.sdk import BlockingPipelineTransport
 
-            self._check_open()
+            self._runner.check_open()
             core = self._async.engine
             http = httpx2.Client(
-                transport=BlockingPipelineTransport(core, self._portal), timeout=None
+                transport=BlockingPipelineTransport(core, self._runner.portal), timeout=None
             )
             http_async = httpx2.AsyncClient(
-                transport=_PortalTransport(core, self._portal), timeout=None
+                transport=_PortalTransport(core, self._runner.portal), timeout=None
             )
             # The SDK leaves clients it was given open: they are ours to close.
             self._close.append(http.close)
@@ -297,21 +289,27 @@ class Gemini:
             self._sdk = genai.Client(api_key="gemgate-managed", http_options=options)
         return self._sdk
 
-    chat = _blocking(AsyncGemini.chat)
-    stream_chat = _iterating(AsyncGemini.stream_chat)
-    generate_content = _blocking(AsyncGemini.generate_content)
-    stream_generate_content = _iterating(AsyncGemini.stream_generate_content)
-    generate_embeddings = _blocking(AsyncGemini.generate_embeddings)
-    count_tokens = _blocking(AsyncGemini.count_tokens)
-    clear_cache = _blocking(AsyncGemini.clear_cache)
-    get_token_usage = _plain(AsyncGemini.get_token_usage)
-    reset_token_usage = _plain(AsyncGemini.reset_token_usage)
-    create_endpoint = _plain(AsyncGemini.create_endpoint)
-    get_endpoint_status = _plain(AsyncGemini.get_endpoint_status)
-    list_endpoints = _plain(AsyncGemini.list_endpoints)
-    get_endpoint_metrics = _plain(AsyncGemini.get_endpoint_metrics)
-    get_active_requests = _plain(AsyncGemini.get_active_requests)
-    get_request_history = _plain(AsyncGemini.get_request_history)
+    chat = blocking(AsyncGemini.chat)
+    stream_chat = iterating(AsyncGemini.stream_chat)
+    chat_with_tools = iterating(AsyncGemini.chat_with_tools)
+    generate_content = blocking(AsyncGemini.generate_content)
+    stream_generate_content = iterating(AsyncGemini.stream_generate_content)
+    send_request = blocking(AsyncGemini.send_request)
+    stream_request = iterating(AsyncGemini.stream_request)
+    build_request = staticmethod(AsyncGemini.build_request)
+    tool_request_fields = blocking(AsyncGemini.tool_request_fields)
+    emulated = building(AsyncGemini.emulated)
+    generate_embeddings = blocking(AsyncGemini.generate_embeddings)
+    count_tokens = blocking(AsyncGemini.count_tokens)
+    clear_cache = blocking(AsyncGemini.clear_cache)
+    get_token_usage = plain(AsyncGemini.get_token_usage)
+    reset_token_usage = plain(AsyncGemini.reset_token_usage)
+    create_endpoint = plain(AsyncGemini.create_endpoint)
+    get_endpoint_status = plain(AsyncGemini.get_endpoint_status)
+    list_endpoints = plain(AsyncGemini.list_endpoints)
+    get_endpoint_metrics = plain(AsyncGemini.get_endpoint_metrics)
+    get_active_requests = plain(AsyncGemini.get_active_requests)
+    get_request_history = plain(AsyncGemini.get_request_history)
 
     def batch_generate_content(
         self,
@@ -326,12 +324,12 @@ class Gemini:
         ``progress`` is called in the calling thread (so it may use this client), while
         the batch goes on; if it raises, the rest of the batch is cancelled.
         """
-        self._check_usable()
+        self._runner.check()
         run = functools.partial(
             self._async.batch_generate_content, prompts, batch_size=batch_size, **params
         )
         if progress is None:
-            return self._portal.call(run)
+            return self._runner.portal.call(run)
         events: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
         scopes: list[anyio.CancelScope] = []
 
@@ -348,7 +346,7 @@ class Gemini:
             for scope in scopes:
                 scope.cancel()
 
-        future = self._portal.start_task_soon(guarded)
+        future = self._runner.portal.start_task_soon(guarded)
         future.add_done_callback(lambda _: events.put(None))
         try:
             while (event := events.get()) is not None:
@@ -357,7 +355,7 @@ class Gemini:
             # Cancel inside the loop and wait for the batch to unwind (future.cancel()
             # would return before its requests have ended).
             with contextlib.suppress(RuntimeError):
-                self._portal.call(cancel)
+                self._runner.portal.call(cancel)
             with contextlib.suppress(Exception):
                 future.result()
             raise
@@ -375,12 +373,12 @@ class Gemini:
         **params: Any,
     ) -> Any:
         """See :meth:`AsyncGemini.process_image`; with ``stream=True`` an iterator."""
-        self._check_usable()
+        self._runner.check()
 
         async def run() -> Any:
             return await self._async.process_image(
                 image_bytes, prompt, mime_type=mime_type, stream=stream, **params
             )
 
-        result = self._portal.call(run)
-        return self._iterate(result) if stream else result
+        result = self._runner.portal.call(run)
+        return self._runner.iterate(result) if stream else result

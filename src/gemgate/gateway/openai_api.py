@@ -46,7 +46,6 @@ _FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError, Back
 """Failures (after the core's own retries) after which the next model of a route serves."""
 
 
-
 class OpenAIRoute:
     """Serves ``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/models``."""
 
