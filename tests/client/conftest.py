@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -84,3 +86,13 @@ def projects(count: int, keys: int = 2, **limits: int) -> list[dict[str, Any]]:
         }
         for p in range(count)
     ]
+
+
+@pytest.fixture
+def emulator_opt_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No key, no other GEMGATE_* setting and no .env: the user opted in to the emulator."""
+    for name in list(os.environ):
+        if name.startswith(("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMGATE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
+    monkeypatch.chdir(tmp_path)

@@ -29,15 +29,8 @@ PNG_1X1 = bytes.fromhex(
 
 
 @pytest.fixture(autouse=True)
-def emulated(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No key, no other GEMGATE_* setting and no .env: the user opted in to the emulator."""
-    for name in list(os.environ):
-        if name in ("GEMINI_API_KEY", "GOOGLE_API_KEY") or name.startswith(
-            ("GEMINI_API_KEY_", "GEMGATE_")
-        ):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
-    monkeypatch.chdir(tmp_path)
+def _emulated(emulator_opt_in: None) -> None:
+    """No key, no other setting and no .env: the user opted in to the emulator."""
 
 
 @pytest.fixture

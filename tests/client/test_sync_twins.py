@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import inspect
-import os
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -43,13 +42,8 @@ NOT_MIRRORED = {
 
 
 @pytest.fixture(autouse=True)
-def emulated(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No key, no other GEMGATE_* setting and no .env: the user opted in to the emulator."""
-    for name in list(os.environ):
-        if name.startswith(("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMGATE_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
-    monkeypatch.chdir(tmp_path)
+def _emulated(emulator_opt_in: None) -> None:
+    """No key, no other setting and no .env: the user opted in to the emulator."""
 
 
 @pytest.fixture

@@ -162,9 +162,6 @@ class AsyncGemini(Operations):
         chosen = params.get("model") or (endpoint.model if endpoint else None)
         return model_id(chosen or self.settings.default_model)
 
-    def _generate_call(self, request: Mapping[str, Any], model: str, *, stream: bool) -> Call:
-        return self.engine.generate_call(request, model, stream=stream)
-
     @staticmethod
     def build_request(
         contents: list[dict[str, Any]], system: Mapping[str, Any] | None, params: Mapping[str, Any]
@@ -290,7 +287,9 @@ class AsyncGemini(Operations):
         """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
         contents = _contents(prompt)
         model = self._model(params)
-        call = self._generate_call(self.build_request(contents, None, params), model, stream=False)
+        call = self.engine.generate_call(
+            self.build_request(contents, None, params), model, stream=False
+        )
         return await self.engine.call_json(
             call,
             request_id=params.get("request_id"),
@@ -304,7 +303,9 @@ class AsyncGemini(Operations):
         """Stream Gemini response chunks."""
         contents = _contents(prompt)
         model = self._model(params)
-        call = self._generate_call(self.build_request(contents, None, params), model, stream=True)
+        call = self.engine.generate_call(
+            self.build_request(contents, None, params), model, stream=True
+        )
         async for chunk in self.engine.call_stream(
             call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
         ):
@@ -325,7 +326,7 @@ class AsyncGemini(Operations):
         """
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        call = self._generate_call(
+        call = self.engine.generate_call(
             self.build_request(contents, system, params), model, stream=False
         )
         response = await self.engine.call_json(
@@ -342,7 +343,9 @@ class AsyncGemini(Operations):
         """OpenAI-format ``chat.completion.chunk`` dicts, as they arrive (see :meth:`chat`)."""
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        call = self._generate_call(self.build_request(contents, system, params), model, stream=True)
+        call = self.engine.generate_call(
+            self.build_request(contents, system, params), model, stream=True
+        )
         chunks = openai.ChunkStream(model, created=int(self.engine.clock()))
         async for chunk in self.engine.call_stream(
             call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")

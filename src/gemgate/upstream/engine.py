@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,6 +31,7 @@ from gemgate.upstream.pipeline import Call, Sent, Upstream
 from gemgate.upstream.tracking import Tracker
 from gemgate.wire.errors import parse_error
 from gemgate.wire.jsonarray import JSONArrayDecoder
+from gemgate.wire.models import model_id
 from gemgate.wire.sse import SSEDecoder
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["EMULATOR_KEY", "Engine", "EngineSource", "engine_of"]
 
 EMULATOR_KEY = "emulator-key"
-_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _NO_KEY = (
     "no Gemini API key configured: set GEMINI_API_KEY, pass api_key= (or projects=), or "
     "list [[projects]] in the config file; to use the built-in emulator instead, say so "
@@ -138,10 +137,7 @@ class Engine:
 
     def path(self, model: str, method: str) -> str:
         """``/v1beta/models/{model}:{method}``; the model id must be a plain name."""
-        bare = bare_model(model)
-        if not _MODEL_ID.match(bare):
-            raise UsageError(f"invalid model name {model!r}")
-        return f"/{self.version}/models/{bare}:{method}"
+        return f"/{self.version}/models/{model_id(model)}:{method}"
 
     def endpoint(self, endpoint_id: str | None) -> Endpoint | None:
         """A dedicated endpoint by id (None for the default)."""
