@@ -111,7 +111,8 @@ class ChatManager:
         :class:`~gemgate.AsyncGemini`; see its ``tool_request_fields``), which is then
         required. Building a request stores nothing; the chat is made if it is new.
         """
-        if (tools or cache_config is not None) and client is None:
+        extras = bool(tools) or cache_config is not None
+        if extras and client is None:
             raise UsageError(
                 "tools and cache_config need client=: the AsyncGemini that declares the "
                 "tools and makes their cache"
@@ -121,7 +122,7 @@ class ChatManager:
         contents = await self.contents(chat_id, token_budget=token_budget)
         contents.append(ChatMessage.user(query).to_content())
         request: dict[str, Any] = {"model": f"models/{bare}", "contents": contents}
-        if client is not None and (tools or cache_config is not None):
+        if extras and client is not None:
             request.update(await client.tool_request_fields(bare, tools, tool_mode, cache_config))
         return request
 
