@@ -20,7 +20,7 @@ import uvloop
 
 from bench._upstream import emulator
 from bench.client import _run
-from gemgate.upstream.http1 import HTTPDriver
+from gemgate.upstream._http1 import HTTPDriver
 
 BODY = json.dumps({"contents": [{"role": "user", "parts": [{"text": "Hello there"}]}]}).encode()
 HEADERS = {"x-goog-api-key": "bench-key", "content-type": "application/json"}

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from gemgate.config import Settings
-from gemgate.policy.selection import Strategy
+from gemgate.policy._selection import Strategy
 from gemgate.projects import Limits, fingerprint
 
 KEY_A = "FAKEkeyA-first-secret-key-000000000000"

@@ -39,7 +39,7 @@ RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
 
 def unit_of(module: str) -> str:
-    """``gemgate.upstream.engine`` → ``upstream``; ``gemgate`` → ``__init__``."""
+    """``gemgate.upstream._engine`` → ``upstream``; ``gemgate`` → ``__init__``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
 
@@ -107,14 +107,14 @@ def test_imports_only_go_down(path: Path) -> None:
 
 def test_the_check_sees_lazy_and_type_only_upward_imports(tmp_path: Path) -> None:
     """A negative control: the engine's own source plus one upward import is refused."""
-    engine = SRC / "upstream" / "engine.py"
-    probe = tmp_path / "engine.py"
+    engine = SRC / "upstream" / "_engine.py"
+    probe = tmp_path / "_engine.py"
     lazy = "\n\ndef f() -> None:\n    from ..client import async_client\n"
-    typed = "\nif TYPE_CHECKING:\n    from gemgate.live.pool import LivePool\n"
+    typed = "\nif TYPE_CHECKING:\n    from gemgate.live._pool import LivePool\n"
     probe.write_text(engine.read_text() + lazy + typed)
-    found = upward(probe, "gemgate.upstream.engine")
+    found = upward(probe, "gemgate.upstream._engine")
     assert [f.split(": ", 1)[1] for f in found] == [
         "gemgate.client (client)",
-        "gemgate.live.pool (live)",
+        "gemgate.live._pool (live)",
     ]
-    assert upward(engine, "gemgate.upstream.engine") == []
+    assert upward(engine, "gemgate.upstream._engine") == []

@@ -62,3 +62,20 @@ def test_import_gemgate_loads_nothing_else() -> None:
     code = "import sys, gemgate; print(sorted(m for m in sys.modules if m.startswith('gemgate.')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+PUBLIC_MODULES = {"durations.py", "errors.py", "jsonarray.py", "sse.py", "types.py"}
+"""``gemgate.wire``'s documented modules; every other module in a sub-package is private."""
+
+
+def test_modules_inside_sub_packages_are_private() -> None:
+    root = INIT.parent
+    public = [
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.py")
+        if path.parent != root
+        and path.name != "__init__.py"
+        and not path.name.startswith("_")
+        and not (path.parent.name == "wire" and path.name in PUBLIC_MODULES)
+    ]
+    assert public == [], f"name these _module.py or export them: {public}"

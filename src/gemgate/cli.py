@@ -45,7 +45,7 @@ def serve(
 
     import uvicorn
 
-    from gemgate.gateway.app import serve_app
+    from gemgate.gateway._app import serve_app
     from gemgate.serving import OneWriteProtocol
 
     if config:
@@ -78,7 +78,7 @@ def serve(
         "http": OneWriteProtocol,
     }
     if workers > 1:
-        uvicorn.run("gemgate.gateway.app:serve_app", factory=True, workers=workers, **options)
+        uvicorn.run("gemgate.gateway._app:serve_app", factory=True, workers=workers, **options)
         return
     uvicorn.run(gateway, **options)
 
@@ -94,7 +94,7 @@ def _tls_files(
         return cert, key, None
     if not tls and tls_dir is None:
         return None
-    from gemgate.emulator.tls import self_signed
+    from gemgate.emulator._tls import self_signed
 
     directory = tls_dir or Path(
         stack.enter_context(tempfile.TemporaryDirectory(prefix="gemgate-tls-"))

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gemgate.policy.selection import Strategy
+from gemgate.policy._selection import Strategy
 from gemgate.projects import GatewayKey, ProjectConfig, fingerprint
 
 __all__ = ["GOOGLE_BASE_URL", "BackendConfig", "RetrySettings", "Settings", "Timeouts"]

@@ -18,7 +18,7 @@ import uvicorn
 from gemgate import AsyncGemini
 from gemgate.caching import CacheConfig
 from gemgate.emulator import Emulator, EmulatorConfig, create_app
-from gemgate.emulator.http import TRANSPORT_KEY
+from gemgate.emulator._http import TRANSPORT_KEY
 from gemgate.errors import AuthError
 from gemgate.sessions import ChatManager
 from gemgate.tools import FinalAnswer, UsageEvent, tool

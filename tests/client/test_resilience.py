@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gemgate.errors import BadRequestError, QuotaExhausted, StreamInterrupted
-from gemgate.policy.windows import next_pacific_midnight
+from gemgate.policy._windows import next_pacific_midnight
 
 from .conftest import MODEL, Start, projects
 

@@ -19,8 +19,8 @@ import pytest
 
 from gemgate import AsyncGemini, Gemini
 from gemgate.caching import CacheManager
-from gemgate.client.blocking import Blocking, blocking, iterating, plain
-from gemgate.client.sync_twins import BlockingCacheManager, BlockingLivePool, BlockingLiveSession
+from gemgate.client._blocking import Blocking, blocking, iterating, plain
+from gemgate.client._sync_twins import BlockingCacheManager, BlockingLivePool, BlockingLiveSession
 from gemgate.errors import UsageError
 from gemgate.live import LivePool, LiveSession, LiveText, LiveTurnComplete
 from gemgate.tools import tool
@@ -196,7 +196,7 @@ def test_every_twin_is_declared_for_type_checkers(twin: type[Blocking[Any]]) -> 
     assert twin._generated == frozenset(), (
         f"declare {sorted(twin._generated)} in {twin.__name__} so type checkers see them: "
         "`name = blocking(Source.name)` (or iterating, plain, wrapping, building for a "
-        "classmethod, Forwarded[T]() for an attribute; see gemgate.client.blocking)"
+        "classmethod, Forwarded[T]() for an attribute; see gemgate.client._blocking)"
     )
 
 

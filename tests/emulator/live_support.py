@@ -1,7 +1,7 @@
 """Helpers for the Live tests: the emulator served over TLS in the running event loop.
 
 ``live_emulator(tmp_path, clock, **settings)`` writes a CA and a server certificate with
-``gemgate.emulator.tls.self_signed``, serves the emulator (tests/emulator/emulator.toml plus
+``gemgate.emulator._tls.self_signed``, serves the emulator (tests/emulator/emulator.toml plus
 ``settings`` in its ``[emulator]`` table) with uvicorn on 127.0.0.1, and yields a
 :class:`LiveTarget` whose SDK clients and raw WebSocket connections trust that CA.
 """
@@ -24,7 +24,7 @@ from google.genai import live, types
 from websockets.asyncio.client import ClientConnection
 
 from gemgate.emulator import Emulator, EmulatorConfig, create_app
-from gemgate.emulator.tls import TlsFiles, client_context, self_signed
+from gemgate.emulator._tls import TlsFiles, client_context, self_signed
 from gemgate.serving import serve_in_loop
 from tests.conftest import EMULATOR_CONFIG, FakeClock
 from tests.emulator.conftest import ControlAPI

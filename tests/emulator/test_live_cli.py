@@ -16,7 +16,7 @@ from google.genai import types
 from typer.testing import CliRunner
 
 from gemgate.cli import app
-from gemgate.emulator.tls import client_context, self_signed
+from gemgate.emulator._tls import client_context, self_signed
 from tests.conftest import EMULATOR_CONFIG, free_port, stop_process
 
 from .conftest import user_turn

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from google.genai import live, types
 
-from gemgate.emulator.tokens import count_text
+from gemgate.emulator._tokens import count_text
 from tests.conftest import FakeClock
 
 from .conftest import city_function, user_turn

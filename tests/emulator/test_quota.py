@@ -10,8 +10,8 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from gemgate.emulator.config import Limits
-from gemgate.emulator.quota import QuotaTracker, next_pacific_midnight
+from gemgate.emulator._config import Limits
+from gemgate.emulator._quota import QuotaTracker, next_pacific_midnight
 from gemgate.wire import parse_error
 from gemgate.wire.errors import GoogleError
 from tests.conftest import FakeClock

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from gemgate.emulator.tls import client_context, self_signed
+from gemgate.emulator._tls import client_context, self_signed
 
 
 def test_self_signed_writes_a_ca_and_a_server_certificate(tmp_path: Path) -> None:

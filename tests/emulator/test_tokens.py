@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gemgate.emulator.tokens import count_text
+from gemgate.emulator._tokens import count_text
 
 
 def by_word(text: str) -> int:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gemgate import AsyncGemini
 from gemgate.config import RetrySettings
 from gemgate.emulator import EmulatorConfig, create_app
-from gemgate.emulator.http import TRANSPORT_KEY
+from gemgate.emulator._http import TRANSPORT_KEY
 from gemgate.gateway import Gateway
 from gemgate.gateway import create_app as create_gateway
 from tests.conftest import free_port, serve_in_loop, stop_process

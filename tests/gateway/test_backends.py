@@ -103,7 +103,7 @@ async def test_unreachable_backend_is_refused_and_previous_kept(serve: Serve) ->
 
 async def test_seed_settings_and_aliases(serve: Serve) -> None:
     from gemgate.errors import UsageError
-    from gemgate.gateway.backends import BackendError, Registry
+    from gemgate.gateway._backends import BackendError, Registry
 
     upstream = await serve(_gateway())
     primary = AsyncGemini(settings=Settings())

@@ -40,8 +40,8 @@ from gemgate import AsyncGemini
 from gemgate.config import RetrySettings
 from gemgate.emulator import EmulatorConfig
 from gemgate.emulator import create_app as create_emulator
-from gemgate.emulator.config import EmulatorSettings
-from gemgate.emulator.tls import client_context, self_signed
+from gemgate.emulator._config import EmulatorSettings
+from gemgate.emulator._tls import client_context, self_signed
 from gemgate.gateway import create_app as create_gateway
 from gemgate.projects import GatewayKey, hash_secret
 from gemgate.serving import serve_in_loop

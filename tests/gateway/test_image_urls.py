@@ -18,7 +18,7 @@ from starlette.routing import Route
 from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import create_app
-from gemgate.gateway.fetch import FetchError, fetch_image
+from gemgate.gateway._fetch import FetchError, fetch_image
 from tests.conftest import serve_in_loop, stop_serving
 
 pytestmark = pytest.mark.anyio

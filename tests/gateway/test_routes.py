@@ -12,8 +12,8 @@ from starlette.types import Receive, Scope, Send
 from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import Gateway, create_app
-from gemgate.gateway.faces import face_of
-from gemgate.gateway.routing import Doc, Mount, Route, Router
+from gemgate.gateway._faces import face_of
+from gemgate.gateway._routing import Doc, Mount, Route, Router
 
 pytestmark = pytest.mark.anyio
 

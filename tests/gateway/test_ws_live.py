@@ -262,7 +262,7 @@ async def test_ephemeral_tokens_for_direct_clients(gateway: Running) -> None:
 
 
 async def test_a_refused_live_session_is_an_error_frame_then_recovers(gateway: Running) -> None:
-    from gemgate.emulator.faults import FaultRule
+    from gemgate.emulator._faults import FaultRule
 
     emulator = gateway.app.client.engine.driver.app  # type: ignore[attr-defined]
     emulator.state.faults.set_rules(

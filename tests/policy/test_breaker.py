@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gemgate.policy.breaker import CircuitBreaker
+from gemgate.policy._breaker import CircuitBreaker
 
 
 def test_opens_at_the_threshold_and_blocks_until_reset() -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from gemgate.policy.retry import (
+from gemgate.policy._retry import (
     DEFAULT_COOLDOWN,
     Action,
     Backoff,
@@ -12,7 +12,7 @@ from gemgate.policy.retry import (
     classify_status,
     classify_transport,
 )
-from gemgate.policy.windows import next_pacific_midnight
+from gemgate.policy._windows import next_pacific_midnight
 from gemgate.wire.errors import (
     FieldViolation,
     GoogleError,

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from gemgate.policy.selection import Rotation, Strategy, order
+from gemgate.policy._selection import Rotation, Strategy, order
 
 ABC = ["a", "b", "c"]
 

@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gemgate.policy.windows import MINUTE, QuotaWindow, Refusal, next_pacific_midnight
+from gemgate.policy._windows import MINUTE, QuotaWindow, Refusal, next_pacific_midnight
 from gemgate.projects import Limits
-from gemgate.state.base import Candidate, Grant, Shortage
-from gemgate.state.memory import MemoryQuotaState
+from gemgate.state._base import Candidate, Grant, Shortage
+from gemgate.state._memory import MemoryQuotaState
 
 pytestmark = pytest.mark.anyio
 

@@ -43,7 +43,7 @@ async def make_storage(kind: str, tmp_path: object) -> ChatStorage:
         return ChatStorage.from_url(f"sqlite:///{tmp_path}/chats.db")
     if kind == "redis":
         need_server("Redis", 6379)
-        from gemgate.sessions.redis import RedisChatStorage
+        from gemgate.sessions._redis import RedisChatStorage
 
         return RedisChatStorage.from_url(REDIS_URL, prefix=f"gemgate-test-{uuid.uuid4().hex[:8]}:")
     need_server("PostgreSQL", 5432)

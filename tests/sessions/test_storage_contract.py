@@ -149,7 +149,7 @@ async def test_corrupt_rows_are_a_typed_error(storage: ChatStorage, tmp_path: ob
 
 
 async def _corrupt(storage: ChatStorage, chat_id: str) -> None:
-    from gemgate.sessions.memory import MemoryChatStorage
+    from gemgate.sessions._memory import MemoryChatStorage
 
     if isinstance(storage, MemoryChatStorage):
         pytest.skip("memory storage keeps objects, not serialised rows")
@@ -158,7 +158,7 @@ async def _corrupt(storage: ChatStorage, chat_id: str) -> None:
         return
     import sqlalchemy as sa
 
-    from gemgate.sessions.sql import message_rows
+    from gemgate.sessions._sql import message_rows
 
     async with storage._engine.begin() as conn:  # type: ignore[attr-defined]
         await conn.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gemgate.sessions import ChatMessage, trim_history
-from gemgate.sessions.trim import estimate_message_tokens
+from gemgate.sessions._trim import estimate_message_tokens
 
 
 def one(_: ChatMessage) -> int:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from gemgate.policy.windows import MINUTE
+from gemgate.policy._windows import MINUTE
 from gemgate.projects import Limits
-from gemgate.state.base import Candidate, Grant, Shortage
-from gemgate.state.memory import MemoryQuotaState, MemoryResponseCache
+from gemgate.state._base import Candidate, Grant, Shortage
+from gemgate.state._memory import MemoryQuotaState, MemoryResponseCache
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from gemgate.emulator.tls import self_signed
+from gemgate.emulator._tls import self_signed
 from gemgate.errors import ConnectError, ProtocolError, UpstreamTimeout
-from gemgate.upstream.http1 import HIGH_WATER, HTTPDriver
+from gemgate.upstream._http1 import HIGH_WATER, HTTPDriver
 
 pytestmark = pytest.mark.anyio
 

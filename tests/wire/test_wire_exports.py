@@ -19,15 +19,15 @@ DOCUMENTED = [
     "gemgate.wire.durations",
     "gemgate.wire.errors",
     "gemgate.wire.jsonarray",
-    "gemgate.wire.models",
+    "gemgate.wire._models",
     "gemgate.wire.openai",
-    "gemgate.wire.openai.errors",
-    "gemgate.wire.openai.generation",
-    "gemgate.wire.openai.messages",
-    "gemgate.wire.openai.request",
-    "gemgate.wire.openai.response",
-    "gemgate.wire.openai.stream",
-    "gemgate.wire.openai.tools",
+    "gemgate.wire.openai._errors",
+    "gemgate.wire.openai._generation",
+    "gemgate.wire.openai._messages",
+    "gemgate.wire.openai._request",
+    "gemgate.wire.openai._response",
+    "gemgate.wire.openai._stream",
+    "gemgate.wire.openai._tools",
     "gemgate.wire.sse",
     "gemgate.wire.types",
 ]
@@ -77,7 +77,7 @@ def test_expected_public_names() -> None:
 
 def _loaded_by_wire() -> set[str]:
     code = (
-        "import sys, gemgate.wire, gemgate.wire.openai, gemgate.wire.models, gemgate.errors;"
+        "import sys, gemgate.wire, gemgate.wire.openai, gemgate.wire._models, gemgate.errors;"
         " print('\\n'.join(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
@@ -104,6 +104,6 @@ def test_openai_adapter_all_is_sorted_and_complete() -> None:
     expected = {
         name
         for part in parts
-        for name in importlib.import_module(f"gemgate.wire.openai.{part}").__all__
+        for name in importlib.import_module(f"gemgate.wire.openai._{part}").__all__
     }
     assert set(adapter.__all__) == expected

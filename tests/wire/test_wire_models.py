@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from gemgate.errors import UsageError
-from gemgate.wire.models import InvalidModel, backend_model, model_id
+from gemgate.wire._models import InvalidModel, backend_model, model_id
 
 
 @pytest.mark.parametrize(

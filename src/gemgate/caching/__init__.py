@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gemgate.caching.manager import CacheConfig, CacheManager, normalize_ttl
+from gemgate.caching._manager import CacheConfig, CacheManager, normalize_ttl
 
 __all__ = ["CacheConfig", "CacheManager", "normalize_ttl"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gemgate.client.async_client import AsyncGemini
-from gemgate.client.sync_client import Gemini
+from gemgate.client._async_client import AsyncGemini
+from gemgate.client._sync_client import Gemini
 
 __all__ = ["AsyncGemini", "Gemini"]

@@ -9,8 +9,8 @@ Example::
 
 from __future__ import annotations
 
-from gemgate.emulator.app import Emulator, create_app
-from gemgate.emulator.config import (
+from gemgate.emulator._app import Emulator, create_app
+from gemgate.emulator._config import (
     EmulatorConfig,
     EmulatorSettings,
     FunctionCallReply,
@@ -19,7 +19,7 @@ from gemgate.emulator.config import (
     ProjectConfig,
     Rule,
 )
-from gemgate.emulator.faults import FaultRule
+from gemgate.emulator._faults import FaultRule
 
 __all__ = [
     "Emulator",

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gemgate.gateway.app import Gateway, create_app
+from gemgate.gateway._app import Gateway, create_app
 
 __all__ = ["Gateway", "create_app"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gemgate.errors import LiveSessionLost
-from gemgate.live.events import (
+from gemgate.live._events import (
     LiveEvent,
     LiveReply,
     LiveText,
@@ -11,8 +11,8 @@ from gemgate.live.events import (
     LiveTranscription,
     LiveTurnComplete,
 )
-from gemgate.live.pool import LivePool, LivePoolFull
-from gemgate.live.session import LiveSession
+from gemgate.live._pool import LivePool, LivePoolFull
+from gemgate.live._session import LiveSession
 
 __all__ = [
     "LiveEvent",

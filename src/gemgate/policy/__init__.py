@@ -6,10 +6,10 @@ draws in, so every decision is unit-tested without waiting.
 
 from __future__ import annotations
 
-from gemgate.policy.breaker import CircuitBreaker
-from gemgate.policy.retry import Action, Backoff, Verdict, classify_status, classify_transport
-from gemgate.policy.selection import Strategy, order
-from gemgate.policy.windows import QuotaWindow, Refusal, next_pacific_midnight
+from gemgate.policy._breaker import CircuitBreaker
+from gemgate.policy._retry import Action, Backoff, Verdict, classify_status, classify_transport
+from gemgate.policy._selection import Strategy, order
+from gemgate.policy._windows import QuotaWindow, Refusal, next_pacific_midnight
 
 __all__ = [
     "Action",

@@ -7,7 +7,7 @@ a Redis implementation can make it one atomic round trip.
 
 from __future__ import annotations
 
-from gemgate.state.base import (
+from gemgate.state._base import (
     Candidate,
     Grant,
     OwnerStore,
@@ -15,7 +15,7 @@ from gemgate.state.base import (
     ResponseCache,
     Shortage,
 )
-from gemgate.state.memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
+from gemgate.state._memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
 
 __all__ = [
     "Candidate",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gemgate.tools.events import (
+from gemgate.tools._events import (
     ChatEvent,
     FinalAnswer,
     FunctionCallEvent,
@@ -12,7 +12,7 @@ from gemgate.tools.events import (
     ToolResult,
     UsageEvent,
 )
-from gemgate.tools.executor import (
+from gemgate.tools._executor import (
     AsyncToolExecutor,
     FunctionCall,
     FunctionCallData,
@@ -22,7 +22,7 @@ from gemgate.tools.executor import (
     ToolsExecutionResult,
     run_tool,
 )
-from gemgate.tools.tool import FunctionTool, Tool, ToolDefinitionError, tool
+from gemgate.tools._tool import FunctionTool, Tool, ToolDefinitionError, tool
 
 __all__ = [
     "AsyncToolExecutor",

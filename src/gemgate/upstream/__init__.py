@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gemgate.upstream.engine import Engine, EngineSource, engine_of
+from gemgate.upstream._engine import Engine, EngineSource, engine_of
 
 __all__ = ["Engine", "EngineSource", "engine_of"]

@@ -3,15 +3,15 @@
 ``AsyncGemini.chat``/``stream_chat`` and the gateway's ``/v1/chat/completions`` both
 translate through here, so one OpenAI payload gives one Gemini request on both:
 
-* :mod:`~gemgate.wire.openai.request` — a whole body (:func:`chat_request`) or the
+* :mod:`~gemgate.wire.openai._request` — a whole body (:func:`chat_request`) or the
   fields beside the messages (:func:`gemini_request`), validated; unknown fields and
   wrong types raise :class:`InvalidRequest` naming the field;
-* :mod:`~gemgate.wire.openai.messages`, :mod:`~gemgate.wire.openai.tools`,
-  :mod:`~gemgate.wire.openai.generation` — the parts of that translation;
-* :mod:`~gemgate.wire.openai.response` and :mod:`~gemgate.wire.openai.stream` — Gemini
+* :mod:`~gemgate.wire.openai._messages`, :mod:`~gemgate.wire.openai._tools`,
+  :mod:`~gemgate.wire.openai._generation` — the parts of that translation;
+* :mod:`~gemgate.wire.openai._response` and :mod:`~gemgate.wire.openai._stream` — Gemini
   answers back to ``chat.completion``/``chat.completion.chunk`` and OpenAI's SSE frames.
 
-Model ids follow :mod:`gemgate.wire.models`. The mapping follows the one Gemini's own
+Model ids follow :mod:`gemgate.wire._models`. The mapping follows the one Gemini's own
 OpenAI-compatibility layer uses.
 
 Example:
@@ -24,19 +24,19 @@ Example:
 
 from __future__ import annotations
 
-from gemgate.wire.openai.errors import InvalidRequest
-from gemgate.wire.openai.generation import GENERATION_PARAMS, generation_config
-from gemgate.wire.openai.messages import messages_to_contents
-from gemgate.wire.openai.request import (
+from gemgate.wire.openai._errors import InvalidRequest
+from gemgate.wire.openai._generation import GENERATION_PARAMS, generation_config
+from gemgate.wire.openai._messages import messages_to_contents
+from gemgate.wire.openai._request import (
     CHAT_FIELDS,
     REQUEST_FIELDS,
     ChatRequest,
     chat_request,
     gemini_request,
 )
-from gemgate.wire.openai.response import completion, completion_chunk, finish_reason, usage
-from gemgate.wire.openai.stream import SSE_DONE, ChunkStream, sse_frame
-from gemgate.wire.openai.tools import tools_to_gemini
+from gemgate.wire.openai._response import completion, completion_chunk, finish_reason, usage
+from gemgate.wire.openai._stream import SSE_DONE, ChunkStream, sse_frame
+from gemgate.wire.openai._tools import tools_to_gemini
 
 __all__ = [
     "CHAT_FIELDS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from gemgate.wire.openai.errors import InvalidRequest
+from gemgate.wire.openai._errors import InvalidRequest
 
 __all__ = [
     "boolean",

@@ -1,0 +1,106 @@
+"""Blocking twins of the cache manager and the Live pool, for :class:`~gemgate.Gemini`.
+
+``Gemini.cache_manager`` and ``Gemini.live`` return these; each method runs its async
+original on the client's loop thread (see :mod:`gemgate.client._blocking`). A Live session
+taken from the pool is a :class:`BlockingLiveSession`.
+"""
+
+from __future__ import annotations
+
+from gemgate.caching import CacheManager
+from gemgate.client._blocking import (
+    Blocking,
+    Forwarded,
+    blocking,
+    entering,
+    iterating,
+    plain,
+    wrapping,
+)
+from gemgate.live import LivePool, LiveSession
+
+__all__ = ["BlockingCacheManager", "BlockingLivePool", "BlockingLiveSession"]
+
+
+class BlockingCacheManager(Blocking[CacheManager], twin_of=CacheManager):
+    """:class:`~gemgate.caching.CacheManager`, blocking: ``Gemini.cache_manager``.
+
+    Example::
+
+        with Gemini() as g:
+            name = g.cache_manager.create_cache(
+                model="gemini-2.5-flash", content=long_manual, ttl="1h", cache_name="manual"
+            )
+            g.cache_manager.update_cache_ttl(name, "2h")
+            print([c.display_name for c in g.cache_manager.list_caches()])
+            g.cache_manager.delete_cache(name)
+    """
+
+    create_cache = blocking(CacheManager.create_cache)
+    get_cache = blocking(CacheManager.get_cache)
+    list_caches = blocking(CacheManager.list_caches)
+    locate = blocking(CacheManager.locate)
+    update_cache_ttl = blocking(CacheManager.update_cache_ttl)
+    get_and_refresh = blocking(CacheManager.get_and_refresh)
+    touch = blocking(CacheManager.touch)
+    delete_cache = blocking(CacheManager.delete_cache)
+    forget = plain(CacheManager.forget)
+    ensure = blocking(CacheManager.ensure)
+
+
+class BlockingLiveSession(Blocking[LiveSession], twin_of=LiveSession):
+    """A pooled :class:`~gemgate.live.LiveSession`, blocking: ``Gemini.live.session(id)``.
+
+    Example::
+
+        with Gemini() as g:
+            live = g.live.session("user-1")
+            for piece in live.stream("Hello, Live!"):
+                print(piece, end="")
+    """
+
+    model = Forwarded[str]()
+    handle = Forwarded[str | None]()
+    reconnects = Forwarded[int]()
+    closed = Forwarded[bool]()
+    busy = Forwarded[bool]()
+    connected = Forwarded[bool]()
+    connect = blocking(LiveSession.connect)
+    turn = iterating(LiveSession.turn)
+    stream = iterating(LiveSession.stream)
+    ask = blocking(LiveSession.ask)
+    send_image = blocking(LiveSession.send_image)
+    send_audio = blocking(LiveSession.send_audio)
+    end_audio = iterating(LiveSession.end_audio)
+    seed = blocking(LiveSession.seed)
+    settle = blocking(LiveSession.settle)
+    close = blocking(LiveSession.aclose)
+    __enter__ = entering(LiveSession.__aenter__)
+    __exit__ = blocking(LiveSession.__aexit__)
+
+
+class BlockingLivePool(Blocking[LivePool], twin_of=LivePool):
+    """:class:`~gemgate.live.LivePool`, blocking: ``Gemini.live``.
+
+    Example::
+
+        with Gemini() as g:                     # no key: the built-in emulator
+            for piece in g.live.process_text_stream("Hi", session_id="user-1"):
+                print(piece, end="")
+            print(g.live.health_check())
+            g.live.close_session("user-1")
+    """
+
+    ttl = Forwarded[float]()
+    max_sessions = Forwarded[int]()
+    opens_per_minute = Forwarded[int]()
+    __len__ = plain(LivePool.__len__)
+    __contains__ = plain(LivePool.__contains__)
+    session = wrapping(BlockingLiveSession, LivePool.session)
+    cleanup = blocking(LivePool.cleanup)
+    close_session = blocking(LivePool.close_session)
+    process_text_stream = iterating(LivePool.process_text_stream)
+    process_text = blocking(LivePool.process_text)
+    process_image = blocking(LivePool.process_image)
+    health_check = blocking(LivePool.health_check)
+    close = blocking(LivePool.aclose)

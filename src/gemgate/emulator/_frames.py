@@ -1,0 +1,139 @@
+"""Framing a :class:`~gemgate.emulator._responder.Reply` as GenerateContentResponse(s).
+
+Non-streaming replies become one response; streaming replies become several chunks that
+share a ``responseId``, carry running ``usageMetadata`` and put ``finishReason`` only on
+the last chunk. Usage always adds up: ``total = prompt + candidates + thoughts``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gemgate.emulator._responder import Draft, Reply
+from gemgate.emulator._tokens import count_part
+
+__all__ = ["Framing", "usage_metadata"]
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+_WORDS_PER_CHUNK = 8
+_BLOCKED_RATING = {
+    "category": "HARM_CATEGORY_DANGEROUS_CONTENT",
+    "probability": "HIGH",
+    "blocked": True,
+}
+
+
+def usage_metadata(prompt: int, candidates: int, thoughts: int, cached: int) -> dict[str, Any]:
+    """A ``usageMetadata`` object; zero counts are omitted, as the service does."""
+    usage: dict[str, Any] = {"promptTokenCount": prompt}
+    if candidates:
+        usage["candidatesTokenCount"] = candidates
+    usage["totalTokenCount"] = prompt + candidates + thoughts
+    if cached:
+        usage["cachedContentTokenCount"] = cached
+    usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+    if cached:
+        usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    return usage
+
+
+def _visible_tokens(parts: list[dict[str, Any]]) -> int:
+    return sum(count_part(p) for p in parts if not p.get("thought"))
+
+
+@dataclass(frozen=True)
+class Framing:
+    """What every response of one call shares."""
+
+    model_version: str
+    response_id: str
+    prompt_tokens: int
+    cached_tokens: int
+
+    def _envelope(self, candidates: list[dict[str, Any]], usage: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"candidates": candidates} if candidates else {}
+        out["usageMetadata"] = usage
+        out["modelVersion"] = self.model_version
+        out["responseId"] = self.response_id
+        return out
+
+    def blocked(self, reason: str) -> dict[str, Any]:
+        """A response whose prompt was blocked."""
+        out: dict[str, Any] = {
+            "promptFeedback": {"blockReason": reason, "safetyRatings": [_BLOCKED_RATING]}
+        }
+        out.update(self._envelope([], usage_metadata(self.prompt_tokens, 0, 0, self.cached_tokens)))
+        return out
+
+    @staticmethod
+    def _candidate(
+        draft: Draft, index: int, parts: list[dict[str, Any]], last: bool
+    ) -> dict[str, Any]:
+        candidate: dict[str, Any] = {}
+        if parts:
+            candidate["content"] = {"parts": parts, "role": "model"}
+        if last:
+            candidate["finishReason"] = draft.finish_reason
+            if draft.safety_blocked:
+                candidate["safetyRatings"] = [_BLOCKED_RATING]
+        candidate["index"] = index
+        return candidate
+
+    def response(self, reply: Reply) -> dict[str, Any]:
+        """The whole reply as one response."""
+        if reply.block_reason:
+            return self.blocked(reply.block_reason)
+        candidates = [self._candidate(d, i, d.parts, last=True) for i, d in enumerate(reply.drafts)]
+        visible = sum(_visible_tokens(d.parts) for d in reply.drafts)
+        usage = usage_metadata(
+            self.prompt_tokens, visible, reply.thoughts_tokens, self.cached_tokens
+        )
+        return self._envelope(candidates, usage)
+
+    def chunks(self, reply: Reply) -> list[dict[str, Any]]:
+        """The reply split into stream chunks with running usage."""
+        if reply.block_reason:
+            return [self.blocked(reply.block_reason)]
+        pieces = [_split(d.parts) for d in reply.drafts]
+        steps = max((len(p) for p in pieces), default=1)
+        chunks: list[dict[str, Any]] = []
+        visible = 0
+        thoughts = reply.thoughts_tokens
+        for step in range(steps):
+            last = step == steps - 1
+            candidates = []
+            for index, (draft, parts) in enumerate(zip(reply.drafts, pieces, strict=True)):
+                step_parts = parts[step] if step < len(parts) else []
+                visible += _visible_tokens(step_parts)
+                if step_parts or last:
+                    candidates.append(self._candidate(draft, index, step_parts, last))
+            usage = usage_metadata(self.prompt_tokens, visible, thoughts, self.cached_tokens)
+            chunks.append(self._envelope(candidates, usage))
+        return chunks
+
+
+def _split(parts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Group a candidate's parts into stream steps: thoughts, text pieces, then calls."""
+    steps: list[list[dict[str, Any]]] = []
+    calls: list[dict[str, Any]] = []
+    for part in parts:
+        if "text" not in part:
+            calls.append(part)
+            continue
+        words = _PIECE.findall(part["text"]) or [""]
+        groups = [
+            "".join(words[i : i + _WORDS_PER_CHUNK]) for i in range(0, len(words), _WORDS_PER_CHUNK)
+        ]
+        extra = {k: v for k, v in part.items() if k not in ("text", "thoughtSignature")}
+        for i, group in enumerate(groups):
+            piece: dict[str, Any] = {"text": group, **extra}
+            if i == len(groups) - 1 and "thoughtSignature" in part:
+                piece["thoughtSignature"] = part["thoughtSignature"]
+            steps.append([piece])
+    if calls:
+        steps.append(calls)
+    return steps or [[]]

@@ -1,0 +1,69 @@
+"""``/gemini/...``: the native Gemini REST API, relayed through the upstream core.
+
+Requests are handed to the same pipeline the SDK uses (keys, quotas, retries, affinity,
+tracking); bodies are relayed as bytes and streams chunk by chunk. Upload URLs returned
+by the upstream are rewritten to point back at this gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from gemgate.gateway._asgi import header, read_body, send_bytes, send_stream
+from gemgate.upstream._engine import Engine
+from gemgate.upstream._sdk import build_call, relay
+
+__all__ = ["NativeRoute"]
+
+PREFIX = "/gemini"
+
+
+class NativeRoute:
+    """Relays ``/gemini/{version}/...`` and ``/gemini/upload/...`` to the upstream."""
+
+    def __init__(self, engine: Engine, max_body: int) -> None:
+        self.engine = engine
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request."""
+        body = await read_body(receive, self._max_body)
+        path = scope["path"][len(PREFIX) :] or "/"
+        query = scope.get("query_string", b"").decode("latin-1")
+        raw = path + (f"?{query}" if query else "")
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k not in (b"authorization", b"x-goog-api-key")  # gateway credentials stay here
+        ]
+        call = await build_call(self.engine, scope["method"], raw, headers, body)
+        relayed = await relay(self.engine, call)
+        out = [
+            (k, self._rewrite(scope, v) if k.lower() == "x-goog-upload-url" else v)
+            for k, v in relayed.headers
+        ]
+        if relayed.stream is None:
+            await send_bytes(send, relayed.status, relayed.body or b"", out)
+        elif relayed.stream.streaming:
+            await send_stream(send, receive, relayed.status, _chunks(relayed.stream), out)
+        else:  # one answer: one write with a length, no chunked framing
+            body = b"".join([chunk async for chunk in _chunks(relayed.stream)])
+            await send_bytes(send, relayed.status, body, out)
+
+    def _rewrite(self, scope: Scope, url: str) -> str:
+        base = self.engine.driver.base_url
+        if not url.startswith(base):
+            return url
+        host = header(scope, b"host") or "127.0.0.1"
+        return f"{scope.get('scheme', 'http')}://{host}{PREFIX}{url[len(base) :]}"
+
+
+async def _chunks(stream: Any) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        await stream.aclose()

@@ -1,0 +1,276 @@
+"""``/v1``: the OpenAI chat-completions, embeddings and models API over Gemini.
+
+Failures are raised, and answered in OpenAI's shape by the gateway
+(`gemgate.gateway._faces.OPENAI`); an unknown model, whichever backend would serve it, is
+OpenAI's 404 ``model_not_found``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from gemgate.client._async_client import AsyncGemini
+from gemgate.errors import (
+    NotFoundError,
+    QuotaExhausted,
+    RateLimitedError,
+    ServerError,
+    StreamInterrupted,
+    TransportError,
+)
+from gemgate.gateway._asgi import read_body, read_json, send_json, send_stream
+from gemgate.gateway._backends import Backend, Registry
+from gemgate.gateway._faces import Problem as RequestError
+from gemgate.gateway._faces import model_not_found, openai_body, problem_of
+from gemgate.gateway._fetch import FetchError, fetch_image
+from gemgate.wire import openai
+from gemgate.wire._models import InvalidModel, backend_model, model_id
+
+__all__ = ["OpenAIRoute"]
+
+logger = logging.getLogger("gemgate.gateway")
+
+
+class BackendUnavailable(Exception):
+    """An OpenAI-compatible backend failed in a way the next entry of a route may absorb."""
+
+
+_FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError, BackendUnavailable)
+"""Failures (after the core's own retries) after which the next model of a route serves."""
+
+
+class OpenAIRoute:
+    """Serves ``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/models``."""
+
+    def __init__(self, client: AsyncGemini, max_body: int, registry: Registry) -> None:
+        self._default = client
+        self._registry = registry
+        self._max_body = max_body
+
+    async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/models``."""
+        await send_json(send, 200, await self._models())
+
+    async def get_model(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/models/{model}``."""
+        await send_json(send, 200, await self._model(scope["path_params"]["model"]))
+
+    async def chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/chat/completions``."""
+        body = await self._body(scope, receive, send)
+        if body is not None:
+            await self._chat(body, receive, send)
+
+    async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/embeddings``."""
+        body = await self._body(scope, receive, send)
+        if body is not None:
+            await send_json(send, 200, await self._embeddings(body))
+
+    @property
+    def _client(self) -> AsyncGemini:
+        return self._registry.active.client or self._default
+
+    async def _body(self, scope: Scope, receive: Receive, send: Send) -> dict[str, Any] | None:
+        """The JSON body, its model allowed; None once relayed to an OpenAI-compatible server.
+
+        When such a server is the active backend, the request goes to it as bytes.
+        """
+        if self._registry.active.type != "openai_compatible":
+            body = await read_json(receive, self._max_body)
+            _check_model(scope, body.get("model"))
+            return body
+        raw = await read_body(receive, self._max_body)  # too large: the gateway answers 413
+        path = scope["path"].removeprefix("/v1")
+        status, headers, chunks = await self._registry.active.relay(path, raw)
+        await send_stream(send, receive, status, chunks, list(headers.items()))
+        return None
+
+    async def _models(self) -> dict[str, Any]:
+        listed = await self._client.sdk.aio.models.list()
+        data = [
+            {
+                "id": (m.name or "").removeprefix("models/"),
+                "object": "model",
+                "created": 0,
+                "owned_by": "google",
+            }
+            async for m in listed
+        ]
+        return {"object": "list", "data": data}
+
+    async def _model(self, name: str) -> dict[str, Any]:
+        from google.genai import errors
+
+        _model_id(name)
+        try:
+            model = await self._client.sdk.aio.models.get(model=name)
+        except ValueError:  # a name the SDK itself refuses
+            raise model_not_found(name) from None
+        except errors.APIError as exc:
+            if exc.code == 404:
+                raise model_not_found(name) from None
+            raise RequestError(exc.code or 502, exc.message or str(exc)) from None
+        return {
+            "id": (model.name or name).removeprefix("models/"),
+            "object": "model",
+            "created": 0,
+            "owned_by": "google",
+        }
+
+    def _request(self, body: dict[str, Any]) -> openai.ChatRequest:
+        try:
+            chat = openai.chat_request({**self._registry.defaults, **body})
+        except openai.InvalidRequest as exc:
+            raise RequestError(400, exc.message, exc.param) from None
+        if self._target(chat.model)[0] is None:
+            chat = dataclasses.replace(chat, model=_model_id(chat.model))
+        return chat
+
+    async def _inline_images(self, body: dict[str, Any]) -> None:
+        """Replace http(s) ``image_url`` parts with fetched ``data:`` URLs."""
+        settings = self._client.settings
+        messages = body.get("messages")
+        for message in messages if isinstance(messages, list) else []:
+            content = message.get("content") if isinstance(message, dict) else None
+            for part in content if isinstance(content, list) else []:
+                image = part.get("image_url") if isinstance(part, dict) else None
+                url = image.get("url") if isinstance(image, dict) else image
+                if isinstance(url, str) and url.startswith(("http://", "https://")):
+                    try:
+                        data = await fetch_image(
+                            url,
+                            max_bytes=settings.image_fetch_max_bytes,
+                            allow_private=settings.image_fetch_private,
+                        )
+                    except FetchError as exc:
+                        raise RequestError(400, str(exc), "messages") from None
+                    part["image_url"] = {"url": data}
+
+    async def _chat(self, body: dict[str, Any], receive: Receive, send: Send) -> None:
+        await self._inline_images(body)
+        chat = self._request(body)
+        name = chat.model
+        chain = self._client.settings.model_routes.get(name, [name])
+        for position, target in enumerate(chain):
+            last = position == len(chain) - 1
+            backend, model = self._target(target)
+            try:
+                if backend is None:
+                    await self._answer(chat, _model_id(model), receive, send)
+                else:
+                    await self._relay_chat(backend, {**body, "model": model}, last, receive, send)
+                return
+            except NotFoundError:  # a 404 here is the model's: no fallback hides it
+                raise model_not_found(target) from None
+            except _FALLBACK as exc:
+                if last:
+                    raise
+                logger.warning("model %s failed (%s); falling back", target, type(exc).__name__)
+
+    def _target(self, target: str) -> tuple[Backend | None, str]:
+        """``NAME/model`` names a configured OpenAI-compatible backend; else a Gemini model."""
+        prefix, model = backend_model(target) or ("", target)
+        backend = self._registry.named(prefix) if prefix else None
+        return (backend, model) if backend is not None else (None, target)
+
+    async def _relay_chat(
+        self, backend: Backend, body: dict[str, Any], last: bool, receive: Receive, send: Send
+    ) -> None:
+        """A chat answered by an OpenAI-compatible backend, relayed as it streams.
+
+        A backend that cannot be reached raises a `TransportError`; its 404 is the model's.
+        """
+        status, headers, chunks = await backend.relay(
+            "/chat/completions", json.dumps(body).encode()
+        )
+        if status == 404 or (not last and (status >= 500 or status == 429)):
+            async for _ in chunks:  # read the error body so the connection is released
+                pass
+            if status == 404:
+                raise NotFoundError(404, "NOT_FOUND", f"the backend has no model {body['model']}")
+            raise BackendUnavailable(f"backend answered {status}")
+        await send_stream(send, receive, status, chunks, list(headers.items()))
+
+    async def _answer(
+        self, chat: openai.ChatRequest, model: str, receive: Receive, send: Send
+    ) -> None:
+        """One model's answer; failures before any byte is sent may fall back."""
+        created = int(time.time())
+        if not chat.stream:
+            response = await self._client.send_request(chat.request, model)
+            await send_json(send, 200, openai.completion(response, chat.model, created=created))
+            return
+        stream = self._client.stream_request(chat.request, model)
+        first = await _first(stream)  # errors before the first chunk are plain HTTP errors
+        chunks = openai.ChunkStream(chat.model, created=created, usage_on_chunks=False)
+        headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
+        sse = _sse(first, stream, chunks, chat.include_usage)
+        await send_stream(send, receive, 200, sse, headers)
+
+    async def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        model, texts = body.get("model"), body.get("input")
+        if not isinstance(model, str) or not model:
+            raise RequestError(400, "'model' is required and must be a string", "model")
+        model = _model_id(model)
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            raise RequestError(400, "'input' must be a string or an array of strings", "input")
+        dims = body.get("dimensions")
+        try:
+            return await self._client.generate_embeddings(texts, model=model, dimensions=dims)
+        except NotFoundError:
+            raise model_not_found(model) from None
+
+
+def _model_id(name: str) -> str:
+    """The bare model id; a name that cannot be one (``a/b``, ``x?y``) is not found here."""
+    try:
+        return model_id(name)
+    except InvalidModel:
+        raise model_not_found(name) from None
+
+
+def _check_model(scope: Scope, model: Any) -> None:
+    key = scope.get("gemgate.key")
+    if key is not None and isinstance(model, str) and not key.allows(model):
+        raise RequestError(403, f"this gateway key may not use {model}", "model")
+
+
+async def _first(stream: AsyncIterator[dict[str, Any]]) -> dict[str, Any] | None:
+    try:
+        return await stream.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+async def _sse(
+    first: dict[str, Any] | None,
+    stream: AsyncIterator[dict[str, Any]],
+    chunks: openai.ChunkStream,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    try:
+        chunk = first
+        while chunk is not None:
+            yield openai.sse_frame(chunks.convert(chunk))
+            chunk = await _first(stream)
+    except StreamInterrupted as exc:
+        yield openai.sse_frame(openai_body(problem_of(exc)))
+        return
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    tail = chunks.usage_chunk() if include_usage else None
+    if tail is not None:
+        yield openai.sse_frame(tail)
+    yield openai.SSE_DONE

@@ -1,0 +1,156 @@
+"""The gateway's OpenAPI document, served at ``/openapi.json``, made from its route table.
+
+Every route of the table is listed with its summary, path parameters, request body (the
+schemas here) and its error responses, in the error shape of its face
+(`gemgate.gateway._faces`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from gemgate.gateway._faces import FACES, face_of
+from gemgate.gateway._routing import Route
+
+__all__ = [
+    "CHAT",
+    "EMBEDDINGS",
+    "LIVE_TOKEN",
+    "LOAD_BACKEND",
+    "NATIVE",
+    "NEW_SESSION",
+    "SESSION_MESSAGE",
+    "spec",
+]
+
+_CHAT_MESSAGE = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+        "content": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "object"}},
+                {"type": "null"},
+            ]
+        },
+        "tool_calls": {"type": "array", "items": {"type": "object"}},
+        "tool_call_id": {"type": "string"},
+    },
+}
+CHAT = {
+    "type": "object",
+    "required": ["model", "messages"],
+    "properties": {
+        "model": {"type": "string"},
+        "messages": {"type": "array", "minItems": 1, "items": _CHAT_MESSAGE},
+        "stream": {"type": "boolean"},
+        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "top_k": {"type": "integer", "minimum": 1},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "max_completion_tokens": {"type": "integer", "minimum": 1},
+        "stop": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "maxItems": 5},
+            ]
+        },
+        "n": {"type": "integer", "minimum": 1, "maximum": 8},
+        "seed": {"type": "integer"},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {"anyOf": [{"type": "string"}, {"type": "object"}]},
+        "response_format": {"type": "object"},
+        "reasoning_effort": {
+            "type": "string",
+            "enum": ["none", "minimal", "low", "medium", "high"],
+        },
+        "extra_body": {"type": "object"},
+    },
+}
+EMBEDDINGS = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {"type": "string"},
+        "input": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ]
+        },
+        "dimensions": {"type": "integer", "minimum": 1},
+    },
+}
+
+
+NEW_SESSION = {
+    "type": "object",
+    "properties": {"title": {"type": "string"}, "user": {"type": "string"}},
+}
+SESSION_MESSAGE = {
+    "type": "object",
+    "required": ["content"],
+    "properties": {
+        "content": {"type": "string", "minLength": 1},
+        "stream": {"type": "boolean"},
+        "model": {"type": "string"},
+        "system": {"type": "string"},
+    },
+}
+LOAD_BACKEND = {
+    "type": "object",
+    "required": ["backend_type"],
+    "properties": {
+        "backend_type": {"type": "string"},
+        "model_name_or_path": {"type": "string"},
+        "base_url": {"type": "string"},
+    },
+}
+LIVE_TOKEN = {
+    "type": "object",
+    "properties": {
+        "uses": {"type": "integer", "minimum": 1, "maximum": 100},
+        "expire_seconds": {"type": "integer", "minimum": 1, "maximum": 72000},
+        "new_session_expire_seconds": {"type": "integer", "minimum": 1},
+        "model": {"type": "string"},
+    },
+}
+NATIVE = {"type": "object"}
+"""Native request bodies are Google's; the upstream checks them."""
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{face_of(route.path).name}"}
+    error = {"description": "Error", "content": {"application/json": {"schema": schema}}}
+    operation: dict[str, Any] = {
+        "summary": route.doc.summary,
+        "responses": {str(route.doc.ok): {"description": "OK"}, "4XX": error, "5XX": error},
+    }
+    if route.params:
+        operation["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in route.params
+        ]
+    if route.doc.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": route.doc.body}},
+        }
+    return operation
+
+
+def spec(routes: Iterable[Route]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for ``routes``."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "gemgate gateway", "version": "0.1.0"},
+        "paths": paths,
+        "components": {"schemas": {face.name: dict(face.schema) for face in FACES}},
+    }

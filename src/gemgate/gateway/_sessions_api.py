@@ -1,0 +1,140 @@
+"""``/api/v1/sessions``: chat sessions over the ``ChatManager``, answered by the model.
+
+``POST /api/v1/sessions/{id}/messages`` runs one turn (``"stream": true`` streams it as
+server-sent events, one JSON event per ``data:`` line, the loop's event shapes).
+Failures are raised and answered ``{"detail": ...}`` by the gateway
+(`gemgate.gateway._faces.GATEWAY`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from gemgate.client._async_client import AsyncGemini
+from gemgate.errors import GemgateError
+from gemgate.gateway._asgi import read_json, send_bytes, send_json, send_stream
+from gemgate.gateway._faces import Problem
+from gemgate.sessions import ChatInfo, ChatManager, ChatNotFound, ChatStorage
+
+__all__ = ["SessionsRoute", "owned_chat", "visible"]
+
+PREFIX = "/api/v1/sessions"
+_MAX_BODY = 1024 * 1024
+
+
+class SessionsRoute:
+    """Create, list, read, delete sessions; post a message and get the answer.
+
+    With gateway keys, each key sees only the sessions it made.
+    """
+
+    def __init__(self, client: AsyncGemini, storage_url: str) -> None:
+        self._client = client
+        self.manager = ChatManager(ChatStorage.from_url(storage_url))
+
+    async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /api/v1/sessions``."""
+        body = await read_json(receive, _MAX_BODY, empty_ok=True)
+        owner = _owner(scope)
+        info = await self.manager.create_chat(
+            title=_text(body, "title"), user=owner or _text(body, "user")
+        )
+        await send_json(send, 201, info.model_dump())
+
+    async def list_all(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /api/v1/sessions`` (``?user=`` filters, without gateway keys)."""
+        query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
+        chats = await self.manager.list_chats(user=_owner(scope) or query.get("user") or None)
+        await send_json(send, 200, {"sessions": [c.model_dump() for c in chats]})
+
+    async def read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /api/v1/sessions/{session_id}``: the session and its messages."""
+        info = await self._owned(scope)
+        history = await self.manager.get_history(info.id)
+        await send_json(
+            send, 200, {**info.model_dump(), "messages": [m.model_dump() for m in history]}
+        )
+
+    async def delete(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``DELETE /api/v1/sessions/{session_id}``."""
+        info = await self._owned(scope)
+        await self.manager.delete_chat(info.id)
+        await send_bytes(send, 204, b"")
+
+    async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /api/v1/sessions/{session_id}/messages``: one turn, answered or streamed."""
+        info = await self._owned(scope)
+        body = await read_json(receive, _MAX_BODY, empty_ok=True)
+        await self._message(info.id, body, receive, send)
+
+    async def _owned(self, scope: Scope) -> ChatInfo:
+        return await owned_chat(self.manager, scope["path_params"]["session_id"], _owner(scope))
+
+    async def _message(
+        self, chat_id: str, body: dict[str, Any], receive: Receive, send: Send
+    ) -> None:
+        content = body.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise Problem(400, "'content' must be a non-empty string")
+        events = self._client.chat_with_tools(
+            content,
+            model=_text(body, "model"),
+            chat_id=chat_id,
+            chat_manager=self.manager,
+            system_instruction=_text(body, "system"),
+        )
+        if body.get("stream"):
+            headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
+            await send_stream(send, receive, 200, _sse(events), headers)
+            return
+        final: dict[str, Any] = {}
+        async for event in events:  # a failed model call is answered by the gateway
+            if event.type == "final_answer":
+                final = event.model_dump()
+        await send_json(send, 200, final)
+
+
+async def owned_chat(manager: ChatManager, chat_id: str, owner: str | None) -> ChatInfo:
+    """The chat, if ``owner`` may use it; else :class:`ChatNotFound` (as if it did not exist)."""
+    info = await manager.get_chat(chat_id)
+    if not visible(info, owner):
+        raise ChatNotFound(chat_id)
+    return info
+
+
+def visible(info: ChatInfo, owner: str | None) -> bool:
+    """Whether ``owner`` (a gateway key's name; ``None`` without keys) may use this chat.
+
+    With gateway keys, a chat belongs to the key that made it, and to no other.
+    """
+    return owner is None or info.user == owner
+
+
+def _owner(scope: Scope) -> str | None:
+    """The gateway key's name (with keys, each sees only its own sessions)."""
+    key = scope.get("gemgate.key")
+    return key.name if key is not None else None
+
+
+def _text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise Problem(400, f"'{name}' must be a string")
+    return value
+
+
+async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    try:
+        async for event in events:
+            yield b"data: " + event.model_dump_json().encode() + b"\n\n"
+    except GemgateError as exc:
+        error = {"type": "error", "message": str(exc)}
+        yield b"data: " + json.dumps(error).encode() + b"\n\n"
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

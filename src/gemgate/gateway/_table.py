@@ -1,0 +1,128 @@
+"""The gateway's HTTP routes, one line each: method, path, handler and documentation.
+
+``/openapi.json`` is made from this table, so a route added here is documented with it.
+WebSockets (``/ws/chat``, ``/ws/live``) are not HTTP routes; the app opens them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gemgate.gateway._native import PREFIX, NativeRoute
+from gemgate.gateway._openai_api import OpenAIRoute
+from gemgate.gateway._openapi import (
+    CHAT,
+    EMBEDDINGS,
+    LIVE_TOKEN,
+    LOAD_BACKEND,
+    NATIVE,
+    NEW_SESSION,
+    SESSION_MESSAGE,
+)
+from gemgate.gateway._routing import Doc, Mount, Route
+from gemgate.gateway._sessions_api import PREFIX as SESSIONS
+from gemgate.gateway._sessions_api import SessionsRoute
+
+if TYPE_CHECKING:
+    from gemgate.gateway._app import Gateway
+
+__all__ = ["routes"]
+
+
+def routes(gateway: Gateway) -> list[Route | Mount]:
+    """Every HTTP route of ``gateway``."""
+    return [
+        _native(gateway.native),
+        *_openai(gateway.openai),
+        *_sessions(gateway.sessions),
+        Route(
+            "GET",
+            "/api/v1/models/status",
+            gateway.backends_api.status,
+            Doc("The active /v1 backend"),
+        ),
+        Route(
+            "POST",
+            "/api/v1/models/load",
+            gateway.backends_api.load,
+            Doc("Switch the active /v1 backend", LOAD_BACKEND),
+        ),
+        Route(
+            "POST",
+            "/api/v1/live/tokens",
+            gateway.live.tokens,
+            Doc("Mint an ephemeral Live API token", LIVE_TOKEN),
+        ),
+        Route(
+            "POST",
+            "/api/v1/login",
+            gateway.logins.login,
+            Doc("Trade a gateway key for a session cookie"),
+        ),
+        Route("GET", "/", gateway.page, Doc("The web chat page"), public=True),
+        Route("GET", "/healthz", gateway.health, Doc("Liveness"), public=True),
+        Route("GET", "/readyz", gateway.ready, Doc("Readiness: upstream and store"), public=True),
+        Route("GET", "/metrics", gateway.export_metrics, Doc("Prometheus metrics"), public=True),
+        Route("GET", "/openapi.json", gateway.describe, Doc("This document"), public=True),
+    ]
+
+
+def _native(native: NativeRoute) -> Mount:
+    """Everything under ``/gemini/`` is relayed; the document names the main operations."""
+
+    def relayed(method: str, path: str, summary: str, body: bool = False) -> Route:
+        doc = Doc(f"{summary} (native Gemini API, relayed)", NATIVE if body else None)
+        return Route(method, f"{PREFIX}/{{version}}/{path}", native, doc)
+
+    return Mount(
+        PREFIX + "/",
+        native,
+        (
+            relayed("GET", "models", "List models"),
+            relayed("GET", "models/{model}", "Get a model"),
+            relayed("POST", "models/{model}:generateContent", "Generate content", body=True),
+            relayed("POST", "models/{model}:streamGenerateContent", "Stream content", body=True),
+            relayed("POST", "models/{model}:countTokens", "Count tokens", body=True),
+            relayed("POST", "models/{model}:embedContent", "Embed content", body=True),
+        ),
+    )
+
+
+def _openai(openai: OpenAIRoute) -> list[Route]:
+    return [
+        Route(
+            "POST",
+            "/v1/chat/completions",
+            openai.chat,
+            Doc("OpenAI chat completions over Gemini (server-sent events with stream)", CHAT),
+        ),
+        Route(
+            "POST",
+            "/v1/embeddings",
+            openai.embeddings,
+            Doc("OpenAI embeddings over Gemini", EMBEDDINGS),
+        ),
+        Route("GET", "/v1/models", openai.list_models, Doc("List models")),
+        Route("GET", "/v1/models/{model}", openai.get_model, Doc("Get a model")),
+    ]
+
+
+def _sessions(sessions: SessionsRoute) -> list[Route]:
+    one = SESSIONS + "/{session_id}"
+    return [
+        Route("GET", SESSIONS, sessions.list_all, Doc("List chat sessions")),
+        Route(
+            "POST",
+            SESSIONS,
+            sessions.create,
+            Doc("Create a chat session", NEW_SESSION, ok=201),
+        ),
+        Route("GET", one, sessions.read, Doc("A session with its messages")),
+        Route("DELETE", one, sessions.delete, Doc("Delete a session", ok=204)),
+        Route(
+            "POST",
+            one + "/messages",
+            sessions.message,
+            Doc("Send a message (server-sent events with stream)", SESSION_MESSAGE),
+        ),
+    ]
