@@ -17,6 +17,8 @@ from gemgate.gateway._openapi import (
     LOAD_BACKEND,
     NATIVE,
     NEW_SESSION,
+    REGENERATE,
+    RENAME_SESSION,
     SESSION_MESSAGE,
 )
 from gemgate.gateway._routing import Doc, Mount, Route
@@ -118,11 +120,18 @@ def _sessions(sessions: SessionsRoute) -> list[Route]:
             Doc("Create a chat session", NEW_SESSION, ok=201),
         ),
         Route("GET", one, sessions.read, Doc("A session with its messages")),
+        Route("PATCH", one, sessions.rename, Doc("Rename a session", RENAME_SESSION)),
         Route("DELETE", one, sessions.delete, Doc("Delete a session", ok=204)),
         Route(
             "POST",
             one + "/messages",
             sessions.message,
             Doc("Send a message (server-sent events with stream)", SESSION_MESSAGE),
+        ),
+        Route(
+            "POST",
+            one + "/regenerate",
+            sessions.regenerate,
+            Doc("Answer the last question again, in place of its answer", REGENERATE),
         ),
     ]
