@@ -20,7 +20,7 @@ from tests.servers import REDIS_URL, need_server
 
 from gemgate.projects import Limits, next_pacific_midnight
 from gemgate.state._base import Candidate, Grant, Shortage
-from gemgate.state._redis import RedisQuotaState, midnights
+from gemgate.state._redis import RedisQuotaState, RedisResponseCache, midnights
 
 pytestmark = pytest.mark.anyio
 
@@ -216,3 +216,31 @@ def test_the_naive_counter_over_admits() -> None:
     """The negative control: the same race on GET-then-INCR admits more than the limit."""
     outcomes = _race("naive", [[1] * ATTEMPTS] * PROCESSES)
     assert sum(1 for o in outcomes if o > 0) > 100
+
+
+# --- the shared response cache --------------------------------------------------------------
+
+
+@pytest.fixture
+async def bytes_redis() -> AsyncIterator[aioredis.Redis]:
+    need_server("Redis", 6379)
+    client = aioredis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+async def test_response_cache_is_bounded_and_expires(bytes_redis: aioredis.Redis) -> None:
+    prefix = f"gemgate-test-{uuid.uuid4().hex[:8]}:"
+    cache = RedisResponseCache(bytes_redis, prefix=prefix, max_size=2, ttl=0.3)
+    await cache.set("a", b"\x00A")
+    await cache.set("b", b"B")
+    assert await cache.get("a") == b"\x00A"  # bytes as they were; "a" is now the most recent
+    await cache.set("c", b"C")
+    assert await cache.get("b") is None and await cache.get("c") == b"C"
+    other = RedisResponseCache(bytes_redis, prefix=prefix, max_size=2, ttl=0.3)
+    assert await other.get("a") == b"\x00A"  # another process sees the same cache
+    await asyncio.sleep(0.35)
+    assert await cache.get("a") is None and await cache.get("c") is None
+    await cache.set("d", b"D")
+    await cache.clear()
+    assert await other.get("d") is None

@@ -26,13 +26,14 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from gemgate.projects import next_pacific_midnight
 from gemgate.state._base import Candidate, Grant, Shortage
 
-__all__ = ["RedisQuotaState", "RedisTicket", "midnights"]
+__all__ = ["RedisOwners", "RedisQuotaState", "RedisResponseCache", "RedisTicket", "midnights"]
 
 # KEYS: a base key per candidate, then pairs. ARGV: count, tokens, ticket id, three
 # Pacific midnights (ascending), then rpm, tpm, rpd per candidate ('' for no limit; '-' as
@@ -127,6 +128,36 @@ redis.call('EXPIREAT', KEYS[1] .. ':cool', math.ceil(ends) + 1)
 redis.call('ZADD', KEYS[2], ends, KEYS[1])
 redis.call('HSET', KEYS[3], KEYS[1], ARGV[3])
 return 1
+"""
+
+
+# Bounded maps (resource owners, cached responses): one string key per entry and an index
+# of recency. KEYS: entry, index, counter. ARGV: value, bound, replace (0/1), ttl ms or ''.
+_LRU_SET = """
+if ARGV[3] == '0' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), KEYS[1])
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[2])
+if over > 0 then
+  local old = redis.call('ZRANGE', KEYS[2], 0, over - 1)
+  redis.call('DEL', unpack(old))
+  redis.call('ZREM', KEYS[2], unpack(old))
+end
+return 1
+"""
+# KEYS: entry, index, counter. The value, now the most recently used; nil if gone.
+_LRU_GET = """
+local value = redis.call('GET', KEYS[1])
+if not value then
+  redis.call('ZREM', KEYS[2], KEYS[1])
+  return false
+end
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), KEYS[1])
+return value
 """
 
 
@@ -249,3 +280,101 @@ class RedisQuotaState:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._redis.aclose()
+
+
+class _BoundedMap:
+    """A map in Redis with a bound, dropping the least recently used entry first."""
+
+    def __init__(
+        self, client: aioredis.Redis, namespace: str, bound: int, ttl: float | None
+    ) -> None:
+        if bound < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._redis = client
+        self._ns = namespace
+        self._bound = bound
+        self._ttl_ms = "" if ttl is None else str(max(int(ttl * 1000), 1))
+        self._set = client.register_script(_LRU_SET)
+        self._get = client.register_script(_LRU_GET)
+
+    def _keys(self, name: str) -> list[str]:
+        return [f"{self._ns}:{name}", f"{self._ns}#index", f"{self._ns}#clock"]
+
+    async def read(self, name: str) -> Any:
+        return await self._get(keys=self._keys(name))
+
+    async def write(self, name: str, value: str | bytes, *, replace: bool = True) -> None:
+        args = [value, self._bound, "1" if replace else "0", self._ttl_ms]
+        await self._set(keys=self._keys(name), args=args)
+
+    async def clear(self) -> None:
+        index = f"{self._ns}#index"
+        entries = await self._redis.zrange(index, 0, -1)
+        if entries:
+            await self._redis.delete(*entries)
+        await self._redis.delete(index, f"{self._ns}#clock")
+
+
+class RedisOwners:
+    """`OwnerStore` on Redis: every process knows which project owns a cache or file.
+
+    Example::
+
+        owners = RedisOwners(redis.asyncio.from_url(url, decode_responses=True))
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str = "gemgate:", max_entries: int = 100_000
+    ) -> None:
+        self._map = _BoundedMap(client, f"{prefix}owner", max_entries, None)
+
+    async def get(self, name: str) -> str | None:
+        """The owner of ``name``, if known (and now the most recently used)."""
+        found = await self._map.read(name)
+        return None if found is None else _text(found)
+
+    async def first(self, names: Sequence[str]) -> str | None:
+        """The owner of the first of ``names`` whose owner is known."""
+        for name in names:
+            owner = await self.get(name)
+            if owner is not None:
+                return owner
+        return None
+
+    async def set(self, name: str, project: str, *, replace: bool = True) -> None:
+        """Record the owner; beyond ``max_entries`` the least recently used is dropped."""
+        await self._map.write(name, project, replace=replace)
+
+    async def clear(self) -> None:
+        """Forget every owner."""
+        await self._map.clear()
+
+
+class RedisResponseCache:
+    """`ResponseCache` on Redis, shared by every process: bounded, with a TTL.
+
+    ``client`` must return bytes (``decode_responses=False``).
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "gemgate:",
+        max_size: int = 1024,
+        ttl: float | None = None,
+    ) -> None:
+        self._map = _BoundedMap(client, f"{prefix}cache", max_size, ttl)
+
+    async def get(self, key: str) -> bytes | None:
+        """The cached value, or None if absent or expired."""
+        found = await self._map.read(key)
+        return None if found is None else bytes(found)
+
+    async def set(self, key: str, value: bytes) -> None:
+        """Store a value (restarting its TTL)."""
+        await self._map.write(key, value)
+
+    async def clear(self) -> None:
+        """Drop everything."""
+        await self._map.clear()
