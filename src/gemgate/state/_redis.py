@@ -30,6 +30,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from gemgate.policy._windows import Ticket
 from gemgate.projects import next_pacific_midnight
 from gemgate.state._base import Candidate, Grant, Shortage
 
@@ -160,6 +161,39 @@ redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), KEYS[1])
 return value
 """
 
+# KEYS: base, pairs. ARGV: pair, three Pacific midnights, then id, time, tokens per request.
+# Counts requests admitted elsewhere (a process that admitted on its own while Redis was
+# away), without checking: they were already sent.
+_RECORD = """
+for k = 5, #ARGV, 3 do
+  local at, tokens = tonumber(ARGV[k + 1]), tonumber(ARGV[k + 2])
+  local day_end = tonumber(ARGV[4]) + 86400
+  for i = 2, 4 do
+    if tonumber(ARGV[i]) > at then day_end = tonumber(ARGV[i]); break end
+  end
+  local day_key = KEYS[1] .. ':day:' .. string.format('%d', day_end)
+  redis.call('ZADD', KEYS[1] .. ':req', at, ARGV[k])
+  redis.call('HSET', KEYS[1] .. ':tok', ARGV[k], tokens)
+  redis.call('INCRBY', KEYS[1] .. ':sum', tokens)
+  redis.call('INCR', day_key)
+  redis.call('EXPIREAT', day_key, math.ceil(day_end) + 3600)
+end
+for _, suffix in ipairs({':req', ':tok', ':sum'}) do
+  redis.call('EXPIRE', KEYS[1] .. suffix, 120)
+end
+redis.call('HSET', KEYS[2], KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS: members. ARGV: member id, ttl. Beats for this member; returns the live members.
+_BEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+return redis.call('ZCARD', KEYS[1])
+"""
+
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -199,6 +233,8 @@ class RedisQuotaState:
         self._admit = client.register_script(_ADMIT)
         self._reconcile = client.register_script(_RECONCILE)
         self._cool = client.register_script(_COOL)
+        self._record = client.register_script(_RECORD)
+        self._beat = client.register_script(_BEAT)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "gemgate:") -> RedisQuotaState:
@@ -271,6 +307,22 @@ class RedisQuotaState:
                 found[(project, model)] = (float(until), _text(reason or ""))
         await self._redis.zremrangebyscore(index, "-inf", now)
         return found
+
+    async def record(self, project: str, model: str, tickets: Sequence[Ticket]) -> None:
+        """Count requests that were admitted without Redis (they were sent already)."""
+        args: list[str | int | float] = [json.dumps([project, model]), *midnights(tickets[0].at)]
+        for ticket in tickets:
+            args += [uuid.uuid4().hex, ticket.at, ticket.tokens]
+        keys = [self._base(project, model), f"{self._prefix}q:pairs"]
+        await self._record(keys=keys, args=args)
+
+    async def beat(self, member: str, *, ttl: float) -> int:
+        """Mark ``member`` alive for ``ttl`` seconds; the number of live members."""
+        return int(await self._beat(keys=[f"{self._prefix}members"], args=[member, ttl]))
+
+    async def leave(self, member: str) -> None:
+        """Take ``member`` out of the membership (a clean shutdown)."""
+        await self._redis.zrem(f"{self._prefix}members", member)
 
     async def clear(self) -> None:
         """Forget every count, cooldown and disabled key under the prefix."""
