@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("emulator",),
     ("serving",),
     ("upstream",),
+    ("usage",),
     ("sessions",),
     ("caching",),
     ("tools",),
