@@ -192,8 +192,7 @@ class Settings(BaseSettings):
         data: dict[str, Any] = {}
         if path:
             named_by = None if config else "GEMGATE_CONFIG"
-            known = set(cls.model_fields) | SHARED_TABLES
-            data = read_toml(Path(path), known, named_by=named_by)
+            data = read_toml(Path(path), named_by=named_by)  # unknown keys: the constructor
             for table in SHARED_TABLES:
                 data.pop(table, None)
         origins = dict.fromkeys(data, str(path))
@@ -215,8 +214,10 @@ class Settings(BaseSettings):
 _PROJECTS = TypeAdapter(list[ProjectConfig])
 
 
-def read_toml(path: Path, known: Collection[str], *, named_by: str | None = None) -> dict[str, Any]:
-    """A TOML file's tables and keys, every top-level one in ``known``.
+def read_toml(
+    path: Path, known: Collection[str] | None = None, *, named_by: str | None = None
+) -> dict[str, Any]:
+    """A TOML file's tables and keys (every top-level one in ``known``, if given).
 
     Raises :class:`ConfigError` for a missing or unreadable file (``named_by`` says which
     variable named it), a syntax error (with its line and column) or an unknown key.
@@ -231,7 +232,8 @@ def read_toml(path: Path, known: Collection[str], *, named_by: str | None = None
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_syntax_error(path, exc)) from None
-    unknown = [_unknown_key((name,), known) for name in data if name not in known]
+    allowed = data if known is None else known
+    unknown = [_unknown_key((name,), allowed) for name in data if name not in allowed]
     if unknown:
         raise ConfigError(f"{path}: " + "; ".join(unknown))
     return data
