@@ -402,6 +402,21 @@ def test_the_address_is_announced_once_it_accepts_connections(tmp_path: Path) ->
         stop_process(proc)
 
 
+def test_warnings_are_shown_as_before_once_a_command_is_done(
+    not_serving: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    monkeypatch.setenv("GEMGATE_MAX_BODYBYTES", "10")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        before = warnings.showwarning
+        result = invoke("serve", "--port", str(free_port()))
+        assert warnings.showwarning is before
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("gemgate: warning: GEMGATE_MAX_BODYBYTES names no ")
+
+
 def test_an_unknown_gemgate_variable_is_a_one_line_warning(tmp_path: Path) -> None:
     env = cli_env() | {"GEMGATE_MAX_BODYBYTES": "10"}
     done = subprocess.run(

@@ -73,22 +73,25 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    """Configuration warnings as one line; any other as Python shows it."""
-    if issubclass(category, ConfigWarning):
-        _say((f"gemgate: warning: {message}", "yellow"))
-    else:
-        _python_showwarning(message, category, filename, lineno, file, line)
+class _ShowWarning:
+    """``warnings.showwarning`` for a run: configuration warnings as one line of their own."""
 
+    def __init__(self, python: Any) -> None:
+        self.python = python
 
-_python_showwarning = warnings.showwarning
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, ConfigWarning):
+            _say((f"gemgate: warning: {message}", "yellow"))
+        else:
+            self.python(message, category, filename, lineno, file, line)
 
 
 def _print_version(value: bool) -> None:
@@ -101,6 +104,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -109,7 +113,8 @@ def _main(
     ] = False,
 ) -> None:
     """Gemgate: library, gateway and a faithful local Gemini API emulator."""
-    warnings.showwarning = _show_warning
+    ctx.with_resource(warnings.catch_warnings())  # restored when the command is done
+    warnings.showwarning = _ShowWarning(warnings.showwarning)
 
 
 def _loopback(host: str) -> bool:
