@@ -241,6 +241,15 @@ def test_emulate_banners(tmp_path: Path, not_serving: list[Any], extra: list[str
     assert_brackets_intact(err)
 
 
+def test_emulate_on_every_interface_gives_clients_a_usable_url(not_serving: list[Any]) -> None:
+    port = free_port()
+    result = invoke("emulate", "--host", "0.0.0.0", "--port", str(port))
+    assert result.exit_code == 0, result.output
+    assert f"listening on 0.0.0.0:{port} (every interface; from other machines: " in result.stderr
+    assert f"'base_url': 'http://127.0.0.1:{port}'" in result.stderr
+    assert "http://0.0.0.0" not in result.stderr
+
+
 def test_emulate_with_projects_asks_for_one_of_their_keys(
     tmp_path: Path, not_serving: list[Any]
 ) -> None:

@@ -135,11 +135,12 @@ def _client_base(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{_address(host, port)}"
 
 
-def _everywhere(scheme: str, host: str, port: int) -> str:
-    """For a wildcard address: how other machines reach it."""
+def _where(scheme: str, host: str, port: int) -> str:
+    """What the banner says it listens on: a URL, or for a wildcard address what it means."""
     if host not in ("0.0.0.0", "::", ""):
-        return ""
-    return f" (every interface; from other machines: {scheme}://{socket.gethostname()}:{port})"
+        return _client_base(scheme, host, port)
+    others = f"{scheme}://{socket.gethostname()}:{port}"
+    return f"{_address(host, port)} (every interface; from other machines: {others})"
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -204,8 +205,7 @@ def serve(
             " Set GEMINI_API_KEY or list [[projects]] in the config to reach Google.",
         )
     base = _client_base("http", host, port)
-    where = base if _loopback(host) else _address(host, port) + _everywhere("http", host, port)
-    _say(("gemgate gateway", "bold"), " listening on ", (where, "cyan"))
+    _say(("gemgate gateway", "bold"), " listening on ", (_where("http", host, port), "cyan"))
     key = "YOUR-GATEWAY-KEY" if keys else "any"
     native = f"genai.Client(api_key='{key}', http_options={{'base_url': '{base}/gemini'}})"
     _say(f"  google-genai: {native}")
@@ -337,10 +337,9 @@ def emulate(
     with ExitStack() as stack:
         served = _tls_files(tls, cert, key, tls_dir, stack)
         sock = _listen(host, port)
-        base = _client_base("https" if served else "http", host, port)
-        where = base if _loopback(host) else _address(host, port)
-        where += _everywhere("https" if served else "http", host, port)
-        _say(("gemgate emulator", "bold"), " listening on ", (where, "cyan"))
+        scheme = "https" if served else "http"
+        base = _client_base(scheme, host, port)
+        _say(("gemgate emulator", "bold"), " listening on ", (_where(scheme, host, port), "cyan"))
         api_key = "YOUR-KEY" if settings.projects else "any-key"
         if served:
             _print_tls_help(base, api_key, served[2], served[0])
