@@ -42,6 +42,7 @@ __all__ = [
     "GOOGLE_BASE_URL",
     "SHARED_TABLES",
     "BackendConfig",
+    "PriceConfig",
     "RetrySettings",
     "Settings",
     "Timeouts",
@@ -99,6 +100,24 @@ class BackendConfig(BaseModel):
     api_key: SecretStr | None = None
 
 
+class PriceConfig(BaseModel):
+    """A model's price in US dollars per million tokens (``[prices."model"]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached: float = Field(default=0.0, ge=0)
+    long_input: float | None = Field(default=None, ge=0)
+    """Above 200,000 prompt tokens, for models priced so."""
+    long_output: float | None = Field(default=None, ge=0)
+    long_cached: float | None = Field(default=None, ge=0)
+
+
+STATE_TABLE = {"url": "state_url", "fail_closed": "state_fail_closed"}
+"""The ``[state]`` table's keys and the settings they set."""
+
+
 class Settings(BaseSettings):
     """Everything the client and gateway read."""
 
@@ -149,6 +168,18 @@ class Settings(BaseSettings):
     """Where the gateway keeps chat sessions (``sqlite:///…``, ``redis://…``, ``postgresql://…``)."""
     history_size: int = Field(default=1000, ge=1)
     """Finished requests kept for ``get_request_history``."""
+    state_url: str | None = None
+    """``redis://…``: share quota windows, cooldowns, disabled keys, resource owners, the
+    response cache and gateway-key budgets with every process on the same Redis (TOML:
+    ``[state] url``; environment: ``GEMGATE_STATE_URL``). Default: this process's memory."""
+    state_fail_closed: bool = False
+    """While the shared state is unreachable, refuse (503) instead of admitting each
+    process's ``limit / N`` on its own (TOML: ``[state] fail_closed``)."""
+    request_log_url: str | None = None
+    """Where the gateway logs every request (``sqlite:///…``, ``postgresql://…``, or
+    ``off``); default: the sessions database when it is SQL."""
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    """US dollars per million tokens by model, over the built-in list prices."""
 
     def __init__(self, **values: Any) -> None:
         """Validate ``values`` over the environment; :class:`ConfigError` if anything is off.
@@ -158,7 +189,19 @@ class Settings(BaseSettings):
         """
         origins: Mapping[str, str] = values.pop("_origins", None) or {}
         fields = type(self).model_fields
-        problems = [
+        problems: list[tuple[str | None, str]] = []
+        table = values.pop("state", None)
+        if isinstance(table, Mapping):  # [state] url = … is state_url = …
+            for key, value in table.items():
+                if key in STATE_TABLE:
+                    values[STATE_TABLE[key]] = value
+                else:
+                    problems.append(
+                        (origins.get("state"), _unknown_key(("state", key), STATE_TABLE))
+                    )
+        elif table is not None:
+            problems.append((origins.get("state"), "'state' must be a table ([state] url = …)"))
+        problems += [
             (origins.get(name), _unknown_key((name,), fields))
             for name in values
             if name not in fields and not name.startswith("_")
