@@ -204,3 +204,10 @@ def emulate(
             ssl_certfile=str(served[0]) if served else None,
             ssl_keyfile=str(served[1]) if served else None,
         )
+
+
+from gemgate.console import chat, keys, quota  # noqa: E402 - the operator's commands
+
+app.command()(chat)
+app.command()(quota)
+app.command()(keys)
