@@ -240,7 +240,7 @@ class Chat:
         table.add_column("")
         table.add_column("id", no_wrap=True, min_width=32)
         table.add_column("title")
-        table.add_column("messages", justify="right")
+        table.add_column("msgs", justify="right")
         table.add_column("updated", no_wrap=True)
         for info in listed:
             updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("updated_at", 0)))

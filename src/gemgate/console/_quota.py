@@ -29,7 +29,7 @@ from gemgate.policy import QuotaReport, WindowUsage
 __all__ = ["keys", "quota", "render_keys", "render_quota"]
 
 QUOTA_PATH = "/api/v1/quota"
-BAR = 12
+BAR = 10
 """Cells of a usage bar."""
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the gateway's JSON as it is.")]
@@ -68,20 +68,13 @@ def _fetch(url: str, key: str | None) -> tuple[QuotaReport, str]:
 
 
 def _bar(window: WindowUsage) -> Text:
-    """``3/10 ███░░░░░░░░░ 42s``; without a limit only the count."""
-    text = Text(f"{window.used}")
+    """``███░░░░░░░`` coloured by how full the window is; empty without a limit."""
     if window.limit is None:
-        text.append(" (no limit)", style="dim")
-        return text
+        return Text("no limit", style="dim")
     share = min(window.used / window.limit, 1.0)
     filled = round(share * BAR)
     style = "red" if share >= 1.0 else "yellow" if share >= 0.8 else "green"
-    text.append(f"/{window.limit} ")
-    text.append("█" * filled, style=style)
-    text.append("░" * (BAR - filled), style="dim")
-    if window.resets_in is not None and window.used:
-        text.append(f" {_duration(window.resets_in)}", style="dim")
-    return text
+    return Text.assemble(("█" * filled, style), ("░" * (BAR - filled), "dim"))
 
 
 def _duration(seconds: float) -> str:
@@ -95,19 +88,31 @@ def _duration(seconds: float) -> str:
 
 
 def render_quota(report: QuotaReport, console: Console) -> None:
-    """One table per project: its models' windows; then its cooldowns."""
+    """One table per project: a row per model and window; then the project's cooldowns."""
     if not report.projects:
         console.print("no projects")
     for project in report.projects:
-        table = Table(title=f"project {project.name}", title_justify="left", expand=False)
+        table = Table(title=f"project {project.name}", title_justify="left")
         table.add_column("model", no_wrap=True)
-        table.add_column("RPM (resets in)", no_wrap=True)
-        table.add_column("TPM", no_wrap=True)
-        table.add_column("RPD (day ends in)", no_wrap=True)
+        table.add_column("window", no_wrap=True)
+        table.add_column("used/limit", justify="right", no_wrap=True)
+        table.add_column("usage", no_wrap=True)
+        table.add_column("resets in", justify="right", no_wrap=True)
         for quota_ in project.models:
-            table.add_row(quota_.model, _bar(quota_.rpm), _bar(quota_.tpm), _bar(quota_.rpd))
+            windows = (("RPM", quota_.rpm), ("TPM", quota_.tpm), ("RPD", quota_.rpd))
+            for index, (name, window) in enumerate(windows):
+                limit = "" if window.limit is None else f"/{window.limit}"
+                resets = window.resets_in
+                table.add_row(
+                    quota_.model if index == 0 else "",
+                    name,
+                    f"{window.used}{limit}",
+                    _bar(window),
+                    _duration(resets) if resets is not None and window.used else "",
+                    end_section=index == len(windows) - 1,
+                )
         if not project.models:
-            table.add_row(Text("no limits configured", style="dim"), "", "", "")
+            table.add_row(Text("no limits configured", style="dim"), "", "", "", "")
         console.print(table)
         for cooling in project.cooldowns:
             until = time.strftime("%H:%M:%S", time.localtime(cooling.until))
@@ -125,9 +130,8 @@ _STATE_STYLE = {"ok": "green", "cooling": "yellow", "disabled": "red"}
 
 
 def render_keys(report: QuotaReport, console: Console) -> None:
-    """One table of every project's keys."""
+    """One table of every project's keys (a key's name starts with its project's)."""
     table = Table(title="keys", title_justify="left")
-    table.add_column("project", no_wrap=True)
     table.add_column("key", no_wrap=True)
     table.add_column("fingerprint", no_wrap=True)
     table.add_column("state", no_wrap=True)
@@ -137,7 +141,6 @@ def render_keys(report: QuotaReport, console: Console) -> None:
     for project in report.projects:
         for item in project.keys:
             table.add_row(
-                project.name,
                 item.name,
                 item.fingerprint,
                 Text(item.state, style=_STATE_STYLE.get(item.state, "")),
