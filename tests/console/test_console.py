@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -33,6 +34,7 @@ from gemgate.gateway import create_app as create_gateway
 from gemgate.projects import GatewayKey, fingerprint, hash_secret
 from gemgate.serving import serve_in_loop
 from tests.conftest import free_port
+from tests.gateway.conftest import SlowStreams
 
 FLASH = "gemini-2.5-flash"
 LITE = "gemini-2.5-flash-lite"
@@ -62,9 +64,12 @@ async def _serving(
     emulator_projects: list[dict[str, Any]],
     projects: list[dict[str, Any]],
     keys: list[GatewayKey],
+    delay: float,
 ) -> AsyncIterator[str]:
     config = EmulatorConfig.model_validate({"projects": emulator_projects})
-    emulator = await serve_in_loop(create_emulator(config))
+    slow = SlowStreams(create_emulator(config))
+    slow.delay = delay
+    emulator = await serve_in_loop(slow)
     try:
         client = AsyncGemini(
             projects=projects,
@@ -85,7 +90,10 @@ async def _serving(
 
 @pytest.fixture
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``serve(emulator_projects, projects, keys=[])`` runs a stack until the test ends."""
+    """``serve(emulator_projects, projects, keys=[], delay=0)`` runs a stack until the test ends.
+
+    ``delay``: seconds the emulator waits before each streamed chunk.
+    """
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith(("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMGATE_")):
@@ -97,9 +105,10 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             emulator_projects: list[dict[str, Any]],
             projects: list[dict[str, Any]],
             keys: list[GatewayKey] | None = None,
+            delay: float = 0.0,
         ) -> Running:
             cm = portal.wrap_async_context_manager(
-                _serving(emulator_projects, projects, keys or [])
+                _serving(emulator_projects, projects, keys or [], delay)
             )
             url = cm.__enter__()
             stacks.append(cm)
@@ -293,3 +302,35 @@ def test_chat_reads_piped_input_in_a_real_process(serve: Any) -> None:
     assert done.stderr == ""
     assert done.stdout.count('You asked: "First question"') == 2  # the answer, then /history
     assert "you: Second question" in done.stdout
+
+
+def test_ctrl_c_stops_an_answer_and_the_chat_goes_on(serve: Any) -> None:
+    stack = serve([], [{"name": "alpha", "keys": [GOOD]}], delay=0.5)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gemgate", "chat", "--url", stack.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        seen = b""
+        while b"\n" not in seen:  # the session line
+            seen += os.read(proc.stdout.fileno(), 4096)
+        proc.stdin.write(b"Tell me a long story about lighthouses\n")
+        proc.stdin.flush()
+        while b"You asked" not in seen:  # the first chunk of the answer
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, "the chat ended early"
+            seen += chunk
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(b"/history\n", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = (seen + out).decode()
+    assert proc.returncode == 0, err.decode()
+    answer, rest = text.split("(answer stopped)\n")
+    assert "(Reply " not in answer  # cut short: the last chunk never came
+    assert "you: Tell me a long story about lighthouses" in rest
