@@ -72,8 +72,7 @@ async def test_a_rejected_key_is_disabled_and_a_429_cools_the_project(live: Star
     assert QuotaReport.from_dict(json.loads(text)) == report
 
 
-def test_the_blocking_twin_answers_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
+def test_the_blocking_twin_answers_the_same(emulator_opt_in: None) -> None:
     with Gemini() as g:
         g.generate_content("hi")
         report = g.quota_report()

@@ -59,8 +59,8 @@ def chat(
     ] = None,
 ) -> None:
     """Chat with a running gateway in the terminal, on a stored session (/help for commands)."""
-    console = Console(highlight=False, soft_wrap=True)
-    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = Console(highlight=False, emoji=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
     with GatewayClient(url, key) as gateway:
         room = Chat(gateway, console, errors, model)
         try:

@@ -44,7 +44,7 @@ KeyOption = Annotated[
     typer.Option(
         "--key",
         envvar="GEMGATE_KEY",
-        help="A gateway key, when the gateway has [[gateway_keys]].",
+        help="A gateway key, for a gateway that has gateway keys configured.",
         show_default=False,
     ),
 ]
