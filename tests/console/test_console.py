@@ -301,7 +301,7 @@ def test_chat_reads_piped_input_in_a_real_process(serve: Any) -> None:
     assert "you: Second question" in done.stdout
 
 
-def test_ctrl_c_stops_an_answer_and_the_chat_goes_on(serve: Any) -> None:
+def test_ctrl_c_stops_an_answer_and_then_leaves_at_the_prompt(serve: Any) -> None:
     stack = serve([], [{"name": "alpha", "keys": [GOOD]}], delay=0.5)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemgate", "chat", "--url", stack.url],
@@ -321,7 +321,14 @@ def test_ctrl_c_stops_an_answer_and_the_chat_goes_on(serve: Any) -> None:
             assert chunk, "the chat ended early"
             seen += chunk
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(b"/history\n", timeout=30)
+        proc.stdin.write(b"/history\n")
+        proc.stdin.flush()
+        while b"you: Tell me" not in seen:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, "the chat ended early"
+            seen += chunk
+        proc.send_signal(signal.SIGINT)  # at the prompt: leave
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -170,6 +170,8 @@ class Chat:
             action()
         except GatewayError as exc:
             self.error(str(exc))
+        except KeyboardInterrupt:
+            self._note("(stopped)")
         return True
 
     def send(self, text: str) -> None:
