@@ -363,3 +363,10 @@ def emulate(
         )
         if not run_on(options, sock):
             raise typer.Exit(3)
+
+
+from gemgate.console import chat, keys, quota  # noqa: E402 - the operator's commands
+
+app.command()(chat)
+app.command()(quota)
+app.command()(keys)

@@ -21,6 +21,8 @@ from gemgate.gateway._openapi import (
     RENAME_SESSION,
     SESSION_MESSAGE,
 )
+from gemgate.gateway._quota_api import PATH as QUOTA
+from gemgate.gateway._quota_api import quota_route
 from gemgate.gateway._routing import Doc, Mount, Route
 from gemgate.gateway._sessions_api import PREFIX as SESSIONS
 from gemgate.gateway._sessions_api import SessionsRoute
@@ -37,6 +39,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
         _native(gateway.native),
         *_openai(gateway.openai),
         *_sessions(gateway.sessions),
+        Route("GET", QUOTA, quota_route(gateway.client.engine), Doc("Quota windows and keys")),
         Route(
             "GET",
             "/api/v1/models/status",

@@ -288,6 +288,7 @@ class ToolLoop:
                 usage=usage,
                 processing_time=time.perf_counter() - started,
                 message_type="function_call" if any("functionCall" in p for p in parts) else "text",
+                metadata={"model": self.model},
             )
         )
         await self._refresh(request)
