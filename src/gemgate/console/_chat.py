@@ -188,9 +188,9 @@ class Chat:
             self._end(streamed=True)
             self._note("(answer stopped)")
             return
-        except GatewayError as exc:
+        except GatewayError as exc:  # e.g. an unknown model: refused before the first event
             self._end(streamed)
-            self.error(str(exc))
+            self.error(exc.short)
             return
         self._end(streamed)
 

@@ -59,9 +59,16 @@ def fail(message: str) -> NoReturn:
 class GatewayError(Exception):
     """A failure talking to the gateway; ``str()`` is one line for the user."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, detail: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail
+        """The gateway's own words, for an error status."""
+
+    @property
+    def short(self) -> str:
+        """``404 the gateway's words`` for an error status; else the whole message."""
+        return f"{self.status} {self.detail}" if self.status and self.detail else str(self)
 
 
 class GatewayClient:
@@ -141,7 +148,7 @@ class GatewayClient:
                 f"{self.url}: 401 {detail} — pass a valid gateway key with --key or GEMGATE_KEY",
                 status,
             )
-        raise GatewayError(f"{self.url}{path}: {status} {detail}", status)
+        raise GatewayError(f"{self.url}{path}: {status} {detail}", status, detail)
 
 
 class _Failures:
