@@ -286,12 +286,33 @@ def _go_live(driver: WebDriver) -> None:
 
 def _answer(driver: WebDriver) -> str:
     """The newest answer, once whole, after checking it was streamed in (``WATCH_ANSWER``)."""
-    answer = _text(_wait_for(driver, "#log .msg.model[data-done='true']")).strip()
+    answer = _newest_answer(driver)
     seen: list[str] = driver.execute_script("return window.answerTexts;")
     assert seen[-1] == answer
     assert len(seen) >= 2, f"the answer reached the page in one piece: {seen!r}"
     assert all(later.startswith(earlier) for earlier, later in pairwise(seen))
     return answer
+
+
+def _newest_answer(driver: WebDriver) -> str:
+    """The text of the newest answer, once it is whole."""
+    text: str = _until(
+        driver,
+        "[...document.querySelectorAll('#log .msg.model')].pop()?.dataset.done"
+        " && [...document.querySelectorAll('#log .msg.model')].pop().textContent.trim()",
+        "the answer never finished",
+    )
+    return text
+
+
+def _load(driver: WebDriver, url: str) -> None:
+    """Opens the page at ``url`` and waits until it is usable."""
+    driver.get(url)
+    _ready(driver)
+
+
+def _ready(driver: WebDriver) -> None:
+    _until(driver, "document.body.dataset.ready === 'true'", "the page never got ready")
 
 
 def _until(driver: WebDriver, condition: str, why: str) -> Any:
@@ -346,11 +367,10 @@ def _clipboard(driver: WebDriver) -> str:
 
 
 def test_a_message_gets_a_streamed_answer_and_the_session_survives_a_reload(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/")
+    _load(browser, servers.url + "/")
     assert browser.title == "gemgate chat"
-    _wait_for(browser, "#log .empty")
     # An open gateway asks for no key: no sign-in view, and no error before anything was done.
     assert not _shown(browser, "signin") and _shown(browser, "app")
     assert not browser.find_elements(By.CSS_SELECTOR, "#log .msg")
@@ -372,6 +392,7 @@ def test_a_message_gets_a_streamed_answer_and_the_session_survives_a_reload(
     _wait_for(browser, "#chat-title", "Hello there")
 
     browser.refresh()
+    _ready(browser)
     _wait_for(browser, "#sessions .session", "Hello there")
     assert _texts(browser, "#sessions .session") == ["Hello there"]
     assert not browser.find_elements(By.CSS_SELECTOR, "#log .msg")  # nothing open yet
@@ -394,15 +415,14 @@ def test_a_message_gets_a_streamed_answer_and_the_session_survives_a_reload(
     ],
 )
 def test_an_upstream_failure_shows_an_error_on_the_page(
-    browser: WebDriver,
     servers: Servers,
+    browser: WebDriver,
     console: list[str],
     fault: dict[str, Any],
     shown: str,
 ) -> None:
     console.append("status of 50")  # the failed request, as the browser logs it
-    browser.get(servers.url + "/")
-    _wait_for(browser, "#log .empty")
+    _load(browser, servers.url + "/")
     servers.faults(fault)
     _send(browser, "Hello there")
 
@@ -425,10 +445,9 @@ window.fetch = (url, options) =>
 
 
 def test_a_failure_to_create_the_session_shows_an_error(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/")
-    _wait_for(browser, "#log .empty")
+    _load(browser, servers.url + "/")
     browser.execute_script(FAIL_SESSION_CREATION)
     _send(browser, "Hello there")
 
@@ -440,9 +459,9 @@ def test_a_failure_to_create_the_session_shows_an_error(
 
 
 def test_answers_render_safe_markdown_with_highlighted_code_and_a_copy_button(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/")
+    _load(browser, servers.url + "/")
     _grant_clipboard(browser, servers.url)
     box = _wait_for(browser, "#input")
     # Shift+Enter adds a line; Enter sends the whole text as one turn.
@@ -474,9 +493,9 @@ def test_answers_render_safe_markdown_with_highlighted_code_and_a_copy_button(
 
 
 def test_a_pasted_multi_line_text_is_one_turn_and_the_chosen_model_answers(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/")
+    _load(browser, servers.url + "/")
     _grant_clipboard(browser, servers.url)
     # The model picker lists the emulator's chat models.
     _until(browser, "document.getElementById('model').options.length > 2", "no models")
@@ -506,10 +525,9 @@ def test_a_pasted_multi_line_text_is_one_turn_and_the_chosen_model_answers(
     _until(browser, "document.getElementById('model').value === 'gemini-2.5-pro'", "forgot")
 
 
-def test_stop_ends_a_slow_answer(browser: WebDriver, servers: Servers) -> None:
+def test_stop_ends_a_slow_answer(servers: Servers, browser: WebDriver) -> None:
     servers.slow.delay = 0.5
-    browser.get(servers.url + "/")
-    _wait_for(browser, "#log .empty")
+    _load(browser, servers.url + "/")
     _send(browser, "Take your time")
     _until(browser, "document.querySelector('#log .msg.model')?.textContent.length > 0", "mute")
     assert _shown(browser, "stop") and not _shown(browser, "send")
@@ -538,10 +556,9 @@ window.fetch = (url, options) => {
 
 
 def test_an_answer_with_sources_lists_them_and_without_none(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/")
-    _wait_for(browser, "#log .empty")
+    _load(browser, servers.url + "/")
     _send(browser, "Plain question")
     _wait_for(browser, "#log .msg.model[data-done='true']")
     assert not browser.find_elements(By.CSS_SELECTOR, "#log .sources")
@@ -557,9 +574,9 @@ def test_an_answer_with_sources_lists_them_and_without_none(
 
 
 def test_sessions_are_renamed_and_deleted_from_the_list(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/")
+    _load(browser, servers.url + "/")
     for prompt in ("First chat", "Second chat"):
         _wait_for(browser, "#input")
         _send(browser, prompt)
@@ -590,9 +607,9 @@ def test_sessions_are_renamed_and_deleted_from_the_list(
 
 
 def test_live_mode_streams_answers_over_the_websocket_and_stores_the_turns(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/")
+    _load(browser, servers.url + "/")
     assert not _shown(browser, "mic")  # Live mode only
     _go_live(browser)
     assert _shown(browser, "mic") and _shown(browser, "attach")
@@ -615,7 +632,7 @@ def test_live_mode_streams_answers_over_the_websocket_and_stores_the_turns(
     assert title in ("Hello live", "Live conversation")  # renamed after its first turn
 
     # A fresh page in Live mode: opening the session shows its history and continues it.
-    browser.get(servers.url + "/?mode=live")
+    _load(browser, servers.url + "/?mode=live")
     _pick(browser, title)
     _wait_for(browser, "#live-status", "Live: connected")
     assert _texts(browser, "#log .msg.user") == ["Hello live"]
@@ -632,12 +649,12 @@ def test_live_mode_streams_answers_over_the_websocket_and_stores_the_turns(
 
 
 def test_live_mode_sends_an_attached_image_with_the_prompt(
-    browser: WebDriver, servers: Servers, tmp_path: Path
+    servers: Servers, browser: WebDriver, tmp_path: Path
 ) -> None:
     image = tmp_path / "dot.png"
     image.write_bytes(PNG)
     encoded = base64.b64encode(PNG).decode()
-    browser.get(servers.url + "/?mode=live")
+    _load(browser, servers.url + "/?mode=live")
     _wait_for(browser, "#mode-live[aria-selected='true']")
     browser.find_element(By.ID, "image").send_keys(str(image))
     preview = _wait_for(browser, "#attachments .attachment img")  # shown before it is sent
@@ -663,15 +680,16 @@ def test_live_mode_sends_an_attached_image_with_the_prompt(
 
     # The stored conversation shows the image again.
     browser.refresh()
+    _ready(browser)
     _pick(browser, session["title"] if session["title"] else "Live conversation")
     shown = _wait_for(browser, "#log .msg.user", "What is in this picture?")
     assert shown.find_element(By.TAG_NAME, "img").get_attribute("src") == thumbnail
 
 
 def test_live_mode_shows_why_the_gateway_closed_the_connection(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/?mode=live&session=no-such-session")
+    _load(browser, servers.url + "/?mode=live&session=no-such-session")
 
     error = _wait_for(browser, "#log .msg.error")
     assert error.text == "Error: the Live connection closed (1008): no such chat session"
@@ -693,9 +711,9 @@ window.speechSynthesis.speak = (utterance) => window.spoken.push(utterance.text)
 
 
 def test_live_mode_takes_a_spoken_turn_from_the_microphone_and_reads_the_reply(
-    browser: WebDriver, servers: Servers
+    servers: Servers, browser: WebDriver
 ) -> None:
-    browser.get(servers.url + "/?mode=live")
+    _load(browser, servers.url + "/?mode=live")
     _wait_for(browser, "#mode-live[aria-selected='true']")
     browser.execute_script(RECORD_SPEECH)
     mic = browser.find_element(By.ID, "mic")
@@ -720,7 +738,7 @@ def test_live_mode_takes_a_spoken_turn_from_the_microphone_and_reads_the_reply(
 
 
 def test_with_gateway_keys_the_page_asks_for_one_and_live_mode_uses_the_login(
-    browser: WebDriver, keyed_servers: Servers, console: list[str]
+    keyed_servers: Servers, browser: WebDriver, console: list[str]
 ) -> None:
     console.append("status of 401")  # the first request, refused until the user signs in
     browser.get(keyed_servers.url + "/")
@@ -755,10 +773,9 @@ def _background(driver: WebDriver) -> str:
 
 
 def test_the_layout_fits_the_window_and_the_theme_follows_the_system_or_the_toggle(
-    browser: WebDriver, servers: Servers, size: str
+    servers: Servers, browser: WebDriver, size: str
 ) -> None:
-    browser.get(servers.url + "/")
-    _wait_for(browser, "#log .empty")
+    _load(browser, servers.url + "/")
     width = browser.execute_script("return window.innerWidth;")
     log_width = browser.execute_script("return document.getElementById('log').clientWidth;")
     if size == "phone":

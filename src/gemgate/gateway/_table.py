@@ -62,9 +62,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
         ),
         Route("GET", "/", gateway.page, Doc("The web chat page"), public=True),
         Route("GET", "/static/{name}", serve_asset, Doc("The web page's assets"), public=True),
-        Route(
-            "GET", "/static/vendor/{name}", serve_asset, Doc("Vendored web assets"), public=True
-        ),
+        Route("GET", "/static/vendor/{name}", serve_asset, Doc("Vendored web assets"), public=True),
         Route("GET", "/healthz", gateway.health, Doc("Liveness"), public=True),
         Route("GET", "/readyz", gateway.ready, Doc("Readiness: upstream and store"), public=True),
         Route("GET", "/metrics", gateway.export_metrics, Doc("Prometheus metrics"), public=True),

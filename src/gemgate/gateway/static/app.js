@@ -802,8 +802,7 @@ function setMode(next) {
   $("mode-chat").setAttribute("aria-selected", String(next === "chat"));
   $("mode-live").setAttribute("aria-selected", String(next === "live"));
   $("mic").hidden = next !== "live";
-  $("model").disabled = next === "live";
-  $("model").title = next === "live" ? "Live mode uses the gateway's Live model" : "";
+  $("model").hidden = next === "live"; // Live mode talks to the gateway's Live model
   clearAttachments();
   if (next === "chat") {
     closeLive();
@@ -947,6 +946,7 @@ async function boot() {
   const session = params.get("session");
   if (session && !state.current) await openSession(session);
   input.focus();
+  document.body.dataset.ready = "true"; // for scripts and tests: the page is usable
 }
 
 async function start() {
