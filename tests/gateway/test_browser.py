@@ -819,3 +819,64 @@ def test_the_layout_fits_the_window_and_the_theme_follows_the_system_or_the_togg
     )
     browser.refresh()
     _until(browser, "document.documentElement.dataset.theme === 'dark'", "not the system's")
+
+
+def test_regenerate_replaces_the_newest_answer(servers: Servers, browser: WebDriver) -> None:
+    _load(browser, servers.url + "/")
+    _send(browser, "Tell me something")
+    first = _newest_answer(browser)
+    (session,) = servers.sessions()
+    stored = servers.messages(session["id"])
+    assert [m["role"] for m in stored] == ["user", "model"]
+
+    again = browser.find_element(By.CSS_SELECTOR, "#log .turn.model .regenerate")
+    assert again.get_attribute("aria-label") == "Regenerate the answer"
+    servers.slow.streams.clear()
+    again.click()
+    _until(browser, "!document.querySelector('#log .msg.model').dataset.done", "not restarted")
+    second = _newest_answer(browser)
+
+    # One answer, in place of the old one, on the page and on the server.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#log .msg.model")) == 1
+    assert _texts(browser, "#log .msg.user") == ["Tell me something"]
+    assert servers.slow.streams  # the model was asked again
+    stored = servers.messages(session["id"])
+    assert [m["role"] for m in stored] == ["user", "model"]
+    assert stored[1]["parts"][0]["text"].strip() == second
+    assert "Tell me something" in first and "Tell me something" in second
+
+
+def test_a_chat_message_carries_attached_images_to_the_server(
+    servers: Servers, browser: WebDriver, tmp_path: Path
+) -> None:
+    image = tmp_path / "dot.png"
+    image.write_bytes(PNG)
+    encoded = base64.b64encode(PNG).decode()
+    _load(browser, servers.url + "/")
+    assert _shown(browser, "attach")
+    browser.find_element(By.ID, "image").send_keys(str(image))
+    preview = _wait_for(browser, "#attachments .attachment img")
+    assert preview.is_displayed()
+    remove = browser.find_element(By.CSS_SELECTOR, "#attachments .attachment button")
+    assert remove.get_attribute("aria-label") == "Remove dot.png"
+    _send(browser, "What is this?")
+
+    _newest_answer(browser)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#attachments img")  # sent: detached
+    thumbnail = f"data:image/png;base64,{encoded}"
+    (user,) = browser.find_elements(By.CSS_SELECTOR, "#log .msg.user")
+    assert _text(user) == "What is this?"
+    assert user.find_element(By.TAG_NAME, "img").get_attribute("src") == thumbnail
+    (session,) = servers.sessions()
+    question = servers.messages(session["id"])[0]
+    blobs = [p.get("inlineData") or p.get("inline_data") for p in question["parts"]]
+    (blob,) = [b for b in blobs if b]
+    assert (
+        blob["data"] == encoded and (blob.get("mimeType") or blob.get("mime_type")) == "image/png"
+    )
+
+    browser.refresh()  # the history shows the image again
+    _ready(browser)
+    _pick(browser, "What is this?")
+    shown = _wait_for(browser, "#log .msg.user", "What is this?")
+    assert shown.find_element(By.TAG_NAME, "img").get_attribute("src") == thumbnail
