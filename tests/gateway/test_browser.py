@@ -626,10 +626,10 @@ def test_live_mode_streams_answers_over_the_websocket_and_stores_the_turns(
     stored = servers.messages(session["id"])
     assert [(m["role"], m["message_type"]) for m in stored] == [("user", "text"), ("model", "text")]
     assert [m["parts"][0]["text"].strip() for m in stored] == ["Hello live", answer]
-    title = _until(
-        browser, "document.querySelector('#sessions .session.active')?.textContent", "no title"
-    )
-    assert title in ("Hello live", "Live conversation")  # renamed after its first turn
+    # The gateway named it "Live conversation"; the page titles it after its first turn.
+    _wait_for(browser, "#sessions .session.active", "Hello live")
+    assert [s["title"] for s in servers.sessions()] == ["Hello live"]
+    title = "Hello live"
 
     # A fresh page in Live mode: opening the session shows its history and continues it.
     _load(browser, servers.url + "/?mode=live")
@@ -679,9 +679,10 @@ def test_live_mode_sends_an_attached_image_with_the_prompt(
     assert reply["role"] == "model" and reply["parts"][0]["text"]
 
     # The stored conversation shows the image again.
+    _wait_for(browser, "#sessions .session.active", "What is in this picture?")
     browser.refresh()
     _ready(browser)
-    _pick(browser, session["title"] if session["title"] else "Live conversation")
+    _pick(browser, "What is in this picture?")
     shown = _wait_for(browser, "#log .msg.user", "What is in this picture?")
     assert shown.find_element(By.TAG_NAME, "img").get_attribute("src") == thumbnail
 
