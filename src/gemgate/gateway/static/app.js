@@ -303,7 +303,9 @@ function startRename(item, session) {
     if (settled) return;
     settled = true;
     const title = field.value.trim();
-    if (save && title && title !== session.title) renameSession(session.id, title).catch(fail);
+    if (save && title && title !== session.title) {
+      renameSession(session.id, title, { focus: true }).catch(fail);
+    }
     else renderSessions();
   };
   field.onkeydown = (event) => {
@@ -320,9 +322,11 @@ function startRename(item, session) {
   field.select();
 }
 
-async function renameSession(id, title) {
+async function renameSession(id, title, { focus = false } = {}) {
   await request(`${SESSIONS}/${encodeURIComponent(id)}`, { method: "PATCH", json: { title } });
   await listSessions();
+  const renamed = document.querySelector(`#sessions [data-id="${CSS.escape(id)}"] .session`);
+  if (focus && renamed) renamed.focus();
 }
 
 /** Delete takes two presses: the first arms the button for four seconds. */
