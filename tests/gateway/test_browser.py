@@ -739,7 +739,7 @@ def test_live_mode_takes_a_spoken_turn_from_the_microphone_and_reads_the_reply(
 
 
 def test_with_gateway_keys_the_page_asks_for_one_and_live_mode_uses_the_login(
-    keyed_servers: Servers, browser: WebDriver, console: list[str]
+    keyed_servers: Servers, browser: WebDriver, console: list[str], size: str
 ) -> None:
     console.append("status of 401")  # the first request, refused until the user signs in
     browser.get(keyed_servers.url + "/")
@@ -750,6 +750,7 @@ def test_with_gateway_keys_the_page_asks_for_one_and_live_mode_uses_the_login(
     assert browser.switch_to.active_element == key
     key.send_keys("wrong-secret" + Keys.ENTER)
     _wait_for(browser, "#login-error", "The gateway refused this key.")
+    _screenshot(browser, f"signin-{size}")
     assert _shown(browser, "signin")
     key.clear()
     key.send_keys(KEY_SECRET + Keys.ENTER)
