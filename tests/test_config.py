@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from gemgate.config import Settings
+from gemgate.errors import ConfigError
 from gemgate.policy._selection import Strategy
 from gemgate.projects import Limits, fingerprint
 
@@ -35,7 +36,6 @@ TOML = f"""
 default_model = "gemini-2.5-pro"
 upstream_url = "http://toml.invalid"
 strategy = "least_loaded"
-unknown_top_level = 1
 
 [timeouts]
 generate = 5.0
@@ -156,7 +156,7 @@ def test_env_keys_already_in_the_file_are_not_duplicated(
 
 def test_bad_toml_values_are_rejected(tmp_path: Path) -> None:
     path = write_toml(tmp_path, "[timeouts]\ngenerate = 5.0\nnot_a_timeout = 1\n")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         Settings.load(config=path)
 
 
@@ -175,7 +175,7 @@ def test_upstream_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_invalid_api_version_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEMGATE_API_VERSION", "v9")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError, match="^GEMGATE_API_VERSION: input should be 'v1beta'"):
         Settings.load()
 
 
@@ -237,7 +237,145 @@ def test_keys_never_appear_in_pretty_printing(monkeypatch: pytest.MonkeyPatch) -
 
 def test_keys_never_appear_in_validation_errors(tmp_path: Path) -> None:
     bad = f'[[projects]]\nname = "p"\nkeys = "{KEY_A}"\napi_key = "{KEY_B}"\n'
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ConfigError) as info:
         Settings.load(config=write_toml(tmp_path, bad))
     assert KEY_A not in str(info.value)
     assert KEY_B not in str(info.value)
+
+
+# --- unknown keys and one-line errors ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("max_bodybytes = 1\n", "unknown key 'max_bodybytes' (did you mean 'max_body_bytes'?)"),
+        (
+            '[model_route]\nfast = ["a"]\n',
+            "unknown key 'model_route' (did you mean 'model_routes'?)",
+        ),
+        (
+            "[timeouts]\ngenrate = 1.0\n",
+            "unknown key 'timeouts.genrate' (did you mean 'generate'?)",
+        ),
+        (
+            '[[projects]]\nname = "p"\nkeys = ["k"]\n'
+            '[projects.limits."gemini-2.5-flash"]\nrpmm = 1\n',
+            "unknown key 'projects[0].limits.\"gemini-2.5-flash\".rpmm' (did you mean 'rpm'?)",
+        ),
+        ("[backends.local]\nbase = 'http://x'\n", "backends.local.base_url: field required"),
+        ("unheard_of = 1\n", "unknown key 'unheard_of'"),
+    ],
+)
+def test_unknown_keys_in_the_file_are_errors_with_a_suggestion(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write_toml(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        Settings.load(config=path)
+    assert str(info.value).startswith(f"{path}: {expected}")
+    assert "\n" not in str(info.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = 'max_bodybytes = 1\nhistory_size = "many"\n[timeouts]\ngenrate = 1.0\n'
+    with pytest.raises(ConfigError) as info:
+        Settings.load(config=write_toml(tmp_path, text))
+    assert str(info.value) == (
+        f"{tmp_path / 'gemgate.toml'}: unknown key 'max_bodybytes' (did you mean "
+        "'max_body_bytes'?); unknown key 'timeouts.genrate' (did you mean 'generate'?); "
+        "history_size: input should be a valid integer, unable to parse string as an integer"
+    )
+
+
+def test_the_emulator_table_belongs_to_the_emulator(tmp_path: Path) -> None:
+    settings = Settings.load(config=write_toml(tmp_path, "[emulator]\nseed = 1\n"))
+    assert not hasattr(settings, "emulator")
+
+
+def test_constructor_rejects_unknown_keys_at_any_depth() -> None:
+    with pytest.raises(ConfigError, match=r"^unknown key 'max_bodybytes' \(did you mean 'max_"):
+        Settings(max_bodybytes=1)
+    with pytest.raises(ConfigError, match=r"^unknown key 'retry.max_retry' \(did you mean 'max_r"):
+        Settings(retry={"max_retry": 1})
+
+
+def test_constructor_errors_are_config_errors_not_pydantic_tracebacks() -> None:
+    import gemgate
+    from gemgate.errors import GemgateError
+
+    with pytest.raises(ConfigError) as info:
+        Settings(max_body_bytes="huge")
+    assert str(info.value) == (
+        "max_body_bytes: input should be a valid integer, unable to parse string as an integer"
+    )
+    assert isinstance(info.value, GemgateError | ValueError)
+    assert not isinstance(info.value, ValidationError)
+    assert info.value.__cause__ is None and info.value.__context__ is None  # no chained trace
+    assert gemgate.ConfigError is ConfigError
+
+
+def test_toml_syntax_errors_name_the_line_and_column(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, 'default_model = "x"\n[timeouts\n')
+    with pytest.raises(ConfigError) as info:
+        Settings.load(config=path)
+    assert str(info.value) == (
+        f"{path}:2:10: invalid TOML: Expected ']' at the end of a table declaration"
+    )
+
+
+def test_a_missing_file_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMGATE_CONFIG", "nope.toml")
+    with pytest.raises(
+        ConfigError, match=r"^nope\.toml: no such file \(named by GEMGATE_CONFIG\)$"
+    ):
+        Settings.load()
+    with pytest.raises(ConfigError, match=r"^gone\.toml: no such file$"):
+        Settings.load(config="gone.toml")
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEMGATE_MAX_BODY_BYTES", "huge")
+    with pytest.raises(ConfigError, match="^GEMGATE_MAX_BODY_BYTES: input should be a valid int"):
+        Settings.load(config=write_toml(tmp_path, 'default_model = "x"\n'))
+
+
+def test_unknown_gemgate_variables_only_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gemgate.errors import ConfigWarning
+
+    with pytest.warns(ConfigWarning) as caught:
+        settings = Settings.load(
+            environ={"GEMGATE_MAX_BODYBYTES": "1", "GEMGATE_SOMETHING_ELSE": "x", "OTHER": "y"}
+        )
+    assert [str(w.message) for w in caught] == [
+        "GEMGATE_MAX_BODYBYTES names no gemgate setting and is ignored "
+        "(did you mean GEMGATE_MAX_BODY_BYTES?)",
+        "GEMGATE_SOMETHING_ELSE names no gemgate setting and is ignored",
+    ]
+    assert caught[0].filename == __file__  # points at the caller
+    assert settings.max_body_bytes == Settings.model_fields["max_body_bytes"].default
+
+
+def test_keys_never_appear_in_unknown_key_errors(tmp_path: Path) -> None:
+    secret = "AIzaSyFAKE-misplaced-key-00000000000000"
+    with pytest.raises(ConfigError) as info:
+        Settings.load(config=write_toml(tmp_path, f'"{secret}" = 1\n'))
+    assert secret not in str(info.value)
+    assert fingerprint(secret) in str(info.value)
+
+
+def test_emulator_config_files_are_checked_the_same_way(tmp_path: Path) -> None:
+    from gemgate.emulator import EmulatorConfig
+
+    shared = write_toml(tmp_path, "max_body_bytes = 10\n[emulator]\nseed = 3\n")
+    assert EmulatorConfig.from_toml(shared).emulator.seed == 3  # the gateway's keys are fine
+    bad = write_toml(tmp_path, "[emulator]\nsed = 3\n")
+    with pytest.raises(
+        ConfigError, match=r": unknown key 'emulator.sed' \(did you mean 'seed'\?\)"
+    ):
+        EmulatorConfig.from_toml(bad)
+    bad = write_toml(tmp_path, "[emulatr]\nseed = 3\n")
+    with pytest.raises(ConfigError, match=r": unknown key 'emulatr' \(did you mean 'emulator'\?\)"):
+        EmulatorConfig.from_toml(bad)

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("emulator",),
     ("serving",),
     ("upstream",),
+    ("usage",),
     ("sessions",),
     ("caching",),
     ("tools",),
@@ -30,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("client",),
     ("__init__",),  # the public namespace: re-exports the library
     ("gateway",),
+    ("console",),
     ("cli",),
     ("__main__",),
 ]

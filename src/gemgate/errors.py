@@ -20,11 +20,15 @@ Every exception gemgate raises on purpose derives from one root::
      ├── GeminiToolExecutionError  a tool executor failed (a tool's own failure goes
      │                           back to the model as an error response instead)
      ├── UsageError              (also a RuntimeError: the API was used the wrong way)
+     ├── ConfigError             (also a ValueError: a setting, file or value is wrong)
      └── WireDecodeError         (also a ValueError: malformed data on the wire)
           └── GeminiResponseError  a response body that is not the JSON it should be
 
 The seed library's names are kept: ``GeminiClientError`` is ``GemgateError`` and
 ``GeminiAPIError`` is ``APIStatusError``.
+
+`ConfigWarning` (a ``UserWarning``, not an error) flags settings that are ignored, such
+as a ``GEMGATE_*`` environment variable that names no setting.
 
 Catch `GemgateError` to handle anything gemgate raises; catch the leaves for
 specific failures. All exceptions pickle, so they survive process pools.
@@ -40,6 +44,8 @@ __all__ = [
     "APIStatusError",
     "AuthError",
     "BadRequestError",
+    "ConfigError",
+    "ConfigWarning",
     "ConnectError",
     "GemgateError",
     "GeminiAPIError",
@@ -83,6 +89,25 @@ class UsageError(GemgateError, RuntimeError):
         ...
         gemgate.errors.UsageError: feed() called after close()
     """
+
+
+class ConfigError(GemgateError, ValueError):
+    """Settings that cannot be used: a missing or malformed file, an unknown key, a bad value.
+
+    The message is one line naming where the problem is (the file with its line and
+    column, the key path or the ``GEMGATE_*`` variable) and what was expected; it never
+    shows a value, so API keys stay out of it.
+
+    Example:
+        >>> raise ConfigError("gemgate.toml: unknown key 'max_bodybytes'")
+        Traceback (most recent call last):
+        ...
+        gemgate.errors.ConfigError: gemgate.toml: unknown key 'max_bodybytes'
+    """
+
+
+class ConfigWarning(UserWarning):
+    """A setting is ignored, such as a ``GEMGATE_*`` variable that names no setting."""
 
 
 class WireDecodeError(GemgateError, ValueError):

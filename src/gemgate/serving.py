@@ -6,6 +6,10 @@ one turn of the event loop leaves in one ``send`` (uvicorn writes a response's h
 its body separately: two system calls and, with ``TCP_NODELAY``, two packets the peer
 must read apart).
 
+``gemgate serve`` and ``gemgate emulate`` bind their socket first with
+:func:`listening_socket`, so that they announce an address only once they hold it (and
+say plainly why they cannot), then hand it to uvicorn with :func:`run_on`.
+
 :func:`serve_in_loop` is for the parts of gemgate that need a real socket from inside a
 program (the in-process emulator's Live endpoint, which the SDK reaches only over
 ``wss://``) and for tests. The server leaves the process's signal handlers alone: they
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,7 +35,7 @@ from typing import Any, Literal
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["OneWriteProtocol", "Served", "serve_in_loop", "settle_gc"]
+__all__ = ["OneWriteProtocol", "Served", "listening_socket", "run_on", "serve_in_loop", "settle_gc"]
 
 
 JOIN_LIMIT = 65536
@@ -147,6 +152,45 @@ async def serve_in_loop(
     bound = server.servers[0].sockets[0].getsockname()[1]
     scheme = "https" if certfile else "http"
     return Served(server, task, f"{scheme}://{host}:{bound}")
+
+
+def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening, as uvicorn would make it.
+
+    Raises the ``OSError`` of ``bind`` (``EADDRINUSE``, ``EACCES``, ``EADDRNOTAVAIL``…) or
+    ``socket.gaierror`` for a host name that does not resolve.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # for config.workers > 1
+    return sock
+
+
+def run_on(config: uvicorn.Config, sock: socket.socket) -> bool:
+    """Serve ``config`` on ``sock`` until told to stop; False if the app failed to start.
+
+    With ``config.workers > 1`` (the app then an import string) the workers share it.
+    """
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[sock]).run()
+            return True
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return server.started
 
 
 def settle_gc() -> None:

@@ -406,7 +406,7 @@ def test_a_message_gets_a_streamed_answer_and_the_session_survives_a_reload(
 @pytest.mark.parametrize(
     ("fault", "shown"),
     [
-        pytest.param({"kind": "status", "status": 503}, "503 UNAVAILABLE", id="status"),
+        pytest.param({"kind": "status", "status": 503}, "The model is overloaded", id="status"),
         pytest.param(
             {"kind": "midstream", "after_chunks": 2, "status": 500},
             "500 INTERNAL",

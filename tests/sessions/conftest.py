@@ -5,35 +5,13 @@ PostgreSQL on the machine's servers (skipped locally with a reason when down; ne
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from tests.servers import POSTGRES_URL, REDIS_URL, need_server
 
 from gemgate.sessions import ChatStorage
-
-REDIS_URL = os.environ.get("GEMGATE_TEST_REDIS", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get("GEMGATE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def need_server(name: str, port: int) -> None:
-    """Skip (locally) or fail (in CI) when a server is down."""
-    if _reachable(port):
-        return
-    message = f"{name} is not reachable on 127.0.0.1:{port}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI must run these tests)")
-    pytest.skip(message)
 
 
 async def make_storage(kind: str, tmp_path: object) -> ChatStorage:

@@ -76,6 +76,17 @@ async def test_update_history_replaces(storage: ChatStorage) -> None:
     assert [m.text for m in await storage.get_history(info.id)] == ["only", "next"]
 
 
+async def test_rename_keeps_messages_and_counters(storage: ChatStorage) -> None:
+    info = await storage.create_chat(_id(), title="Draft", user="ada")
+    await storage.append_history(info.id, [ChatMessage.user("hi", usage={"total_tokens": 3})])
+    renamed = await storage.rename_chat(info.id, "Trip to Rome")
+    assert renamed.title == "Trip to Rome" and renamed.user == "ada"
+    assert renamed.message_count == 1 and renamed.total_tokens == 3
+    assert (await storage.get_chat(info.id)).title == "Trip to Rome"
+    assert [m.text for m in await storage.get_history(info.id)] == ["hi"]
+    assert (await storage.rename_chat(info.id, None)).title is None
+
+
 async def test_list_and_delete(storage: ChatStorage) -> None:
     user = f"user-{uuid.uuid4().hex[:6]}"
     first = await storage.create_chat(_id(), user=user)
@@ -98,6 +109,7 @@ async def test_unknown_chat_is_a_typed_error(storage: ChatStorage) -> None:
         storage.get_history(missing),
         storage.append_history(missing, [ChatMessage.user("x")]),
         storage.update_history(missing, []),
+        storage.rename_chat(missing, "x"),
         storage.delete_chat(missing),
     ):
         with pytest.raises(ChatNotFound) as excinfo:

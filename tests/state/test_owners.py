@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio as aioredis
+from tests.servers import REDIS_URL, need_server
 
 from gemgate.state import MemoryOwners, OwnerStore
+from gemgate.state._redis import RedisOwners
 
 pytestmark = pytest.mark.anyio
 
-STORES: dict[str, Callable[[int], OwnerStore]] = {"memory": MemoryOwners}
 
+@pytest.fixture(params=["memory", "redis"])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[int], OwnerStore]]:
+    if request.param == "memory":
+        yield MemoryOwners
+        return
+    need_server("Redis", 6379)
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    made: list[RedisOwners] = []
 
-@pytest.fixture(params=sorted(STORES))
-def make(request: pytest.FixtureRequest) -> Callable[[int], OwnerStore]:
-    return STORES[request.param]
+    def redis_owners(bound: int) -> OwnerStore:
+        prefix = f"gemgate-test-{uuid.uuid4().hex[:8]}:"
+        made.append(RedisOwners(client, prefix=prefix, max_entries=bound))
+        return made[-1]
+
+    yield redis_owners
+    for owners in made:
+        await owners.clear()
+    await client.aclose()
 
 
 async def test_set_get_and_first(make: Callable[[int], OwnerStore]) -> None:
@@ -55,3 +72,5 @@ async def test_bounded_dropping_the_least_recently_used(make: Callable[[int], Ow
 def test_a_bound_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         MemoryOwners(0)
+    with pytest.raises(ValueError, match="at least 1"):
+        RedisOwners(aioredis.from_url(REDIS_URL), max_entries=0)

@@ -225,9 +225,17 @@ class AsyncGemini(Operations):
         chat_manager: ChatManager | None = None,
         cache_config: CacheConfig | None = None,
         system_instruction: str | None = None,
+        parts: Sequence[dict[str, Any]] = (),
+        replace_last: bool = False,
         **params: Any,
     ) -> AsyncIterator[ChatEvent]:
         """The function-calling loop: typed events as they happen, then the final answer.
+
+        With a chat, the whole turn is stored once it has ended: a failed or stopped turn
+        leaves the chat as it was. ``parts`` are more Gemini parts of the question (e.g.
+        ``{"inlineData": {"mimeType": "image/png", "data": b64}}``). ``replace_last=True``
+        answers in place of the chat's last turn: its question again when ``query`` is
+        empty (regenerate), or this new question (edit).
 
         Example::
 
@@ -252,6 +260,8 @@ class AsyncGemini(Operations):
             chat_manager=chat_manager,
             cache_config=cache_config,
             system_instruction=system_instruction,
+            parts=parts,
+            replace_last=replace_last,
             params=params,
         )
         return loop.run()

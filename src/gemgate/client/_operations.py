@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gemgate.config import Settings
 from gemgate.errors import UsageError
@@ -12,6 +12,9 @@ from gemgate.projects import Limits, ProjectConfig
 from gemgate.upstream._calls import bare_model
 from gemgate.upstream._endpoints import Endpoint
 from gemgate.upstream._engine import Engine
+
+if TYPE_CHECKING:
+    from gemgate.policy import QuotaReport
 
 __all__ = ["Operations"]
 
@@ -25,6 +28,22 @@ class Operations:
     def settings(self) -> Settings:
         """The settings in force."""
         return self.engine.settings
+
+    async def quota_report(self) -> QuotaReport:
+        """Per project: quota windows in use against their limits, cooldowns and keys.
+
+        Keys are named ``project/1``, ``project/2`` … and shown by fingerprint, never by
+        their secret; a key is ``ok``, ``cooling`` (its project rests after a 429) or
+        ``disabled`` (the upstream refused it), with the reason.
+
+        Example::
+
+            report = await g.quota_report()
+            for project in report.projects:
+                for quota in project.models:
+                    print(project.name, quota.model, quota.rpm.used, "/", quota.rpm.limit)
+        """
+        return await self.engine.quota_report()
 
     def get_token_usage(self) -> dict[str, int]:
         """Token totals from every response's ``usageMetadata``."""

@@ -302,6 +302,7 @@ class Gemini(Blocking[AsyncGemini], twin_of=AsyncGemini):
     generate_embeddings = blocking(AsyncGemini.generate_embeddings)
     count_tokens = blocking(AsyncGemini.count_tokens)
     clear_cache = blocking(AsyncGemini.clear_cache)
+    quota_report = blocking(AsyncGemini.quota_report)
     get_token_usage = plain(AsyncGemini.get_token_usage)
     reset_token_usage = plain(AsyncGemini.reset_token_usage)
     create_endpoint = plain(AsyncGemini.create_endpoint)

@@ -2,8 +2,9 @@
 
 The file format is shared with the rest of gemgate: ``[[projects]]`` entries name a
 Google project, its API keys and per-model limits, exactly as the client reads them.
-Emulator-only settings live under an ``[emulator]`` table; other tables are ignored so
-one file can configure the gateway, the client and the emulator.
+Emulator-only settings live under an ``[emulator]`` table; the gateway's and client's
+settings are ignored so one file can configure them all, but a key that none of them
+reads is a :class:`~gemgate.errors.ConfigError`, as is a malformed file.
 
 Example::
 
@@ -22,12 +23,12 @@ Example::
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gemgate.config import Settings, config_error, read_toml
 from gemgate.projects import Limits, ProjectConfig
 
 __all__ = [
@@ -128,7 +129,7 @@ class EmulatorSettings(_Strict):
 
 
 class EmulatorConfig(BaseModel):
-    """Everything the emulator reads; unknown top-level tables are ignored."""
+    """Everything the emulator reads; the gateway's and client's settings are ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -149,6 +150,9 @@ class EmulatorConfig(BaseModel):
 
     @classmethod
     def from_toml(cls, path: str | Path) -> EmulatorConfig:
-        """Read a TOML configuration file."""
-        with Path(path).open("rb") as fh:
-            return cls.model_validate(tomllib.load(fh))
+        """Read a TOML configuration file; :class:`~gemgate.errors.ConfigError` if it is wrong."""
+        data = read_toml(Path(path), set(cls.model_fields) | set(Settings.model_fields))
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise config_error(exc, cls, source=str(path)) from None

@@ -77,7 +77,7 @@ class Gateway:
         self.backends_api = BackendsRoute(self.backends)
         self.native = NativeRoute(client.engine, max_body)
         self.openai = OpenAIRoute(client, max_body, self.backends)
-        self.sessions = SessionsRoute(client, client.settings.sessions_url)
+        self.sessions = SessionsRoute(client, client.settings.sessions_url, max_body)
         self.keyring = Keyring(client.settings.gateway_keys, client.engine.clock)
         self.metrics = Metrics(client)
         self.chat_socket = ChatSocket(client, self.sessions.manager)

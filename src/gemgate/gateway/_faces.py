@@ -37,6 +37,7 @@ from gemgate.errors import (
     StreamInterrupted,
     TransportError,
     UpstreamTimeout,
+    UsageError,
 )
 from gemgate.gateway._asgi import BadBody, BodyTooLarge
 from gemgate.gateway._backends import BackendError
@@ -156,6 +157,7 @@ _RULES: tuple[tuple[type[BaseException], Callable[[Any, float], Problem]], ...] 
     (ChatNotFound, lambda exc, now: Problem(404, str(exc))),
     (StorageError, lambda exc, now: Problem(503, str(exc), code="storage_unavailable")),
     (BackendError, lambda exc, now: Problem(exc.status, exc.reason)),
+    (UsageError, lambda exc, now: Problem(400, str(exc))),
     (GemgateError, _upstream_failure),
 )
 """First match wins: the specific classes come before their bases."""

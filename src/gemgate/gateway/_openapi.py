@@ -20,6 +20,8 @@ __all__ = [
     "LOAD_BACKEND",
     "NATIVE",
     "NEW_SESSION",
+    "REGENERATE",
+    "RENAME_SESSION",
     "SESSION_MESSAGE",
     "spec",
 ]
@@ -93,13 +95,47 @@ NEW_SESSION = {
 }
 SESSION_MESSAGE = {
     "type": "object",
-    "required": ["content"],
     "properties": {
-        "content": {"type": "string", "minLength": 1},
+        "content": {"type": "string"},
+        "images": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["mime_type", "data"],
+                "properties": {
+                    "mime_type": {
+                        "type": "string",
+                        "enum": [
+                            "image/png",
+                            "image/jpeg",
+                            "image/webp",
+                            "image/gif",
+                            "image/heic",
+                            "image/heif",
+                        ],
+                    },
+                    "data": {"type": "string", "format": "byte"},
+                },
+                "additionalProperties": False,
+            },
+        },
         "stream": {"type": "boolean"},
         "model": {"type": "string"},
         "system": {"type": "string"},
     },
+}
+REGENERATE = {
+    "type": "object",
+    "properties": {
+        "stream": {"type": "boolean"},
+        "model": {"type": "string"},
+        "system": {"type": "string"},
+    },
+}
+RENAME_SESSION = {
+    "type": "object",
+    "required": ["title"],
+    "properties": {"title": {"type": ["string", "null"]}},
 }
 LOAD_BACKEND = {
     "type": "object",

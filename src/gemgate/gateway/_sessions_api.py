@@ -1,13 +1,19 @@
 """``/api/v1/sessions``: chat sessions over the ``ChatManager``, answered by the model.
 
 ``POST /api/v1/sessions/{id}/messages`` runs one turn (``"stream": true`` streams it as
-server-sent events, one JSON event per ``data:`` line, the loop's event shapes).
+server-sent events, one JSON event per ``data:`` line, the loop's event shapes);
+``POST …/regenerate`` answers the last question again in place of its answer.
+A turn is stored whole once it has ended, so a failed one leaves the session as it was.
 Failures are raised and answered ``{"detail": ...}`` by the gateway
-(`gemgate.gateway._faces.GATEWAY`).
+(`gemgate.gateway._faces.GATEWAY`), with the status they deserve: a stream answers its
+error that way too when the error comes before its first event (a bad model, a bad
+request, exhausted quota); a failure after that ends the stream with an ``error`` event.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +30,11 @@ __all__ = ["SessionsRoute", "owned_chat", "visible"]
 
 PREFIX = "/api/v1/sessions"
 _MAX_BODY = 1024 * 1024
+"""The cap of a body without images (a message's cap is the gateway's)."""
+IMAGE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/webp", "image/gif", "image/heic", "image/heif"}
+)
+"""The image types Gemini reads inline."""
 
 
 class SessionsRoute:
@@ -32,8 +43,9 @@ class SessionsRoute:
     With gateway keys, each key sees only the sessions it made.
     """
 
-    def __init__(self, client: AsyncGemini, storage_url: str) -> None:
+    def __init__(self, client: AsyncGemini, storage_url: str, max_body: int) -> None:
         self._client = client
+        self._max_message = max_body
         self.manager = ChatManager(ChatStorage.from_url(storage_url))
 
     async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -59,6 +71,16 @@ class SessionsRoute:
             send, 200, {**info.model_dump(), "messages": [m.model_dump() for m in history]}
         )
 
+    async def rename(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``PATCH /api/v1/sessions/{session_id}``: ``{"title": …}`` (``null`` clears it)."""
+        info = await self._owned(scope)
+        body = await read_json(receive, _MAX_BODY)
+        if "title" not in body:
+            raise Problem(400, "'title' is required (a string, or null to clear it)")
+        title = _text(body, "title")
+        renamed = await self.manager.rename_chat(info.id, title.strip() or None if title else None)
+        await send_json(send, 200, renamed.model_dump())
+
     async def delete(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``DELETE /api/v1/sessions/{session_id}``."""
         info = await self._owned(scope)
@@ -68,28 +90,48 @@ class SessionsRoute:
     async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /api/v1/sessions/{session_id}/messages``: one turn, answered or streamed."""
         info = await self._owned(scope)
+        body = await read_json(receive, self._max_message, empty_ok=True)
+        content = body.get("content", "")
+        if not isinstance(content, str):
+            raise Problem(400, "'content' must be a string")
+        parts = _images(body.get("images"))
+        if not content.strip() and not parts:
+            raise Problem(400, "'content' must be a non-empty string (or send 'images')")
+        await self._turn(info.id, body, receive, send, content, parts)
+
+    async def regenerate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /api/v1/sessions/{session_id}/regenerate``: the last answer, made again."""
+        info = await self._owned(scope)
         body = await read_json(receive, _MAX_BODY, empty_ok=True)
-        await self._message(info.id, body, receive, send)
+        await self._turn(info.id, body, receive, send, "", [], replace_last=True)
 
     async def _owned(self, scope: Scope) -> ChatInfo:
         return await owned_chat(self.manager, scope["path_params"]["session_id"], _owner(scope))
 
-    async def _message(
-        self, chat_id: str, body: dict[str, Any], receive: Receive, send: Send
+    async def _turn(
+        self,
+        chat_id: str,
+        body: dict[str, Any],
+        receive: Receive,
+        send: Send,
+        content: str,
+        parts: list[dict[str, Any]],
+        *,
+        replace_last: bool = False,
     ) -> None:
-        content = body.get("content")
-        if not isinstance(content, str) or not content.strip():
-            raise Problem(400, "'content' must be a non-empty string")
         events = self._client.chat_with_tools(
             content,
             model=_text(body, "model"),
             chat_id=chat_id,
             chat_manager=self.manager,
             system_instruction=_text(body, "system"),
+            parts=parts,
+            replace_last=replace_last,
         )
         if body.get("stream"):
+            first = await _first(events)  # an error before it is answered as an HTTP error
             headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
-            await send_stream(send, receive, 200, _sse(events), headers)
+            await send_stream(send, receive, 200, _sse(first, events), headers)
             return
         final: dict[str, Any] = {}
         async for event in events:  # a failed model call is answered by the gateway
@@ -127,8 +169,45 @@ def _text(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
-async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+def _images(value: object) -> list[dict[str, Any]]:
+    """``[{"mime_type", "data"}]`` (base64) as Gemini ``inlineData`` parts."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Problem(400, "'images' must be a list of {mime_type, data}")
+    parts = []
+    for index, image in enumerate(value):
+        where = f"images[{index}]"
+        if not isinstance(image, dict) or set(image) - {"mime_type", "data"}:
+            raise Problem(400, f"'{where}' must be an object with 'mime_type' and 'data'")
+        mime, data = image.get("mime_type"), image.get("data")
+        if mime not in IMAGE_TYPES:
+            raise Problem(400, f"'{where}.mime_type' must be one of {sorted(IMAGE_TYPES)}")
+        if not isinstance(data, str) or not data:
+            raise Problem(400, f"'{where}.data' must be base64 text")
+        try:
+            base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise Problem(400, f"'{where}.data' is not valid base64") from None
+        parts.append({"inlineData": {"mimeType": mime, "data": data}})
+    return parts
+
+
+async def _first(events: AsyncIterator[Any]) -> Any:
+    """The first event (``None`` if there is none), closing the events if it fails."""
     try:
+        return await anext(events, None)
+    except BaseException:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        raise
+
+
+async def _sse(first: Any, events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    try:
+        if first is not None:
+            yield b"data: " + first.model_dump_json().encode() + b"\n\n"
         async for event in events:
             yield b"data: " + event.model_dump_json().encode() + b"\n\n"
     except GemgateError as exc:

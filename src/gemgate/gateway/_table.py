@@ -18,8 +18,12 @@ from gemgate.gateway._openapi import (
     LOAD_BACKEND,
     NATIVE,
     NEW_SESSION,
+    REGENERATE,
+    RENAME_SESSION,
     SESSION_MESSAGE,
 )
+from gemgate.gateway._quota_api import PATH as QUOTA
+from gemgate.gateway._quota_api import quota_route
 from gemgate.gateway._routing import Doc, Mount, Route
 from gemgate.gateway._sessions_api import PREFIX as SESSIONS
 from gemgate.gateway._sessions_api import SessionsRoute
@@ -36,6 +40,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
         _native(gateway.native),
         *_openai(gateway.openai),
         *_sessions(gateway.sessions),
+        Route("GET", QUOTA, quota_route(gateway.client.engine), Doc("Quota windows and keys")),
         Route(
             "GET",
             "/api/v1/models/status",
@@ -121,11 +126,18 @@ def _sessions(sessions: SessionsRoute) -> list[Route]:
             Doc("Create a chat session", NEW_SESSION, ok=201),
         ),
         Route("GET", one, sessions.read, Doc("A session with its messages")),
+        Route("PATCH", one, sessions.rename, Doc("Rename a session", RENAME_SESSION)),
         Route("DELETE", one, sessions.delete, Doc("Delete a session", ok=204)),
         Route(
             "POST",
             one + "/messages",
             sessions.message,
             Doc("Send a message (server-sent events with stream)", SESSION_MESSAGE),
+        ),
+        Route(
+            "POST",
+            one + "/regenerate",
+            sessions.regenerate,
+            Doc("Answer the last question again, in place of its answer", REGENERATE),
         ),
     ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gemgate.projects import Limits, next_pacific_midnight
 
-__all__ = ["QuotaWindow", "Refusal", "Ticket", "next_pacific_midnight"]
+__all__ = ["QuotaWindow", "Refusal", "Ticket", "WindowCounts", "next_pacific_midnight"]
 
 MINUTE = 60.0
 
@@ -32,6 +32,22 @@ class Ticket:
 
     at: float
     tokens: int
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """What a window counts now, for reports."""
+
+    requests: int
+    """Requests of the last minute."""
+    tokens: int
+    """Input tokens of the last minute."""
+    oldest: float | None
+    """When the oldest request of the minute was admitted (None: none is)."""
+    day_requests: int
+    """Requests of the Pacific day."""
+    day_end: float | None
+    """When the day ends (None: nothing was ever counted)."""
 
 
 @dataclass
@@ -66,6 +82,13 @@ class QuotaWindow:
                         return Refusal("tpm", ticket.at + MINUTE)
                 return Refusal("tpm", self.tokens[-1].at + MINUTE)
         return None
+
+    def counts(self, now: float) -> WindowCounts:
+        """The minute's and the day's counts at ``now``."""
+        self._expire(now)
+        oldest = self.tokens[0].at if self.tokens else None
+        used = sum(t.tokens for t in self.tokens)
+        return WindowCounts(len(self.tokens), used, oldest, self.day_count, self.day_end)
 
     def record(self, tokens: int, now: float) -> Ticket:
         """Count an admitted request."""

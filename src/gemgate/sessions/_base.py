@@ -118,6 +118,14 @@ class ChatStorage(abc.ABC):
     async def delete_chat(self, chat_id: str) -> None:
         """Delete a chat and its messages; :class:`ChatNotFound` if unknown."""
 
+    async def rename_chat(self, chat_id: str, title: str | None) -> ChatInfo:
+        """Set a chat's title (``None`` clears it); :class:`ChatNotFound` if unknown.
+
+        The built-in storages implement it; a storage of your own that does not says so
+        with a :class:`StorageError`.
+        """
+        raise StorageError(f"{type(self).__name__} cannot rename chats")
+
     async def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections."""
 

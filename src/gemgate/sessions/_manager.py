@@ -76,6 +76,14 @@ class ChatManager:
         """Chats, most recently updated first."""
         return await self.storage.list_chats(user=user, limit=limit)
 
+    async def rename_chat(self, chat_id: str, title: str | None) -> ChatInfo:
+        """Set a chat's title (``None`` clears it)."""
+        return await self.storage.rename_chat(chat_id, title)
+
+    async def replace_history(self, chat_id: str, messages: Sequence[ChatMessage]) -> ChatInfo:
+        """Replace the whole history (atomically)."""
+        return await self.storage.update_history(chat_id, messages)
+
     async def delete_chat(self, chat_id: str) -> None:
         """Delete a chat."""
         await self.storage.delete_chat(chat_id)

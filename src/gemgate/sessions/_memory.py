@@ -81,6 +81,12 @@ class MemoryChatStorage(ChatStorage):
         chats.sort(key=lambda c: c.updated_at, reverse=True)
         return [c.model_copy() for c in chats[:limit]]
 
+    async def rename_chat(self, chat_id: str, title: str | None) -> ChatInfo:
+        """See :meth:`ChatStorage.rename_chat`."""
+        info = self._info(chat_id)
+        info.title = title
+        return info.model_copy()
+
     async def delete_chat(self, chat_id: str) -> None:
         """See :meth:`ChatStorage.delete_chat`."""
         self._info(chat_id)

@@ -59,6 +59,13 @@ if KEYS[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[1], ARGV[3]) end
 return 1
 """
 
+# KEYS: meta; ARGV: title. Returns the new hash, or nil when the chat does not exist.
+_RENAME = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+redis.call('HSET', KEYS[1], 'title', ARGV[1])
+return redis.call('HGETALL', KEYS[1])
+"""
+
 
 def _info(chat_id: str, raw: dict[str, str]) -> ChatInfo:
     with decoding(chat_id, "metadata"):
@@ -76,6 +83,13 @@ def _info(chat_id: str, raw: dict[str, str]) -> ChatInfo:
         )
 
 
+def _hash_info(chat_id: str, result: list[str] | None) -> ChatInfo:
+    """The chat from a script's ``HGETALL`` reply (``nil``: the chat does not exist)."""
+    if result is None:
+        raise ChatNotFound(chat_id)
+    return _info(chat_id, dict(zip(result[::2], result[1::2], strict=True)))
+
+
 class RedisChatStorage(ChatStorage):
     """Chats in Redis.
 
@@ -89,6 +103,7 @@ class RedisChatStorage(ChatStorage):
         self._prefix = prefix
         self._append = client.register_script(_APPEND)
         self._create = client.register_script(_CREATE)
+        self._rename = client.register_script(_RENAME)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "gemgate:") -> RedisChatStorage:
@@ -179,10 +194,7 @@ class RedisChatStorage(ChatStorage):
             result = await self._append(
                 keys=self._keys(chat_id, raw.get("user") or None), args=args
             )
-        if result is None:
-            raise ChatNotFound(chat_id)
-        flat = list(result)
-        return _info(chat_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        return _hash_info(chat_id, result)
 
     async def append_history(self, chat_id: str, messages: Sequence[ChatMessage]) -> ChatInfo:
         """See :meth:`ChatStorage.append_history`."""
@@ -202,6 +214,12 @@ class RedisChatStorage(ChatStorage):
                     pipe.hgetall(self._keys(chat_id)[0])
                 rows = await pipe.execute()
         return [_info(i, dict(r)) for i, r in zip(ids, rows, strict=True) if r]
+
+    async def rename_chat(self, chat_id: str, title: str | None) -> ChatInfo:
+        """See :meth:`ChatStorage.rename_chat`."""
+        async with self._guard():
+            result = await self._rename(keys=self._keys(chat_id)[:1], args=[title or ""])
+        return _hash_info(chat_id, result)
 
     async def delete_chat(self, chat_id: str) -> None:
         """See :meth:`ChatStorage.delete_chat`."""

@@ -228,6 +228,17 @@ class SQLChatStorage(ChatStorage):
             rows = (await conn.execute(query)).all()
         return [_row_info(r) for r in rows]
 
+    async def rename_chat(self, chat_id: str, title: str | None) -> ChatInfo:
+        """See :meth:`ChatStorage.rename_chat`."""
+        statement = (
+            chats.update().where(chats.c.id == chat_id).values(title=title).returning(*chats.c)
+        )
+        async with self._tx() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None:
+            raise ChatNotFound(chat_id)
+        return _row_info(row)
+
     async def delete_chat(self, chat_id: str) -> None:
         """See :meth:`ChatStorage.delete_chat`."""
         async with self._tx() as conn:

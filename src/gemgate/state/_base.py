@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gemgate.policy._windows import WindowCounts
 from gemgate.projects import Limits
 
 __all__ = ["Candidate", "Grant", "QuotaState", "ResponseCache", "Shortage"]
@@ -67,6 +68,14 @@ class QuotaState(Protocol):
 
     async def cooldowns(self, now: float) -> dict[tuple[str, str], tuple[float, str]]:
         """Active cooldowns: (project, model) → (until, reason)."""
+        ...
+
+    async def disabled_reasons(self) -> dict[str, str]:
+        """Disabled keys: fingerprint → why (the upstream's status)."""
+        ...
+
+    async def usage(self, now: float) -> dict[tuple[str, str], WindowCounts]:
+        """What each (project, model) window counts at ``now``, for reports."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from gemgate.policy._windows import QuotaWindow, Ticket
+from gemgate.policy._windows import QuotaWindow, Ticket, WindowCounts
 from gemgate.state._base import Candidate, Grant, Shortage
 
 __all__ = ["MemoryOwners", "MemoryQuotaState", "MemoryResponseCache"]
@@ -18,6 +18,7 @@ class MemoryQuotaState:
         self._windows: dict[tuple[str, str], QuotaWindow] = {}
         self._cooling: dict[tuple[str, str], tuple[float, str]] = {}
         self._disabled: frozenset[str] = frozenset()
+        self._reasons: dict[str, str] = {}
 
     async def acquire(
         self, model: str, candidates: Sequence[Candidate], tokens: int, now: float
@@ -56,8 +57,9 @@ class MemoryQuotaState:
             self._cooling[key] = (until, reason)
 
     async def disable_key(self, fingerprint: str, reason: str) -> None:
-        """Disable a key everywhere (the reason is for stores that keep it)."""
+        """Disable a key everywhere, keeping the first reason given."""
         self._disabled |= {fingerprint}
+        self._reasons.setdefault(fingerprint, reason)
 
     async def disabled_keys(self) -> frozenset[str]:
         """Fingerprints of disabled keys."""
@@ -66,6 +68,14 @@ class MemoryQuotaState:
     async def cooldowns(self, now: float) -> dict[tuple[str, str], tuple[float, str]]:
         """Active cooldowns."""
         return {k: v for k, v in self._cooling.items() if v[0] > now}
+
+    async def disabled_reasons(self) -> dict[str, str]:
+        """Disabled keys and why."""
+        return {fp: self._reasons.get(fp, "") for fp in self._disabled}
+
+    async def usage(self, now: float) -> dict[tuple[str, str], WindowCounts]:
+        """Every window's counts at ``now``."""
+        return {key: window.counts(now) for key, window in self._windows.items()}
 
 
 class MemoryResponseCache:

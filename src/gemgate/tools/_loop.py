@@ -2,8 +2,9 @@
 
 Each step streams the model's answer (yielding text as it arrives), runs the tools it
 asked for through the executor (yielding the executor's events as they happen), answers
-every call in one turn in call order, and saves the finished step to the chat store, so
-a crash loses at most the step in flight.
+every call in one turn in call order. A chat stores the whole turn (question, tool steps,
+answer) in one atomic write once it has ended: a turn that fails, is stopped, or dies with
+the process leaves the chat as it was, never a question without its answer.
 """
 
 from __future__ import annotations
@@ -42,7 +43,20 @@ if TYPE_CHECKING:
     from gemgate.caching._manager import CacheManager
     from gemgate.upstream._engine import Engine
 
-__all__ = ["ToolLoop", "merge_parts", "with_tools"]
+__all__ = ["ToolLoop", "last_turn", "merge_parts", "with_tools"]
+
+
+def last_turn(history: list[ChatMessage], chat_id: str) -> tuple[list[ChatMessage], ChatMessage]:
+    """The history before its last question, and that question.
+
+    A question is a user message that is not a function response; what follows it (tool
+    steps and the answer) belongs to its turn.
+    """
+    for index in range(len(history) - 1, -1, -1):
+        message = history[index]
+        if message.role == "user" and not message.function_responses:
+            return history[:index], message
+    raise UsageError(f"chat {chat_id!r} has no question to answer again")
 
 
 async def with_tools(
@@ -116,6 +130,10 @@ class ToolLoop:
     chat_manager: ChatManager | None = None
     cache_config: CacheConfig | None = None
     system_instruction: str | None = None
+    parts: Sequence[dict[str, Any]] = ()
+    """More parts of the question after its text (inline images, files)."""
+    replace_last: bool = False
+    """Answer in place of the chat's last turn (its question again if ``query`` is empty)."""
     params: dict[str, Any] = field(default_factory=dict)
     _registry: dict[str, Tool] = field(default_factory=dict)
     _fields: dict[str, Any] = field(default_factory=dict)
@@ -137,6 +155,10 @@ class ToolLoop:
             raise UsageError("max_iterations must be at least 1")
         if self.chat_id is not None and self.chat_manager is None:
             raise UsageError("chat_id needs a chat_manager")
+        if self.replace_last and self.chat_id is None:
+            raise UsageError("replace_last needs a chat_id and a chat_manager")
+        if not self.replace_last and not self.query and not self.parts:
+            raise UsageError("the question is empty: give a query or parts")
         made = [t if isinstance(t, Tool) else tool(t) for t in self.tools]
         self._registry = {t.name: t for t in made}
         if len(self._registry) != len(made):
@@ -156,40 +178,59 @@ class ToolLoop:
         if self.system_instruction:
             self._fields["systemInstruction"] = {"parts": [{"text": self.system_instruction}]}
 
-    async def _save(self, messages: Sequence[ChatMessage]) -> None:
+    async def _start(self) -> tuple[list[ChatMessage], ChatMessage]:
+        """The stored history this turn follows, and its question."""
+        stored: list[ChatMessage] = []
         if self.chat_manager is not None and self.chat_id is not None:
-            await self.chat_manager.append(self.chat_id, messages)
+            await self.chat_manager.ensure_chat(self.chat_id)
+            stored = await self.chat_manager.get_history(self.chat_id)
+        asked = bool(self.query or self.parts)
+        question = ChatMessage(
+            role="user",
+            parts=[*([{"text": self.query}] if self.query else []), *map(dict, self.parts)],
+            message_type="image" if self.parts else "text",
+        )
+        if self.replace_last:
+            stored, last = last_turn(stored, self.chat_id or "")
+            question = question if asked else last
+        return stored, question
+
+    async def _commit(self, stored: list[ChatMessage], turn: list[ChatMessage]) -> None:
+        if self.chat_manager is None or self.chat_id is None:
+            return
+        if self.replace_last:
+            await self.chat_manager.replace_history(self.chat_id, [*stored, *turn])
+        else:
+            await self.chat_manager.append(self.chat_id, turn)
 
     async def run(self) -> AsyncIterator[ChatEvent]:
         """Yield events until the final answer or ``max_iterations``."""
         executor = self.executor or AsyncToolExecutor()
-        history: list[dict[str, Any]] = []
-        if self.chat_manager is not None and self.chat_id is not None:
-            await self.chat_manager.ensure_chat(self.chat_id)
-            history = await self.chat_manager.contents(self.chat_id)
-        question = ChatMessage.user(self.query)
-        await self._save([question])
-        turn = [question.to_content()]
+        stored, question = await self._start()
+        history = [m.to_content() for m in stored if m.role != "system"]
+        turn = [question]
         try:
             for iteration in range(1, self.max_iterations + 1):
                 reply: list[ChatMessage] = []
-                async for event in self._model_step(history + turn, iteration, reply):
+                contents = history + [m.to_content() for m in turn]
+                async for event in self._model_step(contents, iteration, reply):
                     yield event
                 message = reply[0]
                 calls = message.function_calls
                 if not calls:
-                    await self._save([message])
+                    await self._commit(stored, [*turn, message])
                     yield self._final(message, iteration)
                     return
                 answers: list[ChatMessage] = []
                 proceed = [True]
                 async for event in self._tool_step(executor, calls, iteration, answers, proceed):
                     yield event
-                await self._save([message, answers[0]])
-                turn += [message.to_content(), answers[0].to_content()]
+                turn += [message, answers[0]]
                 if not proceed[0]:
+                    await self._commit(stored, turn)
                     yield self._final(message, iteration)
                     return
+            await self._commit(stored, turn)
             yield MaxIterationsReached(
                 iterations=self.max_iterations,
                 chat_id=self.chat_id,
@@ -247,6 +288,7 @@ class ToolLoop:
                 usage=usage,
                 processing_time=time.perf_counter() - started,
                 message_type="function_call" if any("functionCall" in p for p in parts) else "text",
+                metadata={"model": self.model},
             )
         )
         await self._refresh(request)

@@ -19,6 +19,7 @@ from gemgate.errors import (
     UsageError,
     WireDecodeError,
 )
+from gemgate.policy._report import QuotaReport, build_report
 from gemgate.projects import ProjectConfig
 from gemgate.state._base import OwnerStore
 from gemgate.state._memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
@@ -273,6 +274,29 @@ class Engine:
         finally:
             await sent.reply.aclose()
         await exchange.finish(last_usage)
+
+    async def quota_report(self) -> QuotaReport:
+        """Every project's quota windows, cooldowns and keys, now (read-only, no secrets).
+
+        Example::
+
+            report = await engine.quota_report()
+            for project in report.projects:
+                print(project.name, [(k.name, k.state) for k in project.keys])
+        """
+        now = self.clock()
+        projects = list(self.settings.projects)
+        for endpoint in self.endpoints.values():  # a dedicated endpoint's own keys
+            projects += endpoint.projects
+        return build_report(
+            now,
+            projects,
+            await self.state.usage(now),
+            await self.state.cooldowns(now),
+            await self.state.disabled_reasons(),
+            self.upstream.key_requests,
+            self.upstream.key_errors,
+        )
 
     async def aclose(self) -> None:
         """Close the SDK client, if one was made, and the driver's connections."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,6 +100,10 @@ class Upstream:
         self.backoff = Backoff(settings.retry.backoff_base, settings.retry.backoff_cap)
         self.rotation = Rotation()
         self.inflight: dict[str, int] = {}
+        self.key_requests: Counter[str] = Counter()
+        """Attempts sent per key fingerprint."""
+        self.key_errors: Counter[str] = Counter()
+        """Attempts per key fingerprint that got an error status or no answer."""
         self._usable_cache: dict[tuple[str, frozenset[str]], list[ProjectConfig]] = {}
         self.owners = owners
         """Project that owns each cachedContents/files resource (or upload id)."""
@@ -169,12 +174,14 @@ class Upstream:
         headers = {**call.headers, "x-goog-api-key": key}
         url = call.path if call.path.startswith("http") else self.driver.base_url + call.path
         self.inflight[project.name] = self.inflight.get(project.name, 0) + 1
+        self.key_requests[fingerprint(key)] += 1
         waited = time.perf_counter()
         try:
             reply = await self.driver.send(
                 call.method, url, headers, call.body, first_byte=first_byte, idle=idle
             )
         except TransportError as exc:
+            self.key_errors[fingerprint(key)] += 1
             endpoint.breaker.failure(self.clock())
             raise _Retry(exc, spend=classify_transport().action is Action.RETRY) from exc
         finally:
@@ -187,6 +194,7 @@ class Upstream:
             for name in call.resources:
                 await self.owners.set(name, project.name, replace=False)
             return Sent(reply, project.name, fingerprint(key), grant)
+        self.key_errors[fingerprint(key)] += 1
         try:
             body = await reply.read()
         finally:

@@ -9,10 +9,14 @@ import asyncio
 import statistics
 from collections import deque
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RequestRecord", "TokenUsage", "Tracker"]
+__all__ = ["CALLER", "RequestRecord", "TokenUsage", "Tracker"]
+
+CALLER: ContextVar[str | None] = ContextVar("gemgate_caller", default=None)
+"""The gateway key's name for calls made while serving its request (for the request log)."""
 
 
 @dataclass
@@ -68,6 +72,8 @@ class RequestRecord:
     http_status: int | None = None
     error: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    caller: str | None = field(default_factory=lambda: CALLER.get())
+    """Who asked: the gateway key's name, when a gateway call set `CALLER`."""
 
     def view(self, now: float) -> dict[str, Any]:
         """A plain dict for callers (``status``, ``model``, ``duration`` …)."""
@@ -122,6 +128,8 @@ class Tracker:
         self.usage = TokenUsage()
         self.by_model: dict[str, _Stats] = {}
         self.by_endpoint: dict[str, _Stats] = {}
+        self.listeners: list[Callable[[RequestRecord], None]] = []
+        """Called with every finished call (the request log listens here)."""
 
     def start(
         self, request_id: str, model: str | None, endpoint: str | None, kind: str
@@ -161,6 +169,8 @@ class Tracker:
                 stats.errors += 1
             stats.latencies.append(record.ended - record.started)
             stats.tokens += record.usage.get("total_tokens", 0)
+        for listener in self.listeners:
+            listener(record)
 
     def add_usage(self, record: RequestRecord, usage: Mapping[str, Any]) -> None:
         """Account one response's ``usageMetadata``."""
@@ -170,6 +180,12 @@ class Tracker:
             "completion_tokens": int(usage.get("candidatesTokenCount", 0)),
             "total_tokens": int(usage.get("totalTokenCount", 0)),
         }
+        for name, wire in (
+            ("cached_tokens", "cachedContentTokenCount"),
+            ("thoughts_tokens", "thoughtsTokenCount"),
+        ):
+            if usage.get(wire):
+                record.usage[name] = int(usage[wire])
 
     def history_view(
         self,
