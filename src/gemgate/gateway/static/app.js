@@ -14,9 +14,10 @@ import { icon, setIcon } from "./icons.js";
 import { copyWithFeedback, renderMarkdown, sourcesElement, sourcesOf } from "./markdown.js";
 
 const MAX_IMAGE = 6 * 1024 * 1024; // Live frames go up to 8 MiB; base64 adds a third
-const CHAT_IMAGE_BYTES = 700 * 1024; // larger images are scaled down for a chat message
+const CHAT_IMAGE_BYTES = 4 * 1024 * 1024; // larger chat images are scaled down
+// The image types Gemini reads inline; others are redrawn as JPEG for a chat message.
+const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/webp", "image/gif", "image/heic", "image/heif"]);
 const MAX_IMAGES = 4;
-const IMAGE_PROMPT = "Describe this image.";
 const LIVE_TITLE = "Live conversation"; // what the gateway names a new Live session
 const UNTITLED = "Untitled chat";
 
@@ -397,7 +398,7 @@ async function sendChat(text, images) {
     }
   }
   userTurn(text, images.map((i) => i.url), nowSeconds());
-  const body = { content: text || IMAGE_PROMPT, stream: true };
+  const body = { content: text, stream: true };
   if (state.model) body.model = state.model;
   if (images.length) body.images = images.map(({ mime_type, data }) => ({ mime_type, data }));
   const answer = modelTurn(nowSeconds());
@@ -672,9 +673,10 @@ function readAsDataUrl(blob) {
   });
 }
 
-/** A chat image small enough for one message: large ones are redrawn as JPEG. */
+/** A chat image Gemini reads: large ones and other types are redrawn as JPEG. */
 async function shrink(file) {
-  if (state.mode === "live" || file.size <= CHAT_IMAGE_BYTES) return readAsDataUrl(file);
+  const readable = IMAGE_TYPES.has(file.type) && file.size <= CHAT_IMAGE_BYTES;
+  if (state.mode === "live" || readable) return readAsDataUrl(file);
   const bitmap = await createImageBitmap(file);
   let scale = Math.min(1, 1600 / Math.max(bitmap.width, bitmap.height));
   let url = "";
