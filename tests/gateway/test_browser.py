@@ -203,7 +203,7 @@ def _need_chromium() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(params=list(SIZES))
+@pytest.fixture(scope="module", params=list(SIZES))
 def size(request: pytest.FixtureRequest) -> str:
     """The window: ``desktop`` (1280 px wide) or ``phone`` (390 px)."""
     name: str = request.param
@@ -216,34 +216,50 @@ def console() -> list[str]:
     return []
 
 
-@pytest.fixture
-def browser(
-    tmp_path: Path, request: pytest.FixtureRequest, size: str, console: list[str]
-) -> Iterator[WebDriver]:
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory, size: str) -> Iterator[WebDriver]:
+    """One Chromium per window size (each test starts it afresh: see ``browser``)."""
     _need_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in (*CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for arg in (*CHROMIUM_ARGS, f"--user-data-dir={profile}"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
         driver.set_window_size(*SIZES[size])
-        # No drawer animation: a click never lands on a moving target.
-        driver.execute_cdp_cmd(
-            "Emulation.setEmulatedMedia",
-            {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]},
-        )
         yield driver
-        _screenshot(driver, request.node.name)
-        errors = [
-            entry["message"]
-            for entry in driver.get_log("browser")
-            if entry["level"] == "SEVERE" and not any(e in entry["message"] for e in console)
-        ]
-        assert not errors, f"errors in the browser console: {errors}"
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser(
+    chromium: WebDriver, request: pytest.FixtureRequest, console: list[str]
+) -> Iterator[WebDriver]:
+    """The browser on a blank page: no cookies, no stored data, an empty console log.
+
+    Each test's gateway listens on a new port, so its page is a new origin too.
+    """
+    driver = chromium
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    # No drawer animation: a click never lands on a moving target.
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]},
+    )
+    driver.get_log("browser")  # what earlier tests left
+    yield driver
+    _screenshot(driver, request.node.name)
+    errors = [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and not any(e in entry["message"] for e in console)
+    ]
+    driver.get("about:blank")  # closes the page's connections before its gateway stops
+    assert not errors, f"errors in the browser console: {errors}"
 
 
 def _screenshot(driver: WebDriver, name: str) -> None:
@@ -537,6 +553,19 @@ def test_stop_ends_a_slow_answer(servers: Servers, browser: WebDriver) -> None:
     assert "(Reply" not in _text(stopped)  # the answer's last words never came
     assert _shown(browser, "send") and not _shown(browser, "stop")
     assert not browser.find_elements(By.CSS_SELECTOR, "#log .msg.error")
+
+    # Regenerate after a stop asks again, and the turn is then stored whole, once.
+    servers.slow.delay = CHUNK_DELAY
+    browser.find_element(By.CSS_SELECTOR, "#log .turn.model .regenerate").click()
+    _until(browser, "!document.querySelector('#log .msg.model').dataset.stopped", "still stopped")
+    answer = _newest_answer(browser)
+    assert "(Reply" in answer
+    (session,) = servers.sessions()
+    stored = servers.messages(session["id"])
+    assert [(m["role"], m["parts"][0]["text"].strip()) for m in stored] == [
+        ("user", "Take your time"),
+        ("model", answer),
+    ]
 
 
 CITED_STREAM = """

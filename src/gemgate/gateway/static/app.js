@@ -402,6 +402,7 @@ async function sendChat(text, images) {
   if (state.model) body.model = state.model;
   if (images.length) body.images = images.map(({ mime_type, data }) => ({ mime_type, data }));
   const answer = modelTurn(nowSeconds());
+  answer.question = body; // a stopped turn is not stored: regenerate sends it again
   await streamAnswer(`${SESSIONS}/${encodeURIComponent(state.current)}/messages`, body, answer);
   await listSessions();
 }
@@ -414,9 +415,11 @@ async function streamAnswer(url, body, answer, undo = () => answer.turn.remove()
     const response = await request(url, { method: "POST", json: body, signal: controller.signal });
     await readEvents(response, (event) => onChatEvent(answer, event));
     finishAnswer(answer);
+    answer.unstored = false;
   } catch (error) {
     if (controller.signal.aborted) {
       finishAnswer(answer, { stopped: true });
+      answer.unstored = Boolean(answer.question); // the gateway keeps whole turns only
     } else {
       undo();
       fail(error);
@@ -441,22 +444,27 @@ function onChatEvent(answer, event) {
   }
 }
 
-/** Asks for the newest answer again; on failure the old one comes back. */
+/** Asks for the newest answer again; on failure the old one comes back.
+ *
+ * A stopped turn was not stored by the gateway, so its question is sent again instead.
+ */
 async function regenerate(answer) {
   if (state.busy || !state.current) return;
+  const id = encodeURIComponent(state.current);
   const before = { text: answer.text, sources: answer.sources };
   answer.text = "";
   answer.sources = [];
   answer.body.innerHTML = "";
   delete answer.body.dataset.done;
   delete answer.body.dataset.stopped;
-  const body = { stream: true };
+  const body = answer.unstored ? { ...answer.question } : { stream: true };
   if (state.model) body.model = state.model;
   const restore = () => {
     Object.assign(answer, before);
-    finishAnswer(answer, { at: answer.at });
+    finishAnswer(answer, { at: answer.at, stopped: answer.unstored });
   };
-  await streamAnswer(`${SESSIONS}/${encodeURIComponent(state.current)}/regenerate`, body, answer, restore);
+  const url = `${SESSIONS}/${id}/${answer.unstored ? "messages" : "regenerate"}`;
+  await streamAnswer(url, body, answer, restore);
 }
 
 /** ``stop`` while an answer streams (the stop button shows), ``null`` when idle. */
