@@ -448,6 +448,11 @@ def test_an_upstream_failure_shows_an_error_on_the_page(
     assert _texts(browser, "#log .msg.user") == ["Hello there"]
     assert servers.slow.streams  # the failure came from the upstream call
     assert _shown(browser, "send") and not _shown(browser, "stop")
+    # Nothing of the turn was stored: the message is back in the composer, to send again.
+    assert browser.find_elements(By.CSS_SELECTOR, "#log .turn.user.failed")
+    assert browser.find_element(By.ID, "input").get_property("value") == "Hello there"
+    (session,) = servers.sessions()
+    assert servers.messages(session["id"]) == []
 
 
 # Makes the page's ``POST /api/v1/sessions`` (creating a session) fail with a 503.

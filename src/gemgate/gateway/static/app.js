@@ -397,13 +397,20 @@ async function sendChat(text, images) {
       return;
     }
   }
-  userTurn(text, images.map((i) => i.url), nowSeconds());
+  const user = userTurn(text, images.map((i) => i.url), nowSeconds());
   const body = { content: text, stream: true };
   if (state.model) body.model = state.model;
   if (images.length) body.images = images.map(({ mime_type, data }) => ({ mime_type, data }));
   const answer = modelTurn(nowSeconds());
   answer.question = body; // a stopped turn is not stored: regenerate sends it again
-  await streamAnswer(`${SESSIONS}/${encodeURIComponent(state.current)}/messages`, body, answer);
+  const unsent = () => {
+    // The gateway stored nothing of a failed turn: the message goes back to the composer.
+    answer.turn.remove();
+    user.turn.classList.add("failed");
+    user.turn.title = "Not sent: the message is back in the composer";
+    restoreDraft(text, images);
+  };
+  await streamAnswer(`${SESSIONS}/${encodeURIComponent(state.current)}/messages`, body, answer, unsent);
   await listSessions();
 }
 
