@@ -139,6 +139,7 @@ function modelTurn(at) {
   turn.className = "turn model";
   const body = document.createElement("div");
   body.className = "msg model md";
+  body.setAttribute("aria-busy", "true"); // screen readers wait for the whole answer
   const meta = document.createElement("footer");
   meta.className = "meta";
   const answer = { turn, body, meta, text: "", sources: [], at, timer: null };
@@ -170,6 +171,7 @@ function finishAnswer(answer, { stopped = false, at = nowSeconds() } = {}) {
   renderMarkdown(answer.body, answer.text, true);
   if (stopped) answer.body.dataset.stopped = "true";
   answer.body.dataset.done = "true";
+  answer.body.removeAttribute("aria-busy");
   const old = answer.turn.querySelector(".sources");
   if (old) old.remove();
   if (answer.sources.length) answer.turn.insertBefore(sourcesElement(answer.sources), answer.meta);
@@ -462,6 +464,7 @@ async function regenerate(answer) {
   answer.text = "";
   answer.sources = [];
   answer.body.innerHTML = "";
+  answer.body.setAttribute("aria-busy", "true");
   delete answer.body.dataset.done;
   delete answer.body.dataset.stopped;
   const body = answer.unstored ? { ...answer.question } : { stream: true };
