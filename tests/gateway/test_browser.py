@@ -1,9 +1,11 @@
 """The web chat page (``GET /``) in headless Chromium, end to end, at two widths.
 
 Every test runs twice: on a desktop window (1280 px) and on a phone-sized one (390 px),
-where the chat list is a drawer. Each run saves a screenshot (into ``$GEMGATE_ARTIFACTS``,
-else ``artifacts/browser/``) and fails on any error in the browser's console that the
-test did not expect. Chromium's fake camera/microphone stands in for the user's.
+where the chat list is a drawer. One Chromium serves each size; its cookies and console
+log are reset for every test, and each test's gateway is a new origin, so stored data
+starts empty. Each run saves a screenshot (into ``$GEMGATE_ARTIFACTS``, else
+``artifacts/browser/``) and fails on any error in the browser's console that the test did
+not expect. Chromium's fake camera/microphone stands in for the user's.
 
 Debian's ``chromium`` and ``chromium-driver`` drive the page through Selenium (``make test``
 installs them when it runs as root). Without them a local run skips with a reason; under
