@@ -74,7 +74,9 @@ async def test_bad_input_is_a_clear_4xx(http: httpx2.AsyncClient) -> None:
 async def test_web_page_uses_the_sessions_api(http: httpx2.AsyncClient) -> None:
     page = await http.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "/api/v1/sessions" in page.text and "text_delta" in page.text
+    assert '<script src="/static/app.js" type="module">' in page.text
+    script = "".join([(await http.get(f"/static/{name}")).text for name in ("app.js", "api.js")])
+    assert "/api/v1/sessions" in script and "text_delta" in script
 
 
 def _events(text: str) -> list[dict[str, object]]:

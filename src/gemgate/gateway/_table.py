@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gemgate.gateway._assets import serve_asset
 from gemgate.gateway._native import PREFIX, NativeRoute
 from gemgate.gateway._openai_api import OpenAIRoute
 from gemgate.gateway._openapi import (
@@ -65,6 +66,8 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
             Doc("Trade a gateway key for a session cookie"),
         ),
         Route("GET", "/", gateway.page, Doc("The web chat page"), public=True),
+        Route("GET", "/static/{name}", serve_asset, Doc("The web page's assets"), public=True),
+        Route("GET", "/static/vendor/{name}", serve_asset, Doc("Vendored web assets"), public=True),
         Route("GET", "/healthz", gateway.health, Doc("Liveness"), public=True),
         Route("GET", "/readyz", gateway.ready, Doc("Readiness: upstream and store"), public=True),
         Route("GET", "/metrics", gateway.export_metrics, Doc("Prometheus metrics"), public=True),
