@@ -114,7 +114,7 @@ class PriceConfig(BaseModel):
     long_cached: float | None = Field(default=None, ge=0)
 
 
-STATE_TABLE = {"url": "state_url", "fail_closed": "state_fail_closed"}
+STATE_TABLE = {"url": "state_url", "fail_closed": "state_fail_closed", "prefix": "state_prefix"}
 """The ``[state]`` table's keys and the settings they set."""
 
 
@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     """``redis://…``: share quota windows, cooldowns, disabled keys, resource owners, the
     response cache and gateway-key budgets with every process on the same Redis (TOML:
     ``[state] url``; environment: ``GEMGATE_STATE_URL``). Default: this process's memory."""
+    state_prefix: str = Field(default="gemgate:", min_length=1)
+    """The prefix of every Redis key, so that separate deployments can share one Redis
+    (TOML: ``[state] prefix``)."""
     state_fail_closed: bool = False
     """While the shared state is unreachable, refuse (503) instead of admitting each
     process's ``limit / N`` on its own (TOML: ``[state] fail_closed``)."""

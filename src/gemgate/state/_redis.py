@@ -30,7 +30,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from gemgate.policy._windows import Ticket
+from gemgate.policy._windows import Ticket, WindowCounts
 from gemgate.projects import next_pacific_midnight
 from gemgate.state._base import Candidate, Grant, Shortage
 
@@ -306,6 +306,30 @@ class RedisQuotaState:
                 project, model = json.loads(pair)
                 found[(project, model)] = (float(until), _text(reason or ""))
         await self._redis.zremrangebyscore(index, "-inf", now)
+        return found
+
+    async def usage(self, now: float) -> dict[tuple[str, str], WindowCounts]:
+        """What each (project, model) window counts at ``now``, for reports."""
+        pairs = await self._redis.hgetall(f"{self._prefix}q:pairs")
+        day_end = next_pacific_midnight(now)
+        found: dict[tuple[str, str], WindowCounts] = {}
+        for base, pair in pairs.items():
+            base = _text(base)
+            members = await self._redis.zrangebyscore(
+                f"{base}:req", f"({now - 60}", "+inf", withscores=True
+            )
+            scored = [(_text(item[0]), float(item[1])) for item in members]
+            names = [member for member, _ in scored]
+            tokens = await self._redis.hmget(f"{base}:tok", names) if names else []
+            day = await self._redis.get(f"{base}:day:{int(day_end)}")
+            project, model = json.loads(_text(pair))
+            found[(project, model)] = WindowCounts(
+                requests=len(names),
+                tokens=sum(int(v) for v in tokens if v is not None),
+                oldest=scored[0][1] if scored else None,
+                day_requests=int(day or 0),
+                day_end=day_end,
+            )
         return found
 
     async def record(self, project: str, model: str, tickets: Sequence[Ticket]) -> None:

@@ -24,7 +24,7 @@ from typing import TypeVar
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gemgate.policy._windows import MINUTE, Ticket
+from gemgate.policy._windows import MINUTE, Ticket, WindowCounts
 from gemgate.projects import Limits
 from gemgate.state._base import Candidate, Grant, Shortage
 from gemgate.state._memory import MemoryQuotaState
@@ -105,6 +105,8 @@ class SharedQuotaState:
         self, model: str, candidates: Sequence[Candidate], tokens: int, now: float
     ) -> Grant | Shortage:
         """Admit through Redis; while it is away, locally at ``limit / N`` (or refuse)."""
+        if self._task is None:  # the first call starts the heartbeat
+            self._task = asyncio.create_task(self._run(), name="gemgate-heartbeat")
         decided = await self._shared(lambda: self.shared.acquire(model, candidates, tokens, now))
         if decided is not None:
             return decided
@@ -146,6 +148,16 @@ class SharedQuotaState:
             if key not in found or found[key][0] < value[0]:
                 found[key] = value
         return found
+
+    async def disabled_reasons(self) -> dict[str, str]:
+        """Disabled keys and why, here and shared."""
+        shared = await self._shared(self.shared.disabled_reasons)
+        return {**(shared or {}), **await self._local.disabled_reasons()}
+
+    async def usage(self, now: float) -> dict[tuple[str, str], WindowCounts]:
+        """The shared windows; while degraded, this process's own."""
+        shared = await self._shared(lambda: self.shared.usage(now))
+        return shared if shared is not None else await self._local.usage(now)
 
     async def beat(self) -> None:
         """One heartbeat: count the members; while degraded, replay and recover."""

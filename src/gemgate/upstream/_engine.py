@@ -22,7 +22,7 @@ from gemgate.errors import (
 from gemgate.policy._report import QuotaReport, build_report
 from gemgate.projects import ProjectConfig
 from gemgate.state._base import OwnerStore
-from gemgate.state._memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
+from gemgate.state._open import open_state
 from gemgate.upstream._calls import bare_model, estimate_tokens, referenced_resources
 from gemgate.upstream._driver import ASGIDriver, Driver
 from gemgate.upstream._endpoints import Endpoint
@@ -90,9 +90,18 @@ class Engine:
             limit=settings.max_connections,
             ca_file=settings.tls_ca_file,
         )
-        self.state = MemoryQuotaState()
+        self.shared = open_state(
+            settings.state_url,
+            fail_closed=settings.state_fail_closed,
+            prefix=settings.state_prefix,
+            cache_size=cache_size,
+            cache_ttl=cache_ttl,
+            clock=self.clock,
+        )
+        """Quota state, owners and cache: this process's memory, or Redis (``state_url``)."""
+        self.state = self.shared.quota
         self.tracker = Tracker(self.clock, settings.history_size)
-        self.owners: OwnerStore = owners or MemoryOwners()
+        self.owners: OwnerStore = owners or self.shared.owners
         """Project that owns each cachedContents/files resource (or upload id)."""
         self.upstream = Upstream(
             settings,
@@ -103,7 +112,7 @@ class Engine:
             clock=self.clock,
             sleep=self.sleep,
         )
-        self.cache = MemoryResponseCache(cache_size, cache_ttl, self.clock) if cache_size else None
+        self.cache = self.shared.cache
         self.endpoints: dict[str, Endpoint] = {}
         self._sdk: genai.Client | None = None
         self._sdk_http: httpx2.AsyncClient | None = None
@@ -306,6 +315,7 @@ class Engine:
             await self._sdk_http.aclose()
         with contextlib.suppress(Exception):
             await self.driver.aclose()
+        await self.shared.aclose()
 
 
 def _emulator_app(clock: Callable[[], float]) -> Any:

@@ -1,0 +1,65 @@
+"""The state a process uses: its own memory, or Redis shared with every other process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gemgate.state._base import OwnerStore, QuotaState, ResponseCache
+from gemgate.state._memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
+
+__all__ = ["State", "open_state"]
+
+
+@dataclass
+class State:
+    """Quota windows and cooldowns, resource owners, and the response cache (if any)."""
+
+    quota: QuotaState
+    owners: OwnerStore
+    cache: ResponseCache | None
+    shared: bool = False
+
+    async def aclose(self) -> None:
+        """Stop the heartbeat and close the connections of a shared state."""
+        from gemgate.state._shared import SharedQuotaState
+
+        if isinstance(self.quota, SharedQuotaState):
+            await self.quota.stop()
+            await self.quota.shared.aclose()
+
+
+def open_state(
+    url: str | None,
+    *,
+    fail_closed: bool = False,
+    prefix: str = "gemgate:",
+    cache_size: int | None = None,
+    cache_ttl: float | None = None,
+    clock: Callable[[], float],
+) -> State:
+    """Memory (``url`` None) or Redis (``redis://…``, ``rediss://…``, ``unix://…``)."""
+    if url is None:
+        memory = MemoryResponseCache(cache_size, cache_ttl, clock) if cache_size else None
+        return State(MemoryQuotaState(), MemoryOwners(), memory)
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"state_url must be a redis:// URL, not {url.split('://')[0]}://…")
+    try:
+        import redis.asyncio as aioredis
+    except ImportError:
+        raise ImportError(
+            "a redis:// state_url needs redis-py: pip install 'gemgate[redis]'"
+        ) from None
+    from gemgate.state._redis import RedisOwners, RedisQuotaState, RedisResponseCache
+    from gemgate.state._shared import SharedQuotaState
+
+    text = aioredis.from_url(url, decode_responses=True, socket_connect_timeout=1.0)
+    quota = SharedQuotaState(
+        RedisQuotaState(text, prefix=prefix), fail_closed=fail_closed, clock=clock
+    )
+    owners = RedisOwners(text, prefix=prefix)
+    cache: ResponseCache | None = None
+    if cache_size:
+        raw = aioredis.from_url(url, socket_connect_timeout=1.0)
+        cache = RedisResponseCache(raw, prefix=prefix, max_size=cache_size, ttl=cache_ttl)
+    return State(quota, owners, cache, shared=True)
