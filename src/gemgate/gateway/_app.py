@@ -78,7 +78,9 @@ class Gateway:
         self.native = NativeRoute(client.engine, max_body)
         self.openai = OpenAIRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url, max_body)
-        self.keyring = Keyring(client.settings.gateway_keys, client.engine.clock)
+        self.keyring = Keyring(
+            client.settings.gateway_keys, client.engine.state, client.engine.clock
+        )
         self.metrics = Metrics(client)
         self.chat_socket = ChatSocket(client, self.sessions.manager)
         self.live_socket = LiveSocket(client, self.sessions.manager)
@@ -120,7 +122,7 @@ class Gateway:
         try:
             match = self.router.match(scope["method"], path)
             if not match.public:
-                self._authorize(scope, face)
+                await self._authorize(scope, face)
             if match.handler is None:
                 raise _no_route(scope, match.allowed)
             scope["path_params"] = match.params
@@ -198,7 +200,7 @@ class Gateway:
         if opener is None:
             await refuse(send, "no such endpoint")
             return
-        user = self._socket_user(scope)
+        user = await self._socket_user(scope)
         if isinstance(user, KeyCheck):
             await refuse(send, user.message)
             return
@@ -242,7 +244,7 @@ class Gateway:
             return ""
         return "this origin may not open the gateway's sockets"
 
-    def _socket_user(self, scope: Scope) -> str | KeyCheck:
+    async def _socket_user(self, scope: Scope) -> str | KeyCheck:
         """Who opens this WebSocket: a gateway key (header, ``?key=``) or login cookie.
 
         Without gateway keys the gateway is open (loopback only) and ``?user=`` names
@@ -252,26 +254,26 @@ class Gateway:
             query = scope.get("query_string", b"").decode("latin-1")
             named = [p[5:] for p in query.split("&") if p.startswith("user=")]
             return named[0][:64] if named and named[0] else "local"
-        check = self._check(scope, 0)
+        check = await self._check(scope, 0)
         if check.status == 200 and check.key is not None:
             return check.key.name
         return check
 
-    def _check(self, scope: Scope, tokens: int) -> KeyCheck:
+    async def _check(self, scope: Scope, tokens: int) -> KeyCheck:
         """The request's key (a secret it sends, else its login cookie), charged."""
         secret = _secret(scope)
         logged_in = self.logins.user(scope) if secret is None else None
         key = self.keyring.named(logged_in) if logged_in is not None else None
         if key is not None:
-            return self.keyring.charge(key, tokens)
-        return self.keyring.check(secret, tokens)
+            return await self.keyring.charge(key, tokens)
+        return await self.keyring.check(secret, tokens)
 
-    def _authorize(self, scope: Scope, face: Face) -> None:
+    async def _authorize(self, scope: Scope, face: Face) -> None:
         """Check the gateway key (when keys are configured); raise 401/403/429 if refused."""
         if not self.keyring.enabled:
             return
         size = int(header(scope, b"content-length") or 0)
-        check = self._check(scope, size // 4)
+        check = await self._check(scope, size // 4)
         if check.status != 200:
             code = "rate_limit_exceeded" if check.status == 429 else None
             raise Problem(check.status, check.message, code=code, retry_after=check.retry_after)

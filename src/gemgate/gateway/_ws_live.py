@@ -24,7 +24,7 @@ import base64
 import binascii
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -40,7 +40,7 @@ from gemgate.sessions import ChatManager, ChatMessage, ChatNotFound
 
 __all__ = ["Charge", "LiveSocket"]
 
-Charge = Callable[[int], KeyCheck]
+Charge = Callable[[int], Awaitable[KeyCheck]]
 """Bills one turn of so many input tokens to a gateway key's budget."""
 
 
@@ -117,10 +117,10 @@ class _Conversation:
         self._charge = charge
         self._audio_ms = 0
 
-    def _bill(self, tokens: int) -> None:
+    async def _bill(self, tokens: int) -> None:
         """Charge one turn to the gateway key's budget, or refuse it."""
         if self._charge is not None:
-            check = self._charge(tokens)
+            check = await self._charge(tokens)
             if check.status != 200:
                 raise BadFrame(check.message)
 
@@ -133,14 +133,14 @@ class _Conversation:
             content = frame.get("content")
             if not isinstance(content, str) or not content.strip():
                 raise BadFrame("'content' must be a non-empty string")
-            self._bill(len(content) // 4)
+            await self._bill(len(content) // 4)
             await self._turn(ChatMessage.user(content, sender="user"), content)
         elif kind == "image":
             data, mime = _blob(frame, "image/jpeg")
             prompt = frame.get("prompt") or "Describe this image."
             if not isinstance(prompt, str):
                 raise BadFrame("'prompt' must be a string")
-            self._bill(258 + len(prompt) // 4)  # an image counts as 258 tokens
+            await self._bill(258 + len(prompt) // 4)  # an image counts as 258 tokens
             parts: list[dict[str, Any]] = [
                 {"inlineData": {"mimeType": mime, "data": data}},
                 {"text": prompt},
@@ -158,7 +158,7 @@ class _Conversation:
         elif kind == "audio_end":
             if not self._audio_ms:
                 raise BadFrame("'audio_end' needs 'audio' frames before it")
-            self._bill(self._audio_ms * 32 // 1000)  # 32 tokens per second of audio
+            await self._bill(self._audio_ms * 32 // 1000)  # 32 tokens per second of audio
             await self._audio_turn()
         else:
             raise BadFrame(f"unknown message type {kind!r}; use text, image, audio, audio_end")
