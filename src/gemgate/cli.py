@@ -365,8 +365,9 @@ def emulate(
             raise typer.Exit(3)
 
 
-from gemgate.console import chat, keys, quota  # noqa: E402 - the operator's commands
+from gemgate.console import chat, keys, quota, usage  # noqa: E402 - the operator's commands
 
 app.command()(chat)
 app.command()(quota)
 app.command()(keys)
+app.command()(usage)

@@ -27,7 +27,10 @@ async def http(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
 async def test_ready_and_metrics(http: httpx2.AsyncClient) -> None:
     ready = await http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "checks": {"upstream": "ok", "store": "ok"}}
+    assert ready.json() == {
+        "ready": True,
+        "checks": {"upstream": "ok", "store": "ok", "state": "ok"},
+    }
     chat = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "count me"}]}
     assert (await http.post("/v1/chat/completions", json=chat)).status_code == 200
     assert (await http.post("/v1/chat/completions", json={"model": 1})).status_code == 400

@@ -37,11 +37,13 @@ from gemgate.gateway._routing import Router
 from gemgate.gateway._sessions_api import SessionsRoute
 from gemgate.gateway._sockets import refuse
 from gemgate.gateway._table import routes
+from gemgate.gateway._usage_api import UsageRoute
 from gemgate.gateway._ws_chat import ChatSocket
 from gemgate.gateway._ws_live import Charge, LiveSocket
 from gemgate.serving import settle_gc
 from gemgate.upstream._calls import model_method
 from gemgate.upstream._pipeline import UPSTREAM_WAIT
+from gemgate.upstream._tracking import CALLER
 
 __all__ = ["Gateway", "create_app"]
 
@@ -86,6 +88,7 @@ class Gateway:
         self.live_socket = LiveSocket(client, self.sessions.manager)
         self.logins = Logins(client.engine.clock)
         self.live = LiveRoute(client)
+        self.usage = UsageRoute(client.engine, client.settings)
         self.router = Router(routes(self))
         """Every HTTP route; ``/openapi.json`` is made from it."""
         self._spec: bytes | None = None
@@ -147,7 +150,7 @@ class Gateway:
     async def ready(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /readyz``: 200 when the upstream and the session store work, else 503."""
         checks = await self._readiness()
-        ready = all(v == "ok" for v in checks.values())
+        ready = all(v == "ok" or v.startswith("degraded") for v in checks.values())
         await send_json(send, 200 if ready else 503, {"ready": ready, "checks": checks})
 
     async def describe(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -174,6 +177,7 @@ class Gateway:
             checks["store"] = "ok"
         except Exception as exc:  # any failure means not ready
             checks["store"] = f"failed: {type(exc).__name__}"
+        checks["state"] = await self.client.engine.state.health()
         return checks
 
     def _record(
@@ -282,6 +286,8 @@ class Gateway:
             if check.key is not None and not check.key.allows(model):
                 raise Problem(403, f"this gateway key may not use {model}")
         scope["gemgate.key"] = check.key
+        if check.key is not None:
+            CALLER.set(check.key.name)  # the request log names the key of this request's calls
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -294,6 +300,7 @@ class Gateway:
             elif message["type"] == "lifespan.shutdown":
                 await self.backends.aclose()
                 await self.sessions.manager.close()
+                await self.usage.aclose()
                 await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

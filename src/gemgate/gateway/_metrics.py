@@ -51,10 +51,24 @@ class _ClientCollector(Collector):
         )
         state = self._client.engine.state
         now = self._client.engine.clock()
-        snapshot = getattr(state, "_cooling", {})
-        for (project, model), (until, _) in snapshot.items():
+        known = getattr(state, "known_cooldowns", None)
+        for (project, model), (until, _) in (known() if known else {}).items():
             cooling.add_metric([project, model], 1.0 if until > now else 0.0)
         yield cooling
+        describe = getattr(state, "describe", None)
+        if describe is not None:  # a shared (Redis) state
+            found = describe()
+            up = GaugeMetricFamily(
+                "gemgate_shared_state_up",
+                "1 while quotas are shared through Redis; 0 while this process admits alone",
+            )
+            up.add_metric([], 1.0 if found["shared"] else 0.0)
+            yield up
+            members = GaugeMetricFamily(
+                "gemgate_shared_state_members", "Gateway processes sharing the limits"
+            )
+            members.add_metric([], float(found["members"]))
+            yield members
 
 
 class Metrics:

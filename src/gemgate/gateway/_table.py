@@ -65,6 +65,12 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
             gateway.logins.login,
             Doc("Trade a gateway key for a session cookie"),
         ),
+        Route(
+            "GET",
+            "/api/v1/usage",
+            gateway.usage.usage,
+            Doc("Sums of the request log by project, key or model (?from=&to=&group_by=)"),
+        ),
         Route("GET", "/", gateway.page, Doc("The web chat page"), public=True),
         Route("GET", "/static/{name}", serve_asset, Doc("The web page's assets"), public=True),
         Route("GET", "/static/vendor/{name}", serve_asset, Doc("Vendored web assets"), public=True),

@@ -70,6 +70,10 @@ class QuotaState(Protocol):
         """Active cooldowns: (project, model) → (until, reason)."""
         ...
 
+    async def health(self) -> str:
+        """``ok``; ``degraded: …`` while serving without the shared store; ``failed: …``."""
+        ...
+
     async def disabled_reasons(self) -> dict[str, str]:
         """Disabled keys: fingerprint → why (the upstream's status)."""
         ...

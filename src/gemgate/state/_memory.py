@@ -65,6 +65,14 @@ class MemoryQuotaState:
         """Fingerprints of disabled keys."""
         return self._disabled
 
+    async def health(self) -> str:
+        """Always ``ok``: memory does not go away."""
+        return "ok"
+
+    def known_cooldowns(self) -> dict[tuple[str, str], tuple[float, str]]:
+        """Every cooldown this process knows of, ended or not (for metrics; no I/O)."""
+        return dict(self._cooling)
+
     async def cooldowns(self, now: float) -> dict[tuple[str, str], tuple[float, str]]:
         """Active cooldowns."""
         return {k: v for k, v in self._cooling.items() if v[0] > now}

@@ -159,6 +159,19 @@ class SharedQuotaState:
         shared = await self._shared(lambda: self.shared.usage(now))
         return shared if shared is not None else await self._local.usage(now)
 
+    async def health(self) -> str:
+        """After a heartbeat: ``ok``, ``degraded: …`` (admitting alone) or ``failed: …``."""
+        await self.beat()
+        if not self.degraded:
+            return "ok"
+        if self.fail_closed:
+            return "failed: Redis unreachable (fail_closed: refusing requests)"
+        return f"degraded: Redis unreachable, admitting 1/{self.members} of each limit"
+
+    def known_cooldowns(self) -> dict[tuple[str, str], tuple[float, str]]:
+        """The cooldowns this process set or met (for metrics; no I/O)."""
+        return self._local.known_cooldowns()
+
     async def beat(self) -> None:
         """One heartbeat: count the members; while degraded, replay and recover."""
         try:
