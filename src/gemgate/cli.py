@@ -9,6 +9,7 @@ configuration is one line on stderr (exit code 2), not a traceback.
 from __future__ import annotations
 
 import errno
+import secrets
 import socket
 import tempfile
 import warnings
@@ -171,7 +172,7 @@ def serve(
         Path | None, typer.Option(help="TOML configuration (default GEMGATE_CONFIG).", exists=True)
     ] = None,
     workers: Annotated[
-        int, typer.Option(help="Worker processes (state is per process).", min=1)
+        int, typer.Option(help="Worker processes (more than one needs [state] url).", min=1)
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
@@ -185,10 +186,20 @@ def serve(
 
     if config:
         os.environ["GEMGATE_CONFIG"] = str(config)  # read by every worker
+    if workers > 1:  # the workers accept each other's login cookies
+        os.environ.setdefault("GEMGATE_LOGIN_SECRET", secrets.token_hex(32))
     try:
         gateway = serve_app()
     except GemgateError as exc:
         _fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1)
+    if workers > 1 and gateway.client.settings.state_url is None:
+        _fail(
+            f'--workers {workers} needs shared state: set [state] url = "redis://…" in the '
+            "config (or GEMGATE_STATE_URL); without it each worker would admit the full "
+            "quota of every project and gateway key on its own"
+        )
+    if workers > 1 and gateway.client.settings.sessions_url.startswith("memory:"):
+        _fail(f"--workers {workers} needs a shared sessions_url (sqlite:///…, postgresql://…)")
     keys = gateway.keyring.enabled
     if not _loopback(host) and not keys:
         _fail(

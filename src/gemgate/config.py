@@ -178,6 +178,10 @@ class Settings(BaseSettings):
     state_fail_closed: bool = False
     """While the shared state is unreachable, refuse (503) instead of admitting each
     process's ``limit / N`` on its own (TOML: ``[state] fail_closed``)."""
+    login_secret: SecretStr | None = None
+    """Signs the web page's login cookies; gateway processes that share it accept each
+    other's cookies (default: a random one per process; ``gemgate serve --workers N`` gives
+    its workers one). Set the same value on every host behind one load balancer."""
     request_log_url: str | None = None
     """Where the gateway logs every request (``sqlite:///…``, ``postgresql://…``, or
     ``off``); default: the sessions database when it is SQL."""

@@ -86,7 +86,10 @@ class Gateway:
         self.metrics = Metrics(client)
         self.chat_socket = ChatSocket(client, self.sessions.manager)
         self.live_socket = LiveSocket(client, self.sessions.manager)
-        self.logins = Logins(client.engine.clock)
+        secret = client.settings.login_secret
+        self.logins = Logins(
+            client.engine.clock, secret=secret.get_secret_value().encode() if secret else None
+        )
         self.live = LiveRoute(client)
         self.usage = UsageRoute(client.engine, client.settings)
         self.router = Router(routes(self))
@@ -294,6 +297,7 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.backends.startup()
+                await self.client.engine.shared.start()
                 if self.own_process:
                     settle_gc()
                 await send({"type": "lifespan.startup.complete"})

@@ -3,7 +3,9 @@
 - ``POST /api/v1/login`` with a gateway key (``Authorization: Bearer …``) sets an HttpOnly,
   SameSite=Strict ``gemgate_session`` cookie that stands for the key on every route
   (``/ws/live`` included), so a browser page need not keep the key or put it in a URL.
-  Sessions live in this process for ``ttl`` seconds.
+  The cookie is signed (HMAC-SHA256) and carries the key's name and its expiry, so every
+  gateway process that shares the ``login_secret`` setting accepts it (``gemgate serve
+  --workers N`` gives its workers one).
 - ``POST /api/v1/live/tokens`` mints an ephemeral token upstream (``v1alpha/auth_tokens``)
   with one of the gateway's keys, for clients that talk to the Live API directly:
   ``{"uses": 1, "expire_seconds": 1800, "new_session_expire_seconds": 60, "model": …}``
@@ -14,6 +16,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Callable
@@ -33,20 +38,45 @@ COOKIE = "gemgate_session"
 
 
 class Logins:
-    """Browser sessions: a random cookie value → the gateway key's name, until it expires."""
+    """Browser sessions: a signed cookie naming the gateway key, valid for ``ttl`` seconds.
 
-    def __init__(self, clock: Callable[[], float], ttl: float = 12 * 3600) -> None:
+    Example:
+        >>> logins = Logins(lambda: 1000.0, secret=b"k" * 32)
+        >>> token = logins.start("team-a")
+        >>> logins.verify(token)
+        'team-a'
+        >>> logins.verify(token[:-1] + "0") is None
+        True
+    """
+
+    def __init__(
+        self, clock: Callable[[], float], *, secret: bytes | None = None, ttl: float = 12 * 3600
+    ) -> None:
         self._clock = clock
         self._ttl = ttl
-        self._sessions: dict[str, tuple[str, float]] = {}
+        self._secret = secret or secrets.token_bytes(32)
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
 
     def start(self, key_name: str) -> str:
         """A new session for ``key_name``; returns the cookie value."""
-        now = self._clock()
-        self._sessions = {t: v for t, v in self._sessions.items() if v[1] > now}
-        token = secrets.token_urlsafe(32)
-        self._sessions[token] = (key_name, now + self._ttl)
-        return token
+        name = base64.urlsafe_b64encode(key_name.encode()).decode().rstrip("=")
+        payload = f"{name}.{int(self._clock() + self._ttl)}.{secrets.token_hex(8)}"
+        return f"{payload}.{self._sign(payload)}"
+
+    def verify(self, token: str) -> str | None:
+        """The key name of a valid, unexpired cookie value; else None."""
+        payload, _, signature = token.rpartition(".")
+        if not payload or not hmac.compare_digest(self._sign(payload), signature):
+            return None
+        name, expires, _ = (payload.split(".") + ["", "", ""])[:3]
+        if not expires.isdigit() or int(expires) <= self._clock():
+            return None
+        try:
+            return base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
+        except ValueError:
+            return None
 
     async def login(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /api/v1/login``: trade the request's gateway key for a session cookie."""
@@ -64,9 +94,7 @@ class Logins:
         for item in cookies.split(";"):
             name, _, value = item.strip().partition("=")
             if name == COOKIE:
-                found = self._sessions.get(value)
-                if found is not None and found[1] > self._clock():
-                    return found[0]
+                return self.verify(value)
         return None
 
 

@@ -20,6 +20,13 @@ class State:
     cache: ResponseCache | None
     shared: bool = False
 
+    async def start(self) -> None:
+        """Join the membership now (a server calls it at startup), not at the first call."""
+        from gemgate.state._shared import SharedQuotaState
+
+        if isinstance(self.quota, SharedQuotaState):
+            await self.quota.start()
+
     async def aclose(self) -> None:
         """Stop the heartbeat and close the connections of a shared state."""
         from gemgate.state._shared import SharedQuotaState

@@ -1,0 +1,222 @@
+"""Several gateway processes on one Redis: exact quotas, shared logins, and a gateway killed.
+
+Real ``gemgate serve`` processes (``--workers 3``, or three separate gateways as behind a
+load balancer) in front of a real ``gemgate emulate``, on the machine's Redis, with the
+sessions in one SQLite file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+import redis
+
+from gemgate.projects import hash_secret
+from tests.conftest import free_port, stop_process
+from tests.servers import REDIS_URL, need_server
+
+SECRET = "scale-out-secret-0123"
+FLASH = "gemini-2.5-flash"
+CHAT = {"model": FLASH, "messages": [{"role": "user", "content": "Hello"}]}
+
+
+@dataclass
+class Cluster:
+    """Gateway processes and their base URLs."""
+
+    procs: list[subprocess.Popen[bytes]]
+    urls: list[str]
+    prefix: str
+
+    def post(self, index: int, path: str, body: object, **kw: object) -> httpx2.Response:
+        headers = {"authorization": f"Bearer {SECRET}"}
+        url = self.urls[index % len(self.urls)] + path
+        return httpx2.post(url, json=body, headers=headers, timeout=30, **kw)  # type: ignore[arg-type]
+
+
+def _config(tmp: Path, upstream: str, prefix: str, *, rpm: int, key_rpm: int | None) -> Path:
+    key_rpm_line = f"rpm = {key_rpm}\n" if key_rpm else ""
+    text = f"""
+upstream_url = "{upstream}"
+sessions_url = "sqlite:///{tmp}/sessions.db"
+
+[state]
+url = "{REDIS_URL}"
+prefix = "{prefix}"
+
+[retry]
+max_retries = 0
+
+[timeouts]
+total = 1.0
+
+[[projects]]
+name = "p"
+keys = ["any-key-works"]
+limits = {{"{FLASH}" = {{rpm = {rpm}}}}}
+
+[[gateway_keys]]
+name = "team"
+secret_sha256 = "{hash_secret(SECRET)}"
+{key_rpm_line}"""
+    path = tmp / "gemgate.toml"
+    path.write_text(text)
+    return path
+
+
+def _serve(config: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "GOOGLE_"))}
+    env.pop("GEMGATE_UPSTREAM", None)  # the config names the upstream
+    cmd = [sys.executable, "-m", "gemgate", "serve", "--port", str(port), "--config", str(config)]
+    proc = subprocess.Popen(
+        [*cmd, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx2.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            proc.kill()
+            raise RuntimeError(f"gateway did not start:\n{out}")
+        time.sleep(0.1)  # noqa: TID251 - waiting for a subprocess, outside any event loop
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    need_server("Redis", 6379)
+    name = f"gemgate-test-{uuid.uuid4().hex[:8]}:"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"{name}*"):
+        client.delete(key)
+    client.close()
+
+
+def _burst(cluster: Cluster, count: int) -> list[int]:
+    """``count`` chat requests at once, spread over the gateways; their statuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+        futures = [pool.submit(cluster.post, i, "/v1/chat/completions", CHAT) for i in range(count)]
+        return [f.result().status_code for f in futures]
+
+
+def test_workers_share_one_project_rpm_and_logins(
+    tmp_path: Path, plain_emulator_server: str, prefix: str
+) -> None:
+    config = _config(tmp_path, plain_emulator_server, prefix, rpm=12, key_rpm=None)
+    proc, url = _serve(config, "--workers", "3")
+    try:
+        cluster = Cluster([proc], [url], prefix)
+        statuses = _burst(cluster, 40)
+        assert statuses.count(200) == 12  # exactly the project's rpm, over three workers
+        assert set(statuses) == {200, 429}
+        deadline = time.monotonic() + 10
+        while "gemgate_shared_state_members 3.0" not in httpx2.get(f"{url}/metrics").text:
+            assert time.monotonic() < deadline, "the workers never counted three members"
+            time.sleep(0.2)  # noqa: TID251 - polling a subprocess, outside any event loop
+        login = cluster.post(0, "/api/v1/login", {})
+        cookie = login.headers["set-cookie"].split(";")[0]
+        for _ in range(12):  # whichever worker answers accepts the cookie
+            listed = httpx2.get(f"{url}/api/v1/sessions", headers={"cookie": cookie}, timeout=5)
+            assert listed.status_code == 200
+    finally:
+        stop_process(proc)
+
+
+def test_three_gateways_share_a_gateway_key_rpm(
+    tmp_path: Path, plain_emulator_server: str, prefix: str
+) -> None:
+    config = _config(tmp_path, plain_emulator_server, prefix, rpm=1000, key_rpm=9)
+    started = [_serve(config) for _ in range(3)]
+    try:
+        cluster = Cluster([p for p, _ in started], [u for _, u in started], prefix)
+        statuses = _burst(cluster, 30)
+        assert statuses.count(200) == 9 and statuses.count(429) == 21
+    finally:
+        for proc, _ in started:
+            stop_process(proc)
+
+
+def test_a_gateway_killed_under_load_loses_nothing(
+    tmp_path: Path, plain_emulator_server: str, prefix: str
+) -> None:
+    config = _config(tmp_path, plain_emulator_server, prefix, rpm=1000, key_rpm=None)
+    started = [_serve(config) for _ in range(3)]
+    procs, urls = [p for p, _ in started], [u for _, u in started]
+    cluster = Cluster(procs, urls, prefix)
+    try:
+        sessions = [cluster.post(i, "/api/v1/sessions", {}).json()["id"] for i in range(6)]
+
+        def turn(i: int) -> int:
+            body = {"content": f"message {i}", "model": FLASH}
+            try:
+                return cluster.post(
+                    i, f"/api/v1/sessions/{sessions[i % 6]}/messages", body
+                ).status_code
+            except httpx2.TransportError:
+                return -1  # the killed gateway's connection
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            futures = [pool.submit(turn, i) for i in range(60)]
+            time.sleep(0.3)  # noqa: TID251 - under load, outside any event loop
+            os.kill(procs[0].pid, signal.SIGKILL)
+            outcomes = [f.result() for f in futures]
+        assert procs[0].wait(timeout=10) == -signal.SIGKILL
+        survivors = [o for i, o in enumerate(outcomes) if i % 3 != 0]
+        assert survivors and all(o == 200 for o in survivors)  # the others kept serving
+        after = [cluster.post(i, "/v1/chat/completions", CHAT).status_code for i in (1, 2, 4, 5)]
+        assert after == [200] * 4
+        answered = sum(1 for o in outcomes if o == 200)
+        stored = 0
+        for sid in sessions:  # every stored turn is whole: no question without its answer
+            detail = httpx2.get(
+                f"{urls[1]}/api/v1/sessions/{sid}",
+                headers={"authorization": f"Bearer {SECRET}"},
+                timeout=10,
+            ).json()
+            roles = [m["role"] for m in detail["messages"]]
+            assert roles == ["user", "model"] * (len(roles) // 2), roles
+            assert detail["message_count"] == len(roles)
+            stored += len(roles) // 2
+        assert answered <= stored <= answered + sum(1 for o in outcomes if o == -1)
+    finally:
+        for proc in procs[1:]:
+            stop_process(proc)
+        if procs[0].poll() is None:
+            procs[0].kill()
+            procs[0].wait()
+        if procs[0].stdout:
+            procs[0].stdout.close()
+
+
+def test_more_workers_without_shared_state_are_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "GEMGATE_UPSTREAM": "emulator"}
+    env.pop("GEMGATE_STATE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "gemgate", "serve", "--port", str(free_port()), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--workers 2 needs shared state" in lines[0]
+    assert '[state] url = "redis://' in lines[0]
