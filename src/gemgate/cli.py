@@ -172,7 +172,7 @@ def serve(
         Path | None, typer.Option(help="TOML configuration (default GEMGATE_CONFIG).", exists=True)
     ] = None,
     workers: Annotated[
-        int, typer.Option(help="Worker processes (more than one needs [state] url).", min=1)
+        int, typer.Option(help=escape("Worker processes (more than one needs [state] url)."), min=1)
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
