@@ -11,7 +11,7 @@ import functools
 import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -101,6 +101,12 @@ class GatewayKey(BaseModel):
     models: list[str] = Field(default_factory=lambda: ["*"])
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    """A hard budget: tokens (in, out, thinking) per ``budget_period``."""
+    max_budget_usd: float | None = Field(default=None, gt=0)
+    """A hard budget: US dollars (priced by the request log's price table) per period."""
+    budget_period: Literal["day", "month", "total"] = "month"
+    """When the budgets start again: each UTC day, each UTC month, or never."""
 
     def allows(self, model: str | None) -> bool:
         """Whether this key may use ``model``."""

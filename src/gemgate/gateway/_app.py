@@ -25,6 +25,7 @@ from gemgate.config import Settings
 from gemgate.gateway._asgi import header, send_bytes, send_json
 from gemgate.gateway._backends import Registry
 from gemgate.gateway._backends_api import BackendsRoute
+from gemgate.gateway._budgets import Budgets
 from gemgate.gateway._faces import GOOGLE, Answer, Face, Problem, expected, face_of
 from gemgate.gateway._keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway._live_api import LiveRoute, Logins
@@ -44,6 +45,7 @@ from gemgate.serving import settle_gc
 from gemgate.upstream._calls import model_method
 from gemgate.upstream._pipeline import UPSTREAM_WAIT
 from gemgate.upstream._tracking import CALLER
+from gemgate.usage import PriceTable
 
 __all__ = ["Gateway", "create_app"]
 
@@ -92,6 +94,12 @@ class Gateway:
         )
         self.live = LiveRoute(client)
         self.usage = UsageRoute(client.engine, client.settings)
+        self.budgets = Budgets(
+            client.settings.gateway_keys,
+            client.engine.shared.spend,
+            PriceTable.from_settings(client.settings),
+            client.engine.tracker,
+        )
         self.router = Router(routes(self))
         """Every HTTP route; ``/openapi.json`` is made from it."""
         self._spec: bytes | None = None
@@ -290,6 +298,7 @@ class Gateway:
                 raise Problem(403, f"this gateway key may not use {model}")
         scope["gemgate.key"] = check.key
         if check.key is not None:
+            await self.budgets.check(check.key)
             CALLER.set(check.key.name)  # the request log names the key of this request's calls
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -21,7 +21,7 @@ from gemgate.config import Settings
 from gemgate.gateway._asgi import send_json
 from gemgate.gateway._faces import Problem
 from gemgate.upstream._engine import Engine
-from gemgate.usage import Price, PriceTable, RequestLog, entry_of
+from gemgate.usage import PriceTable, RequestLog, entry_of
 
 __all__ = ["UsageRoute", "log_url"]
 
@@ -47,7 +47,7 @@ class UsageRoute:
         url = log_url(settings)
         self.log = RequestLog(url) if url else None
         if self.log is not None:
-            prices = PriceTable({m: Price(**p.model_dump()) for m, p in settings.prices.items()})
+            prices = PriceTable.from_settings(settings)
             log = self.log
             engine.tracker.listeners.append(lambda record: log.record(entry_of(record, prices)))
 

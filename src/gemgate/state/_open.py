@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gemgate.state._base import OwnerStore, QuotaState, ResponseCache
 from gemgate.state._memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
+
+if TYPE_CHECKING:
+    from gemgate.state._spend import Spend
 
 __all__ = ["State", "open_state"]
 
@@ -18,6 +22,8 @@ class State:
     quota: QuotaState
     owners: OwnerStore
     cache: ResponseCache | None
+    spend: Spend
+    """What each gateway key has spent, per budget period."""
     shared: bool = False
 
     async def start(self) -> None:
@@ -46,9 +52,11 @@ def open_state(
     clock: Callable[[], float],
 ) -> State:
     """Memory (``url`` None) or Redis (``redis://…``, ``rediss://…``, ``unix://…``)."""
+    from gemgate.state._spend import MemorySpend
+
     if url is None:
         memory = MemoryResponseCache(cache_size, cache_ttl, clock) if cache_size else None
-        return State(MemoryQuotaState(), MemoryOwners(), memory)
+        return State(MemoryQuotaState(), MemoryOwners(), memory, MemorySpend())
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(f"state_url must be a redis:// URL, not {url.split('://')[0]}://…")
     try:
@@ -57,7 +65,12 @@ def open_state(
         raise ImportError(
             "a redis:// state_url needs redis-py: pip install 'gemgate[redis]'"
         ) from None
-    from gemgate.state._redis import RedisOwners, RedisQuotaState, RedisResponseCache
+    from gemgate.state._redis import (
+        RedisOwners,
+        RedisQuotaState,
+        RedisResponseCache,
+        RedisSpend,
+    )
     from gemgate.state._shared import SharedQuotaState
 
     text = aioredis.from_url(url, decode_responses=True, socket_connect_timeout=1.0)
@@ -69,4 +82,4 @@ def open_state(
     if cache_size:
         raw = aioredis.from_url(url, socket_connect_timeout=1.0)
         cache = RedisResponseCache(raw, prefix=prefix, max_size=cache_size, ttl=cache_ttl)
-    return State(quota, owners, cache, shared=True)
+    return State(quota, owners, cache, RedisSpend(text, prefix=prefix), shared=True)

@@ -34,7 +34,14 @@ from gemgate.policy._windows import Ticket, WindowCounts
 from gemgate.projects import next_pacific_midnight
 from gemgate.state._base import Candidate, Grant, Shortage
 
-__all__ = ["RedisOwners", "RedisQuotaState", "RedisResponseCache", "RedisTicket", "midnights"]
+__all__ = [
+    "RedisOwners",
+    "RedisQuotaState",
+    "RedisResponseCache",
+    "RedisSpend",
+    "RedisTicket",
+    "midnights",
+]
 
 # KEYS: a base key per candidate, then pairs. ARGV: count, tokens, ticket id, three
 # Pacific midnights (ascending), then rpm, tpm, rpd per candidate ('' for no limit; '-' as
@@ -454,3 +461,29 @@ class RedisResponseCache:
     async def clear(self) -> None:
         """Drop everything."""
         await self._map.clear()
+
+
+class RedisSpend:
+    """Spending in Redis, shared by every gateway process (kept 40 days after use)."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "gemgate:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def _key(self, name: str, period: str) -> str:
+        return f"{self._prefix}spend:{name}:{period}"
+
+    async def spent(self, name: str, period: str) -> tuple[int, float]:
+        """See :class:`Spend`."""
+        tokens, usd = await self._redis.hmget(self._key(name, period), ["tokens", "usd"])
+        return int(tokens or 0), float(usd or 0.0)
+
+    async def add(self, name: str, period: str, tokens: int, usd: float) -> None:
+        """See :class:`Spend` (one atomic transaction)."""
+        key = self._key(name, period)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, "tokens", tokens)
+            pipe.hincrbyfloat(key, "usd", usd)
+            if period != "total":
+                pipe.expire(key, 40 * 86_400)
+            await pipe.execute()

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gemgate.config import Settings
 
 __all__ = ["DEFAULT_PRICES", "Price", "PriceTable"]
 
@@ -74,6 +78,11 @@ class PriceTable:
     def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
         self._prices = {**DEFAULT_PRICES, **(overrides or {})}
         self._families = sorted(self._prices, key=len, reverse=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PriceTable:
+        """The defaults with the ``prices`` setting on top."""
+        return cls({m: Price(**p.model_dump()) for m, p in settings.prices.items()})
 
     def price(self, model: str) -> Price | None:
         """The price of ``model`` (or of the longest family name it starts with)."""
