@@ -65,13 +65,14 @@ TOML_BLOCKS = re.findall(r"```toml\n(.*?)```", README.read_text(), re.DOTALL)
 def test_readme_config_block_loads(tmp_path: Path, index: int) -> None:
     import tomllib
 
-    from gemgate.config import Settings
+    from gemgate.config import STATE_TABLE, Settings
     from gemgate.emulator import EmulatorConfig
 
     path = tmp_path / "gemgate.toml"
     path.write_text(TOML_BLOCKS[index])
     data = tomllib.loads(TOML_BLOCKS[index])
-    assert set(data) <= set(Settings.model_fields) | {"emulator"}, "unknown settings"
+    assert set(data) <= set(Settings.model_fields) | {"emulator", "state"}, "unknown settings"
+    data.update({STATE_TABLE[k]: v for k, v in data.pop("state", {}).items()})
     settings = Settings.load(config=path, environ={})  # validates every value
     EmulatorConfig.from_toml(path)
     for name in set(data) - {"emulator", "projects"}:

@@ -151,7 +151,7 @@ class EmulatorConfig(BaseModel):
     @classmethod
     def from_toml(cls, path: str | Path) -> EmulatorConfig:
         """Read a TOML configuration file; :class:`~gemgate.errors.ConfigError` if it is wrong."""
-        data = read_toml(Path(path), set(cls.model_fields) | set(Settings.model_fields))
+        data = read_toml(Path(path), set(cls.model_fields) | set(Settings.model_fields) | {"state"})
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
