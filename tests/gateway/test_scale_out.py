@@ -45,14 +45,22 @@ class Cluster:
         return httpx2.post(url, json=body, headers=headers, timeout=30, **kw)  # type: ignore[arg-type]
 
 
-def _config(tmp: Path, upstream: str, prefix: str, *, rpm: int, key_rpm: int | None) -> Path:
+def _config(
+    tmp: Path,
+    upstream: str,
+    prefix: str,
+    *,
+    rpm: int,
+    key_rpm: int | None,
+    redis_url: str = REDIS_URL,
+) -> Path:
     key_rpm_line = f"rpm = {key_rpm}\n" if key_rpm else ""
     text = f"""
 upstream_url = "{upstream}"
 sessions_url = "sqlite:///{tmp}/sessions.db"
 
 [state]
-url = "{REDIS_URL}"
+url = "{redis_url}"
 prefix = "{prefix}"
 
 [retry]
@@ -220,3 +228,43 @@ def test_more_workers_without_shared_state_are_refused(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "--workers 2 needs shared state" in lines[0]
     assert '[state] url = "redis://' in lines[0]
+
+
+def test_gateways_survive_a_paused_redis_at_their_share_and_recover_exactly(
+    tmp_path: Path, plain_emulator_server: str
+) -> None:
+    from tests.state.test_shared_quota import private_redis
+
+    with private_redis() as server:
+        config = _config(
+            tmp_path, plain_emulator_server, "gw:", rpm=20, key_rpm=None, redis_url=server.url
+        )
+        started = [_serve(config) for _ in range(2)]
+        cluster = Cluster([p for p, _ in started], [u for _, u in started], "gw:")
+        try:
+            for url in cluster.urls:  # both have joined: each one's share will be 20 / 2
+                _wait_for_state(url, "ok", members=2)
+            server.pause()
+            statuses = _burst(cluster, 40)
+            assert statuses.count(200) == 20 and set(statuses) == {200, 429}  # 10 + 10
+            for url in cluster.urls:
+                ready = httpx2.get(f"{url}/readyz", timeout=10).json()
+                assert ready["ready"] and ready["checks"]["state"].startswith("degraded")
+            server.resume()
+            for url in cluster.urls:
+                _wait_for_state(url, "ok", members=2)
+            assert _burst(cluster, 10).count(200) == 0  # the replayed 20 fill the minute
+        finally:
+            for proc, _ in started:
+                stop_process(proc)
+
+
+def _wait_for_state(url: str, state: str, *, members: int) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        checks = httpx2.get(f"{url}/readyz", timeout=10).json()["checks"]
+        metrics = httpx2.get(f"{url}/metrics", timeout=10).text
+        if checks["state"] == state and f"gemgate_shared_state_members {members}.0" in metrics:
+            return
+        assert time.monotonic() < deadline, (checks, metrics[-300:])
+        time.sleep(0.2)  # noqa: TID251 - polling a subprocess, outside any event loop

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -43,8 +43,9 @@ class Server:
         os.kill(self.process.pid, signal.SIGCONT)
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
+@contextmanager
+def private_redis() -> Iterator[Server]:
+    """A redis-server of its own on a free port (skipped, or failed in CI, without one)."""
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("CI") == "true":
@@ -62,11 +63,19 @@ def server() -> Iterator[Server]:
             break
         except OSError:
             assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)  # noqa: TID251 - a sync fixture: no event loop runs yet
-    yield Server(process, f"redis://127.0.0.1:{port}/0")
-    process.send_signal(signal.SIGCONT)
-    process.terminate()
-    process.wait(timeout=10)
+            time.sleep(0.05)  # noqa: TID251 - outside any event loop
+    try:
+        yield Server(process, f"redis://127.0.0.1:{port}/0")
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with private_redis() as made:
+        yield made
 
 
 @asynccontextmanager
