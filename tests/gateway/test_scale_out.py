@@ -203,6 +203,12 @@ def test_a_gateway_killed_under_load_loses_nothing(
             assert detail["message_count"] == len(roles)
             stored += len(roles) // 2
         assert answered <= stored <= answered + sum(1 for o in outcomes if o == -1)
+        counted = redis.Redis.from_url(REDIS_URL)
+        window = f"{prefix}q:p:{FLASH}:req"
+        admitted = counted.zcard(window)  # the killed gateway's reservations included
+        assert answered + 4 <= admitted <= len(outcomes) + 4
+        assert 0 < counted.ttl(window) <= 120  # and they leave with the window: no leak
+        counted.close()
     finally:
         for proc in procs[1:]:
             stop_process(proc)
@@ -268,3 +274,64 @@ def _wait_for_state(url: str, state: str, *, members: int) -> None:
             return
         assert time.monotonic() < deadline, (checks, metrics[-300:])
         time.sleep(0.2)  # noqa: TID251 - polling a subprocess, outside any event loop
+
+
+def test_uploads_and_websockets_work_across_workers(
+    tmp_path: Path, plain_emulator_server: str, prefix: str
+) -> None:
+    import io
+    import json
+
+    import anyio
+    import websockets
+    from google import genai
+    from google.genai import types
+
+    config = _config(tmp_path, plain_emulator_server, prefix, rpm=1000, key_rpm=None)
+    proc, url = _serve(config, "--workers", "3")
+    try:
+        options = types.HttpOptions(base_url=f"{url}/gemini")
+        with genai.Client(api_key=SECRET, http_options=options) as sdk:
+            for i in range(6):  # each upload is two requests, on whichever workers
+                data = f"notes number {i}\n".encode() * 50
+                uploaded = sdk.files.upload(
+                    file=io.BytesIO(data), config=types.UploadFileConfig(mime_type="text/plain")
+                )
+                assert uploaded.size_bytes == len(data) and uploaded.name
+                assert sdk.files.get(name=uploaded.name).state == "ACTIVE"
+        forged = httpx2.post(  # a chunk for an upload nobody started needs a key
+            f"{url}/gemini/upload/v1beta/files?upload_id=forged-0123&upload_protocol=resumable",
+            content=b"x",
+            headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"},
+        )
+        assert forged.status_code == 401
+
+        async def chat() -> str:
+            session = None
+            for turn in range(6):  # a new connection per turn: each may reach another worker
+                async with websockets.connect(
+                    f"{url.replace('http', 'ws')}/ws/chat?key={SECRET}"
+                ) as ws:
+                    frame = {
+                        "content": f"turn {turn}",
+                        **({"session_id": session} if session else {}),
+                    }
+                    await ws.send(json.dumps(frame))
+                    while True:
+                        event = json.loads(await ws.recv())
+                        session = event["id"] if event["type"] == "session" else session
+                        if event["type"] in ("final_answer", "error"):
+                            assert event["type"] == "final_answer", event
+                            break
+            assert session is not None
+            return session
+
+        session = anyio.run(chat)
+        detail = httpx2.get(
+            f"{url}/api/v1/sessions/{session}",
+            headers={"authorization": f"Bearer {SECRET}"},
+            timeout=10,
+        ).json()
+        assert detail["message_count"] == 12
+    finally:
+        stop_process(proc)

@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_URL",
     "GatewayClient",
     "GatewayError",
+    "JsonOption",
     "KeyOption",
     "UrlOption",
     "fail",
@@ -36,6 +37,7 @@ __all__ = [
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the gateway's JSON as it is.")]
 UrlOption = Annotated[
     str, typer.Option("--url", envvar="GEMGATE_URL", help="The running gateway's address.")
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +19,7 @@ from gemgate.console._http import (
     DEFAULT_URL,
     GatewayClient,
     GatewayError,
+    JsonOption,
     KeyOption,
     UrlOption,
     fail,
@@ -31,8 +31,6 @@ __all__ = ["keys", "quota", "render_keys", "render_quota"]
 QUOTA_PATH = "/api/v1/quota"
 BAR = 10
 """Cells of a usage bar."""
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the gateway's JSON as it is.")]
 
 
 def quota(url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False) -> None:

@@ -14,6 +14,7 @@ from gemgate.console._http import (
     DEFAULT_URL,
     GatewayClient,
     GatewayError,
+    JsonOption,
     KeyOption,
     UrlOption,
     fail,
@@ -34,7 +35,6 @@ SinceOption = Annotated[
 UntilOption = Annotated[
     str | None, typer.Option("--to", help="End: Unix seconds or ISO 8601 (default: now).")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the gateway's JSON as it is.")]
 
 
 def usage(

@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -285,7 +285,7 @@ class Gateway:
 
     async def _authorize(self, scope: Scope, face: Face) -> None:
         """Check the gateway key (when keys are configured); raise 401/403/429 if refused."""
-        if not self.keyring.enabled:
+        if not self.keyring.enabled or await self._resumed_upload(scope, face):
             return
         size = int(header(scope, b"content-length") or 0)
         check = await self._check(scope, size // 4)
@@ -300,6 +300,19 @@ class Gateway:
         if check.key is not None:
             await self.budgets.check(check.key)
             CALLER.set(check.key.name)  # the request log names the key of this request's calls
+
+    async def _resumed_upload(self, scope: Scope, face: Face) -> bool:
+        """Whether this continues an upload the gateway started for a caller with a key.
+
+        As with Google, a resumable upload's URL is its credential: the official SDK sends
+        no key with the chunks, only the ``upload_id`` the gateway handed out (which the
+        engine remembers, in Redis too, so any process takes the next chunk).
+        """
+        if face is not GOOGLE or not scope["path"].startswith(PREFIX + "/upload/"):
+            return False
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        upload_id = query.get("upload_id", [""])[0]
+        return bool(upload_id) and await self.client.engine.owners.get(upload_id) is not None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

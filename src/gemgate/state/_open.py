@@ -28,6 +28,8 @@ class State:
 
     async def start(self) -> None:
         """Join the membership now (a server calls it at startup), not at the first call."""
+        if not self.shared:
+            return
         from gemgate.state._shared import SharedQuotaState
 
         if isinstance(self.quota, SharedQuotaState):
@@ -35,6 +37,8 @@ class State:
 
     async def aclose(self) -> None:
         """Stop the heartbeat and close the connections of a shared state."""
+        if not self.shared:
+            return
         from gemgate.state._shared import SharedQuotaState
 
         if isinstance(self.quota, SharedQuotaState):
