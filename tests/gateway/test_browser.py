@@ -37,6 +37,7 @@ import httpx2
 import pytest
 from anyio.from_thread import start_blocking_portal
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -279,7 +280,8 @@ def _wait_for(driver: WebDriver, css: str, text: str | None = None) -> WebElemen
                 return element
         return False
 
-    return WebDriverWait(driver, WAIT).until(found, f"no {css!r} showing {text!r}")
+    waiting = WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException])
+    return waiting.until(found, f"no {css!r} showing {text!r}")  # a list re-rendered: look again
 
 
 def _text(element: WebElement) -> str:
@@ -290,7 +292,10 @@ def _text(element: WebElement) -> str:
 
 
 def _texts(driver: WebDriver, css: str) -> list[str]:
-    return [_text(element) for element in driver.find_elements(By.CSS_SELECTOR, css)]
+    """Every match's ``textContent``, read at one instant (no element can go stale)."""
+    script = "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);"
+    texts: list[str] = driver.execute_script(script, css)
+    return texts
 
 
 def _send(driver: WebDriver, message: str) -> None:

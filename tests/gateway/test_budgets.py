@@ -89,3 +89,28 @@ async def test_every_process_on_one_redis_enforces_one_budget() -> None:
         month = period_of("month", datetime.now(UTC).timestamp())[0]
         tokens, _ = await first.client.engine.shared.spend.spent("tokens", month)
         assert tokens > 1
+
+
+async def test_a_socket_of_a_key_over_its_budget_is_refused_and_its_turns_are_charged() -> None:
+    import json
+
+    import websockets
+
+    from tests.conftest import serve_in_loop, stop_serving
+
+    async with gateway() as (app, http):
+        server, task, base = await serve_in_loop(app)
+        url = base.replace("http", "ws") + "/ws/chat?key=t-secret"
+        try:
+            async with websockets.connect(url) as ws:  # nothing spent yet: a turn
+                await ws.send(json.dumps({"content": "hi"}))
+                while json.loads(await ws.recv())["type"] != "final_answer":
+                    pass
+            await app.budgets.settle()  # the socket's turn was charged to its key
+            with pytest.raises(websockets.ConnectionClosed) as refused:
+                async with websockets.connect(url) as ws:
+                    await ws.recv()
+            assert refused.value.rcvd is not None and refused.value.rcvd.code == 1008
+            assert "has spent" in refused.value.rcvd.reason
+        finally:
+            await stop_serving(server, task)

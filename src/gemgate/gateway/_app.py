@@ -223,6 +223,14 @@ class Gateway:
         if refusal:
             await refuse(send, refusal)
             return
+        key = self.keyring.named(user) if self.keyring.enabled else None
+        if key is not None:
+            try:
+                await self.budgets.check(key)
+            except Problem as over:
+                await refuse(send, over.message)
+                return
+            CALLER.set(key.name)  # the request log names the key of this socket's calls
         await opener(scope, receive, send, user)
 
     async def _chat_socket(self, scope: Scope, receive: Receive, send: Send, user: str) -> None:
