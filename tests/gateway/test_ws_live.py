@@ -371,3 +371,23 @@ async def test_live_turns_count_against_the_keys_budget(tmp_path: Path) -> None:
         assert refused[-1]["type"] == "error" and "budget" in refused[-1]["message"]
     finally:
         await running.stop()
+
+
+async def test_live_turns_are_logged_and_charged_to_the_keys_budget(tmp_path: Path) -> None:
+    keys = [GatewayKey(name="spender", secret_sha256=hash_secret("spender-secret"), max_tokens=1)]
+    running = await _start(tmp_path / "s.db", keys)
+    try:
+        async with websockets.connect(f"{running.ws}/ws/live?key=spender-secret") as ws:
+            await _session(ws)
+            await ws.send(json.dumps({"type": "text", "content": "hello there"}))
+            assert (await _turn(ws))[-1]["type"] == "turn_complete"
+        assert running.app.usage.log is not None
+        (row,) = await running.app.usage.log.summary(group_by="key")
+        assert row.group == "spender" and row.requests == 1 and row.prompt_tokens > 0
+        await running.app.budgets.settle()
+        with pytest.raises(websockets.ConnectionClosed) as refused:  # its budget is spent
+            async with websockets.connect(f"{running.ws}/ws/live?key=spender-secret") as ws:
+                await ws.recv()
+        assert refused.value.rcvd is not None and "has spent" in refused.value.rcvd.reason
+    finally:
+        await running.stop()

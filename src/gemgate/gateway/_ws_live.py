@@ -24,6 +24,7 @@ import base64
 import binascii
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -111,6 +112,8 @@ class _Conversation:
         charge: Charge | None,
     ) -> None:
         self._pool = client.live
+        self._tracker = client.engine.tracker
+        self._model = client.settings.live_model
         self._manager = manager
         self._chat_id = chat_id
         self._send = send
@@ -230,6 +233,7 @@ class _Conversation:
                 )
                 stored = [user(), reply] if text else [user()]  # an empty part poisons history
                 await self._manager.append(self._chat_id, stored)
+                self._track(elapsed, event.usage)
                 await self.emit(
                     {
                         "type": "turn_complete",
@@ -239,6 +243,25 @@ class _Conversation:
                         "interrupted": event.interrupted,
                     }
                 )
+
+    def _track(self, elapsed: float, usage: dict[str, Any] | None) -> None:
+        """The turn as a tracked call: the request log and the key's budget see it."""
+        record = self._tracker.start(uuid.uuid4().hex, self._model, None, "live")
+        record.started -= elapsed
+        if usage:
+            prompt = int(usage.get("prompt_token_count") or 0)
+            answer = int(usage.get("response_token_count") or 0)
+            thoughts = int(usage.get("thoughts_token_count") or 0)
+            self._tracker.add_usage(
+                record,
+                {
+                    "promptTokenCount": prompt,
+                    "candidatesTokenCount": answer,
+                    "thoughtsTokenCount": thoughts,
+                    "totalTokenCount": int(usage.get("total_token_count") or prompt + answer),
+                },
+            )
+        self._tracker.finish(record)
 
     async def _forward(self, event: LiveEvent, pieces: list[str]) -> None:
         if isinstance(event, LiveText):
