@@ -335,3 +335,39 @@ def test_uploads_and_websockets_work_across_workers(
         assert detail["message_count"] == 12
     finally:
         stop_process(proc)
+
+
+def test_a_live_conversation_goes_on_across_workers(tmp_path: Path, prefix: str) -> None:
+    import json
+
+    import anyio
+    import websockets
+
+    config = tmp_path / "live.toml"
+    config.write_text(
+        f'upstream = "emulator"\nsessions_url = "sqlite:///{tmp_path}/live.db"\n'
+        f'[state]\nurl = "{REDIS_URL}"\nprefix = "{prefix}"\n'
+    )
+    proc, url = _serve(config, "--workers", "3")
+    try:
+
+        async def talk() -> tuple[str, list[str]]:
+            session, answers = None, []
+            for turn in range(4):  # a new socket per turn: each may reach another worker
+                query = f"?session_id={session}" if session else ""
+                async with websockets.connect(f"{url.replace('http', 'ws')}/ws/live{query}") as ws:
+                    session = json.loads(await ws.recv())["id"]
+                    await ws.send(json.dumps({"type": "text", "content": f"Live turn {turn}"}))
+                    while (event := json.loads(await ws.recv()))["type"] != "turn_complete":
+                        assert event["type"] != "error", event
+                    answers.append(event["text"])
+            assert session is not None
+            return session, answers
+
+        session, answers = anyio.run(talk)
+        assert all(answers)
+        detail = httpx2.get(f"{url}/api/v1/sessions/{session}", timeout=10).json()
+        texts = [m["parts"][0]["text"] for m in detail["messages"] if m["role"] == "user"]
+        assert texts == [f"Live turn {n}" for n in range(4)]  # one conversation, whole
+    finally:
+        stop_process(proc)
