@@ -45,7 +45,7 @@ from gemgate.serving import settle_gc
 from gemgate.upstream._calls import model_method
 from gemgate.upstream._pipeline import UPSTREAM_WAIT
 from gemgate.upstream._tracking import CALLER
-from gemgate.usage import PriceTable
+from gemgate.usage import PriceTable, UsageEntry, entry_of
 
 __all__ = ["Gateway", "create_app"]
 
@@ -93,13 +93,13 @@ class Gateway:
             client.engine.clock, secret=secret.get_secret_value().encode() if secret else None
         )
         self.live = LiveRoute(client)
-        self.usage = UsageRoute(client.engine, client.settings)
-        self.budgets = Budgets(
-            client.settings.gateway_keys,
-            client.engine.shared.spend,
-            PriceTable.from_settings(client.settings),
-            client.engine.tracker,
-        )
+        self.usage = UsageRoute(client.settings)
+        self.budgets = Budgets(client.settings.gateway_keys, client.engine.shared.spend)
+        if self.usage.log is not None or self.budgets.active:  # one priced entry per call
+            prices = PriceTable.from_settings(client.settings)
+            client.engine.tracker.listeners.append(
+                lambda record: self._account(entry_of(record, prices))
+            )
         self.router = Router(routes(self))
         """Every HTTP route; ``/openapi.json`` is made from it."""
         self._spec: bytes | None = None
@@ -157,6 +157,11 @@ class Gateway:
     async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /healthz``: the process answers."""
         await send_json(send, 200, {"status": "ok"})
+
+    def _account(self, entry: UsageEntry) -> None:
+        """A finished upstream call: into the request log, and onto its key's budget."""
+        self.usage.record(entry)
+        self.budgets.charge(entry)
 
     async def ready(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /readyz``: 200 when the upstream and the session store work, else 503."""

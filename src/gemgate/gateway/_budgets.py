@@ -2,9 +2,9 @@
 
 ``max_tokens`` and ``max_budget_usd`` on a ``[[gateway_keys]]`` entry. Spending is kept
 in the engine's state (Redis with ``state_url``, so every process enforces one budget);
-each finished upstream call is charged to the key that asked for it (its request-log
-caller) at the price table's rates. A key that has spent its budget gets a 429 until the
-period ends.
+each finished upstream call is charged to the key that asked for it, from its request-log
+entry (tokens in, out and thinking; cost at the price table's rates). A key that has
+spent its budget gets a 429 until the period ends.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from gemgate.gateway._faces import Problem
 from gemgate.projects import GatewayKey
 from gemgate.state._spend import Spend, period_of
-from gemgate.upstream._tracking import RequestRecord, Tracker
-from gemgate.usage import PriceTable
+from gemgate.usage import UsageEntry
 
 __all__ = ["Budgets"]
 
@@ -28,15 +27,15 @@ log = logging.getLogger("gemgate.gateway")
 class Budgets:
     """Checks and charges the budgets of the keys that have one."""
 
-    def __init__(
-        self, keys: Sequence[GatewayKey], spend: Spend, prices: PriceTable, tracker: Tracker
-    ) -> None:
+    def __init__(self, keys: Sequence[GatewayKey], spend: Spend) -> None:
         self._keys = {k.name: k for k in keys if k.max_tokens or k.max_budget_usd}
         self._spend = spend
-        self._prices = prices
         self._pending: set[asyncio.Task[None]] = set()
-        if self._keys:
-            tracker.listeners.append(self._charge)
+
+    @property
+    def active(self) -> bool:
+        """Whether any key has a budget."""
+        return bool(self._keys)
 
     async def check(self, key: GatewayKey, now: float | None = None) -> None:
         """Raise a 429 :class:`Problem` if ``key`` has spent its budget for the period."""
@@ -59,22 +58,17 @@ class Budgets:
                 retry_after=None if ends is None else max(ends - now, 0.0),
             )
 
-    def _charge(self, record: RequestRecord) -> None:
-        key = self._keys.get(record.caller or "")
-        if key is None or not record.usage:
+    def charge(self, entry: UsageEntry) -> None:
+        """Charge a finished call to the key that made it, if that key has a budget."""
+        key = self._keys.get(entry.caller or "")
+        if key is None:
             return
-        usage = record.usage
-        tokens = usage.get("total_tokens", 0)
-        cost = self._prices.cost(
-            record.model or "",
-            usage.get("prompt_tokens", 0),
-            usage.get("completion_tokens", 0),
-            usage.get("cached_tokens", 0),
-            usage.get("thoughts_tokens", 0),
-        )
-        period, _ = period_of(key.budget_period, record.started)
+        tokens = entry.prompt_tokens + entry.completion_tokens + entry.thoughts_tokens
+        if not tokens and not entry.cost_usd:
+            return
+        period, _ = period_of(key.budget_period, entry.at)
         task = asyncio.get_running_loop().create_task(
-            self._add(key.name, period, tokens, cost or 0.0)
+            self._add(key.name, period, tokens, entry.cost_usd or 0.0)
         )
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

@@ -20,8 +20,7 @@ from starlette.types import Receive, Scope, Send
 from gemgate.config import Settings
 from gemgate.gateway._asgi import send_json
 from gemgate.gateway._faces import Problem
-from gemgate.upstream._engine import Engine
-from gemgate.usage import PriceTable, RequestLog, entry_of
+from gemgate.usage import RequestLog, UsageEntry
 
 __all__ = ["UsageRoute", "log_url"]
 
@@ -41,15 +40,16 @@ def log_url(settings: Settings) -> str | None:
 
 
 class UsageRoute:
-    """Logs every call of ``engine`` (when a log URL is set) and answers ``/api/v1/usage``."""
+    """The request log (when a log URL is set) and ``/api/v1/usage`` over it."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, settings: Settings) -> None:
         url = log_url(settings)
         self.log = RequestLog(url) if url else None
+
+    def record(self, entry: UsageEntry) -> None:
+        """Log one finished call (nothing when the log is off)."""
         if self.log is not None:
-            prices = PriceTable.from_settings(settings)
-            log = self.log
-            engine.tracker.listeners.append(lambda record: log.record(entry_of(record, prices)))
+            self.log.record(entry)
 
     async def usage(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /api/v1/usage?from=&to=&group_by=``."""

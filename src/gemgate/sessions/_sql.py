@@ -29,7 +29,13 @@ from gemgate.sessions._base import (
 )
 from gemgate.sessions._message import ChatInfo, ChatMessage
 
-__all__ = ["PostgresChatStorage", "SQLChatStorage", "SQLiteChatStorage"]
+__all__ = [
+    "PostgresChatStorage",
+    "SQLChatStorage",
+    "SQLiteChatStorage",
+    "create_tables",
+    "sql_engine",
+]
 
 metadata = sa.MetaData()
 chats = sa.Table(
@@ -104,14 +110,7 @@ class SQLChatStorage(ChatStorage):
         async with self._schema_lock:
             if self._ready:
                 return
-            for attempt in range(3):
-                try:
-                    async with self._engine.begin() as conn:
-                        await conn.run_sync(metadata.create_all)
-                    break
-                except (IntegrityError, ProgrammingError):
-                    if attempt == 2:
-                        raise
+            await create_tables(self._engine, metadata)
             self._ready = True
 
     async def create_chat(
@@ -261,11 +260,31 @@ class SQLiteChatStorage(SQLChatStorage):
     """
 
     def __init__(self, url: str = "sqlite:///gemgate.db") -> None:
-        driver_url = (
-            url.replace("sqlite://", "sqlite+aiosqlite://", 1)
-            if "+" not in url.split(":")[0]
-            else url
-        )
+        super().__init__(sql_engine(url))
+
+
+class PostgresChatStorage(SQLChatStorage):
+    """PostgreSQL through asyncpg.
+
+    Example::
+
+        storage = PostgresChatStorage("postgresql://user@127.0.0.1/test")
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__(sql_engine(url))
+
+
+def sql_engine(url: str) -> AsyncEngine:
+    """An async engine for ``sqlite:///…`` or ``postgresql://…``.
+
+    SQLite runs in WAL mode and writers wait for the lock, so several processes (and the
+    request log) share one file safely; PostgreSQL goes through asyncpg. A URL that names
+    its driver (``sqlite+aiosqlite://``) is taken as it is.
+    """
+    scheme, rest = url.split("://", 1) if "://" in url else (url, "")
+    if scheme.startswith("sqlite"):
+        driver_url = url if "+" in scheme else f"sqlite+aiosqlite://{rest}"
         engine = create_async_engine(driver_url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -282,19 +301,20 @@ class SQLiteChatStorage(SQLChatStorage):
         def _begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-        super().__init__(engine)
+        return engine
+    if scheme.startswith(("postgresql", "postgres")):
+        driver_url = url if "+" in scheme else f"postgresql+asyncpg://{rest}"
+        return create_async_engine(driver_url, pool_pre_ping=True, pool_size=10)
+    raise ValueError(f"expected a sqlite:/// or postgresql:// URL, not {scheme}://…")
 
 
-class PostgresChatStorage(SQLChatStorage):
-    """PostgreSQL through asyncpg.
-
-    Example::
-
-        storage = PostgresChatStorage("postgresql://user@127.0.0.1/test")
-    """
-
-    def __init__(self, url: str) -> None:
-        scheme, rest = url.split("://", 1)
-        if "+" not in scheme:
-            url = f"postgresql+asyncpg://{rest}"
-        super().__init__(create_async_engine(url, pool_pre_ping=True, pool_size=10))
+async def create_tables(engine: AsyncEngine, tables: sa.MetaData) -> None:
+    """Create ``tables`` if missing; another process creating them at once is fine."""
+    for attempt in range(3):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(tables.create_all)
+            return
+        except (IntegrityError, ProgrammingError):
+            if attempt == 2:
+                raise

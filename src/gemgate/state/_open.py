@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gemgate.state._base import OwnerStore, QuotaState, ResponseCache
 from gemgate.state._memory import MemoryOwners, MemoryQuotaState, MemoryResponseCache
 
 if TYPE_CHECKING:
+    from gemgate.state._shared import SharedQuotaState
     from gemgate.state._spend import Spend
 
 __all__ = ["State", "open_state"]
@@ -17,33 +18,29 @@ __all__ = ["State", "open_state"]
 
 @dataclass
 class State:
-    """Quota windows and cooldowns, resource owners, and the response cache (if any)."""
+    """Quota windows and cooldowns, resource owners, the response cache (if any), spending."""
 
     quota: QuotaState
     owners: OwnerStore
     cache: ResponseCache | None
     spend: Spend
     """What each gateway key has spent, per budget period."""
-    shared: bool = False
+    sharing: SharedQuotaState | None = None
+    """The Redis-shared quota state and its heartbeat (None: this process's memory)."""
+    clients: tuple[Any, ...] = ()
+    """Redis connection pools to close."""
 
     async def start(self) -> None:
         """Join the membership now (a server calls it at startup), not at the first call."""
-        if not self.shared:
-            return
-        from gemgate.state._shared import SharedQuotaState
-
-        if isinstance(self.quota, SharedQuotaState):
-            await self.quota.start()
+        if self.sharing is not None:
+            await self.sharing.start()
 
     async def aclose(self) -> None:
-        """Stop the heartbeat and close the connections of a shared state."""
-        if not self.shared:
-            return
-        from gemgate.state._shared import SharedQuotaState
-
-        if isinstance(self.quota, SharedQuotaState):
-            await self.quota.stop()
-            await self.quota.shared.aclose()
+        """Stop the heartbeat and close the Redis connections."""
+        if self.sharing is not None:
+            await self.sharing.stop()
+        for client in self.clients:
+            await client.aclose()
 
 
 def open_state(
@@ -83,7 +80,10 @@ def open_state(
     )
     owners = RedisOwners(text, prefix=prefix)
     cache: ResponseCache | None = None
-    if cache_size:
+    clients: tuple[Any, ...] = (text,)
+    if cache_size:  # cached answers are bytes: a pool that does not decode
         raw = aioredis.from_url(url, socket_connect_timeout=1.0)
         cache = RedisResponseCache(raw, prefix=prefix, max_size=cache_size, ttl=cache_ttl)
-    return State(quota, owners, cache, RedisSpend(text, prefix=prefix), shared=True)
+        clients += (raw,)
+    spend = RedisSpend(text, prefix=prefix)
+    return State(quota, owners, cache, spend, sharing=quota, clients=clients)

@@ -43,18 +43,28 @@ __all__ = [
     "midnights",
 ]
 
+# The end of the Pacific day holding ``at``: the first of the three midnights passed in
+# ARGV[first], ARGV[first + 1], ARGV[first + 2] that is after it (see `midnights`).
+_DAY_END = """
+local function day_end_of(at, first)
+  for i = first, first + 2 do
+    if tonumber(ARGV[i]) > at then return tonumber(ARGV[i]) end
+  end
+  return tonumber(ARGV[first + 2]) + 86400
+end
+"""
+
 # KEYS: a base key per candidate, then pairs. ARGV: count, tokens, ticket id, three
 # Pacific midnights (ascending), then rpm, tpm, rpd per candidate ('' for no limit; '-' as
 # rpm for a candidate without limits), then a pair name per candidate.
 # Returns {1, index, ticket, now} or {0, earliest or '', index, reason, index, reason …}.
-_ADMIT = """
+_ADMIT = (
+    _DAY_END
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local n, tokens, id = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local day_end = tonumber(ARGV[6]) + 86400
-for i = 4, 6 do
-  if tonumber(ARGV[i]) > now then day_end = tonumber(ARGV[i]); break end
-end
+local day_end = day_end_of(now, 4)
 local earliest, reasons = nil, {}
 local function refuse(i, why, at)
   reasons[#reasons + 1] = i
@@ -116,6 +126,7 @@ for i = 1, n do
 end
 return {0, earliest and string.format('%.6f', earliest) or '', unpack(reasons)}
 """
+)
 
 # KEYS: base. ARGV: ticket id, tokens. Corrects a request's tokens while it is counted.
 _RECONCILE = """
@@ -171,13 +182,12 @@ return value
 # KEYS: base, pairs. ARGV: pair, three Pacific midnights, then id, time, tokens per request.
 # Counts requests admitted elsewhere (a process that admitted on its own while Redis was
 # away), without checking: they were already sent.
-_RECORD = """
+_RECORD = (
+    _DAY_END
+    + """
 for k = 5, #ARGV, 3 do
   local at, tokens = tonumber(ARGV[k + 1]), tonumber(ARGV[k + 2])
-  local day_end = tonumber(ARGV[4]) + 86400
-  for i = 2, 4 do
-    if tonumber(ARGV[i]) > at then day_end = tonumber(ARGV[i]); break end
-  end
+  local day_end = day_end_of(at, 2)
   local day_key = KEYS[1] .. ':day:' .. string.format('%d', day_end)
   redis.call('ZADD', KEYS[1] .. ':req', at, ARGV[k])
   redis.call('HSET', KEYS[1] .. ':tok', ARGV[k], tokens)
@@ -191,6 +201,7 @@ end
 redis.call('HSET', KEYS[2], KEYS[1], ARGV[1])
 return 1
 """
+)
 
 # KEYS: members. ARGV: member id, ttl. Beats for this member; returns the live members.
 _BEAT = """

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gemgate.sessions._sql import create_tables, sql_engine
 from gemgate.upstream._tracking import RequestRecord
 from gemgate.usage._prices import PriceTable
 
@@ -121,15 +120,6 @@ def entry_of(record: RequestRecord, prices: PriceTable) -> UsageEntry:
     )
 
 
-def _engine_for(url: str) -> AsyncEngine:
-    if url.startswith("sqlite:///"):
-        return create_async_engine("sqlite+aiosqlite:///" + url.removeprefix("sqlite:///"))
-    if url.startswith(("postgresql://", "postgres://")):
-        rest = url.split("://", 1)[1]
-        return create_async_engine("postgresql+asyncpg://" + rest, pool_size=5)
-    raise ValueError(f"the request log needs a sqlite:/// or postgresql:// URL, not {url!r}")
-
-
 class RequestLog:
     """Buffered writes of :class:`UsageEntry` rows, and sums over them.
 
@@ -142,7 +132,7 @@ class RequestLog:
     """
 
     def __init__(self, url: str, *, batch: int = 200, interval: float = 0.5) -> None:
-        self._engine = _engine_for(url)
+        self._engine = sql_engine(url)
         self._buffer: list[UsageEntry] = []
         self._batch = batch
         self._interval = interval
@@ -174,17 +164,9 @@ class RequestLog:
                 log.warning("request log write failed (%s); will retry", type(exc).__name__)
 
     async def _schema(self) -> None:
-        if self._ready:
-            return
-        for attempt in range(3):
-            try:
-                async with self._engine.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
-                break
-            except (IntegrityError, ProgrammingError):  # another process made them first
-                if attempt == 2:
-                    raise
-        self._ready = True
+        if not self._ready:
+            await create_tables(self._engine, metadata)
+            self._ready = True
 
     def _insert_sql(self) -> str:
         """``INSERT`` with positional parameters in :class:`UsageEntry`'s field order.
