@@ -379,3 +379,13 @@ def test_emulator_config_files_are_checked_the_same_way(tmp_path: Path) -> None:
     bad = write_toml(tmp_path, "[emulatr]\nseed = 3\n")
     with pytest.raises(ConfigError, match=r": unknown key 'emulatr' \(did you mean 'emulator'\?\)"):
         EmulatorConfig.from_toml(bad)
+
+
+def test_the_environment_beats_the_state_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_toml(tmp_path, '[state]\nurl = "redis://file:6379/0"\nprefix = "file:"\n')
+    monkeypatch.setenv("GEMGATE_STATE_URL", "redis://env:6379/0")
+    settings = Settings.load(config=path)
+    assert settings.state_url == "redis://env:6379/0"  # the environment wins, as elsewhere
+    assert settings.state_prefix == "file:"  # the rest of the table still counts

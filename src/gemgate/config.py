@@ -55,7 +55,9 @@ SHARED_TABLES = frozenset({"emulator"})
 """Top-level tables of a configuration file that other readers own (``gemgate emulate``)."""
 _NUMBERED_KEY = re.compile(r"^GEMINI_API_KEY_(\d+)$")
 _ENV_PREFIX = "GEMGATE_"
-_ENV_OF_ITS_OWN = frozenset({"GEMGATE_CONFIG"})
+_ENV_OF_ITS_OWN = frozenset({"GEMGATE_CONFIG", "GEMGATE_URL", "GEMGATE_KEY"})
+"""Variables gemgate reads that are not settings: the file, and the operator commands'
+gateway address and key."""
 """``GEMGATE_*`` variables that are not settings fields but are read all the same."""
 
 
@@ -245,6 +247,13 @@ class Settings(BaseSettings):
             data = read_toml(Path(path), named_by=named_by)  # unknown keys: the constructor
             for table in SHARED_TABLES:
                 data.pop(table, None)
+            state = data.get("state")
+            if isinstance(state, Mapping):  # flat, so that GEMGATE_STATE_* below can win
+                for key in set(state) & set(STATE_TABLE):
+                    data[STATE_TABLE[key]] = state[key]
+                data["state"] = {k: v for k, v in state.items() if k not in STATE_TABLE}
+                if not data["state"]:
+                    del data["state"]
         origins = dict.fromkeys(data, str(path))
         for name in cls().model_fields_set - {"projects"}:
             data.pop(name, None)  # GEMGATE_* in the environment or .env beat the file

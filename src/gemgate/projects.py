@@ -71,6 +71,7 @@ class ProjectConfig(BaseModel):
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)  # a handful of keys, fingerprinted on every attempt
 def fingerprint(key: str) -> str:
     """A short, stable, non-reversible name for an API key, safe to log.
 

@@ -295,29 +295,18 @@ class AsyncGemini(Operations):
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> dict[str, Any]:
         """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
-        contents = _contents(prompt)
-        model = self._model(params)
-        call = self.engine.generate_call(
-            self.build_request(contents, None, params), model, stream=False
-        )
-        return await self.engine.call_json(
-            call,
-            request_id=params.get("request_id"),
-            endpoint_id=params.get("endpoint_id"),
-            cacheable=True,
+        request = self.build_request(_contents(prompt), None, params)
+        return await self.engine.generate(
+            request, self._model(params), **_routing(params), cacheable=True
         )
 
     async def stream_generate_content(
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream Gemini response chunks."""
-        contents = _contents(prompt)
-        model = self._model(params)
-        call = self.engine.generate_call(
-            self.build_request(contents, None, params), model, stream=True
-        )
-        async for chunk in self.engine.call_stream(
-            call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
+        request = self.build_request(_contents(prompt), None, params)
+        async for chunk in self.engine.stream_generate(
+            request, self._model(params), **_routing(params)
         ):
             yield chunk
 
@@ -336,15 +325,8 @@ class AsyncGemini(Operations):
         """
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        call = self.engine.generate_call(
-            self.build_request(contents, system, params), model, stream=False
-        )
-        response = await self.engine.call_json(
-            call,
-            request_id=params.get("request_id"),
-            endpoint_id=params.get("endpoint_id"),
-            cacheable=True,
-        )
+        request = self.build_request(contents, system, params)
+        response = await self.engine.generate(request, model, **_routing(params), cacheable=True)
         return openai.completion(response, model, created=int(self.engine.clock()))
 
     async def stream_chat(
@@ -353,13 +335,9 @@ class AsyncGemini(Operations):
         """OpenAI-format ``chat.completion.chunk`` dicts, as they arrive (see :meth:`chat`)."""
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        call = self.engine.generate_call(
-            self.build_request(contents, system, params), model, stream=True
-        )
+        request = self.build_request(contents, system, params)
         chunks = openai.ChunkStream(model, created=int(self.engine.clock()))
-        async for chunk in self.engine.call_stream(
-            call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
-        ):
+        async for chunk in self.engine.stream_generate(request, model, **_routing(params)):
             yield chunks.convert(chunk)
 
     async def process_image(
@@ -507,3 +485,8 @@ def _contents(prompt: str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     if isinstance(prompt, str):
         return [{"role": "user", "parts": [{"text": prompt}]}]
     return [dict(c) for c in prompt]
+
+
+def _routing(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``request_id`` and ``endpoint_id`` a call was given, for the engine."""
+    return {"request_id": params.get("request_id"), "endpoint_id": params.get("endpoint_id")}

@@ -157,7 +157,7 @@ _RULES: tuple[tuple[type[BaseException], Callable[[Any, float], Problem]], ...] 
     (ChatNotFound, lambda exc, now: Problem(404, str(exc))),
     (StorageError, lambda exc, now: Problem(503, str(exc), code="storage_unavailable")),
     (BackendError, lambda exc, now: Problem(exc.status, exc.reason)),
-    (UsageError, lambda exc, now: Problem(400, str(exc))),
+    (UsageError, lambda exc, now: Problem(400, str(exc), getattr(exc, "param", None))),
     (GemgateError, _upstream_failure),
 )
 """First match wins: the specific classes come before their bases."""

@@ -126,10 +126,7 @@ class OpenAIRoute:
         }
 
     def _request(self, body: dict[str, Any]) -> openai.ChatRequest:
-        try:
-            chat = openai.chat_request({**self._registry.defaults, **body})
-        except openai.InvalidRequest as exc:
-            raise RequestError(400, exc.message, exc.param) from None
+        chat = openai.chat_request({**self._registry.defaults, **body})  # 400s name their param
         if self._target(chat.model)[0] is None:
             chat = dataclasses.replace(chat, model=_model_id(chat.model))
         return chat

@@ -12,6 +12,7 @@ from typing import Any
 
 from gemgate.gateway._faces import FACES, face_of
 from gemgate.gateway._routing import Route
+from gemgate.gateway._sessions_api import IMAGE_TYPES
 
 __all__ = [
     "CHAT",
@@ -93,6 +94,11 @@ NEW_SESSION = {
     "type": "object",
     "properties": {"title": {"type": "string"}, "user": {"type": "string"}},
 }
+_TURN_OPTIONS = {
+    "stream": {"type": "boolean"},
+    "model": {"type": "string"},
+    "system": {"type": "string"},
+}
 SESSION_MESSAGE = {
     "type": "object",
     "properties": {
@@ -103,35 +109,16 @@ SESSION_MESSAGE = {
                 "type": "object",
                 "required": ["mime_type", "data"],
                 "properties": {
-                    "mime_type": {
-                        "type": "string",
-                        "enum": [
-                            "image/png",
-                            "image/jpeg",
-                            "image/webp",
-                            "image/gif",
-                            "image/heic",
-                            "image/heif",
-                        ],
-                    },
+                    "mime_type": {"type": "string", "enum": sorted(IMAGE_TYPES)},
                     "data": {"type": "string", "format": "byte"},
                 },
                 "additionalProperties": False,
             },
         },
-        "stream": {"type": "boolean"},
-        "model": {"type": "string"},
-        "system": {"type": "string"},
+        **_TURN_OPTIONS,
     },
 }
-REGENERATE = {
-    "type": "object",
-    "properties": {
-        "stream": {"type": "boolean"},
-        "model": {"type": "string"},
-        "system": {"type": "string"},
-    },
-}
+REGENERATE = {"type": "object", "properties": _TURN_OPTIONS}
 RENAME_SESSION = {
     "type": "object",
     "required": ["title"],

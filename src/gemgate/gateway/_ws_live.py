@@ -233,7 +233,8 @@ class _Conversation:
                 )
                 stored = [user(), reply] if text else [user()]  # an empty part poisons history
                 await self._manager.append(self._chat_id, stored)
-                self._track(elapsed, event.usage)
+                thoughts = int((event.usage or {}).get("thoughts_token_count") or 0)
+                self._track(elapsed, reply.usage, thoughts)
                 await self.emit(
                     {
                         "type": "turn_complete",
@@ -244,23 +245,18 @@ class _Conversation:
                     }
                 )
 
-    def _track(self, elapsed: float, usage: dict[str, Any] | None) -> None:
+    def _track(self, elapsed: float, counts: dict[str, int] | None, thoughts: int) -> None:
         """The turn as a tracked call: the request log and the key's budget see it."""
         record = self._tracker.start(uuid.uuid4().hex, self._model, None, "live")
         record.started -= elapsed
-        if usage:
-            prompt = int(usage.get("prompt_token_count") or 0)
-            answer = int(usage.get("response_token_count") or 0)
-            thoughts = int(usage.get("thoughts_token_count") or 0)
-            self._tracker.add_usage(
-                record,
-                {
-                    "promptTokenCount": prompt,
-                    "candidatesTokenCount": answer,
-                    "thoughtsTokenCount": thoughts,
-                    "totalTokenCount": int(usage.get("total_token_count") or prompt + answer),
-                },
-            )
+        if counts:
+            metadata = {
+                "promptTokenCount": counts["prompt_tokens"],
+                "candidatesTokenCount": counts["completion_tokens"],
+                "thoughtsTokenCount": thoughts,
+                "totalTokenCount": counts["total_tokens"],
+            }
+            self._tracker.add_usage(record, metadata)
         self._tracker.finish(record)
 
     async def _forward(self, event: LiveEvent, pieces: list[str]) -> None:

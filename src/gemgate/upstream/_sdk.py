@@ -107,7 +107,9 @@ async def relay(engine: Engine, call: Call) -> Relayed:
         return Relayed(exc.status_code, [("content-type", "application/json")], body=body)
     await _remember_upload(engine, sent)
     headers = [(k, v) for k, v in sent.reply.headers.items() if k.lower() not in _HOP]
-    return Relayed(sent.reply.status, headers, stream=_Recorded(exchange, call.kind == "stream"))
+    return Relayed(
+        sent.reply.status, headers, stream=_Recorded(exchange, sent, call.kind == "stream")
+    )
 
 
 async def _remember_upload(engine: Engine, sent: Sent) -> None:
@@ -142,11 +144,9 @@ class PipelineTransport(httpx2.AsyncBaseTransport):
 class _Recorded(httpx2.AsyncByteStream):
     """Relays the body and, at its end, records usage, ownership and the outcome."""
 
-    def __init__(self, exchange: Exchange, streaming: bool) -> None:
+    def __init__(self, exchange: Exchange, sent: Sent, streaming: bool) -> None:
         self._exchange = exchange
-        sent = exchange.sent
-        assert sent is not None
-        self._sent = sent
+        self._sent = sent  # the exchange's reply, known to be there
         self._streaming = streaming
 
     @property
