@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sessions",),
     ("usage",),
     ("caching",),
+    ("rag",),
     ("tools",),
     ("live",),
     ("client",),

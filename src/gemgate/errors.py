@@ -17,6 +17,10 @@ Every exception gemgate raises on purpose derives from one root::
      ├── StreamInterrupted       a stream failed after it had delivered data
      ├── LiveSessionLost         a Live session closed and could not be resumed
      ├── StorageError            a state or session store failed
+     ├── RetrievalError          a retrieval store refused a request (``status_code``)
+     │    ├── DocumentError      a document is unsupported, unreadable, empty or too large
+     │    ├── StoreNotFound      no such store or document (also a LookupError)
+     │    └── EmbeddingMismatch  embeddings of another size than the store's
      ├── GeminiToolExecutionError  a tool executor failed (a tool's own failure goes
      │                           back to the model as an error response instead)
      ├── UsageError              (also a RuntimeError: the API was used the wrong way)
@@ -47,6 +51,8 @@ __all__ = [
     "ConfigError",
     "ConfigWarning",
     "ConnectError",
+    "DocumentError",
+    "EmbeddingMismatch",
     "GemgateError",
     "GeminiAPIError",
     "GeminiClientError",
@@ -57,8 +63,10 @@ __all__ = [
     "ProtocolError",
     "QuotaExhausted",
     "RateLimitedError",
+    "RetrievalError",
     "ServerError",
     "StorageError",
+    "StoreNotFound",
     "StreamInterrupted",
     "TransportError",
     "UpstreamTimeout",
@@ -287,6 +295,47 @@ class StreamInterrupted(GemgateError):
 
 class StorageError(GemgateError):
     """A state, cache or session store failed."""
+
+
+class RetrievalError(GemgateError):
+    """A retrieval store refused a request; ``status_code`` is the HTTP status it maps to."""
+
+    status_code = 400
+
+
+class DocumentError(RetrievalError):
+    """A document cannot be ingested: unsupported (415), unreadable or empty (422), or too
+    large (413). Nothing of it is stored.
+
+    Example:
+        >>> raise DocumentError("notes.xyz: unsupported file type", status_code=415)
+        Traceback (most recent call last):
+        ...
+        gemgate.errors.DocumentError: notes.xyz: unsupported file type
+    """
+
+    def __init__(self, message: str, *, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_document_error, (self.args[0], self.status_code))
+
+
+def _rebuild_document_error(message: str, status_code: int) -> DocumentError:
+    return DocumentError(message, status_code=status_code)
+
+
+class StoreNotFound(RetrievalError, LookupError):
+    """No such store or document (or it belongs to another gateway key)."""
+
+    status_code = 404
+
+
+class EmbeddingMismatch(RetrievalError):
+    """Embeddings of another size than the store's: stores never mix dimensions."""
+
+    status_code = 409
 
 
 class GeminiToolExecutionError(GemgateError):
