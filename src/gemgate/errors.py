@@ -304,8 +304,9 @@ class RetrievalError(GemgateError):
 
 
 class DocumentError(RetrievalError):
-    """A document cannot be ingested: unsupported (415), unreadable or empty (422), or too
-    large (413). Nothing of it is stored.
+    """A document cannot be ingested; nothing of it is stored.
+
+    Unsupported types are 415, unreadable or empty documents 422, too large ones 413.
 
     Example:
         >>> raise DocumentError("notes.xyz: unsupported file type", status_code=415)

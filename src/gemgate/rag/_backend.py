@@ -58,8 +58,9 @@ class StoreBackend(Protocol):
     async def set_embedding(
         self, store_id: str, model: str, dimensions: int, *, owner: str = ""
     ) -> StoreInfo:
-        """Fix the store's embedding model and size on first use; ``EmbeddingMismatch``
-        if it already has another size.
+        """Fix the store's embedding model and size on first use.
+
+        ``EmbeddingMismatch`` if the store already has another size.
         """
         ...
 
@@ -78,8 +79,9 @@ class StoreBackend(Protocol):
         owner: str = "",
         replaces: str | None = None,
     ) -> DocumentInfo:
-        """Commit a document with its chunks and their vectors (row ``i`` is chunk ``i``)
-        in one transaction, deleting ``replaces`` in the same one.
+        """Commit a document, its chunks and their vectors in one transaction.
+
+        Row ``i`` of ``vectors`` is chunk ``i``; ``replaces`` is deleted in the same one.
         """
         ...
 
