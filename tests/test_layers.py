@@ -16,6 +16,7 @@ SRC = Path(__file__).parent.parent / "src" / "gemgate"
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
     ("wire",),
+    ("documents",),
     ("projects",),
     ("policy",),
     ("config",),

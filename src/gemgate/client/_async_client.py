@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from gemgate.caching import CacheConfig, CacheManager
     from gemgate.live import LivePool
+    from gemgate.rag import Store, Stores
     from gemgate.sessions import ChatManager
     from gemgate.tools import ChatEvent, Tool, ToolExecutor
 
@@ -109,6 +110,7 @@ class AsyncGemini(Operations):
         """The engine every call goes through (keys, quotas, retries, cache, tracking)."""
         self._cache_manager: CacheManager | None = None
         self._live: LivePool | None = None
+        self._stores: Stores | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -122,6 +124,8 @@ class AsyncGemini(Operations):
         """Close connections, Live sessions and the SDK client, if one was made."""
         if self._live is not None:
             await self._live.aclose()
+        if self._stores is not None:
+            await self._stores.aclose()
         await self.engine.aclose()
 
     @classmethod
@@ -148,6 +152,27 @@ class AsyncGemini(Operations):
 
             self._live = LivePool(self.engine)
         return self._live
+
+    @property
+    def stores(self) -> Stores:
+        """Retrieval stores (see :class:`gemgate.rag.Stores`), in ``stores_url``.
+
+        Example::
+
+            store = await g.stores.open("handbook")
+            await store.add("docs/")
+            reply = await g.chat([{"role": "user", "content": "Refunds?"}], stores=[store])
+        """
+        if self._stores is None:
+            from gemgate.rag import GeminiEmbedder, Stores, open_backend, stores_url_of
+
+            settings = self.settings
+            backend = open_backend(stores_url_of(settings.stores_url, settings.sessions_url))
+            embedder = GeminiEmbedder(
+                self.engine, settings.embedding_model, settings.stores_dimensions
+            )
+            self._stores = Stores(backend, embedder)
+        return self._stores
 
     @property
     def in_flight(self) -> int:
@@ -227,6 +252,8 @@ class AsyncGemini(Operations):
         system_instruction: str | None = None,
         parts: Sequence[dict[str, Any]] = (),
         replace_last: bool = False,
+        stores: Sequence[Store] = (),
+        top_k: int = 8,
         **params: Any,
     ) -> AsyncIterator[ChatEvent]:
         """The function-calling loop: typed events as they happen, then the final answer.
@@ -235,7 +262,9 @@ class AsyncGemini(Operations):
         leaves the chat as it was. ``parts`` are more Gemini parts of the question (e.g.
         ``{"inlineData": {"mimeType": "image/png", "data": b64}}``). ``replace_last=True``
         answers in place of the chat's last turn: its question again when ``query`` is
-        empty (regenerate), or this new question (edit).
+        empty (regenerate), or this new question (edit). With ``stores``, the question's
+        ``top_k`` best chunks ground the answer, and the final answer carries
+        ``grounding_metadata`` (its sources and the sentences each supports).
 
         Example::
 
@@ -262,6 +291,8 @@ class AsyncGemini(Operations):
             system_instruction=system_instruction,
             parts=parts,
             replace_last=replace_last,
+            stores=stores,
+            top_k=top_k,
             params=params,
         )
         return loop.run()
@@ -323,11 +354,36 @@ class AsyncGemini(Operations):
             reply = await g.chat(messages, tools=[weather_tool], tool_choice="required")
             calls = reply["choices"][0]["message"]["tool_calls"]
         """
+        stores: Sequence[Store] = params.pop("stores", ())
+        top_k = int(params.pop("top_k", 8))
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
         request = self.build_request(contents, system, params)
+        hits = await self._retrieve(stores, contents, top_k)
+        if hits:
+            from gemgate.rag import grounded_request
+
+            request = grounded_request(request, hits)
         response = await self.engine.generate(request, model, **_routing(params), cacheable=True)
+        if hits:
+            from gemgate.rag import ground_response
+
+            ground_response(response, hits)
         return openai.completion(response, model, created=int(self.engine.clock()))
+
+    async def _retrieve(
+        self, stores: Sequence[Store], contents: Sequence[Mapping[str, Any]], k: int
+    ) -> list[Any]:
+        """The best ``k`` chunks of ``stores`` for the last user message's text."""
+        if not stores:
+            return []
+        from gemgate.rag import search_stores
+
+        question: Mapping[str, Any] = next(
+            (c for c in reversed(contents) if c.get("role") == "user"), {}
+        )
+        text = " ".join(p.get("text", "") for p in question.get("parts", [])).strip()
+        return await search_stores(stores, text, k) if text else []
 
     async def stream_chat(
         self, messages: Sequence[Mapping[str, Any]], **params: Any
@@ -383,33 +439,17 @@ class AsyncGemini(Operations):
         """OpenAI-format embeddings: ``{"data": [{"embedding": [...], "index": i}], ...}``."""
         items = [texts] if isinstance(texts, str) else list(texts)
         name = bare_model(model or self.settings.embedding_model)
-        requests = []
-        for text in items:
-            entry: dict[str, Any] = {
-                "model": f"models/{name}",
-                "content": {"parts": [{"text": text}]},
-            }
-            if task_type:
-                entry["taskType"] = task_type
-            if dimensions:
-                entry["outputDimensionality"] = dimensions
-            requests.append(entry)
-        body = json.dumps({"requests": requests}).encode()
-        call = Call(
-            "POST",
-            self.engine.path(name, "batchEmbedContents"),
-            body,
-            {"content-type": "application/json"},
-            model=name,
-            kind="embed",
-            tokens=estimate_tokens(body),
-        )
-        response = await self.engine.call_json(
-            call, request_id=params.get("request_id"), endpoint_id=params.get("endpoint_id")
+        vectors = await self.engine.embed(
+            items,
+            name,
+            task_type=task_type,
+            dimensions=dimensions,
+            request_id=params.get("request_id"),
+            endpoint_id=params.get("endpoint_id"),
         )
         data = [
-            {"object": "embedding", "index": i, "embedding": e.get("values", [])}
-            for i, e in enumerate(response.get("embeddings", []))
+            {"object": "embedding", "index": i, "embedding": vector}
+            for i, vector in enumerate(vectors)
         ]
         tokens = sum(estimate_tokens(t.encode()) for t in items)
         return {

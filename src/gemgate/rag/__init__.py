@@ -1,10 +1,60 @@
 """Retrieval stores: documents parsed, chunked, embedded and searched (keyword + vectors).
 
-Work in progress: the public names are filled in as the pieces land.
+``AsyncGemini.stores`` opens them in ``stores_url`` (the embedded default is one SQLite
+file: FTS5 BM25 plus float32 vectors, fused by reciprocal rank; ``postgresql://…`` uses
+pgvector). Answers grounded on them carry Gemini's ``groundingMetadata``.
 """
 
 from __future__ import annotations
 
+from gemgate.documents import Chunking
+from gemgate.rag._backend import Filter, StoreBackend, Vectors
+from gemgate.rag._embed import Embedder, GeminiEmbedder, Task, unit_rows
+from gemgate.rag._fusion import RRF_K, fuse
+from gemgate.rag._ground import (
+    citations,
+    ground_response,
+    grounded_request,
+    grounding_metadata,
+    sources_text,
+)
+from gemgate.rag._open import DEFAULT_STORES_URL, open_backend, stores_url_of
+from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike
+from gemgate.rag._store import Progress, SearchMode, Store, Stores, search_stores
 from gemgate.rag._types import Chunk, Citation, DocumentInfo, Hit, IngestReport, Page, StoreInfo
 
-__all__ = ["Chunk", "Citation", "DocumentInfo", "Hit", "IngestReport", "Page", "StoreInfo"]
+__all__ = [
+    "DEFAULT_STORES_URL",
+    "MAX_DOCUMENT_BYTES",
+    "RRF_K",
+    "Chunk",
+    "Chunking",
+    "Citation",
+    "DocumentInfo",
+    "Embedder",
+    "Filter",
+    "GeminiEmbedder",
+    "Hit",
+    "IngestReport",
+    "Page",
+    "Progress",
+    "SearchMode",
+    "Source",
+    "SourceLike",
+    "Store",
+    "StoreBackend",
+    "StoreInfo",
+    "Stores",
+    "Task",
+    "Vectors",
+    "citations",
+    "fuse",
+    "ground_response",
+    "grounded_request",
+    "grounding_metadata",
+    "open_backend",
+    "search_stores",
+    "sources_text",
+    "stores_url_of",
+    "unit_rows",
+]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gemgate.documents._types import Chunk, Page
+
 __all__ = ["Chunk", "Citation", "DocumentInfo", "Hit", "IngestReport", "Page", "StoreInfo"]
 
 
@@ -45,31 +47,6 @@ class DocumentInfo:
     """Where it came from: a path, a URL, or "" for bytes."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """The caller's attributes; ``search(filter=…)`` matches them."""
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """Parsed text of one page (PDF) or of a whole document (``number`` 0 otherwise)."""
-
-    text: str
-    number: int = 0
-    offset: int = 0
-    """Where this page's text starts in the document's whole text."""
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """A span of a document's text: ``text == document_text[start:end]``."""
-
-    id: str
-    document_id: str
-    index: int
-    text: str
-    start: int
-    end: int
-    page: int = 0
-    """The page the chunk starts on (1-based for PDFs, 0 when the format has none)."""
-    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

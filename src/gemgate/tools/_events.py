@@ -71,6 +71,10 @@ class FinalAnswer(BaseModel):
     iterations: int
     usage: dict[str, int] = Field(default_factory=dict)
     """Totals over every model call of this loop."""
+    grounding_metadata: dict[str, Any] | None = None
+    """Gemini's ``groundingMetadata`` of the answer when it was grounded (stores or
+    File Search): ``groundingChunks`` (the sources) and ``groundingSupports`` (which
+    sentence each supports, by UTF-8 byte offsets)."""
 
 
 class MaxIterationsReached(BaseModel):

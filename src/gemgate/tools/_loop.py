@@ -41,6 +41,8 @@ from gemgate.tools._tool import TOOL_MODES, Tool, tool, tool_fields
 
 if TYPE_CHECKING:
     from gemgate.caching._manager import CacheManager
+    from gemgate.rag._store import Store
+    from gemgate.rag._types import Hit
     from gemgate.upstream._engine import Engine
 
 __all__ = ["ToolLoop", "last_turn", "merge_parts", "with_tools"]
@@ -134,7 +136,13 @@ class ToolLoop:
     """More parts of the question after its text (inline images, files)."""
     replace_last: bool = False
     """Answer in place of the chat's last turn (its question again if ``query`` is empty)."""
+    stores: Sequence[Store] = ()
+    """Retrieval stores: the question's best chunks ground the answer, which gets
+    ``groundingMetadata`` (sources and the sentences they support)."""
+    top_k: int = 8
+    """How many chunks of the stores go with the question."""
     params: dict[str, Any] = field(default_factory=dict)
+    _hits: list[Hit] = field(default_factory=list)
     _registry: dict[str, Tool] = field(default_factory=dict)
     _fields: dict[str, Any] = field(default_factory=dict)
     _totals: dict[str, int] = field(
@@ -207,6 +215,10 @@ class ToolLoop:
         """Yield events until the final answer or ``max_iterations``."""
         executor = self.executor or AsyncToolExecutor()
         stored, question = await self._start()
+        if self.stores and question.text.strip():
+            from gemgate.rag._store import search_stores
+
+            self._hits = await search_stores(self.stores, question.text, self.top_k)
         history = [m.to_content() for m in stored if m.role != "system"]
         turn = [question]
         try:
@@ -242,14 +254,31 @@ class ToolLoop:
 
     def _final(self, message: ChatMessage, iteration: int) -> FinalAnswer:
         return FinalAnswer(
-            text=message.text, chat_id=self.chat_id, iterations=iteration, usage=dict(self._totals)
+            text=message.text,
+            chat_id=self.chat_id,
+            iterations=iteration,
+            usage=dict(self._totals),
+            grounding_metadata=message.metadata.get("grounding_metadata"),
         )
 
     async def _request(self, contents: list[dict[str, Any]]) -> dict[str, Any]:
         manager = self.cache_manager
-        return await with_tools(
-            self.build(contents), self._fields, self.model, self.cache_config, manager
-        )
+        request = self.build(contents)
+        if self._hits:
+            from gemgate.rag._ground import grounded_request
+
+            request = grounded_request(request, self._hits)
+        return await with_tools(request, self._fields, self.model, self.cache_config, manager)
+
+    def _grounding(self, text: str, given: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The model's own grounding (File Search), else the stores' citations of ``text``."""
+        if given:
+            return given
+        if not self._hits or not text:
+            return None
+        from gemgate.rag._ground import grounding_metadata
+
+        return grounding_metadata(text, self._hits)
 
     async def _model_step(
         self, contents: list[dict[str, Any]], iteration: int, out: list[ChatMessage]
@@ -258,10 +287,12 @@ class ToolLoop:
         started = time.perf_counter()
         parts: list[dict[str, Any]] = []
         meta: dict[str, Any] = {}
+        grounding: dict[str, Any] | None = None
         try:
             stream = self.engine.stream_generate(request, self.model, **self._routing())
             async for chunk in stream:
                 for candidate in chunk.get("candidates", [])[:1]:
+                    grounding = candidate.get("groundingMetadata") or grounding
                     for part in candidate.get("content", {}).get("parts", []):
                         parts.append(part)
                         if part.get("text") and not part.get("thought"):
@@ -272,7 +303,9 @@ class ToolLoop:
                 raise
             request = await self._request(contents)  # recreated, or sent uncached
             response = await self.engine.generate(request, self.model, **self._routing())
-            parts = response.get("candidates", [{}])[0].get("content", {}).get("parts", [])
+            first = response.get("candidates", [{}])[0]
+            parts = first.get("content", {}).get("parts", [])
+            grounding = first.get("groundingMetadata")
             meta = response.get("usageMetadata", {})
             text = "".join(p.get("text", "") for p in parts if not p.get("thought"))
             if text:
@@ -281,16 +314,19 @@ class ToolLoop:
         for key, value in usage.items():
             self._totals[key] += value
         yield UsageEvent(usage=usage, iteration=iteration)
-        out.append(
-            ChatMessage(
-                role="model",
-                parts=merge_parts(parts),
-                usage=usage,
-                processing_time=time.perf_counter() - started,
-                message_type="function_call" if any("functionCall" in p for p in parts) else "text",
-                metadata={"model": self.model},
-            )
+        message = ChatMessage(
+            role="model",
+            parts=merge_parts(parts),
+            usage=usage,
+            processing_time=time.perf_counter() - started,
+            message_type="function_call" if any("functionCall" in p for p in parts) else "text",
+            metadata={"model": self.model},
         )
+        if not message.function_calls:
+            found = self._grounding(message.text, grounding)
+            if found is not None:
+                message.metadata["grounding_metadata"] = found
+        out.append(message)
         await self._refresh(request)
 
     def _routing(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -39,7 +39,10 @@ if TYPE_CHECKING:
     import httpx2
     from google import genai
 
-__all__ = ["EMULATOR_KEY", "Engine", "EngineSource", "engine_of"]
+__all__ = ["EMBED_BATCH", "EMULATOR_KEY", "Engine", "EngineSource", "engine_of"]
+
+EMBED_BATCH = 100
+"""Texts per ``:batchEmbedContents`` call at most (the API refuses more)."""
 
 EMULATOR_KEY = "emulator-key"
 _NO_KEY = (
@@ -214,6 +217,72 @@ class Engine:
         """Stream a GenerateContentRequest's response chunks."""
         call = self.generate_call(request, model, stream=True)
         return self.call_stream(call, request_id=request_id, endpoint_id=endpoint_id)
+
+    async def embed(
+        self,
+        texts: Sequence[str],
+        model: str,
+        *,
+        task_type: str | None = None,
+        dimensions: int | None = None,
+        titles: Sequence[str] | None = None,
+        request_id: str | None = None,
+        endpoint_id: str | None = None,
+    ) -> list[list[float]]:
+        """One embedding per text, in order, through ``:batchEmbedContents``.
+
+        Texts go in batches of at most :data:`EMBED_BATCH` (the API's limit), up to four
+        batches at once; each batch is one call with the engine's keys, quotas and retries.
+        ``titles`` (one per text) go with ``RETRIEVAL_DOCUMENT`` embeddings.
+        """
+        if titles is not None and len(titles) != len(texts):
+            raise UsageError("titles must have one entry per text")
+        name = bare_model(model)
+        path = self.path(name, "batchEmbedContents")
+        out: list[list[float]] = [[] for _ in texts]
+        limit = anyio.Semaphore(4)
+
+        async def batch(start: int) -> None:
+            requests = []
+            for i in range(start, min(start + EMBED_BATCH, len(texts))):
+                entry: dict[str, Any] = {
+                    "model": f"models/{name}",
+                    "content": {"parts": [{"text": texts[i]}]},
+                }
+                if task_type:
+                    entry["taskType"] = task_type
+                if dimensions:
+                    entry["outputDimensionality"] = dimensions
+                if titles is not None and titles[i]:
+                    entry["title"] = titles[i]
+                requests.append(entry)
+            body = json.dumps({"requests": requests}, separators=(",", ":")).encode()
+            call = Call(
+                "POST",
+                path,
+                body,
+                {"content-type": "application/json"},
+                model=name,
+                kind="embed",
+                tokens=estimate_tokens(body),
+            )
+            async with limit:
+                response = await self.call_json(
+                    call, request_id=request_id, endpoint_id=endpoint_id
+                )
+            embeddings = response.get("embeddings", [])
+            if len(embeddings) != len(requests):
+                raise WireDecodeError(
+                    f"batchEmbedContents answered {len(embeddings)} embeddings "
+                    f"for {len(requests)} texts"
+                )
+            for offset, embedding in enumerate(embeddings):
+                out[start + offset] = embedding.get("values", [])
+
+        async with anyio.create_task_group() as group:
+            for start in range(0, len(texts), EMBED_BATCH):
+                group.start_soon(batch, start)
+        return out
 
     async def call_json(
         self,

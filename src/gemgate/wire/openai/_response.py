@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["completion", "completion_chunk", "finish_reason", "usage"]
+__all__ = ["citation_annotations", "completion", "completion_chunk", "finish_reason", "usage"]
 
 _FINISH = {
     "STOP": "stop",
@@ -58,6 +58,44 @@ def usage(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def citation_annotations(grounding: Mapping[str, Any] | None, text: str) -> list[dict[str, Any]]:
+    """Gemini ``groundingMetadata`` → OpenAI message ``annotations``.
+
+    Each supported span of ``text`` gets one annotation per source: ``url_citation``
+    for web sources and sources with a URL, ``file_citation`` (``file_id`` is the
+    document's name) for retrieved documents. Gemini's UTF-8 byte offsets become the
+    character offsets OpenAI uses.
+    """
+    if not grounding:
+        return []
+    chunks = grounding.get("groundingChunks") or []
+    data = text.encode()
+    out: list[dict[str, Any]] = []
+    for support in grounding.get("groundingSupports") or []:
+        segment = support.get("segment") or {}
+        end_byte = int(segment.get("endIndex", 0))
+        start = len(data[: int(segment.get("startIndex", 0))].decode(errors="ignore"))
+        end = len(data[:end_byte].decode(errors="ignore"))
+        for index in support.get("groundingChunkIndices") or []:
+            if not 0 <= index < len(chunks):
+                continue
+            chunk = chunks[index]
+            source = chunk.get("web") or chunk.get("retrievedContext") or {}
+            title = source.get("title", "")
+            if source.get("uri"):
+                citation = {"start_index": start, "end_index": end, "url": source["uri"]}
+                out.append({"type": "url_citation", "url_citation": {**citation, "title": title}})
+            else:
+                cited = {
+                    "start_index": start,
+                    "end_index": end,
+                    "file_id": source.get("documentName", ""),
+                    "filename": title,
+                }
+                out.append({"type": "file_citation", "file_citation": cited})
+    return out
+
+
 def _message(candidate: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     parts = candidate.get("content", {}).get("parts", [])
     text = "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
@@ -75,6 +113,9 @@ def _message(candidate: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
     if calls:
         message["tool_calls"] = calls
+    cited = citation_annotations(candidate.get("groundingMetadata"), text)
+    if cited:
+        message["annotations"] = cited
     return message, bool(calls)
 
 

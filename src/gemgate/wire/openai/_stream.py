@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gemgate.wire.openai._response import completion_chunk
+from gemgate.wire.openai._response import citation_annotations, completion_chunk
 
 __all__ = ["SSE_DONE", "ChunkStream", "sse_frame"]
 
@@ -54,10 +54,20 @@ class ChunkStream:
         """The stream's id (the first chunk's ``responseId``)."""
         self.usage: dict[str, Any] | None = None
         """The latest usage seen."""
+        self._texts: dict[int, list[str]] = {}
 
     def convert(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
         """The next Gemini chunk as a ``chat.completion.chunk``."""
         out = completion_chunk(chunk, self.model, first=self.id is None, created=self.created)
+        for candidate, choice in zip(chunk.get("candidates", []), out["choices"], strict=False):
+            delta = choice["delta"]
+            seen = self._texts.setdefault(choice["index"], [])
+            if delta.get("content"):
+                seen.append(delta["content"])
+            if candidate.get("groundingMetadata"):
+                cited = citation_annotations(candidate["groundingMetadata"], "".join(seen))
+                if cited:
+                    delta["annotations"] = cited
         if self.id is None:
             self.id = out["id"]
         if "usage" in out:
