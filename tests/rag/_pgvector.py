@@ -91,8 +91,19 @@ def pgvector_url() -> Iterator[str]:
     bin_dir = pginstall / "bin"
     _run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-N"])
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
-          "-w", "start"])
+    _run(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ]
+    )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
