@@ -19,7 +19,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from tests.servers import POSTGRES_URL, reachable
 
 __all__ = ["pgvector_url", "server_has_pgvector"]
@@ -36,7 +35,7 @@ def server_has_pgvector(url: str) -> bool:
     async def probe() -> bool:
         try:
             conn = await asyncpg.connect(url, timeout=3)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             return False
         try:
             await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")

@@ -20,10 +20,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 
-from gemgate.errors import EmbeddingMismatch, StorageError, StoreNotFound
+from gemgate.errors import ConfigError, EmbeddingMismatch, StorageError, StoreNotFound
 from gemgate.rag._backend import Filter, Vectors
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, StoreInfo
 
@@ -123,7 +123,7 @@ class PostgresBackend:
     def __init__(self, url: str) -> None:
         scheme, sep, rest = url.partition("://")
         if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
-            raise ValueError("expected a postgresql:// URL")
+            raise ConfigError("PostgresBackend expects a postgresql:// URL")
         self._url = f"postgresql://{rest}"
         parts = urlsplit(self._url)
         self._where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
@@ -413,12 +413,7 @@ class PostgresBackend:
         try:
             async with pool.acquire() as conn:
                 yield conn
-        except (
-            OSError,
-            asyncio.TimeoutError,
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-        ) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise self._storage_error("failed", exc) from None
 
     async def _open(self) -> asyncpg.Pool:
@@ -427,7 +422,7 @@ class PostgresBackend:
                 return self._pool
             try:
                 conn = await asyncpg.connect(self._url, timeout=10)
-            except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 raise self._storage_error("cannot be reached", exc) from None
             try:
                 schema = await self._create_schema(conn)
@@ -448,7 +443,7 @@ class PostgresBackend:
 
             try:
                 self._pool = await asyncpg.create_pool(self._url, min_size=1, init=init)
-            except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 raise self._storage_error("cannot be reached", exc) from None
             return self._pool
 
