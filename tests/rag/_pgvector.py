@@ -83,28 +83,21 @@ def pgvector_url() -> Iterator[str]:
             pytest.fail(UNAVAILABLE + " (CI must run these tests)")
         pytest.skip(UNAVAILABLE)
     base = Path(tempfile.mkdtemp(prefix="gemgate-pg-"))
-    base.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(base, user="postgres", group="postgres")
-    data, port = base / "data", _free_port()
-    bin_dir = pginstall / "bin"
-    _run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-N"])
+    data, log, port = base / "data", base / "log", _free_port()
+    pg_ctl = str(pginstall / "bin" / "pg_ctl")
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    _run(
-        [
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ]
-    )
+    try:
+        base.chmod(0o755)
+        if os.geteuid() == 0:
+            shutil.chown(base, user="postgres", group="postgres")
+        _run([str(pginstall / "bin" / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"])
+        _run([pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"])
+    except (OSError, LookupError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"the private pgvector server did not start: {exc}\n{tail}")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+        _run([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"])
         shutil.rmtree(base, ignore_errors=True)

@@ -313,3 +313,30 @@ def test_other_urls_are_refused_without_echoing_them() -> None:
     with pytest.raises(ConfigError) as caught:
         PostgresBackend("mysql://root:Hunter2-secret@db/rag")
     assert "Hunter2-secret" not in str(caught.value)
+
+
+async def test_stores_beyond_the_hnsw_limit_are_searched_exactly(pg: PostgresBackend) -> None:
+    store = await pg.set_embedding((await pg.create_store("wide")).id, "m", 3072)
+    async with pg._connection() as conn:
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_indexes WHERE indexname = $1", _index_name(store.id)
+            )
+            == 0
+        )
+    vectors = unit(3, 3072)
+    info, chunks = document(store.id, ["a", "b", "c"])
+    await pg.put_document(info, chunks, vectors)
+    hits = await pg.vector_search(store.id, vectors[2], 3)
+    assert [h.chunk.text for h in hits][0] == "c" and len(hits) == 3
+
+
+async def test_chunks_need_the_store_size_first(pg: PostgresBackend) -> None:
+    store = await pg.create_store("unsized")
+    info, chunks = document(store.id, ["a"])
+    with pytest.raises(EmbeddingMismatch, match="no embedding size"):
+        await pg.put_document(info, chunks, unit(1, 4))
+    assert await pg.vector_search(store.id, unit(1, 4)[0], 3) == []
+    empty = await pg.put_document(info, [], np.zeros((0, 4), dtype=np.float32))
+    assert empty.chunk_count == 0
+    assert (await pg.get_store(store.id)).document_count == 1

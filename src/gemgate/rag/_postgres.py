@@ -252,6 +252,8 @@ class PostgresBackend:
         )
         async with self._connection() as conn, conn.transaction():
             store = await _owned_store(conn, store_id, owner, share=True)
+            if chunks and not store.dimensions:
+                raise EmbeddingMismatch(f"store {store_id!r} has no embedding size yet")
             if chunks and vectors.shape != (len(chunks), store.dimensions):
                 raise EmbeddingMismatch(
                     f"expected {len(chunks)} vectors of {store.dimensions} dimensions"
@@ -414,7 +416,7 @@ class PostgresBackend:
             async with pool.acquire() as conn:
                 yield conn
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise self._storage_error("failed", exc) from None
+            raise self._storage_error(exc) from None
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
@@ -423,7 +425,7 @@ class PostgresBackend:
             try:
                 conn = await asyncpg.connect(self._url, timeout=10)
             except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-                raise self._storage_error("cannot be reached", exc) from None
+                raise self._storage_error(exc, connecting=True) from None
             try:
                 schema = await self._create_schema(conn)
             finally:
@@ -444,7 +446,7 @@ class PostgresBackend:
             try:
                 self._pool = await asyncpg.create_pool(self._url, min_size=1, init=init)
             except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-                raise self._storage_error("cannot be reached", exc) from None
+                raise self._storage_error(exc, connecting=True) from None
             return self._pool
 
     async def _create_schema(self, conn: asyncpg.Connection) -> str:
@@ -470,14 +472,15 @@ class PostgresBackend:
                     " WHERE typname = 'vector' ORDER BY oid LIMIT 1"
                 )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise self._storage_error("failed", exc) from None
+            raise self._storage_error(exc) from None
         return schema
 
-    def _storage_error(self, what: str, exc: BaseException) -> StorageError:
+    def _storage_error(self, exc: BaseException, *, connecting: bool = False) -> StorageError:
         detail = str(exc) or type(exc).__name__
         if self._password:
             detail = detail.replace(self._password, "***")
-        return StorageError(f"the PostgreSQL server at {self._where} {what}: {detail}")
+        prefix = "cannot connect to PostgreSQL" if connecting else "PostgreSQL"
+        return StorageError(f"{prefix} at {self._where}: {detail}")
 
 
 async def _owned_store(
