@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import string
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -114,23 +115,19 @@ async def test_owners_never_see_each_others_stores(pg: PostgresBackend) -> None:
 
 async def test_keyword_search_survives_hostile_queries(pg: PostgresBackend) -> None:
     store = await pg.set_embedding((await pg.create_store("kw")).id, "m", 4)
-    info, chunks = document(store.id, ["The quick brown fox", "über Straße naïve café"])
-    await pg.put_document(info, chunks, unit(2, 4))
-    for query in [
-        "",
-        "   ",
-        "'",
-        "a & b | !c",
-        "fox:*",
-        "((fox",
-        "\\",
-        "the of and",
-        "日本語",
-        "-",
-    ]:
+    texts = ["The quick brown fox", "über Straße naïve café", "version 3.14 of e-mail"]
+    info, chunks = document(store.id, texts)
+    await pg.put_document(info, chunks, unit(3, 4))
+    hostile = ["", " ", "'", "a & b | !c", "fox:*", "((fox", "\\", "the of", "日本語", "-", "!)"]
+    hostile += ["\x00", "'fox'", "fox''", "fox\\'", "a:b", "<->", "<2>", "'a' & !!'b'", "\u200b"]
+    alphabet = list(string.punctuation + " \t\x00aé中:*!&|")
+    rng = np.random.default_rng(7)
+    hostile += ["".join(rng.choice(alphabet, size=12)) for _ in range(100)]
+    for query in hostile:
         assert isinstance(await pg.keyword_search(store.id, query, 3), list)
     assert [h.chunk.index for h in await pg.keyword_search(store.id, "fox' | !", 3)] == [0]
-    assert [h.chunk.index for h in await pg.keyword_search(store.id, "café", 3)] == [1]
+    assert [h.chunk.index for h in await pg.keyword_search(store.id, "CAFÉ", 3)] == [1]
+    assert [h.chunk.index for h in await pg.keyword_search(store.id, "3.14 e-mail", 3)] == [2]
     ranked = await pg.keyword_search(store.id, "quick zebra café", 3)
     assert {h.chunk.index for h in ranked} == {0, 1}
     assert [h.keyword_rank for h in ranked] == [1, 2]

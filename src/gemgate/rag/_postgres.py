@@ -33,7 +33,7 @@ _DDL_LOCK = 0x67656D676174  # pg_advisory_xact_lock key shared by every gemgate 
 _HNSW_MAX_DIMENSIONS = 2000
 _MAX_QUERY_WORDS = 64
 _STORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"[^\s'\\\x00-\x1f\x7f]+")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rag_stores (
@@ -350,7 +350,7 @@ class PostgresBackend:
         self, store_id: str, query: str, k: int, *, owner: str = "", filter: Filter | None = None
     ) -> list[Hit]:
         """The ``k`` best chunks by full-text relevance (``ts_rank_cd``), any word matching."""
-        words = _WORD.findall(query.lower())[:_MAX_QUERY_WORDS]
+        words = _WORD.findall(query)[:_MAX_QUERY_WORDS]
         async with self._connection() as conn:
             await _owned_store(conn, store_id, owner)
             if not words or k < 1:
