@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 from tests.servers import POSTGRES_URL, reachable
 
-__all__ = ["pgvector_url", "server_has_pgvector"]
+__all__ = ["drop_rag_tables", "pgvector_url", "server_has_pgvector"]
 
 UNAVAILABLE = (
     "pgvector is not installable here: neither the server at 127.0.0.1:5432 has it "
@@ -46,6 +46,15 @@ def server_has_pgvector(url: str) -> bool:
         return True
 
     return asyncio.run(probe())
+
+
+async def drop_rag_tables(url: str) -> None:
+    """Drop the ``rag_*`` tables (and so every store's index) for a test that starts clean."""
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS rag_chunks, rag_documents, rag_stores CASCADE")
+    finally:
+        await conn.close()
 
 
 def _pginstall() -> Path | None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import numpy as np
 import pytest
-from tests.rag._pgvector import pgvector_url, server_has_pgvector
+from tests.rag._pgvector import drop_rag_tables, pgvector_url, server_has_pgvector
 from tests.servers import POSTGRES_URL, reachable
 
 from gemgate.errors import ConfigError, EmbeddingMismatch, StorageError, StoreNotFound
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def pg(pgvector_url: str) -> AsyncIterator[PostgresBackend]:
+    await drop_rag_tables(pgvector_url)
     backend = PostgresBackend(pgvector_url)
     yield backend
     await backend.close()
@@ -80,7 +81,7 @@ async def test_every_method_round_trips(pg: PostgresBackend) -> None:
     current = await pg.get_store(store.id, owner="alice")
     assert (current.document_count, current.chunk_count) == (1, 2)
     assert await pg.find_store("handbook", owner="alice") == current
-    assert store.id in [s.id for s in await pg.list_stores(owner="alice")]
+    assert await pg.list_stores(owner="alice") == [current]
 
     hits = await pg.keyword_search(store.id, "barking dog", 5, owner="alice")
     assert [(h.chunk.text, h.keyword_rank) for h in hits] == [("Dogs bark loudly.", 1)]
