@@ -272,3 +272,19 @@ def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> Non
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match="junk.db"):
         SQLiteBackend(junk)
+
+
+async def test_the_vector_cache_survives_deleting_the_newest_rows(sqlite: SQLiteBackend) -> None:
+    store = await embedded_store(sqlite, OWNER)
+    vectors = unit_vectors(4, seed=6)
+    await add(sqlite, store, ["first"], vectors[:1], owner=OWNER)
+    newest = await add(sqlite, store, ["second"], vectors[1:2], owner=OWNER)
+    assert len(await sqlite.vector_search(store.id, vectors[0], 5, owner=OWNER)) == 2
+
+    await sqlite.delete_document(store.id, newest.id, owner=OWNER)
+    await add(sqlite, store, ["third", "fourth"], vectors[2:], owner=OWNER)
+    for i, text in [(0, "first"), (2, "third"), (3, "fourth")]:
+        hits = await sqlite.vector_search(store.id, vectors[i], 5, owner=OWNER)
+        assert hits[0].chunk.text == text
+        assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+        assert "second" not in {h.chunk.text for h in hits}

@@ -2,9 +2,10 @@
 
 Tables are prefixed ``rag_`` so the file can be shared. Chunk text is indexed by an
 external-content FTS5 table kept in step by triggers; vectors are searched exactly (one
-matrix product) from a per-store matrix loaded lazily and reloaded when the store's
-``generation`` (bumped by every write, in the database, so other connections see it)
-changes. All calls run in a worker thread on one connection, serialised by a lock.
+matrix product) from a per-store matrix loaded lazily and brought up to date when the
+store's ``generation`` (bumped by every write, in the database, so other connections see
+it) changes: chunk numbers are never reused, so only rows added since are read again.
+All calls run in a worker thread on one connection, serialised by a lock.
 
 Ids: stores ``store_…``, documents ``doc_…`` (unless the caller gives one); chunks keep the
 id they come with, or ``{document_id}:{index}`` when it is empty.
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS rag_documents (
 );
 CREATE INDEX IF NOT EXISTS rag_documents_hash ON rag_documents (store_id, content_hash);
 CREATE TABLE IF NOT EXISTS rag_chunks (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     document_id TEXT NOT NULL REFERENCES rag_documents (id) ON DELETE CASCADE,
     store_id TEXT NOT NULL,
@@ -476,7 +477,7 @@ class SQLiteBackend:
                     f"store {store_id!r} holds {store.dimensions}-dimension embeddings;"
                     f" the query has {query.shape[0]}"
                 )
-            matrix = self._matrix(db, store_id)
+            matrix = self._matrix(db, store_id, store.dimensions)
             rows: npt.NDArray[np.intp] | None = None
             if wanted:
                 allowed = _allowed_documents(db, store_id, wanted)
@@ -503,26 +504,44 @@ class SQLiteBackend:
 
         await asyncio.to_thread(close)
 
-    def _matrix(self, db: sqlite3.Connection, store_id: str) -> _Matrix:
-        generation = db.execute(
-            "SELECT generation FROM rag_stores WHERE id = ?", (store_id,)
-        ).fetchone()[0]
+    def _matrix(self, db: sqlite3.Connection, store_id: str, dimensions: int) -> _Matrix:
         cached = self._matrices.get(store_id)
-        if cached is not None and cached.generation == generation:
-            return cached
-        rows = db.execute(
-            "SELECT c.seq, d.seq, c.embedding FROM rag_chunks c"
-            " JOIN rag_documents d ON d.id = c.document_id"
-            " WHERE c.store_id = ? AND c.embedding IS NOT NULL ORDER BY c.seq",
-            (store_id,),
-        ).fetchall()
-        raw = np.frombuffer(b"".join(row[2] for row in rows), dtype="<f4")
-        vectors = raw.reshape(len(rows), -1) if rows else raw.reshape(0, 0)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = (vectors / np.where(norms == 0, np.float32(1), norms)).astype(np.float32)
+        db.execute("BEGIN")
+        try:
+            generation = db.execute(
+                "SELECT generation FROM rag_stores WHERE id = ?", (store_id,)
+            ).fetchone()[0]
+            if cached is not None and cached.generation == generation:
+                return cached
+            rows = db.execute(
+                "SELECT c.seq, d.seq FROM rag_chunks c"
+                " JOIN rag_documents d ON d.id = c.document_id"
+                " WHERE c.store_id = ? AND c.embedding IS NOT NULL ORDER BY c.seq",
+                (store_id,),
+            ).fetchall()
+            seqs = np.fromiter((row[0] for row in rows), np.int64, len(rows))
+            vectors = np.empty((len(rows), dimensions), dtype=np.float32)
+            known = 0
+            if cached is not None and len(cached.seqs) and cached.vectors.shape[1] == dimensions:
+                known = int(cached.seqs[-1])
+            kept = int(np.count_nonzero(seqs <= known))
+            if kept and cached is not None:
+                vectors[:kept] = cached.vectors[np.searchsorted(cached.seqs, seqs[:kept])]
+            fresh = db.execute(
+                "SELECT embedding FROM rag_chunks"
+                " WHERE store_id = ? AND seq > ? AND embedding IS NOT NULL ORDER BY seq",
+                (store_id, known),
+            )
+            for row, (blob,) in enumerate(fresh, kept):
+                vectors[row] = np.frombuffer(blob, dtype="<f4")
+        finally:
+            db.execute("COMMIT")
+        added = vectors[kept:]
+        norms = np.linalg.norm(added, axis=1, keepdims=True)
+        added /= np.where(norms == 0, np.float32(1), norms)
         loaded = _Matrix(
             generation=generation,
-            seqs=np.fromiter((row[0] for row in rows), np.int64, len(rows)),
+            seqs=seqs,
             documents=np.fromiter((row[1] for row in rows), np.int64, len(rows)),
             vectors=vectors,
         )
