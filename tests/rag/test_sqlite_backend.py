@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -288,3 +289,23 @@ async def test_the_vector_cache_survives_deleting_the_newest_rows(sqlite: SQLite
         assert hits[0].chunk.text == text
         assert hits[0].score == pytest.approx(1.0, abs=1e-5)
         assert "second" not in {h.chunk.text for h in hits}
+
+
+async def test_concurrent_writers_on_one_file_lose_nothing(path: Path) -> None:
+    one, two = SQLiteBackend(path), SQLiteBackend(path)
+    try:
+        store = await embedded_store(one, OWNER)
+        writes = [
+            add(backend, store, [f"puffin {n}", "more"], owner=OWNER)
+            for n in range(10)
+            for backend in (one, two)
+        ]
+        documents = await asyncio.gather(*writes)
+        info = await two.get_store(store.id, owner=OWNER)
+        assert (info.document_count, info.chunk_count) == (20, 40)
+        listed = await one.list_documents(store.id, owner=OWNER)
+        assert {d.id for d in listed} == {d.id for d in documents}
+        assert len(await two.vector_search(store.id, unit_vectors(1)[0], 100, owner=OWNER)) == 40
+    finally:
+        await one.close()
+        await two.close()

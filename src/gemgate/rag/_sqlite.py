@@ -535,7 +535,8 @@ class SQLiteBackend:
             for row, (blob,) in enumerate(fresh, kept):
                 vectors[row] = np.frombuffer(blob, dtype="<f4")
         finally:
-            db.execute("COMMIT")
+            if db.in_transaction:
+                db.execute("COMMIT")
         added = vectors[kept:]
         norms = np.linalg.norm(added, axis=1, keepdims=True)
         added /= np.where(norms == 0, np.float32(1), norms)
@@ -606,7 +607,8 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 
