@@ -462,35 +462,36 @@ class SQLiteBackend:
     ) -> list[Hit]:
         """The ``k`` chunks whose vectors have the highest cosine similarity to ``vector``.
 
-        Exact: one product of the store's matrix with the query. A store without vectors
-        yet finds nothing; a query of another size is ``EmbeddingMismatch``.
+        Exact: one product of the store's matrix with the query, computed outside the
+        connection's lock. A store without vectors yet finds nothing; a query of another
+        size is ``EmbeddingMismatch``.
         """
         wanted = check_filter(filter)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
 
-        def search(db: sqlite3.Connection) -> list[Hit]:
+        def candidates(db: sqlite3.Connection) -> tuple[_Matrix, npt.NDArray[np.intp] | None]:
             store = _store(db, store_id, owner)
-            if store.dimensions == 0 or k <= 0:
-                return []
-            if query.shape[0] != store.dimensions:
+            if store.dimensions and query.shape[0] != store.dimensions:
                 raise EmbeddingMismatch(
                     f"store {store_id!r} holds {store.dimensions}-dimension embeddings;"
                     f" the query has {query.shape[0]}"
                 )
             matrix = self._matrix(db, store_id, store.dimensions)
-            rows: npt.NDArray[np.intp] | None = None
-            if wanted:
-                allowed = _allowed_documents(db, store_id, wanted)
-                rows = np.flatnonzero(np.isin(matrix.documents, np.fromiter(allowed, np.int64)))
-            ranked = _nearest(matrix, query, k, rows)
-            found = _hits_by_seq(db, [seq for seq, _ in ranked])
-            return [
-                Hit(chunk=found[seq][0], document=found[seq][1], score=score, vector_rank=i)
-                for i, (seq, score) in enumerate(ranked, 1)
-                if seq in found
-            ]
+            if not wanted:
+                return matrix, None
+            allowed = np.fromiter(_allowed_documents(db, store_id, wanted), np.int64)
+            return matrix, np.flatnonzero(np.isin(matrix.documents, allowed))
 
-        return await self._run(search)
+        matrix, rows = await self._run(candidates)
+        if k <= 0 or len(matrix.seqs) == 0:
+            return []
+        ranked = await asyncio.to_thread(_nearest, matrix, query, k, rows)
+        found = await self._run(lambda db: _hits_by_seq(db, [seq for seq, _ in ranked]))
+        return [
+            Hit(chunk=found[seq][0], document=found[seq][1], score=score, vector_rank=i)
+            for i, (seq, score) in enumerate(ranked, 1)
+            if seq in found
+        ]
 
     async def close(self) -> None:
         """Close the connection (later calls raise ``StorageError``)."""
