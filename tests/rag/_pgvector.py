@@ -8,6 +8,7 @@ run a throwaway cluster for the session. Without either the tests skip, or fail 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import os
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from tests.servers import POSTGRES_URL, reachable
 
 __all__ = ["drop_rag_tables", "pgvector_url", "server_has_pgvector"]
@@ -45,7 +47,8 @@ def server_has_pgvector(url: str) -> bool:
             await conn.close()
         return True
 
-    return asyncio.run(probe())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # callable inside a running loop
+        return pool.submit(asyncio.run, probe()).result()
 
 
 async def drop_rag_tables(url: str) -> None:

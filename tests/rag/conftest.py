@@ -1,5 +1,4 @@
-"""Retrieval-store backends for the contract suite: SQLite always, PostgreSQL (pgvector) once
-its backend and server fixture exist (skipped with a reason until then)."""
+"""Retrieval-store backends for the contract suite: SQLite, and PostgreSQL with pgvector."""
 
 from __future__ import annotations
 
@@ -13,24 +12,16 @@ import pytest
 
 from gemgate.rag._backend import StoreBackend
 from gemgate.rag._sqlite import SQLiteBackend
+from tests.rag._pgvector import pgvector_url
 
-try:
-    from tests.rag._pgvector import pgvector_url  # noqa: F401
-except ImportError:
-    HAVE_PGVECTOR = False
-else:
-    HAVE_PGVECTOR = True
+__all__ = ["pgvector_url"]
 
 
 def make_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
     if kind == "sqlite":
         return SQLiteBackend(tmp_path / "stores.db")
-    if not HAVE_PGVECTOR:
-        pytest.skip("PostgreSQL backend not built yet")
-    try:
-        from gemgate.rag._postgres import PostgresBackend  # type: ignore[import-not-found]
-    except ImportError:
-        pytest.skip("PostgreSQL backend not built yet")
+    from gemgate.rag._postgres import PostgresBackend
+
     url = request.getfixturevalue("pgvector_url")
     backend: StoreBackend = PostgresBackend(url)
     return backend

@@ -11,14 +11,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 import numpy as np
 import pytest
-from tests.rag._pgvector import drop_rag_tables, pgvector_url, server_has_pgvector
-from tests.servers import POSTGRES_URL, reachable
 
 from gemgate.errors import ConfigError, EmbeddingMismatch, StorageError, StoreNotFound
 from gemgate.rag._postgres import PostgresBackend, _index_name, _vector_query
 from gemgate.rag._types import Chunk, DocumentInfo
-
-__all__ = ["pgvector_url"]
+from tests.rag._pgvector import drop_rag_tables, server_has_pgvector
+from tests.servers import POSTGRES_URL, reachable
 
 pytestmark = pytest.mark.anyio
 

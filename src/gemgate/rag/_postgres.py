@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import numpy as np
 
 from gemgate.errors import ConfigError, EmbeddingMismatch, StorageError, StoreNotFound
@@ -33,7 +33,7 @@ _DDL_LOCK = 0x67656D676174  # pg_advisory_xact_lock key shared by every gemgate 
 _HNSW_MAX_DIMENSIONS = 2000
 _MAX_QUERY_WORDS = 64
 _STORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_WORD = re.compile(r"[^\s'\\\x00-\x1f\x7f]+")
+_WORD = re.compile(r"\w+(?:[.\-]\w+)*")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rag_stores (

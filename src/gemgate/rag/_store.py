@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Literal
 
 import anyio
@@ -186,9 +187,7 @@ class Store:
                     if tick is not None:
                         tick(label, added)
 
-            async with anyio.create_task_group() as group:
-                for index, source in enumerate(expanded):
-                    group.start_soon(one, index, source)
+            await together(*(functools.partial(one, i, s) for i, s in enumerate(expanded)))
         for label, outcome, new in results:
             if isinstance(outcome, str):
                 report.failed.append((label, outcome))
@@ -316,11 +315,10 @@ class Store:
         async def by_vector() -> None:
             vector[:] = await self._vector_search(query, wide, filter)
 
-        async with anyio.create_task_group() as group:
-            if mode != "vector":
-                group.start_soon(by_keyword)
-            if mode != "keyword":
-                group.start_soon(by_vector)
+        await together(
+            *([by_keyword] if mode != "vector" else []),
+            *([by_vector] if mode != "keyword" else []),
+        )
         if mode == "keyword":
             return keyword[:k]
         if mode == "vector":
@@ -365,6 +363,19 @@ class Store:
     async def delete(self) -> None:
         """Delete this store with everything in it."""
         await self._stores.delete(self.id)
+
+
+async def together(*calls: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``calls`` at once; a failure is raised as itself, not in an exception group."""
+    try:
+        async with anyio.create_task_group() as group:
+            for call in calls:
+                group.start_soon(call)
+    except BaseExceptionGroup as failed:
+        first: BaseException = failed
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 
 
 def _label(source: SourceLike) -> str:
@@ -423,9 +434,7 @@ async def search_stores(
     async def one(index: int, store: Store) -> None:
         found[index] = await store.search(query, k, filter=filter)
 
-    async with anyio.create_task_group() as group:
-        for index, store in enumerate(stores):
-            group.start_soon(one, index, store)
+    await together(*(functools.partial(one, i, store) for i, store in enumerate(stores)))
     merged = [hit for hits in found for hit in hits]
     merged.sort(key=lambda hit: -hit.score)
     return merged[:k]
