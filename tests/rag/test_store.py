@@ -245,3 +245,20 @@ async def test_document_error_carries_its_status(g: AsyncGemini) -> None:
     with pytest.raises(DocumentError) as caught:
         await read(b"x" * 11, max_bytes=10)
     assert caught.value.status_code == 413
+
+
+def test_the_blocking_client_has_the_same_stores(tmp_path: Path) -> None:
+    from gemgate import Gemini
+
+    with Gemini.emulated(stores_url=f"sqlite:///{tmp_path}/stores.db") as g:
+        store = g.stores.create("blocking")
+        report = store.add(Source("tide.txt", b"High tide comes twice a day."))
+        assert [d.name for d in report.added] == ["tide.txt"]
+        (hit,) = store.search("tide", k=1)
+        assert hit.document.name == "tide.txt"
+        assert store.name == "blocking" and store.info.document_count == 1
+        assert g.stores.find("blocking") is not None
+        assert g.stores.for_owner("someone").find("blocking") is None
+        assert [s.name for s in g.stores.list()] == ["blocking"]
+        store.delete()
+        assert g.stores.list() == []

@@ -38,7 +38,7 @@ from gemgate.projects import ProjectConfig
 if TYPE_CHECKING:
     from google import genai
 
-    from gemgate.client._sync_twins import BlockingCacheManager, BlockingLivePool
+    from gemgate.client._sync_twins import BlockingCacheManager, BlockingLivePool, BlockingStores
     from gemgate.upstream._engine import Engine
 
 __all__ = ["Gemini"]
@@ -254,6 +254,14 @@ class Gemini(Blocking[AsyncGemini], twin_of=AsyncGemini):
 
         pool = self._runner.run(getattr, self._async, "live")
         return self._twin(BlockingLivePool, pool)
+
+    @property
+    def stores(self) -> BlockingStores:
+        """Retrieval stores, blocking (see :class:`~gemgate.rag.Stores`)."""
+        from gemgate.client._sync_twins import BlockingStores
+
+        stores = self._runner.run(getattr, self._async, "stores")
+        return self._twin(BlockingStores, stores)
 
     @property
     def sdk(self) -> genai.Client:

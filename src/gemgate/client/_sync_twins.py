@@ -1,8 +1,8 @@
-"""Blocking twins of the cache manager and the Live pool, for :class:`~gemgate.Gemini`.
+"""Blocking twins of the cache manager, the Live pool and the stores, for ``Gemini``.
 
-``Gemini.cache_manager`` and ``Gemini.live`` return these; each method runs its async
-original on the client's loop thread (see :mod:`gemgate.client._blocking`). A Live session
-taken from the pool is a :class:`BlockingLiveSession`.
+``Gemini.cache_manager``, ``Gemini.live`` and ``Gemini.stores`` return these; each method
+runs its async original on the client's loop thread (see :mod:`gemgate.client._blocking`).
+A Live session taken from the pool is a :class:`BlockingLiveSession`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,17 @@ from gemgate.client._blocking import (
     wrapping,
 )
 from gemgate.live import LivePool, LiveSession
+from gemgate.rag import Store, StoreInfo, Stores
+from gemgate.rag._backend import StoreBackend
+from gemgate.rag._embed import Embedder
 
-__all__ = ["BlockingCacheManager", "BlockingLivePool", "BlockingLiveSession"]
+__all__ = [
+    "BlockingCacheManager",
+    "BlockingLivePool",
+    "BlockingLiveSession",
+    "BlockingStore",
+    "BlockingStores",
+]
 
 
 class BlockingCacheManager(Blocking[CacheManager], twin_of=CacheManager):
@@ -104,3 +113,52 @@ class BlockingLivePool(Blocking[LivePool], twin_of=LivePool):
     process_image = blocking(LivePool.process_image)
     health_check = blocking(LivePool.health_check)
     close = blocking(LivePool.aclose)
+
+
+class BlockingStore(Blocking[Store], twin_of=Store):
+    """A retrieval :class:`~gemgate.rag.Store`, blocking: from ``Gemini.stores``.
+
+    Example::
+
+        with Gemini() as g:
+            store = g.stores.open("handbook")
+            store.add("docs/", progress=True)
+            for hit in store.search("refund policy", k=3):
+                print(round(hit.score, 3), hit.document.name, hit.chunk.text[:60])
+    """
+
+    info = Forwarded[StoreInfo]()
+    id = Forwarded[str]()
+    name = Forwarded[str]()
+    refresh = blocking(Store.refresh)
+    add = blocking(Store.add)
+    replace = blocking(Store.replace)
+    search = blocking(Store.search)
+    documents = blocking(Store.documents)
+    document = blocking(Store.document)
+    chunks = blocking(Store.chunks)
+    delete_document = blocking(Store.delete_document)
+    delete = blocking(Store.delete)
+
+
+class BlockingStores(Blocking[Stores], twin_of=Stores):
+    """:class:`~gemgate.rag.Stores`, blocking: ``Gemini.stores``."""
+
+    backend = Forwarded[StoreBackend]()
+    embedder = Forwarded[Embedder]()
+    owner = Forwarded[str]()
+    create = wrapping(BlockingStore, Stores.create)
+    get = wrapping(BlockingStore, Stores.get)
+    open = wrapping(BlockingStore, Stores.open)
+    list = blocking(Stores.list)
+    delete = blocking(Stores.delete)
+    close = blocking(Stores.aclose)
+
+    def find(self, name: str) -> BlockingStore | None:
+        """The store called ``name`` (or with this id), or None."""
+        found = self._runner.call(Stores.find, self._async, name)
+        return None if found is None else self._twin(BlockingStore, found)
+
+    def for_owner(self, owner: str) -> BlockingStores:
+        """The stores of ``owner``, over the same backend and embedder."""
+        return self._twin(BlockingStores, self._runner.run(Stores.for_owner, self._async, owner))
