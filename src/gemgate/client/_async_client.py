@@ -348,6 +348,8 @@ class AsyncGemini(Operations):
         ``response_format``, ``extra_body={"google": ...}`` …) plus the Gemini-flavoured
         ones (``safety_settings``, ``tool_config``, ``system_instruction``,
         ``cached_content``, Gemini ``tools``); the gateway translates them the same way.
+        ``stores=[store, …]`` grounds the answer on the last question's ``top_k`` (8) best
+        chunks: the message then carries ``annotations`` citing them.
 
         Example::
 
@@ -361,13 +363,11 @@ class AsyncGemini(Operations):
         request = self.build_request(contents, system, params)
         hits = await self._retrieve(stores, contents, top_k)
         if hits:
-            from gemgate.rag import grounded_request
+            from gemgate.rag import ground_response, grounded_request
 
             request = grounded_request(request, hits)
         response = await self.engine.generate(request, model, **_routing(params), cacheable=True)
         if hits:
-            from gemgate.rag import ground_response
-
             ground_response(response, hits)
         return openai.completion(response, model, created=int(self.engine.clock()))
 
@@ -389,12 +389,21 @@ class AsyncGemini(Operations):
         self, messages: Sequence[Mapping[str, Any]], **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """OpenAI-format ``chat.completion.chunk`` dicts, as they arrive (see :meth:`chat`)."""
+        stores: Sequence[Store] = params.pop("stores", ())
+        top_k = int(params.pop("top_k", 8))
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
         request = self.build_request(contents, system, params)
+        hits = await self._retrieve(stores, contents, top_k)
+        feed: Callable[[dict[str, Any]], dict[str, Any]] = lambda chunk: chunk  # noqa: E731
+        if hits:
+            from gemgate.rag import GroundedStream, grounded_request
+
+            request = grounded_request(request, hits)
+            feed = GroundedStream(hits).feed
         chunks = openai.ChunkStream(model, created=int(self.engine.clock()))
         async for chunk in self.engine.stream_generate(request, model, **_routing(params)):
-            yield chunks.convert(chunk)
+            yield chunks.convert(feed(chunk))
 
     async def process_image(
         self,

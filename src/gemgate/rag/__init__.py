@@ -12,6 +12,7 @@ from gemgate.rag._backend import Filter, StoreBackend, Vectors
 from gemgate.rag._embed import Embedder, GeminiEmbedder, Task, unit_rows
 from gemgate.rag._fusion import RRF_K, fuse
 from gemgate.rag._ground import (
+    GroundedStream,
     citations,
     ground_response,
     grounded_request,
@@ -34,6 +35,7 @@ __all__ = [
     "Embedder",
     "Filter",
     "GeminiEmbedder",
+    "GroundedStream",
     "Hit",
     "IngestReport",
     "Page",

@@ -18,6 +18,7 @@ from typing import Any
 from gemgate.rag._types import Citation, Hit
 
 __all__ = [
+    "GroundedStream",
     "citations",
     "ground_response",
     "grounded_request",
@@ -188,3 +189,27 @@ def ground_response(response: dict[str, Any], hits: Sequence[Hit]) -> dict[str, 
         if text:
             candidate["groundingMetadata"] = grounding_metadata(text, hits)
     return response
+
+
+class GroundedStream:
+    """Grounds a stream of GenerateContentResponse chunks on ``hits``, chunk by chunk.
+
+    Texts are gathered per candidate; the chunk that finishes a candidate gets the
+    ``groundingMetadata`` of the whole text (unless the model grounded it itself).
+    """
+
+    def __init__(self, hits: Sequence[Hit]) -> None:
+        self._hits = hits
+        self._texts: dict[int, list[str]] = {}
+
+    def feed(self, chunk: dict[str, Any]) -> dict[str, Any]:
+        """``chunk``, grounded in place if it finishes a candidate."""
+        for position, candidate in enumerate(chunk.get("candidates", [])):
+            seen = self._texts.setdefault(candidate.get("index", position), [])
+            for part in candidate.get("content", {}).get("parts", []):
+                if "text" in part and not part.get("thought"):
+                    seen.append(part["text"])
+            done = candidate.get("finishReason") and not candidate.get("groundingMetadata")
+            if done and self._hits and seen:
+                candidate["groundingMetadata"] = grounding_metadata("".join(seen), self._hits)
+        return chunk
