@@ -12,7 +12,7 @@ tokens before the previous one ended, at the best such boundary.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,7 +25,13 @@ __all__ = ["MAX_CHUNK_TOKENS", "Chunking", "chunk_pages", "count_tokens"]
 MAX_CHUNK_TOKENS = 8192
 """The largest ``Chunking.max_tokens`` accepted."""
 
-_TOKEN = re.compile(r"\b\w{1,6}\b|\w{1,4}|[^\w\s]")
+_TOKEN_PATTERN = r"\b\w{1,6}\b|\w{1,4}|[^\w\s]"
+_TOKEN = re.compile(_TOKEN_PATTERN)
+_STEPS = [
+    (1 << power, re.compile(rf"(?:\s*(?:{_TOKEN_PATTERN})){{0,{1 << power}}}"))
+    for power in range(MAX_CHUNK_TOKENS.bit_length() - 1, -1, -1)
+]
+"""Patterns that skip up to 2**k tokens at once, largest first."""
 _BOUNDARIES = (
     re.compile(r"\n[^\S\n]*\n\s*"),
     re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*[^\S\n]*\n\s*"),
@@ -33,6 +39,9 @@ _BOUNDARIES = (
     re.compile(r"\n\s*"),
 )
 """Where a chunk may end, best first; a match ends where the next chunk may start."""
+_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
+_NONSPACE = re.compile(r"\S")
+_LAST_NONSPACE = re.compile(r".*\S", re.DOTALL)
 
 
 def count_tokens(text: str) -> int:
@@ -74,22 +83,19 @@ def chunk_pages(pages: Sequence[Page], chunking: Chunking = Chunking()) -> list[
     Page offsets are derived from the texts, so the pages' own ``offset`` is not needed.
     """
     text = document_text(pages)
-    spans = _Spans(text)
     offsets, numbers = _page_numbers(pages)
     chunks: list[Chunk] = []
-    for first, last in spans.windows(chunking):
-        start, end = spans.starts[first], spans.ends[last - 1]
-        body = text[start:end]
+    for start, end, tokens in _Cutter(text).spans(chunking):
         chunks.append(
             Chunk(
                 id="",
                 document_id="",
                 index=len(chunks),
-                text=body,
+                text=text[start:end],
                 start=start,
                 end=end,
                 page=numbers[bisect_right(offsets, start) - 1],
-                tokens=count_tokens(body),
+                tokens=tokens,
             )
         )
     return chunks
@@ -104,68 +110,80 @@ def _page_numbers(pages: Sequence[Page]) -> tuple[list[int], list[int]]:
     return offsets, [page.number for page in pages]
 
 
-class _Spans:
-    """A text's tokens as parallel start and end offsets, and where chunks may be cut."""
+class _Cutter:
+    """Finds chunk spans in a text by skipping over tokens with regular expressions."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        for match in _TOKEN.finditer(text):
-            start, end = match.span()
-            self.starts.append(start)
-            self.ends.append(end)
 
-    def windows(self, chunking: Chunking) -> list[tuple[int, int]]:
-        """Each chunk's tokens as ``(first, last)``: tokens ``first`` to ``last - 1``."""
+    def spans(self, chunking: Chunking) -> list[tuple[int, int, int]]:
+        """Each chunk as ``(start, end, tokens)``."""
         size, overlap = chunking.max_tokens, chunking.overlap
-        count = len(self.starts)
-        windows: list[tuple[int, int]] = []
-        first = 0
-        while first < count:
-            last = self._end(first, size)
-            windows.append((first, last))
-            if last >= count:
+        spans: list[tuple[int, int, int]] = []
+        start = self._next_token(0)
+        while start is not None:
+            half = self._advance(start, size // 2)
+            limit = self._advance(half, size - size // 2)
+            after = self._next_token(limit)
+            end, following = (
+                (limit, None) if after is None else self._cut(start, half, limit, after)
+            )
+            tokens = count_tokens(self.text[start:end])
+            spans.append((start, end, tokens))
+            if following is None:
                 break
-            first = self._next_start(first, last, overlap)
-        return windows
+            start = self._overlap_start(start, tokens, following, overlap)
+        return spans
 
-    def _end(self, first: int, size: int) -> int:
-        limit = first + size
-        if limit >= len(self.starts):
-            return len(self.starts)
-        cut = self._best_cut(first + max(1, size // 2), limit)
-        if cut is None:
-            cut = self._space_before(first + 1, first + max(1, size // 2) - 1)
-        return limit if cut is None else cut
+    def _advance(self, position: int, count: int) -> int:
+        """The end of the ``count``-th token from ``position`` (or of the text's last one)."""
+        for step, pattern in _STEPS:
+            if count >= step:
+                count -= step
+                match = pattern.match(self.text, position)
+                position = position if match is None else match.end()
+        return position
 
-    def _next_start(self, first: int, last: int, overlap: int) -> int:
-        if overlap == 0:
-            return last
-        low = max(first + 1, last - overlap)
-        high = last - overlap // 2
-        cut = self._best_cut(low, high) if low <= high else None
-        return last if cut is None else cut
+    def _next_token(self, position: int) -> int | None:
+        match = _NONSPACE.search(self.text, position)
+        return None if match is None else match.start()
 
-    def _best_cut(self, low: int, high: int) -> int | None:
-        """The token index in ``[low, high]`` with the best boundary before it, latest first.
+    def _cut(self, start: int, half: int, limit: int, after: int) -> tuple[int, int]:
+        """Where a chunk from ``start`` ends, and where the text after it begins.
 
-        ``None`` when no token there follows whitespace.
+        ``half`` and ``limit`` end the half-size and full-size chunks; ``after`` starts
+        the token after the full one.
         """
-        earliest, latest = self.starts[low], self.starts[high]
-        lookback = max(0, self.ends[low - 1] - 8)
-        for boundary in _BOUNDARIES:
+        following = self._best_cut(half, after)
+        if following is None:
+            following = self._best_cut(self._advance(start, 1), half, spaces_only=True)
+        if following is None:
+            return limit, after
+        match = _LAST_NONSPACE.match(self.text, start, following)
+        return (following if match is None else match.end()), following
+
+    def _overlap_start(self, start: int, tokens: int, following: int, overlap: int) -> int:
+        if overlap == 0 or tokens <= overlap:
+            return following
+        low = self._advance(start, tokens - overlap)
+        high = self._next_token(self._advance(low, overlap - overlap // 2))
+        cut = None if high is None else self._best_cut(low, high)
+        return following if cut is None or not start < cut <= following else cut
+
+    def _best_cut(self, low: int, high: int, *, spaces_only: bool = False) -> int | None:
+        """The start of the token in ``(low, high]`` with the best boundary before it.
+
+        The latest of the best; ``None`` when no token there follows whitespace.
+        """
+        earliest = self._next_token(low)
+        if earliest is None or earliest > high:
+            return None
+        for boundary in () if spaces_only else _BOUNDARIES:
             best = -1
-            for match in boundary.finditer(self.text, lookback, latest):
+            for match in boundary.finditer(self.text, max(0, low - 8), high):
                 if earliest <= match.end():
                     best = match.end()
             if best >= 0:
-                return bisect_left(self.starts, best)
-        return self._space_before(low, high)
-
-    def _space_before(self, low: int, high: int) -> int | None:
-        """The latest token index in ``[low, high]`` that follows whitespace."""
-        for index in range(high, low - 1, -1):
-            if self.ends[index - 1] < self.starts[index]:
-                return index
-        return None
+                return best
+        space = _LAST_SPACE.match(self.text, low, high)
+        return None if space is None else space.end()

@@ -180,7 +180,7 @@ def _sniff(data: bytes) -> str | None:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        except Exception:
             return None
         return DOCX if "word/document.xml" in names else None
     try:
@@ -226,7 +226,9 @@ def _pdf_pages(data: bytes, name: str) -> list[Page]:
         raise
     except Exception as error:
         raise DocumentError(f"{name}: the PDF is corrupt ({type(error).__name__})") from None
-    return _paginate((number, _normalize_newlines(text).strip()) for number, text in texts)
+    return _paginate(
+        (number, _normalize_newlines(text).replace("\x00", "").strip()) for number, text in texts
+    )
 
 
 def _decrypt(reader: PdfReader, name: str) -> None:
@@ -310,7 +312,7 @@ def _runs(element: ElementTree.Element) -> Iterator[str]:
             yield from _runs(child)
 
 
-_SKIPPED = frozenset({"script", "style", "head", "template", "noscript", "svg"})
+_SKIPPED = frozenset({"script", "style", "template", "noscript", "svg"})
 _PARAGRAPHS = frozenset(
     [
         "p",
@@ -370,10 +372,13 @@ class _TextExtractor(HTMLParser):
         self.pending = ""
         self.skipping = 0
         self.preformatted = 0
+        self.in_head = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
-            self.skipping = 0
+        if tag == "head":
+            self.in_head = True
+        elif tag == "body" or tag in _PARAGRAPHS or (tag in _LINES and tag != "html"):
+            self.in_head = False
         if tag in _SKIPPED:
             self.skipping += 1
         elif tag == "pre":
@@ -384,14 +389,16 @@ class _TextExtractor(HTMLParser):
         self._block(tag, start=True)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
+        if tag == "head":
+            self.in_head = False
+        elif tag in _SKIPPED:
             self.skipping = max(0, self.skipping - 1)
         elif tag == "pre":
             self.preformatted = max(0, self.preformatted - 1)
         self._block(tag, start=False)
 
     def handle_data(self, data: str) -> None:
-        if self.skipping:
+        if self.skipping or self.in_head:
             return
         if not self.preformatted:
             data = re.sub(r"\s+", " ", data)
