@@ -85,7 +85,7 @@ async def test_store_lifecycle_and_paging(target: Target) -> None:
     pager = await client.aio.file_search_stores.list(config={"page_size": 2})
     assert len(pager.page) == 2
     names = [s.name async for s in pager]
-    assert sorted(names) == sorted(s.name for s in created)
+    assert names == [s.name for s in created]  # ascending createTime
 
     await client.aio.file_search_stores.delete(name=first.name)
     with pytest.raises(errors.ClientError) as gone:
@@ -425,3 +425,14 @@ async def test_the_library_sdk_reaches_file_search() -> None:
         metadata = (reply.candidates or [])[0].grounding_metadata
         assert metadata and metadata.grounding_chunks
         await g.sdk.aio.file_search_stores.delete(name=store.name, config={"force": True})
+
+
+async def test_store_keeps_its_embedding_model(target: Target) -> None:
+    client = target.sdk()
+    store = await client.aio.file_search_stores.create(
+        config={"display_name": "embedded", "embedding_model": "gemini-embedding-001"}
+    )
+    assert store.embedding_model == "models/gemini-embedding-001"
+    with pytest.raises(errors.ClientError) as wrong:
+        await client.aio.file_search_stores.create(config={"embedding_model": MODEL})
+    assert wrong.value.code == 400

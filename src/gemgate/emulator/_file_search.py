@@ -147,6 +147,7 @@ class SearchStore:
     display_name: str
     create_time: float
     update_time: float
+    embedding_model: str = ""
     documents: dict[str, StoredDocument] = field(default_factory=dict)
 
     def resource(self, now: float) -> dict[str, Any]:
@@ -166,6 +167,8 @@ class SearchStore:
             ),
         }
         out.update({key: str(value) for key, value in counts.items() if value})
+        if self.embedding_model:
+            out["embeddingModel"] = self.embedding_model
         return out
 
 
@@ -260,7 +263,7 @@ class FileSearchStores:
         """The stores' clock."""
         return self._clock()
 
-    def create(self, project: str, display_name: str) -> SearchStore:
+    def create(self, project: str, display_name: str, embedding_model: str = "") -> SearchStore:
         """Create a store named after its display name."""
         if len(display_name) > _MAX_DISPLAY:
             raise invalid_argument(f"display_name must be at most {_MAX_DISPLAY} characters.")
@@ -271,6 +274,7 @@ class FileSearchStores:
             display_name=display_name,
             create_time=now,
             update_time=now,
+            embedding_model=embedding_model,
         )
         self._stores[store.name] = store
         return store
@@ -283,9 +287,8 @@ class FileSearchStores:
         return store
 
     def list(self, project: str) -> list[SearchStore]:
-        """The project's stores, newest first."""
-        mine = [s for s in reversed(self._stores.values()) if s.project == project]
-        return sorted(mine, key=lambda s: s.create_time, reverse=True)
+        """The project's stores, oldest first (ascending ``createTime``, as the API sorts)."""
+        return [s for s in self._stores.values() if s.project == project]
 
     def delete(self, project: str, name: str, force: bool) -> None:
         """Delete a store; one with documents only with ``force``."""

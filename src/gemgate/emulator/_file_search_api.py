@@ -38,7 +38,13 @@ async def create_store(state: EmulatorState, request: Request, version: str) -> 
     """``POST /{version}/fileSearchStores``."""
     project = state.authenticate(request)
     body = normalize(await read_json(request), "CreateFileSearchStoreRequest")
-    store = state.file_search.create(project, body.get("displayName", ""))
+    model = body.get("embeddingModel", "")
+    if model:
+        spec = state.catalog.find(model)
+        if spec is None or spec.kind != "embed":
+            raise invalid_argument(f"embedding_model {model} is not an embedding model.")
+        model = f"models/{spec.name}"
+    store = state.file_search.create(project, body.get("displayName", ""), model)
     return json_response(store.resource(state.file_search.now()))
 
 
