@@ -352,7 +352,7 @@ class FileSearchStores:
         now = self._clock()
         display = pending.display_name
         document = StoredDocument(
-            name=f"{store.name}/documents/{_resource_id(display or name)}",
+            name=f"{store.name}/documents/{_resource_id(display)}",
             display_name=display,
             custom_metadata=pending.custom_metadata,
             metadata=pending.metadata,
@@ -371,7 +371,7 @@ class FileSearchStores:
         store.update_time = now
         middle = "/upload" if kind == "UploadToFileSearchStore" else ""
         operation = Operation(
-            name=f"{store.name}{middle}/operations/{_resource_id(display or name)}",
+            name=f"{store.name}{middle}/operations/{_resource_id(display)}",
             project=project,
             kind=kind,
             store=store.name,

@@ -164,7 +164,7 @@ async def upload_to_store(
         "UploadToFileSearchStore",
         upload.settings,
         bytes(upload.received),
-        upload.settings.display_name or "upload",
+        upload.settings.display_name or "document",
     )
     return json_response(
         operation.resource(state.file_search.now()), headers={"x-goog-upload-status": "final"}
