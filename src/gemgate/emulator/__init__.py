@@ -1,4 +1,4 @@
-"""A faithful local Gemini API: REST, SSE, Live, files, caches, quotas and fault injection.
+"""A faithful local Gemini API: REST, SSE, Live, files, caches, File Search, quotas and faults.
 
 Example::
 

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gemgate.emulator import _control as control_api
+from gemgate.emulator import _file_search_api as file_search
 from gemgate.emulator import _generation as generation
 from gemgate.emulator import _resources as resources
 from gemgate.emulator._config import EmulatorConfig
@@ -103,6 +104,7 @@ class Emulator:
             route("/{version}/files/{fid}", resources.get_file, ["GET"]),
             route("/{version}/files/{fid}", resources.delete_file, ["DELETE"]),
             route("/upload/{version}/files", resources.upload_file, ["POST"]),
+            *self._file_search_routes(route),
         ]
         if control:
             routes += [
@@ -112,6 +114,29 @@ class Emulator:
                 route("/_emulator/stats", control_api.stats, ["GET"]),
             ]
         return routes
+
+    @staticmethod
+    def _file_search_routes(route: Callable[..., Route]) -> list[Route]:
+        stores = "/{version}/fileSearchStores"
+        return [
+            route(stores, file_search.list_stores, ["GET"]),
+            route(stores, file_search.create_store, ["POST"]),
+            route(stores + "/{sid}", file_search.get_store, ["GET"]),
+            route(stores + "/{sid}", file_search.delete_store, ["DELETE"]),
+            route(stores + "/{sid}", file_search.store_action, ["POST"]),
+            route(stores + "/{sid}/operations/{op}", file_search.get_operation, ["GET"]),
+            route(
+                stores + "/{sid}/upload/operations/{op}",
+                file_search.get_upload_operation,
+                ["GET"],
+            ),
+            route(stores + "/{sid}/documents", file_search.list_documents, ["GET"]),
+            route(stores + "/{sid}/documents/{did}", file_search.get_document, ["GET"]),
+            route(stores + "/{sid}/documents/{did}", file_search.delete_document, ["DELETE"]),
+            route(
+                "/upload/{version}/fileSearchStores/{sid}", file_search.upload_to_store, ["POST"]
+            ),
+        ]
 
     @staticmethod
     async def _model(state: EmulatorState, request: Request, version: str, name: str) -> Response:

@@ -114,6 +114,8 @@ class EmulatorSettings(_Strict):
     """A prompt containing this ends with ``finishReason: SAFETY``."""
     file_processing_seconds: dict[str, float] = Field(default_factory=lambda: {"video/": 2.0})
     """How long uploaded files stay PROCESSING, by MIME type prefix."""
+    file_search_processing_seconds: float = Field(default=0.2, ge=0)
+    """How long a File Search import or upload runs before its operation is done."""
     seed: int = 0
     """Seed for probabilistic fault rules."""
     signature_secret: str = "gemgate-emulator"

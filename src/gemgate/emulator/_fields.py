@@ -150,8 +150,13 @@ MESSAGES: Final[dict[str, dict[str, FieldType]]] = {
         "codeExecution": "object",
         "urlContext": "object",
         "googleMaps": "object",
-        "fileSearch": "object",
+        "fileSearch": _msg("FileSearch"),
         "computerUse": "object",
+    },
+    "FileSearch": {
+        "fileSearchStoreNames": _list("string"),
+        "topK": "int",
+        "metadataFilter": "string",
     },
     "FunctionDeclaration": {
         "name": "string",
@@ -256,6 +261,27 @@ MESSAGES: Final[dict[str, dict[str, FieldType]]] = {
         "sizeBytes": "int64",
         "source": "string",
     },
+    "CreateFileSearchStoreRequest": {"displayName": "string", "embeddingModel": "string"},
+    "UploadToFileSearchStoreRequest": {
+        "displayName": "string",
+        "customMetadata": _list(_msg("CustomMetadata")),
+        "chunkingConfig": _msg("ChunkingConfig"),
+        "mimeType": "string",
+    },
+    "ImportFileRequest": {
+        "fileName": "string",
+        "customMetadata": _list(_msg("CustomMetadata")),
+        "chunkingConfig": _msg("ChunkingConfig"),
+    },
+    "CustomMetadata": {
+        "key": "string",
+        "stringValue": "string",
+        "stringListValue": _msg("StringList"),
+        "numericValue": "float",
+    },
+    "StringList": {"values": _list("string")},
+    "ChunkingConfig": {"whiteSpaceConfig": _msg("WhiteSpaceConfig")},
+    "WhiteSpaceConfig": {"maxTokensPerChunk": "int", "maxOverlapTokens": "int"},
     # Live API (BidiGenerateContent over WebSocket) and its ephemeral tokens.
     "BidiGenerateContentClientMessage": {
         "setup": _msg("BidiGenerateContentSetup"),

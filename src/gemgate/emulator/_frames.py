@@ -25,12 +25,14 @@ _BLOCKED_RATING = {
 }
 
 
-def usage_metadata(prompt: int, candidates: int, thoughts: int, cached: int) -> dict[str, Any]:
+def usage_metadata(
+    prompt: int, candidates: int, thoughts: int, cached: int, tool_use: int = 0
+) -> dict[str, Any]:
     """A ``usageMetadata`` object; zero counts are omitted, as the service does."""
     usage: dict[str, Any] = {"promptTokenCount": prompt}
     if candidates:
         usage["candidatesTokenCount"] = candidates
-    usage["totalTokenCount"] = prompt + candidates + thoughts
+    usage["totalTokenCount"] = prompt + candidates + thoughts + tool_use
     if cached:
         usage["cachedContentTokenCount"] = cached
     usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
@@ -38,6 +40,9 @@ def usage_metadata(prompt: int, candidates: int, thoughts: int, cached: int) -> 
         usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
+    if tool_use:
+        usage["toolUsePromptTokenCount"] = tool_use
+        usage["toolUsePromptTokensDetails"] = [{"modality": "TEXT", "tokenCount": tool_use}]
     return usage
 
 
@@ -80,6 +85,8 @@ class Framing:
             candidate["finishReason"] = draft.finish_reason
             if draft.safety_blocked:
                 candidate["safetyRatings"] = [_BLOCKED_RATING]
+            if draft.grounding_metadata is not None:
+                candidate["groundingMetadata"] = draft.grounding_metadata
         candidate["index"] = index
         return candidate
 
@@ -90,7 +97,11 @@ class Framing:
         candidates = [self._candidate(d, i, d.parts, last=True) for i, d in enumerate(reply.drafts)]
         visible = sum(_visible_tokens(d.parts) for d in reply.drafts)
         usage = usage_metadata(
-            self.prompt_tokens, visible, reply.thoughts_tokens, self.cached_tokens
+            self.prompt_tokens,
+            visible,
+            reply.thoughts_tokens,
+            self.cached_tokens,
+            reply.tool_tokens,
         )
         return self._envelope(candidates, usage)
 
@@ -111,7 +122,9 @@ class Framing:
                 visible += _visible_tokens(step_parts)
                 if step_parts or last:
                     candidates.append(self._candidate(draft, index, step_parts, last))
-            usage = usage_metadata(self.prompt_tokens, visible, thoughts, self.cached_tokens)
+            usage = usage_metadata(
+                self.prompt_tokens, visible, thoughts, self.cached_tokens, reply.tool_tokens
+            )
             chunks.append(self._envelope(candidates, usage))
         return chunks
 

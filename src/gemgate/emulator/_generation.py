@@ -18,6 +18,7 @@ from gemgate.emulator._faults import FaultRule
 from gemgate.emulator._frames import Framing
 from gemgate.emulator._http import DropResponse, dumps, json_response, read_json
 from gemgate.emulator._normalize import normalize
+from gemgate.emulator._retrieval import Grounding, search
 from gemgate.emulator._state import EmulatorState
 from gemgate.emulator._tokens import count_contents, count_request
 from gemgate.emulator._validate import check_contents, check_generate_request
@@ -76,6 +77,31 @@ def _prompt(
     return merged, entry.tokens
 
 
+def _grounding(state: EmulatorState, project: str, request: Mapping[str, Any]) -> Grounding | None:
+    """What the request's ``fileSearch`` tools retrieve for its last turn, if it has any."""
+    tools = [t["fileSearch"] for t in request.get("tools", []) if "fileSearch" in t]
+    if not tools:
+        return None
+    contents = request.get("contents", [])
+    last = contents[-1] if contents else {}
+    question = " ".join(
+        p["text"] for p in last.get("parts", []) if "text" in p and not p.get("thought")
+    )
+    now = state.file_search.now()
+    hits = []
+    for i, tool in enumerate(tools):
+        names = tool.get("fileSearchStoreNames", [])
+        if not names:
+            raise invalid_argument(
+                f"* GenerateContentRequest.tools[{i}].file_search.file_search_store_names: "
+                "file_search_store_names is required."
+            )
+        stores = state.file_search.searchable(project, names)
+        hits += search(stores, tool, question, now)
+    hits.sort(key=lambda h: -h.score)
+    return Grounding(hits, question) if hits else None
+
+
 async def _pre_admission_fault(
     state: EmulatorState, project: str, method: str, model: ModelSpec
 ) -> tuple[Response | None, FaultRule | None]:
@@ -130,6 +156,7 @@ async def generate(
     merged, cached = _prompt(state, project, model, body)
     check_generate_request(merged, model, state.signer)
     state.files.resolve_parts(project, merged["contents"])
+    grounding = _grounding(state, project, merged)
     early, late = await _pre_admission_fault(state, project, method, model)
     if early is not None:
         return early
@@ -137,7 +164,7 @@ async def generate(
     await _admit(state, project, model, tokens, "Generate")
     if late is not None:
         state.quota.record_fault(project, before_admission=False)
-    reply = state.responder.reply(merged, model)
+    reply = state.responder.reply(merged, model, grounding)
     framing = Framing(model.name, secrets.token_urlsafe(16), tokens, cached)
     if not stream:
         if late is not None and late.kind == "malformed":

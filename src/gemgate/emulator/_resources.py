@@ -22,17 +22,21 @@ __all__ = [
     "get_cache",
     "get_file",
     "get_model",
+    "GRANULARITY",
     "list_caches",
     "list_files",
+    "int_header",
     "list_models",
+    "paged",
+    "resumable_step",
     "update_cache",
     "upload_file",
 ]
 
-_GRANULARITY = str(8 * 1024 * 1024)
+GRANULARITY = str(8 * 1024 * 1024)
 
 
-def _paged(request: Request, items: list[Any], key: str, default: int, maximum: int) -> Response:
+def paged(request: Request, items: list[Any], key: str, default: int, maximum: int) -> Response:
     chunk, token = page(
         items,
         request.query_params.get("pageSize"),
@@ -50,7 +54,7 @@ async def list_models(state: EmulatorState, request: Request, version: str) -> R
     """``GET /{version}/models``."""
     state.authenticate(request)
     models = [Catalog.describe(spec) for spec in state.catalog]
-    return _paged(request, models, "models", 50, 1000)
+    return paged(request, models, "models", 50, 1000)
 
 
 async def get_model(state: EmulatorState, request: Request, version: str, name: str) -> Response:
@@ -88,7 +92,7 @@ async def list_caches(state: EmulatorState, request: Request, version: str) -> R
     """``GET /{version}/cachedContents``."""
     project = state.authenticate(request)
     items = [e.resource() for e in state.caches.list(project)]
-    return _paged(request, items, "cachedContents", 50, 1000)
+    return paged(request, items, "cachedContents", 50, 1000)
 
 
 async def get_cache(state: EmulatorState, request: Request, version: str, cid: str) -> Response:
@@ -118,7 +122,7 @@ async def list_files(state: EmulatorState, request: Request, version: str) -> Re
     project = state.authenticate(request)
     now = state.files.now()
     items = [f.resource(now) for f in state.files.list(project)]
-    return _paged(request, items, "files", 10, 100)
+    return paged(request, items, "files", 10, 100)
 
 
 async def get_file(state: EmulatorState, request: Request, version: str, fid: str) -> Response:
@@ -134,7 +138,33 @@ async def delete_file(state: EmulatorState, request: Request, version: str, fid:
     return json_response({})
 
 
-def _int_header(request: Request, name: str) -> int | None:
+async def resumable_step(request: Request, received: bytearray) -> Response | None:
+    """Apply one ``query`` / ``upload`` / ``finalize`` step; None when it finalizes."""
+    command = request.headers.get("x-goog-upload-command", "").replace(" ", "").lower()
+    steps = set(command.split(","))
+    if "query" in steps:
+        return Response(
+            b"",
+            headers={
+                "x-goog-upload-status": "active",
+                "x-goog-upload-size-received": str(len(received)),
+            },
+        )
+    if not steps <= {"upload", "finalize"} or not steps:
+        raise invalid_argument(f"Unsupported X-Goog-Upload-Command: {command!r}")
+    offset = int_header(request, "x-goog-upload-offset")
+    if "upload" in steps:
+        if offset is not None and offset != len(received):
+            raise invalid_argument(
+                f"Upload offset {offset} does not match the {len(received)} bytes received so far."
+            )
+        received.extend(await request.body())
+    if "finalize" not in steps:
+        return Response(b"", headers={"x-goog-upload-status": "active"})
+    return None
+
+
+def int_header(request: Request, name: str) -> int | None:
     value = request.headers.get(name)
     if value is None:
         return None
@@ -151,27 +181,9 @@ async def upload_file(state: EmulatorState, request: Request, version: str) -> R
     if upload_id is None:
         return await _start_upload(state, request, version, command)
     upload = state.files.upload(upload_id)
-    steps = set(command.split(","))
-    if "query" in steps:
-        return Response(
-            b"",
-            headers={
-                "x-goog-upload-status": "active",
-                "x-goog-upload-size-received": str(len(upload.received)),
-            },
-        )
-    if not steps <= {"upload", "finalize"} or not steps:
-        raise invalid_argument(f"Unsupported X-Goog-Upload-Command: {command!r}")
-    offset = _int_header(request, "x-goog-upload-offset")
-    if "upload" in steps:
-        if offset is not None and offset != len(upload.received):
-            raise invalid_argument(
-                f"Upload offset {offset} does not match the {len(upload.received)} bytes "
-                "received so far."
-            )
-        upload.received.extend(await request.body())
-    if "finalize" not in steps:
-        return Response(b"", headers={"x-goog-upload-status": "active"})
+    early = await resumable_step(request, upload.received)
+    if early is not None:
+        return early
     base = str(request.base_url).rstrip("/")
     stored = state.files.finalize(upload, base, version)
     return json_response(
@@ -195,7 +207,7 @@ async def _start_upload(
         project,
         metadata,
         request.headers.get("x-goog-upload-header-content-type"),
-        _int_header(request, "x-goog-upload-header-content-length"),
+        int_header(request, "x-goog-upload-header-content-length"),
     )
     base = str(request.base_url).rstrip("/")
     url = f"{base}/upload/{version}/files?upload_id={upload.upload_id}&upload_protocol=resumable"
@@ -204,6 +216,6 @@ async def _start_upload(
         headers={
             "x-goog-upload-url": url,
             "x-goog-upload-status": "active",
-            "x-goog-upload-chunk-granularity": _GRANULARITY,
+            "x-goog-upload-chunk-granularity": GRANULARITY,
         },
     )

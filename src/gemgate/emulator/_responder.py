@@ -12,12 +12,15 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gemgate.emulator._config import EmulatorSettings, ModelSpec, Rule
 from gemgate.emulator._instances import Instances
 from gemgate.emulator._signatures import Signer
 from gemgate.emulator._tokens import count_text, truncate_tokens
+
+if TYPE_CHECKING:
+    from gemgate.emulator._retrieval import Grounding
 
 __all__ = ["Draft", "Reply", "Responder"]
 
@@ -94,6 +97,7 @@ class Draft:
     finish_reason: str = "STOP"
     thought_text: str = ""
     safety_blocked: bool = False
+    grounding_metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -102,6 +106,8 @@ class Reply:
 
     drafts: list[Draft] = field(default_factory=list)
     block_reason: str | None = None
+    tool_tokens: int = 0
+    """Prompt tokens a tool added, such as the chunks ``fileSearch`` retrieved."""
 
     @property
     def thoughts_tokens(self) -> int:
@@ -130,8 +136,14 @@ class Responder:
         self._settings = settings
         self._signer = signer
 
-    def reply(self, request: Mapping[str, Any], model: ModelSpec) -> Reply:
-        """The reply to ``request`` (contents already include any cached content)."""
+    def reply(
+        self, request: Mapping[str, Any], model: ModelSpec, grounding: Grounding | None = None
+    ) -> Reply:
+        """The reply to ``request`` (contents already include any cached content).
+
+        With ``grounding`` (what a retrieval tool found), the answer is built from the
+        retrieved text and carries ``groundingMetadata``.
+        """
         contents: list[Mapping[str, Any]] = request.get("contents", [])
         last = contents[-1] if contents else {}
         prompt = _texts(last)
@@ -147,11 +159,16 @@ class Responder:
         seeds = [digest] + [
             hashlib.sha256(f"{digest}/{i}".encode()).hexdigest() for i in range(1, count)
         ]
-        drafts = [self._draft(request, model, prompt, seed) for seed in seeds]
-        return Reply(drafts=drafts)
+        drafts = [self._draft(request, model, prompt, seed, grounding) for seed in seeds]
+        return Reply(drafts=drafts, tool_tokens=grounding.tool_tokens if grounding else 0)
 
     def _draft(
-        self, request: Mapping[str, Any], model: ModelSpec, prompt: str, digest: str
+        self,
+        request: Mapping[str, Any],
+        model: ModelSpec,
+        prompt: str,
+        digest: str,
+        grounding: Grounding | None,
     ) -> Draft:
         config = request.get("generationConfig", {})
         thought = self._thought(config, model, prompt, digest)
@@ -165,8 +182,9 @@ class Responder:
             if model.thinking:
                 calls[0]["thoughtSignature"] = self._signer.sign_call(calls[0]["functionCall"])
             return Draft(parts=calls, thought_text=thought)
-        text = answer or self._text(request, model, prompt, digest)
+        text = answer or self._text(request, model, prompt, digest, grounding)
         text, finish = self._limit(text, config)
+        metadata = grounding.metadata(text) if grounding else None
         parts = []
         if thought and config.get("thinkingConfig", {}).get("includeThoughts"):
             parts.append({"text": thought, "thought": True})
@@ -174,7 +192,9 @@ class Responder:
         if model.requires_thought_signatures:
             text_part["thoughtSignature"] = self._signer.sign({"text": digest})
         parts.append(text_part)
-        return Draft(parts=parts, finish_reason=finish, thought_text=thought)
+        return Draft(
+            parts=parts, finish_reason=finish, thought_text=thought, grounding_metadata=metadata
+        )
 
     def _thought(
         self, config: Mapping[str, Any], model: ModelSpec, prompt: str, digest: str
@@ -270,7 +290,14 @@ class Responder:
                 return [{"functionCall": {"name": call.name, "args": dict(call.args)}}]
         return []
 
-    def _text(self, request: Mapping[str, Any], model: ModelSpec, prompt: str, digest: str) -> str:
+    def _text(
+        self,
+        request: Mapping[str, Any],
+        model: ModelSpec,
+        prompt: str,
+        digest: str,
+        grounding: Grounding | None = None,
+    ) -> str:
         config = request.get("generationConfig", {})
         mime = config.get("responseMimeType", "text/plain")
         schema = config.get("responseJsonSchema") or config.get("responseSchema")
@@ -288,6 +315,8 @@ class Responder:
         rule = self._rule(prompt, model, lambda r: r.reply is not None)
         if rule and rule.reply is not None:
             return rule.reply
+        if grounding is not None and grounding.answer:
+            return grounding.answer
         return self._plain(model, prompt, digest)
 
     @staticmethod

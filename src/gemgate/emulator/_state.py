@@ -13,6 +13,7 @@ from gemgate.emulator._catalog import Catalog
 from gemgate.emulator._config import EmulatorConfig, Limits, ModelSpec
 from gemgate.emulator._errors import ApiError, api_key_invalid, not_found
 from gemgate.emulator._faults import FaultInjector
+from gemgate.emulator._file_search import FileSearchStores
 from gemgate.emulator._files import FileStore
 from gemgate.emulator._quota import QuotaTracker
 from gemgate.emulator._responder import Responder
@@ -42,6 +43,7 @@ class EmulatorState:
     faults: FaultInjector = field(init=False)
     caches: CacheStore = field(init=False)
     files: FileStore = field(init=False)
+    file_search: FileSearchStores = field(init=False)
     signer: Signer = field(init=False)
     responder: Responder = field(init=False)
     auth_tokens: AuthTokenStore = field(init=False)
@@ -55,6 +57,7 @@ class EmulatorState:
         self.faults = FaultInjector(settings.seed)
         self.caches = CacheStore(self.clock)
         self.files = FileStore(self.clock, settings.file_processing_seconds)
+        self.file_search = FileSearchStores(self.clock, settings.file_search_processing_seconds)
         self.signer = Signer(settings.signature_secret)
         self.responder = Responder(settings, self.signer)
         self.auth_tokens = AuthTokenStore(self.clock)
@@ -62,10 +65,11 @@ class EmulatorState:
         self._projects = {key: p.name for p in self.config.projects for key in p.keys}
 
     def reset(self) -> None:
-        """Forget caches, files, quota windows, counters, fault rules and Live state."""
+        """Forget caches, files, stores, quota windows, counters, faults and Live state."""
         self.quota.reset()
         self.caches.reset()
         self.files.reset()
+        self.file_search.reset()
         self.auth_tokens.reset()
         self.live_sessions.reset()
         self.faults.set_rules([])

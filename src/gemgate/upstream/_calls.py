@@ -10,7 +10,10 @@ from typing import Any
 __all__ = ["bare_model", "estimate_tokens", "model_method", "referenced_resources"]
 
 _MODEL_PATH = re.compile(r"^/v[^/]+/(?:models|tunedModels)/([^/:?]+):(\w+)")
-_RESOURCE = re.compile(r"(cachedContents/[A-Za-z0-9_-]+|files/[a-z0-9-]+)")
+_RESOURCE = re.compile(
+    r"(cachedContents/[A-Za-z0-9_-]+|files/[a-z0-9-]+|fileSearchStores/[a-z0-9-]+)"
+)
+_BODY_MARKERS = (b"cachedContent", b"fileUri", b"file_uri", b"fileName", b"fileSearchStores/")
 
 
 def bare_model(name: str) -> str:
@@ -35,8 +38,12 @@ def estimate_tokens(body: bytes | Mapping[str, Any] | None) -> int:
 
 
 def referenced_resources(path: str, body: bytes | None) -> list[str]:
-    """Project-owned resources (``cachedContents/x``, ``files/y``) a call refers to."""
+    """Project-owned resources a call refers to.
+
+    ``cachedContents/x``, ``files/y`` and ``fileSearchStores/z`` (named in the path, or in
+    the body as a cache, a ``fileData`` URI or a ``fileSearch`` tool's store).
+    """
     found = _RESOURCE.findall(path.split("?", 1)[0])
-    if body and (b"cachedContent" in body or b"fileUri" in body or b"file_uri" in body):
+    if body and any(marker in body for marker in _BODY_MARKERS):
         found += _RESOURCE.findall(body.decode("utf-8", "replace"))
     return found
