@@ -178,7 +178,7 @@ def test_one_megabyte() -> None:
 
 @pytest.mark.parametrize(
     ("max_tokens", "overlap"),
-    [(15, 0), (8193, 0), (100, 50), (100, -1), (16, 8), (True, 0), (100, 1.5)],
+    [(0, 0), (1, 1), (8193, 0), (100, 50), (100, -1), (16, 8), (True, 0), (100, 1.5)],
 )
 def test_invalid_chunking_is_a_usage_error(max_tokens: object, overlap: object) -> None:
     with pytest.raises(UsageError):
@@ -205,3 +205,24 @@ def test_sentence_ends_without_spaces() -> None:
     chunks = check([Page(text)], Chunking(max_tokens=16, overlap=0))
     assert all(chunk.text.endswith("\u3002") for chunk in chunks)
     assert "".join(chunk.text for chunk in chunks) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab .,!\n")), min_size=1, max_size=200),
+    size=st.integers(min_value=1, max_value=15),
+    data=st.data(),
+)
+def test_tiny_chunk_sizes_still_cover_the_text_and_end(
+    text: str, size: int, data: st.DataObject
+) -> None:
+    overlap = data.draw(st.integers(0, max(0, size // 2 - 1)))
+    pages = [Page(text)]
+    whole = document_text(pages)
+    chunks = chunk_pages(pages, Chunking(max_tokens=size, overlap=overlap))
+    covered: set[int] = set()
+    for chunk in chunks:
+        assert whole[chunk.start : chunk.end] == chunk.text == chunk.text.strip() != ""
+        assert chunk.tokens <= size
+        covered.update(range(chunk.start, chunk.end))
+    assert all(i in covered for i, c in enumerate(whole) if not c.isspace())

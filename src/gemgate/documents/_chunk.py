@@ -58,7 +58,7 @@ def count_tokens(text: str) -> int:
 class Chunking:
     """How documents are cut: at most ``max_tokens`` a chunk, ``overlap`` shared tokens.
 
-    ``max_tokens`` is 16 to :data:`MAX_CHUNK_TOKENS`; ``overlap`` is 0 to less than half
+    ``max_tokens`` is 1 to :data:`MAX_CHUNK_TOKENS`; ``overlap`` is 0 to less than half
     of ``max_tokens``.
     """
 
@@ -66,12 +66,13 @@ class Chunking:
     overlap: int = 80
 
     def __post_init__(self) -> None:
-        if type(self.max_tokens) is not int or not 16 <= self.max_tokens <= MAX_CHUNK_TOKENS:
+        if type(self.max_tokens) is not int or not 1 <= self.max_tokens <= MAX_CHUNK_TOKENS:
             raise UsageError(
-                f"Chunking.max_tokens must be an integer from 16 to {MAX_CHUNK_TOKENS}"
+                f"Chunking.max_tokens must be an integer from 1 to {MAX_CHUNK_TOKENS}"
             )
-        if type(self.overlap) is not int or not 0 <= self.overlap < self.max_tokens // 2:
-            raise UsageError("Chunking.overlap must be an integer from 0 to below max_tokens / 2")
+        ok = self.overlap == 0 or 0 < self.overlap < self.max_tokens // 2
+        if type(self.overlap) is not int or not ok:
+            raise UsageError("Chunking.overlap must be 0, or an integer below max_tokens / 2")
 
 
 def chunk_pages(pages: Sequence[Page], chunking: Chunking = Chunking()) -> list[Chunk]:
@@ -157,7 +158,7 @@ class _Cutter:
         following = self._best_cut(half, after)
         if following is None:
             following = self._best_cut(self._advance(start, 1), half, spaces_only=True)
-        if following is None:
+        if following is None or following <= start:  # no boundary past the start: cut at limit
             return limit, after
         match = _LAST_NONSPACE.match(self.text, start, following)
         return (following if match is None else match.end()), following
