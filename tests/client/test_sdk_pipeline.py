@@ -198,3 +198,22 @@ async def test_a_file_of_an_unknown_owner_is_tried_on_each_project_until_its_own
         assert record["project"] == owner
         assert record["attempts"] > 1  # another project answered 403 first; it was skipped
         assert await stranger.engine.state.disabled_keys() == frozenset()  # "not yours" ≠ bad key
+
+
+async def test_a_file_search_store_routes_its_calls_to_its_project(live: Start) -> None:
+    config = projects(3, keys=1)
+    emu = await live(config)
+    async with emu.client(config) as g:
+        store = await g.sdk.aio.file_search_stores.create(config={"display_name": "handbook"})
+        assert store.name
+        owner = await g.engine.owners.get(store.name)
+        assert owner in {p["name"] for p in config}
+        tool = types.Tool(file_search=types.FileSearch(file_search_store_names=[store.name]))
+        for _ in range(4):  # round robin would reach the other projects: ownership wins
+            await g.sdk.aio.models.generate_content(
+                model=MODEL, contents="Hi", config=types.GenerateContentConfig(tools=[tool])
+            )
+        await g.sdk.aio.file_search_stores.get(name=store.name)
+        history = list(g.get_request_history().values())
+    assert all(h["attempts"] == 1 for h in history)
+    assert {h["project"] for h in history[1:]} == {owner}

@@ -186,6 +186,9 @@ class _Recorded(httpx2.AsyncByteStream):
         name = resource.get("name") if isinstance(resource, dict) else None
         if isinstance(name, str) and name.startswith(("cachedContents/", "files/")):
             await self._exchange.engine.owners.set(name, self._sent.project)
+        elif isinstance(name, str) and name.startswith("fileSearchStores/"):
+            store = "/".join(name.split("/", 2)[:2])  # also from an upload's operation name
+            await self._exchange.engine.owners.set(store, self._sent.project)
         return value.get("usageMetadata")
 
     async def aclose(self) -> None:
