@@ -2,7 +2,8 @@
 
 The same request always gets the same reply; a different conversation gets a different
 one. Replies honour scripted rules, declared tools and ``toolConfig``, structured-output
-schemas, ``stopSequences``, ``maxOutputTokens`` and thinking settings.
+schemas, ``stopSequences``, ``maxOutputTokens`` and thinking settings. Numbered sources in
+the system instruction are answered from, with ``[n]`` citations (see ``_sources``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from gemgate.emulator._config import EmulatorSettings, ModelSpec, Rule
 from gemgate.emulator._instances import Instances
 from gemgate.emulator._signatures import Signer
+from gemgate.emulator._sources import cited_answer, numbered_sources
 from gemgate.emulator._tokens import count_text, truncate_tokens
+from gemgate.emulator._words import STOPWORDS
 
 if TYPE_CHECKING:
     from gemgate.emulator._retrieval import Grounding
@@ -37,52 +40,6 @@ _FILLERS = (
     "Function calls appear when a declared tool fits the request.",
     "Structured output follows the response schema when one is given.",
     "Thinking models also report the tokens they spent thinking.",
-)
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "get",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "please",
-        "tell",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -125,7 +82,7 @@ def _salient(words: Sequence[str]) -> str:
     for i in range(len(words) - 1, 0, -1):
         if words[i][:1].isupper():
             return words[i]
-    content = [w for w in words if w.lower() not in _STOPWORDS and len(w) > 3]
+    content = [w for w in words if w.lower() not in STOPWORDS and len(w) > 3]
     return content[-1] if content else "example"
 
 
@@ -306,7 +263,7 @@ class Responder:
             return str(Instances(digest, words).build(schema))
         if mime == "application/json":
             if schema:
-                value = Instances(digest, [w for w in words if w.lower() not in _STOPWORDS]).build(
+                value = Instances(digest, [w for w in words if w.lower() not in STOPWORDS]).build(
                     schema
                 )
             else:
@@ -317,6 +274,9 @@ class Responder:
             return rule.reply
         if grounding is not None and grounding.answer:
             return grounding.answer
+        sources = numbered_sources(request)
+        if sources and prompt:
+            return cited_answer(sources, prompt)
         return self._plain(model, prompt, digest)
 
     @staticmethod

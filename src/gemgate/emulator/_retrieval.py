@@ -20,8 +20,8 @@ from gemgate.emulator._embedding import embed_text
 from gemgate.emulator._errors import invalid_argument
 from gemgate.emulator._file_search import SearchStore, StoredDocument
 from gemgate.emulator._metadata_filter import parse_filter
-from gemgate.emulator._responder import _STOPWORDS
 from gemgate.emulator._tokens import count_text
+from gemgate.emulator._words import best_sentence, terms
 
 __all__ = ["DEFAULT_TOP_K", "Grounding", "Hit", "search"]
 
@@ -29,18 +29,8 @@ DEFAULT_TOP_K = 5
 _QUOTED = 3
 _DIMENSIONS = 256
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 _K1 = 1.2
 _B = 0.75
-
-
-def _terms(text: str) -> list[str]:
-    words = (w.lower() for w in _WORD.findall(text))
-    return [
-        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-        for w in words
-        if w not in _STOPWORDS
-    ]
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
@@ -86,10 +76,10 @@ def search(
         if document.state(now) == "STATE_ACTIVE" and (accept is None or accept(document.metadata))
         for chunk in document.chunks
     ]
-    query = set(_terms(question))
+    query = set(terms(question))
     if not pool or not query:
         return []
-    bags = [_terms(chunk.text) for chunk, _, _ in pool]
+    bags = [terms(chunk.text) for chunk, _, _ in pool]
     average = sum(len(b) for b in bags) / len(bags) or 1.0
     frequency = {t: sum(1 for b in bags if t in b) for t in query}
     wanted = embed_text(question, _DIMENSIONS)
@@ -121,12 +111,12 @@ class Grounding:
 
     def __init__(self, hits: Sequence[Hit], question: str) -> None:
         self.hits = list(hits)
-        query = set(_terms(question))
+        query = set(terms(question))
         best = max((h.score for h in self.hits), default=1.0) or 1.0
         claims: list[_Claim] = []
         seen: set[str] = set()
         for hit in self.hits[:_QUOTED]:
-            sentence = _best_sentence(hit.chunk.text, query)
+            sentence = best_sentence(hit.chunk.text, query)
             if not sentence or sentence in seen:
                 continue
             seen.add(sentence)
@@ -167,12 +157,3 @@ class Grounding:
             "groundingChunks": [h.grounding_chunk() for h in self.hits],
             "groundingSupports": supports,
         }
-
-
-def _best_sentence(text: str, query: set[str]) -> str:
-    sentences: list[str] = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
-    scored = [(len(query & set(_terms(s))), -i, s) for i, s in enumerate(sentences)]
-    if not scored:
-        return ""
-    overlap, _, sentence = max(scored)
-    return sentence if overlap else sentences[0]
