@@ -98,7 +98,7 @@ class StoresStandIn:
             sent = json.loads(body or b"{}")
             self.sent.append(sent)
             stores = [s for s in sent.get("store_ids") or [] if s in self.stores]
-            replay = _replaying(body)
+            replay = _replaying(body, receive)
             if message is None:
                 await self.app(scope, replay, self._created(send, stores))
             elif stores:
@@ -189,12 +189,13 @@ class StoresStandIn:
         return JSONResponse({"detail": "not found"}, status_code=404)
 
     async def _upload(self, store: StoreRecord, request: Request) -> Response:
-        form = await request.form()
+        uploads: list[tuple[str, bytes]] = []
+        async with request.form() as form:
+            for upload in form.getlist("file"):
+                assert isinstance(upload, UploadFile)
+                uploads.append((upload.filename or "file", await upload.read()))
         report: dict[str, Any] = {"added": [], "unchanged": [], "failed": [], "chunks": 0}
-        for upload in form.getlist("file"):
-            assert isinstance(upload, UploadFile)
-            data = await upload.read()
-            name = upload.filename or "file"
+        for name, data in uploads:
             if name.startswith("huge"):
                 return JSONResponse({"detail": f"<b>{name}</b> is too large"}, status_code=413)
             if not name.endswith(".txt"):
@@ -233,17 +234,18 @@ async def _read(receive: Receive) -> bytes:
             return body
 
 
-def _replaying(body: bytes) -> Receive:
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` that hands out ``body`` (already read) first, then what ``receive`` does."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return replay
 
 
 def _patching_json(send: Send, patch: Any) -> Send:
@@ -337,7 +339,7 @@ def _open_stores(driver: WebDriver) -> None:
 
 
 def _close_drawer(driver: WebDriver, size: str) -> None:
-    if size == "phone":
+    if size == "phone" and driver.find_element(By.ID, "sidebar").is_displayed():
         driver.find_element(By.ID, "close-drawer").click()
         WebDriverWait(driver, WAIT).until(
             lambda d: not d.find_element(By.ID, "sidebar").is_displayed(), "drawer stays"
@@ -391,10 +393,8 @@ def test_a_store_is_filled_searched_and_its_sources_open_the_quoted_chunks(
     )
     picker = store.find_element(By.CSS_SELECTOR, ".store-file")
     picker.send_keys(f"{notes}\n{binary}")
-    report = _wait_for(browser, "#stores .upload-report[data-busy='false']")
-    assert _text(report.find_element(By.CSS_SELECTOR, ".report-summary")) == (
-        "1 added, 0 unchanged, 1 failed · 1 chunks"
-    )
+    _wait_for(browser, "#stores .upload-report[data-busy='false'] .report-summary", "added")
+    assert _texts(browser, "#stores .report-summary") == ["1 added, 0 unchanged, 1 failed · 1 chunk"]
     assert _texts(browser, "#stores .upload-report li") == [
         "Added: hours.txt",
         "Failed: blob.bin: <i>unsupported</i> type",  # a reason is text, never markup
@@ -507,9 +507,9 @@ def test_a_refused_upload_shows_the_gateway_s_reason_as_text(
     assert not store.find_elements(By.CSS_SELECTOR, ".store-name b")
     store.find_element(By.CSS_SELECTOR, ".store-file").send_keys(str(huge))
 
-    report = _wait_for(browser, "#stores .upload-report.error")
-    assert _text(report) == "Upload failed: <b>huge.txt</b> is too large"
-    assert not report.find_elements(By.CSS_SELECTOR, "b")
+    _wait_for(browser, "#stores .upload-report.error", "Upload failed")
+    assert _texts(browser, "#stores .upload-report") == ["Upload failed: <b>huge.txt</b> is too large"]
+    assert not browser.find_elements(By.CSS_SELECTOR, "#stores .upload-report b")
     assert _texts(browser, "#stores .document-name") == []
     # Nothing dropped outside a store is uploaded when it is unclear where it belongs.
     _create_store(browser, "Second")  # two stores open: a drop beside them has no target

@@ -179,7 +179,7 @@ function summary(result) {
   const count = (list) => (list || []).length;
   const parts = [`${count(result.added)} added`, `${count(result.unchanged)} unchanged`];
   if (count(result.failed)) parts.push(`${count(result.failed)} failed`);
-  return `${parts.join(", ")} · ${result.chunks ?? 0} chunks`;
+  return `${parts.join(", ")} · ${plural(result.chunks ?? 0, "chunk", "chunks")}`;
 }
 
 /** A multipart POST with upload progress (``fetch`` reports none): the JSON answer. */
