@@ -274,7 +274,10 @@ function renderStore(store) {
   const counts = document.createElement("span");
   counts.className = "store-counts";
   counts.textContent = `${plural(store.document_count ?? 0, "doc", "docs")} · ${plural(store.chunk_count ?? 0, "chunk", "chunks")}`;
-  label.append(check, name, counts);
+  const words = document.createElement("span");
+  words.className = "store-words";
+  words.append(name, counts);
+  label.append(check, words);
 
   const toggle = document.createElement("button");
   toggle.type = "button";
