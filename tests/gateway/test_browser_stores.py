@@ -35,7 +35,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gemgate.emulator._config import Rule
 
-from .test_browser import (  # noqa: F401  (fixtures)
+from . import test_browser
+from .test_browser import (
     WAIT,
     Servers,
     _load,
@@ -48,11 +49,12 @@ from .test_browser import (  # noqa: F401  (fixtures)
     _texts,
     _until,
     _wait_for,
-    browser,
-    chromium,
-    console,
-    size,
 )
+
+chromium = test_browser.chromium
+browser = test_browser.browser
+console = test_browser.console
+size = test_browser.size
 
 QUESTION = "What are the office hours?"
 CITED = "the office opens at nine o’clock [1]."
@@ -134,7 +136,10 @@ class StoresStandIn:
             text = "".join(p.get("text", "") for p in message.get("parts", []))
             if stores and message["role"] == "model" and "[1]" in text:
                 grounding = _with_offsets(self._grounding(stores), text)
-                message["metadata"] = {**message.get("metadata", {}), "grounding_metadata": grounding}
+                message["metadata"] = {
+                    **message.get("metadata", {}),
+                    "grounding_metadata": grounding,
+                }
         return self._with_stores(body)
 
     def _grounding(self, stores: list[str]) -> dict[str, Any]:
@@ -151,7 +156,13 @@ class StoresStandIn:
                         "pageNumber": 1,
                     }
                 },
-                {"retrievedContext": {"title": "Handbook online", "text": "Online.", "uri": HANDBOOK_URL}},
+                {
+                    "retrievedContext": {
+                        "title": "Handbook online",
+                        "text": "Online.",
+                        "uri": HANDBOOK_URL,
+                    }
+                },
             ],
             "groundingSupports": [
                 {
@@ -229,7 +240,7 @@ async def _read(receive: Receive) -> bytes:
     body = b""
     while True:
         message = await receive()
-        body += message.get("body", b"")
+        body += bytes(message.get("body", b""))
         if not message.get("more_body"):
             return body
 
@@ -361,7 +372,9 @@ def _create_store(driver: WebDriver, name: str) -> WebElement:
 DROP = """
 const [target, files] = arguments;
 const data = new DataTransfer();
-for (const [name, text] of Object.entries(files)) data.items.add(new File([text], name, {type: "text/plain"}));
+for (const [name, text] of Object.entries(files)) {
+  data.items.add(new File([text], name, {type: "text/plain"}));
+}
 for (const type of ["dragover", "drop"]) {
   target.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
 }
@@ -387,14 +400,19 @@ def test_a_store_is_filled_searched_and_its_sources_open_the_quoted_chunks(
     assert _text(store.find_element(By.CSS_SELECTOR, ".store-counts")) == "0 docs · 0 chunks"
     (store_id,) = stand_in.stores
     # A new store opens, ready for documents.
-    assert store.find_element(By.CSS_SELECTOR, ".store-toggle").get_attribute("aria-expanded") == "true"
+    assert (
+        store.find_element(By.CSS_SELECTOR, ".store-toggle").get_attribute("aria-expanded")
+        == "true"
+    )
     assert browser.switch_to.active_element.get_attribute("aria-label") == (
         "Upload documents into “Handbook”"
     )
     picker = store.find_element(By.CSS_SELECTOR, ".store-file")
     picker.send_keys(f"{notes}\n{binary}")
     _wait_for(browser, "#stores .upload-report[data-busy='false'] .report-summary", "added")
-    assert _texts(browser, "#stores .report-summary") == ["1 added, 0 unchanged, 1 failed · 1 chunk"]
+    assert _texts(browser, "#stores .report-summary") == [
+        "1 added, 0 unchanged, 1 failed · 1 chunk"
+    ]
     assert _texts(browser, "#stores .upload-report li") == [
         "Added: hours.txt",
         "Failed: blob.bin: <i>unsupported</i> type",  # a reason is text, never markup
@@ -434,7 +452,10 @@ def test_a_store_is_filled_searched_and_its_sources_open_the_quoted_chunks(
     # The document, then the store, are deleted (each with a second press).
     _open_stores(browser)
     store = _store(browser, "Handbook")
-    if store.find_element(By.CSS_SELECTOR, ".store-toggle").get_attribute("aria-expanded") != "true":
+    if (
+        store.find_element(By.CSS_SELECTOR, ".store-toggle").get_attribute("aria-expanded")
+        != "true"
+    ):
         store.find_element(By.CSS_SELECTOR, ".store-toggle").click()
     delete = _wait_for(browser, "#stores .document-delete")
     assert delete.get_attribute("aria-label") == "Delete “hours.txt”"
@@ -508,7 +529,9 @@ def test_a_refused_upload_shows_the_gateway_s_reason_as_text(
     store.find_element(By.CSS_SELECTOR, ".store-file").send_keys(str(huge))
 
     _wait_for(browser, "#stores .upload-report.error", "Upload failed")
-    assert _texts(browser, "#stores .upload-report") == ["Upload failed: <b>huge.txt</b> is too large"]
+    assert _texts(browser, "#stores .upload-report") == [
+        "Upload failed: <b>huge.txt</b> is too large"
+    ]
     assert not browser.find_elements(By.CSS_SELECTOR, "#stores .upload-report b")
     assert _texts(browser, "#stores .document-name") == []
     # Nothing dropped outside a store is uploaded when it is unclear where it belongs.

@@ -8,17 +8,24 @@ const SKIP_MARKERS = new Set(["CODE", "PRE", "A", "BUTTON"]);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The first groundingMetadata ({groundingChunks, groundingSupports}) in ``values``. */
+/** The first groundingMetadata in ``values``, as {groundingChunks, groundingSupports}. */
 export function groundingOf(...values) {
   for (const value of values) {
     if (!value || typeof value !== "object") continue;
-    if (Array.isArray(value.groundingChunks)) return value;
-    for (const key of GROUNDING_KEYS) {
-      const inner = value[key];
-      if (inner && typeof inner === "object" && Array.isArray(inner.groundingChunks)) return inner;
+    for (const candidate of [value, ...GROUNDING_KEYS.map((key) => value[key])]) {
+      const grounding = asGrounding(candidate);
+      if (grounding) return grounding;
     }
   }
   return null;
+}
+
+function asGrounding(value) {
+  if (!value || typeof value !== "object") return null;
+  const chunks = value.groundingChunks || value.grounding_chunks;
+  if (!Array.isArray(chunks)) return null;
+  const supports = value.groundingSupports || value.grounding_supports;
+  return { groundingChunks: chunks, groundingSupports: Array.isArray(supports) ? supports : [] };
 }
 
 /** One source per grounding chunk, in order (the answer's [n] is the n-th): or [] when
@@ -49,7 +56,7 @@ function textOf(value) {
 /** The sentences that cite chunk ``index``, as the answer's text spells them. */
 function segmentsCiting(grounding, index) {
   const found = [];
-  for (const support of grounding.groundingSupports || grounding.grounding_supports || []) {
+  for (const support of grounding.groundingSupports) {
     const indices = support.groundingChunkIndices || support.grounding_chunk_indices || [];
     if (indices.includes(index) && support.segment) found.push(support.segment);
   }

@@ -98,6 +98,7 @@ async function loadStores() {
   stores.list = list;
   const known = new Set(list.map((s) => s.id));
   for (const id of stores.open) if (!known.has(id)) stores.open.delete(id);
+  stores.selected = stores.selected.filter((id) => known.has(id)); // a deleted store is not searched
   renderStores();
   renderChips();
 }
