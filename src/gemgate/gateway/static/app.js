@@ -6,6 +6,8 @@
 // image and microphone turns (16 kHz PCM); the answer streams back as text_delta frames
 // and a spoken turn's reply is played back.
 // /?mode=live opens the page in Live mode; &session=<id> opens that conversation.
+// Document stores (stores.js) chosen for a chat are sent as store_ids; a grounded answer
+// lists its sources, and its [n] markers open them (citations.js).
 // When the gateway has keys, the page first shows a sign-in view: the key is traded at
 // /api/v1/login for the cookie that the API and the WebSocket accept.
 import { HttpError, SESSIONS, readEvents, request, requestJson, useKey } from "./api.js";
@@ -839,6 +841,7 @@ function setMode(next) {
   if (state.busy) state.busy();
   if (state.recording) stopMic().catch(fail);
   state.mode = next;
+  document.body.dataset.mode = next; // Live turns search no stores: their chips hide
   $("mode-chat").setAttribute("aria-selected", String(next === "chat"));
   $("mode-live").setAttribute("aria-selected", String(next === "live"));
   $("mic").hidden = next !== "live";
