@@ -26,7 +26,7 @@ import os
 import re
 import shutil
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import pairwise
@@ -46,6 +46,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
+from starlette.types import ASGIApp
 
 from gemgate import AsyncGemini
 from gemgate.config import RetrySettings
@@ -148,9 +149,14 @@ class Servers:
 
 
 @asynccontextmanager
-async def _serving(tmp_path: Path, keys: list[GatewayKey]) -> AsyncIterator[Servers]:
+async def _serving(
+    tmp_path: Path,
+    keys: list[GatewayKey],
+    rules: Sequence[Rule] = (),
+    wrap: Callable[[ASGIApp], ASGIApp] = lambda app: app,
+) -> AsyncIterator[Servers]:
     tls = self_signed(tmp_path / "tls")
-    rules = [Rule(match="markdown please", reply=MARKDOWN_REPLY)]
+    rules = [Rule(match="markdown please", reply=MARKDOWN_REPLY), *rules]
     config = EmulatorConfig(emulator=EmulatorSettings(live_chunk_seconds=CHUNK_DELAY, rules=rules))
     slow = SlowStreams(create_emulator(config, control=True))
     slow.delay = CHUNK_DELAY
@@ -164,7 +170,7 @@ async def _serving(tmp_path: Path, keys: list[GatewayKey]) -> AsyncIterator[Serv
             sessions_url=f"sqlite:///{tmp_path / 'sessions.db'}",
             gateway_keys=keys,
         )
-        gateway = await serve_in_loop(create_gateway(client), lifespan="on")
+        gateway = await serve_in_loop(wrap(create_gateway(client)), lifespan="on")
         headers = {"authorization": f"Bearer {KEY_SECRET}"} if keys else {}
         try:
             yield Servers(
@@ -176,10 +182,16 @@ async def _serving(tmp_path: Path, keys: list[GatewayKey]) -> AsyncIterator[Serv
         await emulator.stop()
 
 
-def _run(tmp_path: Path, keys: list[GatewayKey]) -> Iterator[Servers]:
+def _run(
+    tmp_path: Path,
+    keys: list[GatewayKey],
+    rules: Sequence[Rule] = (),
+    wrap: Callable[[ASGIApp], ASGIApp] = lambda app: app,
+) -> Iterator[Servers]:
+    """The gateway (``wrap`` may put a middleware around it) with extra emulator ``rules``."""
     with (
         start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(_serving(tmp_path, keys)) as running,
+        portal.wrap_async_context_manager(_serving(tmp_path, keys, rules, wrap)) as running,
     ):
         yield running
 

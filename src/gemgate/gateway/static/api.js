@@ -19,6 +19,11 @@ export function useKey(key) {
   gatewayKey = key;
 }
 
+/** The headers that carry the key (none when the page signed in without one). */
+export function authHeaders() {
+  return gatewayKey ? { authorization: "Bearer " + gatewayKey } : {};
+}
+
 /** ``fetch`` with JSON bodies and the key; throws an ``HttpError`` unless 2xx. */
 export async function request(url, options = {}) {
   const headers = { ...(options.headers || {}) };

@@ -6,12 +6,16 @@
 // image and microphone turns (16 kHz PCM); the answer streams back as text_delta frames
 // and a spoken turn's reply is played back.
 // /?mode=live opens the page in Live mode; &session=<id> opens that conversation.
+// Document stores (stores.js) chosen for a chat are sent as store_ids; a grounded answer
+// lists its sources, and its [n] markers open them (citations.js).
 // When the gateway has keys, the page first shows a sign-in view: the key is traded at
 // /api/v1/login for the cookie that the API and the WebSocket accept.
 import { HttpError, SESSIONS, readEvents, request, requestJson, useKey } from "./api.js";
 import { Recorder, playPcm, speak } from "./audio.js";
 import { icon, setIcon } from "./icons.js";
+import { citationsElement, citedSources, groundingOf } from "./citations.js";
 import { copyWithFeedback, renderMarkdown, sourcesElement, sourcesOf } from "./markdown.js";
+import { initStores, selectedStores, showStoresOf } from "./stores.js";
 
 const MAX_IMAGE = 6 * 1024 * 1024; // Live frames go up to 8 MiB; base64 adds a third
 const CHAT_IMAGE_BYTES = 4 * 1024 * 1024; // larger chat images are scaled down
@@ -142,7 +146,7 @@ function modelTurn(at) {
   body.setAttribute("aria-busy", "true"); // screen readers wait for the whole answer
   const meta = document.createElement("footer");
   meta.className = "meta";
-  const answer = { turn, body, meta, text: "", sources: [], at, timer: null };
+  const answer = { turn, body, meta, text: "", sources: [], grounding: null, at, timer: null };
   const copy = iconButton("copy", "Copy the answer", () => copyWithFeedback(copy, answer.text), "copy");
   copy.innerHTML = icon("copy", "idle") + icon("check", "done");
   const again = iconButton("redo", "Regenerate the answer", () => regenerate(answer).catch(fail), "regenerate");
@@ -174,7 +178,12 @@ function finishAnswer(answer, { stopped = false, at = nowSeconds() } = {}) {
   answer.body.removeAttribute("aria-busy");
   const old = answer.turn.querySelector(".sources");
   if (old) old.remove();
-  if (answer.sources.length) answer.turn.insertBefore(sourcesElement(answer.sources), answer.meta);
+  const cited = citedSources(answer.grounding);
+  if (cited.length) {
+    answer.turn.insertBefore(citationsElement(cited, answer.body, answer.text), answer.meta);
+  } else if (answer.sources.length) {
+    answer.turn.insertBefore(sourcesElement(answer.sources), answer.meta);
+  }
   answer.meta.querySelector("time").replaceWith(timeElement(at));
   updateActions();
   scrollToEnd();
@@ -240,6 +249,7 @@ async function showHistory(id) {
       const answer = modelTurn(at);
       answer.text = text;
       answer.sources = sourcesOf(m.metadata, m);
+      answer.grounding = groundingOf(m.metadata, m);
       finishAnswer(answer, { at, stopped: Boolean(m.metadata && m.metadata.interrupted) });
     }
   }
@@ -367,11 +377,15 @@ async function openSession(id) {
     await showHistory(id);
   }
   await listSessions();
+  showStoresOf(state.sessions.find((s) => s.id === id));
   input.focus();
 }
 
 async function createSession(title) {
-  const chat = await requestJson(SESSIONS, { method: "POST", json: { title } });
+  const json = { title };
+  const stores = selectedStores();
+  if (stores.length) json.store_ids = stores;
+  const chat = await requestJson(SESSIONS, { method: "POST", json });
   state.current = chat.id;
   return chat;
 }
@@ -403,6 +417,8 @@ async function sendChat(text, images) {
   const body = { content: text, stream: true };
   if (state.model) body.model = state.model;
   if (images.length) body.images = images.map(({ mime_type, data }) => ({ mime_type, data }));
+  const stores = selectedStores();
+  if (stores.length) body.store_ids = stores;
   const answer = modelTurn(nowSeconds());
   answer.question = body; // a stopped turn is not stored: regenerate sends it again
   const unsent = () => {
@@ -444,6 +460,7 @@ function onChatEvent(answer, event) {
   } else if (event.type === "final_answer") {
     if (!answer.text && event.text) answer.text = event.text;
     answer.sources = sourcesOf(event);
+    answer.grounding = groundingOf(event);
   } else if (event.type === "function_call") {
     note(`Using the tool ${event.name}…`, answer.turn);
   } else if (event.type === "max_iterations") {
@@ -460,9 +477,10 @@ function onChatEvent(answer, event) {
 async function regenerate(answer) {
   if (state.busy || !state.current) return;
   const id = encodeURIComponent(state.current);
-  const before = { text: answer.text, sources: answer.sources };
+  const before = { text: answer.text, sources: answer.sources, grounding: answer.grounding };
   answer.text = "";
   answer.sources = [];
+  answer.grounding = null;
   answer.body.innerHTML = "";
   answer.body.setAttribute("aria-busy", "true");
   delete answer.body.dataset.done;
@@ -823,6 +841,7 @@ function setMode(next) {
   if (state.busy) state.busy();
   if (state.recording) stopMic().catch(fail);
   state.mode = next;
+  document.body.dataset.mode = next; // Live turns search no stores: their chips hide
   $("mode-chat").setAttribute("aria-selected", String(next === "chat"));
   $("mode-live").setAttribute("aria-selected", String(next === "live"));
   $("mic").hidden = next !== "live";
@@ -967,6 +986,7 @@ async function boot() {
   const params = new URLSearchParams(location.search);
   if (params.get("mode") === "live") setMode("live");
   loadModels().catch(() => {}); // without the list, the gateway's default model answers
+  initStores(fail);
   const session = params.get("session");
   if (session && !state.current) await openSession(session);
   input.focus();
