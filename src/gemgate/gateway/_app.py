@@ -37,6 +37,7 @@ from gemgate.gateway._openapi import spec
 from gemgate.gateway._routing import Router
 from gemgate.gateway._sessions_api import SessionsRoute
 from gemgate.gateway._sockets import refuse
+from gemgate.gateway._stores_api import StoresRoute
 from gemgate.gateway._table import routes
 from gemgate.gateway._usage_api import UsageRoute
 from gemgate.gateway._ws_chat import ChatSocket
@@ -82,6 +83,7 @@ class Gateway:
         self.native = NativeRoute(client.engine, max_body)
         self.openai = OpenAIRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url, max_body)
+        self.stores = StoresRoute(client, max_body)
         self.keyring = Keyring(
             client.settings.gateway_keys, client.engine.state, client.engine.clock
         )

@@ -26,7 +26,7 @@ from gemgate.gateway._asgi import read_json, send_bytes, send_json, send_stream
 from gemgate.gateway._faces import Problem
 from gemgate.sessions import ChatInfo, ChatManager, ChatNotFound, ChatStorage
 
-__all__ = ["SessionsRoute", "owned_chat", "visible"]
+__all__ = ["SessionsRoute", "owned_chat", "owner_of", "visible"]
 
 PREFIX = "/api/v1/sessions"
 _MAX_BODY = 1024 * 1024
@@ -51,7 +51,7 @@ class SessionsRoute:
     async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /api/v1/sessions``."""
         body = await read_json(receive, _MAX_BODY, empty_ok=True)
-        owner = _owner(scope)
+        owner = owner_of(scope)
         info = await self.manager.create_chat(
             title=_text(body, "title"), user=owner or _text(body, "user")
         )
@@ -60,7 +60,7 @@ class SessionsRoute:
     async def list_all(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /api/v1/sessions`` (``?user=`` filters, without gateway keys)."""
         query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
-        chats = await self.manager.list_chats(user=_owner(scope) or query.get("user") or None)
+        chats = await self.manager.list_chats(user=owner_of(scope) or query.get("user") or None)
         await send_json(send, 200, {"sessions": [c.model_dump() for c in chats]})
 
     async def read(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,7 +106,7 @@ class SessionsRoute:
         await self._turn(info.id, body, receive, send, "", [], replace_last=True)
 
     async def _owned(self, scope: Scope) -> ChatInfo:
-        return await owned_chat(self.manager, scope["path_params"]["session_id"], _owner(scope))
+        return await owned_chat(self.manager, scope["path_params"]["session_id"], owner_of(scope))
 
     async def _turn(
         self,
@@ -156,7 +156,7 @@ def visible(info: ChatInfo, owner: str | None) -> bool:
     return owner is None or info.user == owner
 
 
-def _owner(scope: Scope) -> str | None:
+def owner_of(scope: Scope) -> str | None:
     """The gateway key's name (with keys, each sees only its own sessions)."""
     key = scope.get("gemgate.key")
     return key.name if key is not None else None

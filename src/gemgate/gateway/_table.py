@@ -17,9 +17,12 @@ from gemgate.gateway._openapi import (
     LIVE_TOKEN,
     LOAD_BACKEND,
     NATIVE,
+    NEW_DOCUMENT,
     NEW_SESSION,
+    NEW_STORE,
     REGENERATE,
     RENAME_SESSION,
+    SEARCH_STORE,
     SESSION_MESSAGE,
 )
 from gemgate.gateway._quota_api import PATH as QUOTA
@@ -27,6 +30,8 @@ from gemgate.gateway._quota_api import quota_route
 from gemgate.gateway._routing import Doc, Mount, Route
 from gemgate.gateway._sessions_api import PREFIX as SESSIONS
 from gemgate.gateway._sessions_api import SessionsRoute
+from gemgate.gateway._stores_api import PREFIX as STORES
+from gemgate.gateway._stores_api import StoresRoute
 
 if TYPE_CHECKING:
     from gemgate.gateway._app import Gateway
@@ -40,6 +45,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
         _native(gateway.native),
         *_openai(gateway.openai),
         *_sessions(gateway.sessions),
+        *_stores(gateway.stores),
         Route("GET", QUOTA, quota_route(gateway.client.engine), Doc("Quota windows and keys")),
         Route(
             "GET",
@@ -146,4 +152,26 @@ def _sessions(sessions: SessionsRoute) -> list[Route]:
             sessions.regenerate,
             Doc("Answer the last question again, in place of its answer", REGENERATE),
         ),
+    ]
+
+
+def _stores(stores: StoresRoute) -> list[Route]:
+    one = STORES + "/{store_id}"
+    document = one + "/documents/{document_id}"
+    return [
+        Route("GET", STORES, stores.list_all, Doc("List retrieval stores")),
+        Route("POST", STORES, stores.create, Doc("Create a retrieval store", NEW_STORE, ok=201)),
+        Route("GET", one, stores.read, Doc("A retrieval store")),
+        Route("DELETE", one, stores.delete, Doc("Delete a store with its documents", ok=204)),
+        Route(
+            "POST",
+            one + "/documents",
+            stores.add,
+            Doc("Add documents (multipart files, or JSON text/data/url)", NEW_DOCUMENT, ok=201),
+        ),
+        Route("GET", one + "/documents", stores.documents, Doc("List a store's documents")),
+        Route("GET", document, stores.document, Doc("A document (?chunks=true: its chunks)")),
+        Route("PUT", document, stores.replace, Doc("Replace a document's content", NEW_DOCUMENT)),
+        Route("DELETE", document, stores.delete_document, Doc("Delete a document", ok=204)),
+        Route("POST", one + "/search", stores.search, Doc("Search a store", SEARCH_STORE)),
     ]

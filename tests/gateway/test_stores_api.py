@@ -1,0 +1,221 @@
+"""``/api/v1/stores`` in-process: stores, documents (multipart and JSON), search, errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from gemgate import AsyncGemini
+from gemgate.config import Settings
+from gemgate.gateway import create_app
+from gemgate.projects import GatewayKey, hash_secret
+
+pytestmark = pytest.mark.anyio
+
+FOXES = "The arctic fox changes its coat from brown in summer to white in winter."
+CACTI = "The saguaro cactus stores water in its pleated stem for the dry months."
+A = {"authorization": "Bearer key-a"}
+B = {"authorization": "Bearer key-b"}
+
+
+@pytest.fixture
+async def http(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
+    keys = [
+        GatewayKey(name="a", secret_sha256=hash_secret("key-a")),
+        GatewayKey(name="b", secret_sha256=hash_secret("key-b")),
+    ]
+    settings = Settings(
+        gateway_keys=keys,
+        sessions_url=f"sqlite:///{tmp_path}/gw.db",
+        max_body_bytes=64 * 1024,
+    )
+    client = AsyncGemini(settings=settings)
+    app = create_app(client)
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="http://gateway", headers=A
+    ) as http:
+        yield http
+    await app.sessions.manager.close()
+    await client.aclose()
+
+
+async def _store(http: httpx2.AsyncClient, name: str = "nature") -> str:
+    made = await http.post("/api/v1/stores", json={"name": name, "metadata": {"team": "x"}})
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+async def test_store_lifecycle_documents_and_search(http: httpx2.AsyncClient) -> None:
+    sid = await _store(http)
+    listed = (await http.get("/api/v1/stores")).json()["stores"]
+    assert [s["id"] for s in listed] == [sid] and listed[0]["metadata"] == {"team": "x"}
+    form = await http.post(
+        f"/api/v1/stores/{sid}/documents",
+        files=[
+            ("file", ("foxes.txt", FOXES.encode(), "text/plain")),
+            ("file", ("cacti.md", CACTI.encode(), "text/markdown")),
+        ],
+        data={"metadata": json.dumps({"lang": "en"})},
+    )
+    assert form.status_code == 201, form.text
+    report = form.json()
+    assert sorted(d["name"] for d in report["added"]) == ["cacti.md", "foxes.txt"]
+    assert report["failed"] == [] and report["chunks"] == 2
+    assert all(d["metadata"] == {"lang": "en"} for d in report["added"])
+    text = await http.post(
+        f"/api/v1/stores/{sid}/documents",
+        json={"name": "space.txt", "text": "Jupiter has a great red storm.", "metadata": {"k": 1}},
+    )
+    assert text.status_code == 201 and text.json()["added"][0]["name"] == "space.txt"
+    again = await http.post(
+        f"/api/v1/stores/{sid}/documents",
+        json={"name": "foxes.txt", "data": base64.b64encode(FOXES.encode()).decode()},
+    )
+    assert again.status_code == 201 and len(again.json()["unchanged"]) == 1
+    assert (await http.get(f"/api/v1/stores/{sid}")).json()["document_count"] == 3
+
+    found = await http.post(f"/api/v1/stores/{sid}/search", json={"query": "saguaro water"})
+    assert found.status_code == 200, found.text
+    best = found.json()["hits"][0]
+    assert best["document_name"] == "cacti.md" and "saguaro" in best["text"]
+    assert best["end"] > best["start"] and best["score"] > 0
+    assert {"keyword_rank", "vector_rank", "page", "document_id"} <= set(best)
+    only = await http.post(
+        f"/api/v1/stores/{sid}/search",
+        json={"query": "storm", "filter": {"k": 1}, "mode": "keyword", "k": 5},
+    )
+    assert [h["document_name"] for h in only.json()["hits"]] == ["space.txt"]
+
+    page = (await http.get(f"/api/v1/stores/{sid}/documents", params={"limit": 2})).json()
+    assert len(page["documents"]) == 2 and page["has_more"] is True
+    rest = await http.get(
+        f"/api/v1/stores/{sid}/documents", params={"after": page["documents"][-1]["id"]}
+    )
+    assert len(rest.json()["documents"]) == 1 and rest.json()["has_more"] is False
+    doc = best["document_id"]
+    detail = (await http.get(f"/api/v1/stores/{sid}/documents/{doc}?chunks=true")).json()
+    assert detail["chunks"][0]["text"] == CACTI
+    replaced = await http.put(
+        f"/api/v1/stores/{sid}/documents/{doc}", json={"name": "cacti.md", "text": "Agave."}
+    )
+    assert replaced.status_code == 200, replaced.text
+    new_id = replaced.json()["id"]
+    assert (await http.get(f"/api/v1/stores/{sid}/documents/{doc}")).status_code == 404
+    assert (await http.delete(f"/api/v1/stores/{sid}/documents/{new_id}")).status_code == 204
+    assert (await http.get(f"/api/v1/stores/{sid}")).json()["document_count"] == 2
+    assert (await http.delete(f"/api/v1/stores/{sid}")).status_code == 204
+    assert (await http.get(f"/api/v1/stores/{sid}")).status_code == 404
+
+
+async def test_failed_uploads_answer_their_own_status_and_store_nothing(
+    http: httpx2.AsyncClient,
+) -> None:
+    sid = await _store(http)
+    docs = f"/api/v1/stores/{sid}/documents"
+    for files, status in (
+        ([("file", ("tool.exe", b"MZ\x90\x00\x03binary", "application/x-msdownload"))], 415),
+        ([("file", ("broken.pdf", b"%PDF-1.7 not really", "application/pdf"))], 422),
+        ([("file", ("empty.txt", b"", "text/plain"))], 422),
+        ([("file", ("big.txt", b"x" * 70_000, "text/plain"))], 413),
+    ):
+        answer = await http.post(docs, files=files)
+        assert answer.status_code == status, (files[0][1][0], answer.text)
+        assert answer.json()["detail"]
+    mixed = await http.post(
+        docs,
+        files=[
+            ("file", ("ok.txt", FOXES.encode(), "text/plain")),
+            ("file", ("empty.txt", b"", "text/plain")),
+        ],
+    )
+    assert mixed.status_code == 201
+    assert [f["source"] for f in mixed.json()["failed"]] == ["empty.txt"]
+    assert (await http.get(f"/api/v1/stores/{sid}")).json()["document_count"] == 1
+
+
+async def test_bad_input_is_a_clear_4xx(http: httpx2.AsyncClient) -> None:
+    sid = await _store(http)
+    docs = f"/api/v1/stores/{sid}/documents"
+    for method, url, body, status in (
+        ("POST", "/api/v1/stores", {}, 400),
+        ("POST", "/api/v1/stores", {"name": 3}, 400),
+        ("POST", "/api/v1/stores", {"name": "x", "metadata": []}, 400),
+        ("POST", docs, {"name": "a.txt"}, 400),
+        ("POST", docs, {"name": "a.txt", "text": "x", "data": "eA=="}, 400),
+        ("POST", docs, {"text": "no name"}, 400),
+        ("POST", docs, {"name": "a.txt", "data": "not base64!"}, 400),
+        ("POST", docs, {"name": "a.txt", "text": "x", "chunking": {"max_tokens": 2}}, 400),
+        ("POST", docs, {"url": "http://127.0.0.1/secret.txt"}, 400),
+        ("POST", docs, {"url": "file:///etc/passwd"}, 400),
+        ("POST", f"/api/v1/stores/{sid}/search", {}, 400),
+        ("POST", f"/api/v1/stores/{sid}/search", {"query": "x", "k": 0}, 400),
+        ("POST", f"/api/v1/stores/{sid}/search", {"query": "x", "mode": "fuzzy"}, 400),
+        ("POST", "/api/v1/stores/store_nope/search", {"query": "x"}, 404),
+        ("POST", "/api/v1/stores/store_nope/documents", {"name": "a", "text": "b"}, 404),
+        ("GET", f"{docs}/doc_nope", None, 404),
+        ("PUT", f"{docs}/doc_nope", {"name": "a", "text": "b"}, 404),
+        ("DELETE", f"{docs}/doc_nope", None, 404),
+        ("GET", f"{docs}?limit=0", None, 400),
+    ):
+        answer = await http.request(method, url, json=body)
+        assert answer.status_code == status, (method, url, body, answer.text)
+        assert answer.json()["detail"]
+    broken = await http.post(docs, content=b"{nope", headers={"content-type": "application/json"})
+    assert broken.status_code == 400
+    no_file = await http.post(docs, files=[("other", ("a.txt", b"x", "text/plain"))])
+    assert no_file.status_code == 400
+    assert (await http.get(f"/api/v1/stores/{sid}")).json()["document_count"] == 0
+
+
+async def test_an_oversized_upload_is_refused_by_its_declared_length(
+    http: httpx2.AsyncClient,
+) -> None:
+    sid = await _store(http)
+    sent = [0]
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(200):
+            sent[0] += 1
+            yield b"x" * 1024 * 1024
+
+    answer = await http.post(
+        f"/api/v1/stores/{sid}/documents",
+        content=body(),
+        headers={
+            "content-type": "multipart/form-data; boundary=abc",
+            "content-length": str(200 * 1024 * 1024),
+        },
+    )
+    assert answer.status_code == 413
+    assert sent[0] <= 1
+
+
+async def test_a_key_never_sees_another_keys_stores(http: httpx2.AsyncClient) -> None:
+    sid = await _store(http)
+    added = await http.post(
+        f"/api/v1/stores/{sid}/documents", json={"name": "foxes.txt", "text": FOXES}
+    )
+    doc = added.json()["added"][0]["id"]
+    one = f"/api/v1/stores/{sid}"
+    for method, url, body in (
+        ("GET", one, None),
+        ("DELETE", one, None),
+        ("POST", f"{one}/documents", {"name": "x.txt", "text": "intruder"}),
+        ("GET", f"{one}/documents", None),
+        ("GET", f"{one}/documents/{doc}", None),
+        ("PUT", f"{one}/documents/{doc}", {"name": "x.txt", "text": "intruder"}),
+        ("DELETE", f"{one}/documents/{doc}", None),
+        ("POST", f"{one}/search", {"query": "fox"}),
+    ):
+        answer = await http.request(method, url, json=body, headers=B)
+        assert answer.status_code == 404, (method, url, answer.text)
+    assert (await http.get("/api/v1/stores", headers=B)).json()["stores"] == []
+    mine = (await http.get(one)).json()
+    assert mine["document_count"] == 1
+    hits = (await http.post(f"{one}/search", json={"query": "fox"})).json()["hits"]
+    assert hits[0]["document_id"] == doc
