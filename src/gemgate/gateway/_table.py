@@ -9,21 +9,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gemgate.gateway._assets import serve_asset
+from gemgate.gateway._files_api import FilesRoute
 from gemgate.gateway._native import PREFIX, NativeRoute
 from gemgate.gateway._openai_api import OpenAIRoute
 from gemgate.gateway._openapi import (
     CHAT,
     EMBEDDINGS,
+    FILE_UPLOAD,
     LIVE_TOKEN,
     LOAD_BACKEND,
     NATIVE,
     NEW_DOCUMENT,
     NEW_SESSION,
     NEW_STORE,
+    NEW_VECTOR_STORE,
+    NEW_VECTOR_STORE_FILE,
     REGENERATE,
     RENAME_SESSION,
     SEARCH_STORE,
     SESSION_MESSAGE,
+    VECTOR_STORE_SEARCH,
 )
 from gemgate.gateway._quota_api import PATH as QUOTA
 from gemgate.gateway._quota_api import quota_route
@@ -32,6 +37,7 @@ from gemgate.gateway._sessions_api import PREFIX as SESSIONS
 from gemgate.gateway._sessions_api import SessionsRoute
 from gemgate.gateway._stores_api import PREFIX as STORES
 from gemgate.gateway._stores_api import StoresRoute
+from gemgate.gateway._vector_stores_api import VectorStoresRoute
 
 if TYPE_CHECKING:
     from gemgate.gateway._app import Gateway
@@ -44,6 +50,8 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
     return [
         _native(gateway.native),
         *_openai(gateway.openai),
+        *_files(gateway.files),
+        *_vector_stores(gateway.vector_stores),
         *_sessions(gateway.sessions),
         *_stores(gateway.stores),
         Route("GET", QUOTA, quota_route(gateway.client.engine), Doc("Quota windows and keys")),
@@ -174,4 +182,42 @@ def _stores(stores: StoresRoute) -> list[Route]:
         Route("PUT", document, stores.replace, Doc("Replace a document's content", NEW_DOCUMENT)),
         Route("DELETE", document, stores.delete_document, Doc("Delete a document", ok=204)),
         Route("POST", one + "/search", stores.search, Doc("Search a store", SEARCH_STORE)),
+    ]
+
+
+def _files(files: FilesRoute) -> list[Route]:
+    one = "/v1/files/{file_id}"
+    return [
+        Route("POST", "/v1/files", files.create, Doc("Upload a file (OpenAI)", FILE_UPLOAD)),
+        Route("GET", "/v1/files", files.list_all, Doc("List files (OpenAI)")),
+        Route("GET", one, files.read, Doc("A file (OpenAI)")),
+        Route("GET", one + "/content", files.content, Doc("A file's bytes (OpenAI)")),
+        Route("DELETE", one, files.delete, Doc("Delete a file (OpenAI)")),
+    ]
+
+
+def _vector_stores(stores: VectorStoresRoute) -> list[Route]:
+    base = "/v1/vector_stores"
+    one = base + "/{store_id}"
+    file = one + "/files/{file_id}"
+    return [
+        Route("POST", base, stores.create, Doc("Create a vector store (OpenAI)", NEW_VECTOR_STORE)),
+        Route("GET", base, stores.list_all, Doc("List vector stores (OpenAI)")),
+        Route("GET", one, stores.read, Doc("A vector store (OpenAI)")),
+        Route("DELETE", one, stores.delete, Doc("Delete a vector store (OpenAI)")),
+        Route(
+            "POST",
+            one + "/files",
+            stores.add_file,
+            Doc("Attach and ingest a file (OpenAI)", NEW_VECTOR_STORE_FILE),
+        ),
+        Route("GET", one + "/files", stores.list_files, Doc("List a vector store's files")),
+        Route("GET", file, stores.read_file, Doc("A vector store file (OpenAI)")),
+        Route("DELETE", file, stores.delete_file, Doc("Detach a file, deleting its chunks")),
+        Route(
+            "POST",
+            one + "/search",
+            stores.search,
+            Doc("Search a vector store (OpenAI)", VECTOR_STORE_SEARCH),
+        ),
     ]
