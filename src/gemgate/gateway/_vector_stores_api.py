@@ -207,6 +207,11 @@ class VectorStoresRoute:
         report = await store.add(source, chunking=chunking, metadata=attributes)
         now = int(time.time())
         documents = [*report.added, *report.unchanged]
+        if report.unchanged and report.unchanged[0].metadata != attributes:
+            same = report.unchanged[0]  # the bytes were there: give them these attributes
+            documents = [
+                await store.replace(same.id, source, chunking=chunking, metadata=attributes)
+            ]
         if documents:
             attached = Attachment(
                 store.id,
