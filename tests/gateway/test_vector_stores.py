@@ -181,3 +181,73 @@ async def test_a_key_never_sees_another_keys_vector_stores(app: Gateway) -> None
     assert [s async for s in theirs.vector_stores.list()] == []
     found = await mine.vector_stores.search(store.id, query="fox coat")
     assert [r.file_id for r in found.data] == [file.id]
+
+
+async def _fox_store(client: openai.AsyncOpenAI) -> str:
+    file = await client.files.create(file=("foxes.txt", FOXES), purpose="assistants")
+    return (await client.vector_stores.create(name="foxes", file_ids=[file.id])).id
+
+
+async def test_chat_completions_are_grounded_on_vector_stores(app: Gateway) -> None:
+    client = openai_of(app, KEY_A)
+    store_id = await _fox_store(client)
+    question = [{"role": "user", "content": "Does the arctic fox change its coat in winter?"}]
+    reply = await client.chat.completions.create(
+        model="gemini-2.5-flash",
+        messages=question,  # type: ignore[arg-type]
+        extra_body={"vector_store_ids": [store_id]},
+    )
+    message = reply.choices[0].message
+    assert message.annotations, message
+    cited = message.annotations[0].model_dump()
+    assert cited["type"] == "file_citation"
+    assert cited["file_citation"]["filename"] == "foxes.txt"
+    assert store_id in cited["file_citation"]["file_id"]
+
+    stream = await client.chat.completions.create(
+        model="gemini-2.5-flash",
+        messages=question,  # type: ignore[arg-type]
+        tools=[{"type": "file_search", "vector_store_ids": [store_id], "max_num_results": 3}],  # type: ignore[list-item]
+        stream=True,
+    )
+    deltas = [c.choices[0].delta async for c in stream if c.choices]
+    annotated = [d for d in deltas if (d.model_extra or {}).get("annotations")]
+    assert len(annotated) == 1 and annotated[0] is deltas[-1]
+    notes = (annotated[0].model_extra or {})["annotations"]
+    assert notes[0]["file_citation"]["filename"] == "foxes.txt"
+    text = "".join(d.content or "" for d in deltas)
+    assert notes[0]["file_citation"]["end_index"] <= len(text)
+
+    plain = await client.chat.completions.create(
+        model="gemini-2.5-flash",
+        messages=question,  # type: ignore[arg-type]
+    )
+    assert not plain.choices[0].message.annotations
+
+
+async def test_chat_completions_refuse_unknown_and_foreign_stores(app: Gateway) -> None:
+    store_id = await _fox_store(openai_of(app, KEY_A))
+    theirs = openai_of(app, KEY_B)
+    question = [{"role": "user", "content": "Foxes?"}]
+    for extra in (
+        {"vector_store_ids": [store_id]},
+        {"vector_store_ids": ["store_nope"]},
+        {"tools": [{"type": "file_search", "vector_store_ids": [store_id]}]},
+    ):
+        with pytest.raises(openai.NotFoundError) as refused:
+            await theirs.chat.completions.create(
+                model="gemini-2.5-flash",
+                messages=question,  # type: ignore[arg-type]
+                extra_body=extra,
+            )
+        assert refused.value.body["type"] == "not_found_error"  # type: ignore[index]
+    for extra in (
+        {"vector_store_ids": store_id},
+        {"tools": [{"type": "file_search", "vector_store_ids": [store_id], "max_num_results": 0}]},
+    ):
+        with pytest.raises(openai.BadRequestError):
+            await openai_of(app, KEY_A).chat.completions.create(
+                model="gemini-2.5-flash",
+                messages=question,  # type: ignore[arg-type]
+                extra_body=extra,
+            )
