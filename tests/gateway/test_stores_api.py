@@ -219,3 +219,50 @@ async def test_a_key_never_sees_another_keys_stores(http: httpx2.AsyncClient) ->
     assert mine["document_count"] == 1
     hits = (await http.post(f"{one}/search", json={"query": "fox"})).json()["hits"]
     assert hits[0]["document_id"] == doc
+
+
+def _events(text: str) -> list[dict[str, object]]:
+    return [json.loads(line[6:]) for line in text.split("\n\n") if line.startswith("data: ")]
+
+
+async def test_sessions_answer_grounded_on_their_stores(http: httpx2.AsyncClient) -> None:
+    sid = await _store(http)
+    await http.post(f"/api/v1/stores/{sid}/documents", json={"name": "foxes.txt", "text": FOXES})
+    made = await http.post("/api/v1/sessions", json={"title": "t", "store_ids": [sid]})
+    assert made.status_code == 201 and made.json()["metadata"]["store_ids"] == [sid]
+    chat = made.json()["id"]
+    answer = await http.post(
+        f"/api/v1/sessions/{chat}/messages", json={"content": "Arctic fox coat in winter?"}
+    )
+    assert answer.status_code == 200, answer.text
+    grounding = answer.json()["grounding_metadata"]
+    context = grounding["groundingChunks"][0]["retrievedContext"]
+    assert context["title"] == "foxes.txt" and "arctic fox" in context["text"]
+    streamed = await http.post(
+        f"/api/v1/sessions/{chat}/messages",
+        json={"content": "And the arctic fox in summer?", "stream": True},
+    )
+    final = _events(streamed.text)[-1]
+    assert final["type"] == "final_answer" and final["grounding_metadata"]
+    plain = (await http.post("/api/v1/sessions", json={})).json()["id"]
+    unground = await http.post(f"/api/v1/sessions/{plain}/messages", json={"content": "Fox?"})
+    assert unground.json()["grounding_metadata"] is None
+    override = await http.post(
+        f"/api/v1/sessions/{plain}/messages", json={"content": "Arctic fox?", "store_ids": [sid]}
+    )
+    assert override.json()["grounding_metadata"]["groundingChunks"]
+
+
+async def test_sessions_refuse_stores_they_may_not_use(http: httpx2.AsyncClient) -> None:
+    sid = await _store(http)
+    for body in ({"store_ids": [sid]}, {"store_ids": ["store_nope"]}):
+        refused = await http.post("/api/v1/sessions", json=body, headers=B)
+        assert refused.status_code == 404 and refused.json()["detail"]
+    bad = await http.post("/api/v1/sessions", json={"store_ids": sid})
+    assert bad.status_code == 400
+    assert (await http.get("/api/v1/sessions", headers=B)).json()["sessions"] == []
+    chat = (await http.post("/api/v1/sessions", json={}, headers=B)).json()["id"]
+    for url in (f"/api/v1/sessions/{chat}/messages", f"/api/v1/sessions/{chat}/regenerate"):
+        refused = await http.post(url, json={"content": "Fox?", "store_ids": [sid]}, headers=B)
+        assert refused.status_code == 404, refused.text
+    assert (await http.get(f"/api/v1/sessions/{chat}", headers=B)).json()["message_count"] == 0
