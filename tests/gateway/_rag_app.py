@@ -19,14 +19,22 @@ KEY_B = "key-b"
 
 
 @asynccontextmanager
-async def rag_gateway(tmp_path: Path, max_body: int = 64 * 1024) -> AsyncIterator[Gateway]:
-    """The gateway over the emulator, its sessions, files and stores in ``tmp_path``."""
+async def rag_gateway(
+    tmp_path: Path, max_body: int = 64 * 1024, *, fetch_private: bool = False
+) -> AsyncIterator[Gateway]:
+    """The gateway over the emulator, its sessions, files and stores in ``tmp_path``.
+
+    ``fetch_private`` lets it fetch document URLs on loopback (a test server).
+    """
     keys = [
         GatewayKey(name="a", secret_sha256=hash_secret(KEY_A)),
         GatewayKey(name="b", secret_sha256=hash_secret(KEY_B)),
     ]
     settings = Settings(
-        gateway_keys=keys, sessions_url=f"sqlite:///{tmp_path}/gw.db", max_body_bytes=max_body
+        gateway_keys=keys,
+        sessions_url=f"sqlite:///{tmp_path}/gw.db",
+        max_body_bytes=max_body,
+        image_fetch_private=fetch_private,
     )
     client = AsyncGemini(settings=settings)
     app = create_app(client)

@@ -6,14 +6,20 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
 
 from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import create_app
 from gemgate.projects import GatewayKey, hash_secret
+from tests.conftest import serve_in_loop, stop_serving
+from tests.gateway._rag_app import KEY_A, http_of, rag_gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -266,3 +272,87 @@ async def test_sessions_refuse_stores_they_may_not_use(http: httpx2.AsyncClient)
         refused = await http.post(url, json={"content": "Fox?", "store_ids": [sid]}, headers=B)
         assert refused.status_code == 404, refused.text
     assert (await http.get(f"/api/v1/sessions/{chat}", headers=B)).json()["message_count"] == 0
+
+
+async def test_the_openapi_document_lists_the_retrieval_routes(http: httpx2.AsyncClient) -> None:
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    documents = paths["/api/v1/stores/{store_id}/documents"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(documents)
+    upload = paths["/v1/files"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["required"] == ["file", "purpose"]
+    for path, method in (
+        ("/api/v1/stores", "post"),
+        ("/api/v1/stores/{store_id}/search", "post"),
+        ("/api/v1/stores/{store_id}/documents/{document_id}", "put"),
+        ("/v1/vector_stores", "post"),
+        ("/v1/vector_stores/{store_id}/files", "post"),
+        ("/v1/vector_stores/{store_id}/search", "post"),
+    ):
+        assert paths[path][method]["requestBody"]["content"], (path, method)
+    for path in (
+        "/api/v1/stores/{store_id}",
+        "/v1/files/{file_id}/content",
+        "/v1/vector_stores/{store_id}/files/{file_id}",
+    ):
+        assert "get" in paths[path]
+    session = paths["/api/v1/sessions"]["post"]["requestBody"]["content"]["application/json"]
+    assert "store_ids" in session["schema"]["properties"]
+
+
+async def test_documents_are_fetched_from_urls_with_the_guard(tmp_path: Path) -> None:
+    async def page(request: Any) -> Response:
+        return Response(FOXES.encode(), media_type="text/plain; charset=utf-8")
+
+    async def moved(request: Any) -> Response:
+        return Response(status_code=302, headers={"location": "/foxes.txt"})
+
+    async def huge(request: Any) -> Response:
+        return Response(b"y" * 70_000, media_type="text/plain")
+
+    site = Starlette(
+        routes=[Route("/foxes.txt", page), Route("/moved", moved), Route("/huge.txt", huge)]
+    )
+    server, task, base = await serve_in_loop(site)
+    (tmp_path / "open").mkdir()
+    (tmp_path / "guarded").mkdir()
+    try:
+        async with (
+            rag_gateway(tmp_path / "open", fetch_private=True) as app,
+            http_of(app, KEY_A) as http,
+        ):
+            sid = await _store(http)
+            docs = f"/api/v1/stores/{sid}/documents"
+            fetched = await http.post(docs, json={"url": f"{base}/foxes.txt"})
+            assert fetched.status_code == 201, fetched.text
+            added = fetched.json()["added"][0]
+            assert added["name"] == "foxes.txt" and added["source"] == f"{base}/foxes.txt"
+            assert added["mime_type"] == "text/plain"
+            assert (await http.post(docs, json={"url": f"{base}/moved"})).status_code == 400
+            assert (await http.post(docs, json={"url": f"{base}/huge.txt"})).status_code == 413
+        async with rag_gateway(tmp_path / "guarded") as app, http_of(app, KEY_A) as http:
+            sid = await _store(http)
+            refused = await http.post(
+                f"/api/v1/stores/{sid}/documents", json={"url": f"{base}/foxes.txt"}
+            )
+            assert refused.status_code == 400 and "non-public" in refused.json()["detail"]
+    finally:
+        await stop_serving(server, task)
+
+
+async def test_a_chunked_upload_is_cut_off_at_the_cap(http: httpx2.AsyncClient) -> None:
+    sid = await _store(http)
+    sent = [0]
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"--abc\r\nContent-Disposition: form-data; name=file; filename=a.txt\r\n\r\n"
+        for _ in range(200):
+            sent[0] += 1
+            yield b"x" * 16 * 1024
+
+    answer = await http.post(
+        f"/api/v1/stores/{sid}/documents",
+        content=body(),
+        headers={"content-type": "multipart/form-data; boundary=abc"},
+    )
+    assert answer.status_code == 413
+    assert sent[0] <= 5
