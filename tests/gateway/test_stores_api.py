@@ -257,6 +257,10 @@ async def test_sessions_answer_grounded_on_their_stores(http: httpx2.AsyncClient
         f"/api/v1/sessions/{plain}/messages", json={"content": "Arctic fox?", "store_ids": [sid]}
     )
     assert override.json()["grounding_metadata"]["groundingChunks"]
+    off = await http.post(
+        f"/api/v1/sessions/{chat}/messages", json={"content": "Arctic fox?", "store_ids": []}
+    )
+    assert off.status_code == 200 and off.json()["grounding_metadata"] is None
 
 
 async def test_sessions_refuse_stores_they_may_not_use(http: httpx2.AsyncClient) -> None:

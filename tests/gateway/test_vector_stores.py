@@ -73,6 +73,10 @@ async def test_vector_store_lifecycle_with_the_official_client(app: Gateway) -> 
     assert retrieved.status == "completed"
     assert [s.id async for s in client.vector_stores.list()] == [store.id]
 
+    async with http_of(app, KEY_A) as http:  # its document deleted the other way first
+        listed_docs = (await http.get(f"/api/v1/stores/{store.id}/documents")).json()
+        doc = next(d["id"] for d in listed_docs["documents"] if d["name"] == "cacti.md")
+        assert (await http.delete(f"/api/v1/stores/{store.id}/documents/{doc}")).status_code == 204
     gone = await client.vector_stores.files.delete(cacti.id, vector_store_id=store.id)
     assert gone.deleted
     after = await client.vector_stores.search(store.id, query="saguaro water")

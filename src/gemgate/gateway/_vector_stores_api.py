@@ -9,6 +9,7 @@ key, and an ``and`` of those; any other filter is a 400.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.client._async_client import AsyncGemini
 from gemgate.documents import Chunking
-from gemgate.errors import UsageError
+from gemgate.errors import StoreNotFound, UsageError
 from gemgate.gateway._asgi import read_json, send_json
 from gemgate.gateway._faces import Problem
 from gemgate.gateway._files import Attachment, Files
@@ -129,7 +130,8 @@ class VectorStoresRoute:
             if a.file_id != attached.file_id and a.document_id == attached.document_id
         ]
         if attached.document_id and not others:
-            await store.delete_document(attached.document_id)
+            with contextlib.suppress(StoreNotFound):  # already deleted through /api/v1/stores
+                await store.delete_document(attached.document_id)
         await self._files.detach(owner, store.id, attached.file_id)
         await send_json(
             send,
