@@ -105,6 +105,10 @@ async def test_a_file_that_cannot_be_ingested_is_failed_with_its_reason(app: Gat
         assert attached.last_error.message
     counts = (await client.vector_stores.retrieve(store.id)).file_counts
     assert (counts.failed, counts.completed, counts.total) == (3, 0, 3)
+    failed = client.vector_stores.files.list(vector_store_id=store.id, filter="failed", limit=2)
+    assert len([f async for f in failed]) == 3
+    done = client.vector_stores.files.list(vector_store_id=store.id, filter="completed")
+    assert [f async for f in done] == []
     async with http_of(app, KEY_A) as http:
         info = (await http.get(f"/api/v1/stores/{store.id}")).json()
     assert info["document_count"] == 0

@@ -174,13 +174,21 @@ class Files:
             await conn.execute(_attached.insert().values(**values))
 
     async def attachments(
-        self, owner: str, store_id: str, *, limit: int = 10_000, after: str | None = None
+        self,
+        owner: str,
+        store_id: str,
+        *,
+        limit: int = 10_000,
+        after: str | None = None,
+        status: str | None = None,
     ) -> list[Attachment]:
-        """The files attached to a store, newest first."""
+        """The files attached to a store, newest first (only ``status`` ones, if given)."""
         await self._schema()
         query = sa.select(_attached).where(
             _attached.c.owner == owner, _attached.c.store_id == store_id
         )
+        if status:
+            query = query.where(_attached.c.status == status)
         if after:
             seq = (
                 sa.select(_attached.c.seq)

@@ -109,10 +109,13 @@ class VectorStoresRoute:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         limit = limit_of(query.get("limit", "10000"))
         attached = await self._files.attachments(
-            owner_of(scope) or "", store.id, limit=limit + 1, after=query.get("after") or None
+            owner_of(scope) or "",
+            store.id,
+            limit=limit + 1,
+            after=query.get("after") or None,
+            status=query.get("filter") or None,
         )
-        status = query.get("filter")
-        data = [_file_json(a) for a in attached if not status or a.status == status]
+        data = [_file_json(a) for a in attached]
         await send_json(send, 200, page(data, limit))
 
     async def read_file(self, scope: Scope, receive: Receive, send: Send) -> None:
