@@ -27,6 +27,8 @@ from gemgate.gateway._backends import Registry
 from gemgate.gateway._backends_api import BackendsRoute
 from gemgate.gateway._budgets import Budgets
 from gemgate.gateway._faces import GOOGLE, Answer, Face, Problem, expected, face_of
+from gemgate.gateway._files import Files
+from gemgate.gateway._files_api import FilesRoute
 from gemgate.gateway._keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway._live_api import LiveRoute, Logins
 from gemgate.gateway._metrics import CONTENT_TYPE as METRICS_TYPE
@@ -37,10 +39,13 @@ from gemgate.gateway._openapi import spec
 from gemgate.gateway._routing import Router
 from gemgate.gateway._sessions_api import SessionsRoute
 from gemgate.gateway._sockets import refuse
+from gemgate.gateway._stores_api import StoresRoute
 from gemgate.gateway._table import routes
 from gemgate.gateway._usage_api import UsageRoute
+from gemgate.gateway._vector_stores_api import VectorStoresRoute
 from gemgate.gateway._ws_chat import ChatSocket
 from gemgate.gateway._ws_live import Charge, LiveSocket
+from gemgate.rag import stores_url_of
 from gemgate.serving import settle_gc
 from gemgate.upstream._calls import model_method
 from gemgate.upstream._pipeline import UPSTREAM_WAIT
@@ -82,6 +87,10 @@ class Gateway:
         self.native = NativeRoute(client.engine, max_body)
         self.openai = OpenAIRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url, max_body)
+        self.stores = StoresRoute(client, max_body)
+        files = Files(_files_url(client.settings))
+        self.files = FilesRoute(files, max_body)
+        self.vector_stores = VectorStoresRoute(client, files)
         self.keyring = Keyring(
             client.settings.gateway_keys, client.engine.state, client.engine.clock
         )
@@ -340,6 +349,7 @@ class Gateway:
                 await self.backends.aclose()
                 await self.sessions.manager.close()
                 await self.usage.aclose()
+                await self.files.files.aclose()
                 await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -359,6 +369,13 @@ def _no_route(scope: Scope, allowed: tuple[str, ...]) -> Problem:
             405, f"{method} is not allowed on {path} (use {methods})", headers=[("allow", methods)]
         )
     return Problem(404, f"Invalid URL ({method} {path})")
+
+
+def _files_url(settings: Settings) -> str:
+    """Where ``/v1/files`` keeps files: the sessions database if SQL, else the stores'."""
+    if settings.sessions_url.startswith(("sqlite", "postgres")):
+        return settings.sessions_url
+    return stores_url_of(settings.stores_url, settings.sessions_url)
 
 
 def _secret(scope: Scope) -> str | None:

@@ -1,9 +1,10 @@
-"""Fetching images named by http(s) URLs in OpenAI messages — safely.
+"""Fetching URLs for callers — images in OpenAI messages, documents for stores — safely.
 
 Only public addresses are contacted: every address the host resolves to must be a
 global unicast address (no loopback, private, link-local, multicast or reserved ranges),
-the connection goes to the address that was checked, redirects are not followed, the
-body is capped, and only ``image/*`` content is accepted.
+the connection goes to the address that was checked, redirects are not followed and the
+body is capped. Images must be ``image/*`` content; documents may be of any type (the
+store's parser judges them).
 """
 
 from __future__ import annotations
@@ -17,11 +18,19 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import ResolveResult
 
-__all__ = ["FetchError", "fetch_image"]
+__all__ = ["FetchError", "fetch_document", "fetch_image"]
 
 
 class FetchError(Exception):
-    """The URL may not be fetched, or did not give an acceptable image."""
+    """The URL may not be fetched, or did not give an acceptable image or document.
+
+    ``status`` is the HTTP status a caller answers with: 413 for a body over the cap,
+    else 400.
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 async def _public_address(host: str, port: int, allow_private: bool) -> str:
@@ -41,9 +50,24 @@ async def fetch_image(
     url: str, *, max_bytes: int, seconds: float = 10.0, allow_private: bool = False
 ) -> str:
     """A ``data:`` URL with the image at ``url``."""
+    mime, body = await _fetch(url, "image", max_bytes, seconds, allow_private)
+    return f"data:{mime};base64,{base64.b64encode(body).decode()}"
+
+
+async def fetch_document(
+    url: str, *, max_bytes: int, seconds: float = 30.0, allow_private: bool = False
+) -> tuple[str, bytes]:
+    """The content type (``""`` when none was given) and bytes of the document at ``url``."""
+    return await _fetch(url, "document", max_bytes, seconds, allow_private)
+
+
+async def _fetch(
+    url: str, kind: str, max_bytes: int, seconds: float, allow_private: bool
+) -> tuple[str, bytes]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("image URLs must be http(s) or data: URLs")
+        allowed = "http(s) or data: URLs" if kind == "image" else "http(s) URLs"
+        raise FetchError(f"{kind} URLs must be {allowed}")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     address = await _public_address(parts.hostname, port, allow_private)
     resolver = _PinnedResolver(parts.hostname, address)
@@ -57,18 +81,18 @@ async def fetch_image(
             session.get(url, allow_redirects=False) as response,
         ):
             if response.status != 200:
-                raise FetchError(f"fetching the image gave HTTP {response.status}")
+                raise FetchError(f"fetching the {kind} gave HTTP {response.status}")
             mime = response.headers.get("content-type", "").split(";")[0].strip()
-            if not mime.startswith("image/"):
+            if kind == "image" and not mime.startswith("image/"):
                 raise FetchError(f"the URL is not an image (content-type {mime or 'missing'})")
             body = bytearray()
             async for chunk in response.content.iter_chunked(65536):
                 body += chunk
                 if len(body) > max_bytes:
-                    raise FetchError(f"the image exceeds {max_bytes} bytes")
+                    raise FetchError(f"the {kind} exceeds {max_bytes} bytes", 413)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise FetchError(f"fetching the image failed: {type(exc).__name__}") from None
-    return f"data:{mime};base64,{base64.b64encode(bytes(body)).decode()}"
+        raise FetchError(f"fetching the {kind} failed: {type(exc).__name__}") from None
+    return mime, bytes(body)
 
 
 class _PinnedResolver(aiohttp.abc.AbstractResolver):

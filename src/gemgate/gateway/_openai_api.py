@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -30,6 +30,9 @@ from gemgate.gateway._backends import Backend, Registry
 from gemgate.gateway._faces import Problem as RequestError
 from gemgate.gateway._faces import model_not_found, openai_body, problem_of
 from gemgate.gateway._fetch import FetchError, fetch_image
+from gemgate.gateway._retrieval import Retrieval, grounded_stream
+from gemgate.gateway._sessions_api import owner_of
+from gemgate.rag import Hit, ground_response, grounded_request
 from gemgate.wire import openai
 from gemgate.wire._models import InvalidModel, backend_model, model_id
 
@@ -63,10 +66,17 @@ class OpenAIRoute:
         await send_json(send, 200, await self._model(scope["path_params"]["model"]))
 
     async def chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """``POST /v1/chat/completions``."""
+        """``POST /v1/chat/completions``.
+
+        ``vector_store_ids`` (top level) and ``file_search`` tools name stores whose best
+        chunks ground the answer; it then carries OpenAI ``annotations``.
+        """
         body = await self._body(scope, receive, send)
         if body is not None:
-            await self._chat(body, receive, send)
+            retrieval = await Retrieval.of(
+                body, self._client.stores.for_owner(owner_of(scope) or "")
+            )
+            await self._chat(body, receive, send, retrieval)
 
     async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/embeddings``."""
@@ -151,9 +161,12 @@ class OpenAIRoute:
                         raise RequestError(400, str(exc), "messages") from None
                     part["image_url"] = {"url": data}
 
-    async def _chat(self, body: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def _chat(
+        self, body: dict[str, Any], receive: Receive, send: Send, retrieval: Retrieval
+    ) -> None:
         await self._inline_images(body)
         chat = self._request(body)
+        hits = await retrieval.hits(chat.request)
         name = chat.model
         chain = self._client.settings.model_routes.get(name, [name])
         for position, target in enumerate(chain):
@@ -161,7 +174,7 @@ class OpenAIRoute:
             backend, model = self._target(target)
             try:
                 if backend is None:
-                    await self._answer(chat, _model_id(model), receive, send)
+                    await self._answer(chat, _model_id(model), receive, send, hits)
                 else:
                     await self._relay_chat(backend, {**body, "model": model}, last, receive, send)
                 return
@@ -197,15 +210,28 @@ class OpenAIRoute:
         await send_stream(send, receive, status, chunks, list(headers.items()))
 
     async def _answer(
-        self, chat: openai.ChatRequest, model: str, receive: Receive, send: Send
+        self,
+        chat: openai.ChatRequest,
+        model: str,
+        receive: Receive,
+        send: Send,
+        hits: Sequence[Hit] = (),
     ) -> None:
-        """One model's answer; failures before any byte is sent may fall back."""
+        """One model's answer; failures before any byte is sent may fall back.
+
+        With ``hits``, they ground the request, and the answer carries its citations.
+        """
         created = int(time.time())
+        request = grounded_request(chat.request, hits) if hits else chat.request
         if not chat.stream:
-            response = await self._client.send_request(chat.request, model)
+            response = await self._client.send_request(request, model)
+            if hits:
+                ground_response(response, hits)
             await send_json(send, 200, openai.completion(response, chat.model, created=created))
             return
-        stream = self._client.stream_request(chat.request, model)
+        stream = self._client.stream_request(request, model)
+        if hits:
+            stream = grounded_stream(stream, hits)
         first = await _first(stream)  # errors before the first chunk are plain HTTP errors
         chunks = openai.ChunkStream(chat.model, created=created, usage_on_chunks=False)
         headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]

@@ -18,15 +18,23 @@ __all__ = [
     "CHAT",
     "EMBEDDINGS",
     "LIVE_TOKEN",
+    "FILE_UPLOAD",
     "LOAD_BACKEND",
     "NATIVE",
+    "NEW_DOCUMENT",
     "NEW_SESSION",
+    "NEW_STORE",
+    "NEW_VECTOR_STORE",
+    "NEW_VECTOR_STORE_FILE",
     "REGENERATE",
     "RENAME_SESSION",
+    "SEARCH_STORE",
     "SESSION_MESSAGE",
+    "VECTOR_STORE_SEARCH",
     "spec",
 ]
 
+_IDS = {"type": "array", "items": {"type": "string"}}
 _CHAT_MESSAGE = {
     "type": "object",
     "required": ["role"],
@@ -72,6 +80,7 @@ CHAT = {
             "enum": ["none", "minimal", "low", "medium", "high"],
         },
         "extra_body": {"type": "object"},
+        "vector_store_ids": _IDS,
     },
 }
 EMBEDDINGS = {
@@ -92,7 +101,7 @@ EMBEDDINGS = {
 
 NEW_SESSION = {
     "type": "object",
-    "properties": {"title": {"type": "string"}, "user": {"type": "string"}},
+    "properties": {"title": {"type": "string"}, "user": {"type": "string"}, "store_ids": _IDS},
 }
 _TURN_OPTIONS = {
     "stream": {"type": "boolean"},
@@ -115,6 +124,7 @@ SESSION_MESSAGE = {
                 "additionalProperties": False,
             },
         },
+        "store_ids": _IDS,
         **_TURN_OPTIONS,
     },
 }
@@ -142,6 +152,96 @@ LIVE_TOKEN = {
         "model": {"type": "string"},
     },
 }
+_OBJECT = {"type": "object"}
+_CHUNKING = {
+    "type": "object",
+    "properties": {
+        "max_tokens": {"type": "integer", "minimum": 16},
+        "overlap": {"type": "integer", "minimum": 0},
+    },
+    "additionalProperties": False,
+}
+NEW_STORE = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string", "minLength": 1}, "metadata": _OBJECT},
+}
+_JSON_DOCUMENT = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "text": {"type": "string"},
+        "data": {"type": "string", "format": "byte"},
+        "url": {"type": "string", "format": "uri"},
+        "mime_type": {"type": "string"},
+        "metadata": _OBJECT,
+        "chunking": _CHUNKING,
+    },
+}
+_FORM_DOCUMENTS = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "metadata": {"type": "string", "description": "a JSON object"},
+        "chunking": {"type": "string", "description": "a JSON object"},
+    },
+}
+NEW_DOCUMENT = {
+    "content": {
+        "application/json": {"schema": _JSON_DOCUMENT},
+        "multipart/form-data": {"schema": _FORM_DOCUMENTS},
+    }
+}
+"""Both media types; `_operation` lists a body with ``content`` as it is."""
+SEARCH_STORE = {
+    "type": "object",
+    "required": ["query"],
+    "properties": {
+        "query": {"type": "string", "minLength": 1},
+        "k": {"type": "integer", "minimum": 1, "maximum": 100},
+        "filter": _OBJECT,
+        "mode": {"type": "string", "enum": ["hybrid", "keyword", "vector"]},
+    },
+}
+FILE_UPLOAD = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "purpose"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "purpose": {"type": "string"},
+                },
+            }
+        }
+    }
+}
+NEW_VECTOR_STORE = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "file_ids": _IDS, "metadata": _OBJECT},
+}
+NEW_VECTOR_STORE_FILE = {
+    "type": "object",
+    "required": ["file_id"],
+    "properties": {
+        "file_id": {"type": "string"},
+        "attributes": _OBJECT,
+        "chunking_strategy": _OBJECT,
+    },
+}
+VECTOR_STORE_SEARCH = {
+    "type": "object",
+    "required": ["query"],
+    "properties": {
+        "query": {"anyOf": [{"type": "string"}, _IDS]},
+        "max_num_results": {"type": "integer", "minimum": 1, "maximum": 50},
+        "filters": _OBJECT,
+        "rewrite_query": {"type": "boolean"},
+        "ranking_options": _OBJECT,
+    },
+}
 NATIVE = {"type": "object"}
 """Native request bodies are Google's; the upstream checks them."""
 
@@ -158,11 +258,10 @@ def _operation(route: Route) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in route.params
         ]
-    if route.doc.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": route.doc.body}},
-        }
+    body = route.doc.body
+    if body is not None:
+        content = body.get("content", {"application/json": {"schema": body}})
+        operation["requestBody"] = {"required": True, "content": content}
     return operation
 
 

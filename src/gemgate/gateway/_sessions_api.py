@@ -3,6 +3,8 @@
 ``POST /api/v1/sessions/{id}/messages`` runs one turn (``"stream": true`` streams it as
 server-sent events, one JSON event per ``data:`` line, the loop's event shapes);
 ``POST …/regenerate`` answers the last question again in place of its answer.
+``store_ids`` (on the session, or on one message) name retrieval stores of the caller
+that ground the answer; its ``final_answer`` then carries ``grounding_metadata``.
 A turn is stored whole once it has ended, so a failed one leaves the session as it was.
 Failures are raised and answered ``{"detail": ...}`` by the gateway
 (`gemgate.gateway._faces.GATEWAY`), with the status they deserve: a stream answers its
@@ -15,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -24,9 +26,11 @@ from gemgate.client._async_client import AsyncGemini
 from gemgate.errors import GemgateError
 from gemgate.gateway._asgi import read_json, send_bytes, send_json, send_stream
 from gemgate.gateway._faces import Problem
+from gemgate.gateway._retrieval import store_ids, stores_named
+from gemgate.rag import Store, Stores
 from gemgate.sessions import ChatInfo, ChatManager, ChatNotFound, ChatStorage
 
-__all__ = ["SessionsRoute", "owned_chat", "visible"]
+__all__ = ["SessionsRoute", "owned_chat", "owner_of", "visible"]
 
 PREFIX = "/api/v1/sessions"
 _MAX_BODY = 1024 * 1024
@@ -51,16 +55,21 @@ class SessionsRoute:
     async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /api/v1/sessions``."""
         body = await read_json(receive, _MAX_BODY, empty_ok=True)
-        owner = _owner(scope)
+        owner = owner_of(scope)
+        metadata = {}
+        if body.get("store_ids") is not None:
+            ids = store_ids(body["store_ids"], "store_ids")
+            await stores_named(self._stores(scope), ids)
+            metadata["store_ids"] = ids
         info = await self.manager.create_chat(
-            title=_text(body, "title"), user=owner or _text(body, "user")
+            title=_text(body, "title"), user=owner or _text(body, "user"), metadata=metadata
         )
         await send_json(send, 201, info.model_dump())
 
     async def list_all(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /api/v1/sessions`` (``?user=`` filters, without gateway keys)."""
         query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
-        chats = await self.manager.list_chats(user=_owner(scope) or query.get("user") or None)
+        chats = await self.manager.list_chats(user=owner_of(scope) or query.get("user") or None)
         await send_json(send, 200, {"sessions": [c.model_dump() for c in chats]})
 
     async def read(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,16 +106,29 @@ class SessionsRoute:
         parts = _images(body.get("images"))
         if not content.strip() and not parts:
             raise Problem(400, "'content' must be a non-empty string (or send 'images')")
-        await self._turn(info.id, body, receive, send, content, parts)
+        stores = await self._grounding(scope, info, body)
+        await self._turn(info.id, body, receive, send, content, parts, stores=stores)
 
     async def regenerate(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /api/v1/sessions/{session_id}/regenerate``: the last answer, made again."""
         info = await self._owned(scope)
         body = await read_json(receive, _MAX_BODY, empty_ok=True)
-        await self._turn(info.id, body, receive, send, "", [], replace_last=True)
+        stores = await self._grounding(scope, info, body)
+        await self._turn(info.id, body, receive, send, "", [], replace_last=True, stores=stores)
 
     async def _owned(self, scope: Scope) -> ChatInfo:
-        return await owned_chat(self.manager, scope["path_params"]["session_id"], _owner(scope))
+        return await owned_chat(self.manager, scope["path_params"]["session_id"], owner_of(scope))
+
+    def _stores(self, scope: Scope) -> Stores:
+        return self._client.stores.for_owner(owner_of(scope) or "")
+
+    async def _grounding(self, scope: Scope, info: ChatInfo, body: dict[str, Any]) -> list[Store]:
+        """The stores that ground this turn: the body's ``store_ids``, else the session's."""
+        if body.get("store_ids") is not None:
+            ids = store_ids(body["store_ids"], "store_ids")
+        else:
+            ids = list(info.metadata.get("store_ids") or [])
+        return await stores_named(self._stores(scope), ids) if ids else []
 
     async def _turn(
         self,
@@ -118,6 +140,7 @@ class SessionsRoute:
         parts: list[dict[str, Any]],
         *,
         replace_last: bool = False,
+        stores: Sequence[Store] = (),
     ) -> None:
         events = self._client.chat_with_tools(
             content,
@@ -127,6 +150,7 @@ class SessionsRoute:
             system_instruction=_text(body, "system"),
             parts=parts,
             replace_last=replace_last,
+            stores=stores,
         )
         if body.get("stream"):
             first = await _first(events)  # an error before it is answered as an HTTP error
@@ -156,7 +180,7 @@ def visible(info: ChatInfo, owner: str | None) -> bool:
     return owner is None or info.user == owner
 
 
-def _owner(scope: Scope) -> str | None:
+def owner_of(scope: Scope) -> str | None:
     """The gateway key's name (with keys, each sees only its own sessions)."""
     key = scope.get("gemgate.key")
     return key.name if key is not None else None

@@ -9,24 +9,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gemgate.gateway._assets import serve_asset
+from gemgate.gateway._files_api import FilesRoute
 from gemgate.gateway._native import PREFIX, NativeRoute
 from gemgate.gateway._openai_api import OpenAIRoute
 from gemgate.gateway._openapi import (
     CHAT,
     EMBEDDINGS,
+    FILE_UPLOAD,
     LIVE_TOKEN,
     LOAD_BACKEND,
     NATIVE,
+    NEW_DOCUMENT,
     NEW_SESSION,
+    NEW_STORE,
+    NEW_VECTOR_STORE,
+    NEW_VECTOR_STORE_FILE,
     REGENERATE,
     RENAME_SESSION,
+    SEARCH_STORE,
     SESSION_MESSAGE,
+    VECTOR_STORE_SEARCH,
 )
 from gemgate.gateway._quota_api import PATH as QUOTA
 from gemgate.gateway._quota_api import quota_route
 from gemgate.gateway._routing import Doc, Mount, Route
 from gemgate.gateway._sessions_api import PREFIX as SESSIONS
 from gemgate.gateway._sessions_api import SessionsRoute
+from gemgate.gateway._stores_api import PREFIX as STORES
+from gemgate.gateway._stores_api import StoresRoute
+from gemgate.gateway._vector_stores_api import VectorStoresRoute
 
 if TYPE_CHECKING:
     from gemgate.gateway._app import Gateway
@@ -39,7 +50,10 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
     return [
         _native(gateway.native),
         *_openai(gateway.openai),
+        *_files(gateway.files),
+        *_vector_stores(gateway.vector_stores),
         *_sessions(gateway.sessions),
+        *_stores(gateway.stores),
         Route("GET", QUOTA, quota_route(gateway.client.engine), Doc("Quota windows and keys")),
         Route(
             "GET",
@@ -145,5 +159,65 @@ def _sessions(sessions: SessionsRoute) -> list[Route]:
             one + "/regenerate",
             sessions.regenerate,
             Doc("Answer the last question again, in place of its answer", REGENERATE),
+        ),
+    ]
+
+
+def _stores(stores: StoresRoute) -> list[Route]:
+    one = STORES + "/{store_id}"
+    document = one + "/documents/{document_id}"
+    return [
+        Route("GET", STORES, stores.list_all, Doc("List retrieval stores")),
+        Route("POST", STORES, stores.create, Doc("Create a retrieval store", NEW_STORE, ok=201)),
+        Route("GET", one, stores.read, Doc("A retrieval store")),
+        Route("DELETE", one, stores.delete, Doc("Delete a store with its documents", ok=204)),
+        Route(
+            "POST",
+            one + "/documents",
+            stores.add,
+            Doc("Add documents (multipart files, or JSON text/data/url)", NEW_DOCUMENT, ok=201),
+        ),
+        Route("GET", one + "/documents", stores.documents, Doc("List a store's documents")),
+        Route("GET", document, stores.document, Doc("A document (?chunks=true: its chunks)")),
+        Route("PUT", document, stores.replace, Doc("Replace a document's content", NEW_DOCUMENT)),
+        Route("DELETE", document, stores.delete_document, Doc("Delete a document", ok=204)),
+        Route("POST", one + "/search", stores.search, Doc("Search a store", SEARCH_STORE)),
+    ]
+
+
+def _files(files: FilesRoute) -> list[Route]:
+    one = "/v1/files/{file_id}"
+    return [
+        Route("POST", "/v1/files", files.create, Doc("Upload a file (OpenAI)", FILE_UPLOAD)),
+        Route("GET", "/v1/files", files.list_all, Doc("List files (OpenAI)")),
+        Route("GET", one, files.read, Doc("A file (OpenAI)")),
+        Route("GET", one + "/content", files.content, Doc("A file's bytes (OpenAI)")),
+        Route("DELETE", one, files.delete, Doc("Delete a file (OpenAI)")),
+    ]
+
+
+def _vector_stores(stores: VectorStoresRoute) -> list[Route]:
+    base = "/v1/vector_stores"
+    one = base + "/{store_id}"
+    file = one + "/files/{file_id}"
+    return [
+        Route("POST", base, stores.create, Doc("Create a vector store (OpenAI)", NEW_VECTOR_STORE)),
+        Route("GET", base, stores.list_all, Doc("List vector stores (OpenAI)")),
+        Route("GET", one, stores.read, Doc("A vector store (OpenAI)")),
+        Route("DELETE", one, stores.delete, Doc("Delete a vector store (OpenAI)")),
+        Route(
+            "POST",
+            one + "/files",
+            stores.add_file,
+            Doc("Attach and ingest a file (OpenAI)", NEW_VECTOR_STORE_FILE),
+        ),
+        Route("GET", one + "/files", stores.list_files, Doc("List a vector store's files")),
+        Route("GET", file, stores.read_file, Doc("A vector store file (OpenAI)")),
+        Route("DELETE", file, stores.delete_file, Doc("Detach a file, deleting its chunks")),
+        Route(
+            "POST",
+            one + "/search",
+            stores.search,
+            Doc("Search a vector store (OpenAI)", VECTOR_STORE_SEARCH),
         ),
     ]

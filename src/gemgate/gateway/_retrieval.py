@@ -1,0 +1,103 @@
+"""Grounding gateway answers on retrieval stores: the stores a request names, citations.
+
+A request names stores by id (``vector_store_ids``, a ``file_search`` tool, a session's
+``store_ids``); every id must be one of the caller's stores, else the request is a 404
+before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gemgate.gateway._faces import Problem
+from gemgate.rag import Hit, Store, Stores, grounding_metadata, search_stores
+
+__all__ = ["DEFAULT_K", "Retrieval", "grounded_stream", "store_ids", "stores_named"]
+
+DEFAULT_K = 8
+"""How many chunks ground an answer when the request does not say."""
+
+
+def store_ids(value: Any, param: str) -> list[str]:
+    """``value`` as a list of store ids (400 naming ``param`` when it is not one)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise Problem(400, f"'{param}' must be an array of store ids", param)
+    return list(dict.fromkeys(value))
+
+
+async def stores_named(stores: Stores, ids: Sequence[str]) -> list[Store]:
+    """The stores with these ids (``StoreNotFound``, a 404, for any that is not the owner's)."""
+    return [await stores.get(store_id) for store_id in ids]
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """The stores a chat completion searches, and how many chunks it takes."""
+
+    stores: list[Store]
+    k: int = DEFAULT_K
+
+    @classmethod
+    async def of(cls, body: dict[str, Any], stores: Stores) -> Retrieval:
+        """Take ``vector_store_ids`` and ``file_search`` tools out of ``body``; find the stores.
+
+        The other tools stay for the model.
+        """
+        ids: list[str] = []
+        k = DEFAULT_K
+        if "vector_store_ids" in body:
+            ids += store_ids(body.pop("vector_store_ids"), "vector_store_ids")
+        tools = body.get("tools")
+        if isinstance(tools, list):
+            searches = [t for t in tools if isinstance(t, dict) and t.get("type") == "file_search"]
+            for tool in searches:
+                ids += store_ids(tool.get("vector_store_ids"), "tools")
+                wanted = tool.get("max_num_results", k)
+                if type(wanted) is not int or not 1 <= wanted <= 50:
+                    raise Problem(400, "'max_num_results' must be an integer from 1 to 50", "tools")
+                k = wanted
+            if searches:
+                kept = [t for t in tools if t not in searches]
+                if kept:
+                    body["tools"] = kept
+                else:
+                    body.pop("tools")
+                    body.pop("tool_choice", None)
+        return cls(await stores_named(stores, list(dict.fromkeys(ids))), k)
+
+    async def hits(self, request: Mapping[str, Any]) -> list[Hit]:
+        """The best chunks for the request's last user message (none without stores)."""
+        if not self.stores:
+            return []
+        contents = request.get("contents") or []
+        question: Mapping[str, Any] = next(
+            (c for c in reversed(contents) if c.get("role") == "user"), {}
+        )
+        text = " ".join(p.get("text", "") for p in question.get("parts", [])).strip()
+        return await search_stores(self.stores, text, self.k) if text else []
+
+
+async def grounded_stream(
+    stream: AsyncIterator[dict[str, Any]], hits: Sequence[Hit]
+) -> AsyncIterator[dict[str, Any]]:
+    """``stream``'s chunks, the finishing one grounded on ``hits`` by all the text before it.
+
+    The chunk that carries ``finishReason`` gets the ``groundingMetadata`` of the whole
+    answer, so that the OpenAI converter puts ``annotations`` on its delta.
+    """
+    texts: list[str] = []
+    try:
+        async for chunk in stream:
+            candidates = chunk.get("candidates") or []
+            first = candidates[0] if candidates else {}
+            parts = (first.get("content") or {}).get("parts") or []
+            texts += [p.get("text", "") for p in parts if not p.get("thought")]
+            if first.get("finishReason") and not first.get("groundingMetadata"):
+                first["groundingMetadata"] = grounding_metadata("".join(texts), hits)
+            yield chunk
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
