@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import anyio
@@ -19,6 +19,7 @@ from gemgate.rag._embed import Embedder
 from gemgate.rag._fusion import fuse
 from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, expand, read
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, IngestReport, StoreInfo
+from gemgate.upstream._together import together
 
 __all__ = ["Progress", "SearchMode", "Store", "Stores", "search_stores"]
 
@@ -363,19 +364,6 @@ class Store:
     async def delete(self) -> None:
         """Delete this store with everything in it."""
         await self._stores.delete(self.id)
-
-
-async def together(*calls: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run ``calls`` at once; a failure is raised as itself, not in an exception group."""
-    try:
-        async with anyio.create_task_group() as group:
-            for call in calls:
-                group.start_soon(call)
-    except BaseExceptionGroup as failed:
-        first: BaseException = failed
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
 
 
 def _label(source: SourceLike) -> str:

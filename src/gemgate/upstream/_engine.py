@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import time
@@ -29,6 +30,7 @@ from gemgate.upstream._endpoints import Endpoint
 from gemgate.upstream._exchange import Exchange
 from gemgate.upstream._http1 import HTTPDriver
 from gemgate.upstream._pipeline import Call, Sent, Upstream
+from gemgate.upstream._together import together
 from gemgate.upstream._tracking import Tracker
 from gemgate.wire._models import model_id
 from gemgate.wire.errors import parse_error
@@ -279,9 +281,7 @@ class Engine:
             for offset, embedding in enumerate(embeddings):
                 out[start + offset] = embedding.get("values", [])
 
-        async with anyio.create_task_group() as group:
-            for start in range(0, len(texts), EMBED_BATCH):
-                group.start_soon(batch, start)
+        await together(*(functools.partial(batch, s) for s in range(0, len(texts), EMBED_BATCH)))
         return out
 
     async def call_json(
