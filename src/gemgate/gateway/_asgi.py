@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 __all__ = [
     "BadBody",
     "BodyTooLarge",
+    "body_chunks",
     "header",
     "read_body",
     "read_json",
@@ -32,7 +33,11 @@ class BadBody(ValueError):
 
 async def read_body(receive: Receive, limit: int) -> bytes:
     """The whole request body, refusing more than ``limit`` bytes."""
-    chunks: list[bytes] = []
+    return b"".join([chunk async for chunk in body_chunks(receive, limit)])
+
+
+async def body_chunks(receive: Receive, limit: int) -> AsyncIterator[bytes]:
+    """The request body as it arrives, refusing more than ``limit`` bytes in all."""
     size = 0
     while True:
         message = await receive()
@@ -42,9 +47,9 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
+        yield chunk
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return
 
 
 async def read_json(receive: Receive, limit: int, *, empty_ok: bool = False) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.types import Receive, Scope
 
-from gemgate.gateway._asgi import BadBody, BodyTooLarge, header
+from gemgate.gateway._asgi import BadBody, BodyTooLarge, body_chunks, header
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -60,21 +60,11 @@ async def read_form(scope: Scope, receive: Receive, limit: int) -> Form:
         raise BodyTooLarge(f"request body exceeds {limit} bytes")
     form = Form()
     parser = MultipartParser(boundary, _Parts(form).callbacks())
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionResetError("client disconnected")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"request body exceeds {limit} bytes")
+    async for chunk in body_chunks(receive, limit):
         try:
             parser.write(chunk)
         except Exception:  # python-multipart raises its own errors on malformed input
             raise BadBody("The multipart body is malformed.") from None
-        if not message.get("more_body", False):
-            break
     try:
         parser.finalize()
     except Exception:
