@@ -76,12 +76,21 @@ async def quality(embedders: Sequence[tuple[str, Embedder]]) -> None:
         f"background documents (one chunk each; the store keeps one copy of the background's "
         f"duplicates); recall over the {answerable} queries with a document rated >= {RELEVANT}"
     )
-    print(f"{'embedder':<20}{'mode':<9}{'nDCG@10':>9}{'recall@10':>11}{'ingest s':>10}")
+    print("± is the standard error over queries; vs keyword: the paired mean difference")
+    head = f"{'embedder':<20}{'mode':<9}{'nDCG@10':>15}{'vs keyword':>17}"
+    print(f"{head}{'recall@10':>15}{'vs keyword':>17}{'ingest s':>10}")
     for name, scores, seconds in results:
         for mode in MODES:
-            ndcg = float(np.mean(scores.ndcg[mode]))
-            recall = float(np.mean(scores.recall[mode]))
-            print(f"{name:<20}{mode:<9}{ndcg:>9.3f}{recall:>11.3f}{seconds:>10.1f}")
+            cells = ""
+            for metric in (scores.ndcg, scores.recall):
+                ours, base = np.array(metric[mode]), np.array(metric["keyword"])
+                cells += f"{_mean(ours):>15}{_mean(ours - base) if mode != 'keyword' else '':>17}"
+            print(f"{name:<20}{mode:<9}{cells}{seconds:>10.1f}")
+
+
+def _mean(values: np.ndarray) -> str:
+    error = values.std(ddof=1) / np.sqrt(len(values))
+    return f"{values.mean():+.3f} ± {error:.3f}".lstrip("+")
 
 
 async def _lee_store(stores: Stores, documents: list[str], background: list[str]) -> Store:
