@@ -163,7 +163,7 @@ class Corpus:
         self.rng = np.random.default_rng(seed)
         letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
         lengths = self.rng.integers(3, 10, 20_000)
-        self.vocabulary = ["".join(self.rng.choice(letters, n)) for n in lengths]
+        self.vocabulary = np.array(["".join(self.rng.choice(letters, n)) for n in lengths])
         weights = 1.0 / np.arange(1, len(self.vocabulary) + 1)
         self.p = weights / weights.sum()
 
