@@ -377,8 +377,12 @@ def emulate(
 
 
 from gemgate.console import chat, keys, quota, usage  # noqa: E402 - the operator's commands
+from gemgate.console._stores import ingest, search, stores  # noqa: E402 - retrieval stores
 
 app.command()(chat)
 app.command()(quota)
 app.command()(keys)
 app.command()(usage)
+app.command()(ingest)
+app.command()(search)
+app.command()(stores)
