@@ -103,7 +103,7 @@ def test_a_missing_path_is_one_line_and_ingests_nothing(docs: Path) -> None:
     ("args", "message"),
     [
         (["-m", "team"], "gemgate: --metadata takes key=value, not 'team'\n"),
-        (["--max-tokens", "5"], "gemgate: Chunking.max_tokens must be an integer from 16"),
+        (["--max-tokens", "0"], "gemgate: Chunking.max_tokens must be an integer from 1"),
         (["--max-tokens", "100", "--overlap", "60"], "gemgate: Chunking.overlap must be"),
     ],
 )
@@ -185,7 +185,9 @@ def test_stores_lists_names_and_counts(docs: Path) -> None:
     assert invoke("ingest", str(docs), "-s", "handbook").exit_code == 0
     assert invoke("ingest", str(docs / "refunds.txt"), "-s", "refunds").exit_code == 0
     text = invoke("stores").stdout
-    assert re.search(r"^handbook  store_\w+  3 documents  3 chunks  gemini-embedding", text, re.M)
+    assert re.search(
+        r"^handbook  store_\w+  3 documents  3 chunks  emulator/gemini-embedding", text, re.M
+    )
     assert re.search(r"^refunds  store_\w+  1 documents  1 chunks  ", text, re.M)
     listed = json.loads(invoke("stores", "--json").stdout)
     assert {s["name"]: s["chunks"] for s in listed} == {"handbook": 3, "refunds": 1}

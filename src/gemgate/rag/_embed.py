@@ -47,12 +47,15 @@ class GeminiEmbedder:
 
     Chunks are embedded as ``RETRIEVAL_DOCUMENT`` with their document's name as title,
     questions as ``RETRIEVAL_QUERY``; ``dimensions`` asks for a shorter Matryoshka vector,
-    renormalised here as Google advises for sizes below the full one.
+    renormalised here as Google advises for sizes below the full one. ``model`` names the
+    space (``gemini-embedding-001@768``; ``emulator/…`` on the emulator, whose vectors must
+    never be searched with Google's).
     """
 
     def __init__(self, engine: Engine, model: str, dimensions: int | None = 768) -> None:
         self._engine = engine
-        self.model = model if dimensions is None else f"{model}@{dimensions}"
+        space = f"emulator/{model}" if engine.emulated else model  # never mixed with Google's
+        self.model = space if dimensions is None else f"{space}@{dimensions}"
         self._name = model
         self._dimensions = dimensions
 

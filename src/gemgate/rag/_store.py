@@ -28,9 +28,6 @@ SearchMode = Literal["hybrid", "keyword", "vector"]
 Progress = Callable[[str, int], None]
 """Called with ``(source, chunks added)`` as each document of an ingest is done."""
 
-_CANDIDATES = 50
-"""Each half of a hybrid search fetches at least this many candidates before fusing."""
-
 
 class Stores:
     """Create, open, list and delete retrieval stores (``AsyncGemini.stores``).
@@ -161,7 +158,7 @@ class Store:
         a failure of the store itself (or of the embeddings) raises.
 
         ``progress=True`` draws a progress bar on the terminal (rich); a callable gets
-        ``(name, chunks done, chunks in all)``.
+        ``(source, chunks added)`` as each document is done.
         """
         if not sources:
             raise UsageError("add() needs at least one source")
@@ -294,7 +291,8 @@ class Store:
     ) -> list[Hit]:
         """The ``k`` chunks that best answer ``query``, best first.
 
-        ``hybrid`` fuses the keyword (BM25) and vector rankings by reciprocal rank;
+        ``hybrid`` fuses the top ``k`` of the keyword (BM25) ranking and the top ``k`` of
+        the vector ranking by reciprocal rank (the window Elasticsearch fuses by default);
         ``keyword`` and ``vector`` use one of them. ``filter`` matches document metadata
         (``{"lang": "en"}``; a list value matches any of it).
         """
@@ -304,17 +302,16 @@ class Store:
             raise UsageError("k must be at least 1")
         if mode not in ("hybrid", "keyword", "vector"):
             raise UsageError(f"mode must be 'hybrid', 'keyword' or 'vector', not {mode!r}")
-        wide = k if mode != "hybrid" else max(4 * k, _CANDIDATES)
         keyword: list[Hit] = []
         vector: list[Hit] = []
 
         async def by_keyword() -> None:
             keyword[:] = await self._backend.keyword_search(
-                self.id, query, wide, owner=self._owner, filter=filter
+                self.id, query, k, owner=self._owner, filter=filter
             )
 
         async def by_vector() -> None:
-            vector[:] = await self._vector_search(query, wide, filter)
+            vector[:] = await self._vector_search(query, k, filter)
 
         await together(
             *([by_keyword] if mode != "vector" else []),
@@ -389,6 +386,7 @@ class _progress_of:
             return self._given
         if not self._draw:
             return None
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self._bar = Progress(
@@ -396,6 +394,7 @@ class _progress_of:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[chunks]} chunks"),
+            console=Console(stderr=True),
             transient=False,
         )
         self._bar.start()
