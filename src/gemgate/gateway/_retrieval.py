@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gemgate.gateway._faces import Problem
-from gemgate.rag import Hit, Store, Stores, grounding_metadata, search_stores
+from gemgate.rag import GroundedStream, Hit, Store, Stores, search_stores
 
 __all__ = ["DEFAULT_K", "Retrieval", "grounded_stream", "store_ids", "stores_named"]
 
@@ -87,16 +87,10 @@ async def grounded_stream(
     The chunk that carries ``finishReason`` gets the ``groundingMetadata`` of the whole
     answer, so that the OpenAI converter puts ``annotations`` on its delta.
     """
-    texts: list[str] = []
+    grounding = GroundedStream(hits)
     try:
         async for chunk in stream:
-            candidates = chunk.get("candidates") or []
-            first = candidates[0] if candidates else {}
-            parts = (first.get("content") or {}).get("parts") or []
-            texts += [p.get("text", "") for p in parts if not p.get("thought")]
-            if first.get("finishReason") and not first.get("groundingMetadata"):
-                first["groundingMetadata"] = grounding_metadata("".join(texts), hits)
-            yield chunk
+            yield grounding.feed(chunk)
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
