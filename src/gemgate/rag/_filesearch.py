@@ -66,6 +66,7 @@ _OWN_KEYS = (HASH_KEY, SOURCE_KEY)
 _PAGE = 20
 """The largest page the API lists of stores and documents."""
 _MIME = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain"}
+_Rows = list[dict[str, Any]]
 _POLL_FIRST = 0.05
 _POLL_MAX = 2.0
 
@@ -171,8 +172,8 @@ class FileSearchStores:
                 raise StoreNotFound(f"no store or document {missing!r}") from None
             raise
 
-    async def _pages(self, path: str, key: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    async def _pages(self, path: str, key: str) -> _Rows:
+        out: _Rows = []
         token = ""
         while True:
             query = f"?pageSize={_PAGE}" + (f"&pageToken={quote(token)}" if token else "")
