@@ -78,6 +78,14 @@ async def test_documents_carry_their_hash_type_and_metadata(
     assert (await store.refresh()).document_count == 3
 
 
+async def test_the_same_bytes_twice_in_one_add_are_uploaded_once(g: AsyncGemini) -> None:
+    store = await g.stores.create("twice")
+    report = await store.add(Source("a.txt", REFUNDS), Source("b.txt", REFUNDS))
+    assert len(report.added) == 1 and len(report.unchanged) == 1
+    assert report.unchanged[0].id == report.added[0].id
+    assert len(await store.documents()) == 1
+
+
 async def test_unsupported_type_fails_its_upload_and_leaves_nothing(g: AsyncGemini) -> None:
     store = await g.stores.create("mixed")
     report = await store.add(

@@ -33,7 +33,13 @@ from urllib.parse import quote
 import anyio
 
 from gemgate.documents import Chunking
-from gemgate.errors import APIStatusError, DocumentError, StoreNotFound, UsageError
+from gemgate.errors import (
+    APIStatusError,
+    DocumentError,
+    StoreNotFound,
+    UsageError,
+    status_error,
+)
 from gemgate.rag._backend import Filter
 from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, expand, read
 from gemgate.rag._store import Progress, SearchMode, _label, _progress_of, together
@@ -106,9 +112,14 @@ class FileSearchStores:
         if not self.owner and "/" in name:
             raise UsageError("a File Search store's name cannot contain '/'")
         display = f"{self.owner}/{name}" if self.owner else name
-        made = await self.engine.sdk.aio.file_search_stores.create(
-            config={"display_name": display}
-        )  # through the SDK, so that the store's project is remembered as its owner
+        from google.genai import errors
+
+        try:  # through the SDK, so that the store's project is remembered as its owner
+            made = await self.engine.sdk.aio.file_search_stores.create(
+                config={"display_name": display}
+            )
+        except errors.APIError as exc:
+            raise _api_error(exc) from None
         raw = {"name": made.name or "", "displayName": made.display_name or display}
         if made.create_time is not None:
             raw["createTime"] = made.create_time.isoformat()
@@ -242,6 +253,7 @@ class FileSearchStore:
         by_hash = {d.content_hash: d for d in present if d.content_hash}
         by_origin = {d.source: d for d in present if d.source}
         limit = anyio.Semaphore(max(1, concurrency))
+        uploading: dict[str, anyio.Lock] = {}
         results: list[tuple[str, DocumentInfo | str, bool]] = [("", "", False)] * len(expanded)
         with _progress_of(progress, len(expanded)) as tick:
 
@@ -251,15 +263,17 @@ class FileSearchStore:
                     try:
                         found = await read(source, max_bytes)
                         label = found.origin or found.name
-                        same = by_hash.get(found.content_hash)
-                        if same is not None:
-                            results[index] = (label, same, False)
-                        else:
-                            document = await self._upload(found, chunking, metadata)
-                            previous = by_origin.get(found.origin) if found.origin else None
-                            if previous is not None:
-                                await self.delete_document(previous.id)
-                            results[index] = (label, document, True)
+                        async with uploading.setdefault(found.content_hash, anyio.Lock()):
+                            same = by_hash.get(found.content_hash)
+                            if same is not None:
+                                results[index] = (label, same, False)
+                            else:
+                                document = await self._upload(found, chunking, metadata)
+                                by_hash[found.content_hash] = document
+                                previous = by_origin.get(found.origin) if found.origin else None
+                                if previous is not None:
+                                    await self.delete_document(previous.id)
+                                results[index] = (label, document, True)
                     except DocumentError as exc:
                         results[index] = (label, str(exc), False)
                     if tick is not None:
@@ -321,7 +335,7 @@ class FileSearchStore:
                 raise StoreNotFound(f"no store {self.id!r}") from None
             if exc.code is not None and 400 <= exc.code < 500 and exc.code != 429:
                 raise DocumentError(f"{source.name}: {exc.message}", status_code=422) from None
-            raise
+            raise _api_error(exc) from None
         operation = await self._finished(started.name or "")
         if "error" in operation:
             await self._drop_failed(source.content_hash)
@@ -497,6 +511,11 @@ def _literal(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return json.dumps(str(value))
+
+
+def _api_error(exc: Any) -> APIStatusError:
+    """The gemgate error for one the SDK raised (``google.genai.errors.APIError``)."""
+    return status_error(int(exc.code or 500), exc.status, str(exc.message or ""))
 
 
 def _is_missing(exc: APIStatusError) -> bool:
