@@ -169,8 +169,10 @@ class Settings(BaseSettings):
     sessions_url: str = "sqlite:///gemgate.db"
     """Where the gateway keeps chat sessions (``sqlite:///…``, ``redis://…``, ``postgresql://…``)."""
     stores_url: str | None = None
-    """Where retrieval stores live (``sqlite:///…`` or ``postgresql://…`` with pgvector);
-    default: the sessions database when it is SQL, else ``sqlite:///gemgate.db``."""
+    """Where retrieval stores live (``sqlite:///…`` or ``postgresql://…`` with pgvector), or
+    ``gemini://file-search`` for Gemini's own File Search stores (documents are uploaded to
+    the API and searched there); default: the sessions database when it is SQL, else
+    ``sqlite:///gemgate.db``."""
     stores_dimensions: int = Field(default=768, ge=1, le=3072)
     """The size of the embeddings stores keep (Gemini's Matryoshka sizes: 768, 1536, 3072)."""
     history_size: int = Field(default=1000, ge=1)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from gemgate.caching import CacheConfig, CacheManager
     from gemgate.live import LivePool
-    from gemgate.rag import Store, Stores
+    from gemgate.rag import FileSearchStores, RetrievalStore, Stores
     from gemgate.sessions import ChatManager
     from gemgate.tools import ChatEvent, Tool, ToolExecutor
 
@@ -110,7 +110,7 @@ class AsyncGemini(Operations):
         """The engine every call goes through (keys, quotas, retries, cache, tracking)."""
         self._cache_manager: CacheManager | None = None
         self._live: LivePool | None = None
-        self._stores: Stores | None = None
+        self._stores: Stores | FileSearchStores | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -154,8 +154,11 @@ class AsyncGemini(Operations):
         return self._live
 
     @property
-    def stores(self) -> Stores:
+    def stores(self) -> Stores | FileSearchStores:
         """Retrieval stores (see :class:`gemgate.rag.Stores`), in ``stores_url``.
+
+        With ``stores_url="gemini://file-search"`` they are Gemini's own File Search
+        stores (:class:`gemgate.rag.FileSearchStores`, the same methods).
 
         Example::
 
@@ -164,14 +167,24 @@ class AsyncGemini(Operations):
             reply = await g.chat([{"role": "user", "content": "Refunds?"}], stores=[store])
         """
         if self._stores is None:
-            from gemgate.rag import GeminiEmbedder, Stores, open_backend, stores_url_of
+            from gemgate.rag import (
+                FileSearchStores,
+                GeminiEmbedder,
+                Stores,
+                is_file_search,
+                open_backend,
+                stores_url_of,
+            )
 
             settings = self.settings
-            backend = open_backend(stores_url_of(settings.stores_url, settings.sessions_url))
-            embedder = GeminiEmbedder(
-                self.engine, settings.embedding_model, settings.stores_dimensions
-            )
-            self._stores = Stores(backend, embedder)
+            url = stores_url_of(settings.stores_url, settings.sessions_url)
+            if is_file_search(url):
+                self._stores = FileSearchStores(self.engine, model=settings.default_model)
+            else:
+                embedder = GeminiEmbedder(
+                    self.engine, settings.embedding_model, settings.stores_dimensions
+                )
+                self._stores = Stores(open_backend(url), embedder)
         return self._stores
 
     @property
@@ -252,7 +265,7 @@ class AsyncGemini(Operations):
         system_instruction: str | None = None,
         parts: Sequence[dict[str, Any]] = (),
         replace_last: bool = False,
-        stores: Sequence[Store] = (),
+        stores: Sequence[RetrievalStore] = (),
         top_k: int = 8,
         **params: Any,
     ) -> AsyncIterator[ChatEvent]:
@@ -264,7 +277,8 @@ class AsyncGemini(Operations):
         answers in place of the chat's last turn: its question again when ``query`` is
         empty (regenerate), or this new question (edit). With ``stores``, the question's
         ``top_k`` best chunks ground the answer, and the final answer carries
-        ``grounding_metadata`` (its sources and the sentences each supports).
+        ``grounding_metadata`` (its sources and the sentences each supports); File Search
+        stores go to the model as its ``fileSearch`` tool and it grounds the answer.
 
         Example::
 
@@ -349,18 +363,20 @@ class AsyncGemini(Operations):
         ones (``safety_settings``, ``tool_config``, ``system_instruction``,
         ``cached_content``, Gemini ``tools``); the gateway translates them the same way.
         ``stores=[store, …]`` grounds the answer on the last question's ``top_k`` (8) best
-        chunks: the message then carries ``annotations`` citing them.
+        chunks: the message then carries ``annotations`` citing them. File Search stores
+        (:class:`~gemgate.rag.FileSearchStore`) go to the model as its ``fileSearch`` tool
+        instead, and the annotations come from Gemini's own grounding.
 
         Example::
 
             reply = await g.chat(messages, tools=[weather_tool], tool_choice="required")
             calls = reply["choices"][0]["message"]["tool_calls"]
         """
-        stores: Sequence[Store] = params.pop("stores", ())
+        stores: Sequence[RetrievalStore] = params.pop("stores", ())
         top_k = int(params.pop("top_k", 8))
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        request = self.build_request(contents, system, params)
+        request = _with_file_search(self.build_request(contents, system, params), stores, top_k)
         hits = await self._retrieve(stores, contents, top_k)
         if hits:
             from gemgate.rag import ground_response, grounded_request
@@ -372,12 +388,14 @@ class AsyncGemini(Operations):
         return openai.completion(response, model, created=int(self.engine.clock()))
 
     async def _retrieve(
-        self, stores: Sequence[Store], contents: Sequence[Mapping[str, Any]], k: int
+        self, stores: Sequence[RetrievalStore], contents: Sequence[Mapping[str, Any]], k: int
     ) -> list[Any]:
-        """The best ``k`` chunks of ``stores`` for the last user message's text."""
+        """The best ``k`` chunks of the local ``stores`` for the last user message's text."""
+        from gemgate.rag import local_stores, search_stores
+
+        stores = local_stores(stores)
         if not stores:
             return []
-        from gemgate.rag import search_stores
 
         question: Mapping[str, Any] = next(
             (c for c in reversed(contents) if c.get("role") == "user"), {}
@@ -389,11 +407,11 @@ class AsyncGemini(Operations):
         self, messages: Sequence[Mapping[str, Any]], **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """OpenAI-format ``chat.completion.chunk`` dicts, as they arrive (see :meth:`chat`)."""
-        stores: Sequence[Store] = params.pop("stores", ())
+        stores: Sequence[RetrievalStore] = params.pop("stores", ())
         top_k = int(params.pop("top_k", 8))
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        request = self.build_request(contents, system, params)
+        request = _with_file_search(self.build_request(contents, system, params), stores, top_k)
         hits = await self._retrieve(stores, contents, top_k)
         feed: Callable[[dict[str, Any]], dict[str, Any]] = lambda chunk: chunk  # noqa: E731
         if hits:
@@ -534,6 +552,20 @@ def _contents(prompt: str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     if isinstance(prompt, str):
         return [{"role": "user", "parts": [{"text": prompt}]}]
     return [dict(c) for c in prompt]
+
+
+def _with_file_search(
+    request: dict[str, Any], stores: Sequence[RetrievalStore], top_k: int
+) -> dict[str, Any]:
+    """``request`` with the ``fileSearch`` tool of the File Search stores among ``stores``."""
+    if not stores:
+        return request
+    from gemgate.rag import file_search_tool
+
+    searched = file_search_tool(stores, top_k)
+    if searched is not None:
+        request["tools"] = [*request.get("tools", []), searched]
+    return request
 
 
 def _routing(params: Mapping[str, Any]) -> dict[str, Any]:

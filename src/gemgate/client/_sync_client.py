@@ -38,7 +38,12 @@ from gemgate.projects import ProjectConfig
 if TYPE_CHECKING:
     from google import genai
 
-    from gemgate.client._sync_twins import BlockingCacheManager, BlockingLivePool, BlockingStores
+    from gemgate.client._sync_twins import (
+        BlockingCacheManager,
+        BlockingFileSearchStores,
+        BlockingLivePool,
+        BlockingStores,
+    )
     from gemgate.upstream._engine import Engine
 
 __all__ = ["Gemini"]
@@ -256,11 +261,18 @@ class Gemini(Blocking[AsyncGemini], twin_of=AsyncGemini):
         return self._twin(BlockingLivePool, pool)
 
     @property
-    def stores(self) -> BlockingStores:
-        """Retrieval stores, blocking (see :class:`~gemgate.rag.Stores`)."""
-        from gemgate.client._sync_twins import BlockingStores
+    def stores(self) -> BlockingStores | BlockingFileSearchStores:
+        """Retrieval stores, blocking (see :class:`~gemgate.rag.Stores`).
+
+        With ``stores_url="gemini://file-search"``: Gemini's File Search stores
+        (:class:`~gemgate.rag.FileSearchStores`), with the same methods.
+        """
+        from gemgate.client._sync_twins import BlockingFileSearchStores, BlockingStores
+        from gemgate.rag import FileSearchStores
 
         stores = self._runner.run(getattr, self._async, "stores")
+        if isinstance(stores, FileSearchStores):
+            return self._twin(BlockingFileSearchStores, stores)
         return self._twin(BlockingStores, stores)
 
     @property

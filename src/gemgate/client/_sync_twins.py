@@ -18,12 +18,15 @@ from gemgate.client._blocking import (
     wrapping,
 )
 from gemgate.live import LivePool, LiveSession
-from gemgate.rag import Store, StoreInfo, Stores
+from gemgate.rag import FileSearchStore, FileSearchStores, Store, StoreInfo, Stores
 from gemgate.rag._backend import StoreBackend
 from gemgate.rag._embed import Embedder
+from gemgate.upstream._engine import Engine
 
 __all__ = [
     "BlockingCacheManager",
+    "BlockingFileSearchStore",
+    "BlockingFileSearchStores",
     "BlockingLivePool",
     "BlockingLiveSession",
     "BlockingStore",
@@ -162,3 +165,53 @@ class BlockingStores(Blocking[Stores], twin_of=Stores):
     def for_owner(self, owner: str) -> BlockingStores:
         """The stores of ``owner``, over the same backend and embedder."""
         return self._twin(BlockingStores, self._runner.run(Stores.for_owner, self._async, owner))
+
+
+class BlockingFileSearchStore(Blocking[FileSearchStore], twin_of=FileSearchStore):
+    """A Gemini :class:`~gemgate.rag.FileSearchStore`, blocking: from ``Gemini.stores``.
+
+    Example::
+
+        with Gemini(stores_url="gemini://file-search") as g:
+            store = g.stores.open("handbook")
+            store.add("docs/")
+            for hit in store.search("refund policy", k=3):
+                print(hit.document.name, hit.chunk.text[:60])
+    """
+
+    info = Forwarded[StoreInfo]()
+    id = Forwarded[str]()
+    name = Forwarded[str]()
+    refresh = blocking(FileSearchStore.refresh)
+    add = blocking(FileSearchStore.add)
+    replace = blocking(FileSearchStore.replace)
+    search = blocking(FileSearchStore.search)
+    documents = blocking(FileSearchStore.documents)
+    document = blocking(FileSearchStore.document)
+    chunks = blocking(FileSearchStore.chunks)
+    delete_document = blocking(FileSearchStore.delete_document)
+    delete = blocking(FileSearchStore.delete)
+
+
+class BlockingFileSearchStores(Blocking[FileSearchStores], twin_of=FileSearchStores):
+    """:class:`~gemgate.rag.FileSearchStores`, blocking: ``Gemini.stores`` on File Search."""
+
+    engine = Forwarded[Engine]()
+    model = Forwarded[str]()
+    owner = Forwarded[str]()
+    create = wrapping(BlockingFileSearchStore, FileSearchStores.create)
+    get = wrapping(BlockingFileSearchStore, FileSearchStores.get)
+    open = wrapping(BlockingFileSearchStore, FileSearchStores.open)
+    list = blocking(FileSearchStores.list)
+    delete = blocking(FileSearchStores.delete)
+    close = blocking(FileSearchStores.aclose)
+
+    def find(self, name: str) -> BlockingFileSearchStore | None:
+        """The store called ``name`` (or with this id), or None."""
+        found = self._runner.call(FileSearchStores.find, self._async, name)
+        return None if found is None else self._twin(BlockingFileSearchStore, found)
+
+    def for_owner(self, owner: str) -> BlockingFileSearchStores:
+        """The stores of ``owner``, through the same engine."""
+        stores = self._runner.run(FileSearchStores.for_owner, self._async, owner)
+        return self._twin(BlockingFileSearchStores, stores)

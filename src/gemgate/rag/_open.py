@@ -1,11 +1,16 @@
-"""The backend a URL names: ``sqlite:///file.db`` or ``postgresql://…`` (pgvector)."""
+"""The backend a URL names: ``sqlite:///file.db`` or ``postgresql://…`` (pgvector).
+
+``gemini://file-search`` is not a backend: it makes ``AsyncGemini.stores`` Gemini's own
+File Search (:class:`~gemgate.rag.FileSearchStores`), which stores, chunks, embeds and
+searches documents upstream.
+"""
 
 from __future__ import annotations
 
 from gemgate.errors import ConfigError
 from gemgate.rag._backend import StoreBackend
 
-__all__ = ["DEFAULT_STORES_URL", "open_backend", "stores_url_of"]
+__all__ = ["DEFAULT_STORES_URL", "is_file_search", "open_backend", "stores_url_of"]
 
 DEFAULT_STORES_URL = "sqlite:///gemgate.db"
 
@@ -17,6 +22,11 @@ def stores_url_of(stores_url: str | None, sessions_url: str) -> str:
     if sessions_url.startswith(("sqlite", "postgres")):
         return sessions_url
     return DEFAULT_STORES_URL
+
+
+def is_file_search(url: str) -> bool:
+    """Whether ``url`` selects Gemini's File Search (``gemini://file-search``)."""
+    return url.strip().rstrip("/").lower() == "gemini://file-search"
 
 
 def open_backend(url: str) -> StoreBackend:
@@ -31,5 +41,6 @@ def open_backend(url: str) -> StoreBackend:
 
         return PostgresBackend(url)
     raise ConfigError(
-        f"stores_url: unsupported scheme {scheme!r} (use sqlite:///file.db or postgresql://…)"
+        f"stores_url: unsupported scheme {scheme!r} (use sqlite:///file.db, postgresql://… "
+        "or gemini://file-search)"
     )

@@ -17,6 +17,7 @@ from gemgate.errors import DocumentError, EmbeddingMismatch, UsageError
 from gemgate.rag._backend import Filter, StoreBackend
 from gemgate.rag._embed import Embedder
 from gemgate.rag._fusion import fuse
+from gemgate.rag._protocol import RetrievalStore
 from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, expand, read
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, IngestReport, StoreInfo
 from gemgate.upstream._together import together
@@ -413,12 +414,12 @@ class _progress_of:
 
 
 async def search_stores(
-    stores: Sequence[Store], query: str, k: int, *, filter: Filter | None = None
+    stores: Sequence[RetrievalStore], query: str, k: int, *, filter: Filter | None = None
 ) -> list[Hit]:
     """The ``k`` best hits of several stores together (each searched hybrid, at once)."""
     found: list[list[Hit]] = [[] for _ in stores]
 
-    async def one(index: int, store: Store) -> None:
+    async def one(index: int, store: RetrievalStore) -> None:
         found[index] = await store.search(query, k, filter=filter)
 
     await together(*(functools.partial(one, i, store) for i, store in enumerate(stores)))

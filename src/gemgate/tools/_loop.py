@@ -41,7 +41,7 @@ from gemgate.tools._tool import TOOL_MODES, Tool, tool, tool_fields
 
 if TYPE_CHECKING:
     from gemgate.caching._manager import CacheManager
-    from gemgate.rag._store import Store
+    from gemgate.rag._protocol import RetrievalStore
     from gemgate.rag._types import Hit
     from gemgate.upstream._engine import Engine
 
@@ -136,11 +136,12 @@ class ToolLoop:
     """More parts of the question after its text (inline images, files)."""
     replace_last: bool = False
     """Answer in place of the chat's last turn (its question again if ``query`` is empty)."""
-    stores: Sequence[Store] = ()
+    stores: Sequence[RetrievalStore] = ()
     """Retrieval stores: the question's best chunks ground the answer, which gets
-    ``groundingMetadata`` (sources and the sentences they support)."""
+    ``groundingMetadata`` (sources and the sentences they support). Gemini File Search
+    stores go to the model as its ``fileSearch`` tool, and it grounds the answer itself."""
     top_k: int = 8
-    """How many chunks of the stores go with the question."""
+    """How many chunks of the stores go with the question (File Search: its ``topK``)."""
     params: dict[str, Any] = field(default_factory=dict)
     _hits: list[Hit] = field(default_factory=list)
     _registry: dict[str, Tool] = field(default_factory=dict)
@@ -183,6 +184,11 @@ class ToolLoop:
             )
         # what every step's request adds: tools, tool config, system instruction
         self._fields = tool_fields([*self._registry.values()], self.tool_mode, self.allowed_tools)
+        from gemgate.rag._filesearch import file_search_tool
+
+        searched = file_search_tool(self.stores, self.top_k)
+        if searched is not None:
+            self._fields["tools"] = [*self._fields.get("tools", []), searched]
         if self.system_instruction:
             self._fields["systemInstruction"] = {"parts": [{"text": self.system_instruction}]}
 
@@ -216,9 +222,12 @@ class ToolLoop:
         executor = self.executor or AsyncToolExecutor()
         stored, question = await self._start()
         if self.stores and question.text.strip():
+            from gemgate.rag._filesearch import local_stores
             from gemgate.rag._store import search_stores
 
-            self._hits = await search_stores(self.stores, question.text, self.top_k)
+            local = local_stores(self.stores)
+            if local:
+                self._hits = await search_stores(local, question.text, self.top_k)
         history = [m.to_content() for m in stored if m.role != "system"]
         turn = [question]
         try:
