@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from gemgate.rag import Chunk, DocumentInfo, Hit, citations, grounded_request, grounding_metadata
-from gemgate.wire.openai import ChunkStream, completion
-from gemgate.wire.openai._response import citation_annotations
+from gemgate.wire.openai import ChunkStream, citation_annotations, completion
 
 
 def hit(n: int, text: str, *, page: int = 0, source: str = "") -> Hit:

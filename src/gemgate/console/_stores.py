@@ -3,7 +3,7 @@
 They use the library, not a running gateway: ``AsyncGemini`` from the configuration
 (``--config`` or ``GEMGATE_CONFIG``), so the stores live in its ``stores_url`` and the
 embeddings come from its upstream; with no key and no ``upstream_url``, from the built-in
-emulator, as under ``gemgate serve``. Stores made here belong to the library's owner ("").
+emulator, as under ``gemgate serve``. RetrievalStores made here belong to the library's owner ("").
 Everything printed is plain text, never parsed as markup.
 """
 
@@ -23,7 +23,7 @@ from gemgate.errors import ConfigError, GemgateError, UsageError
 
 if TYPE_CHECKING:
     from gemgate.client import AsyncGemini
-    from gemgate.rag import Hit, IngestReport, Store, StoreInfo
+    from gemgate.rag import Hit, IngestReport, RetrievalStore, StoreInfo
 
 __all__ = ["hits_json", "ingest", "search", "snippet", "stores"]
 
@@ -178,7 +178,7 @@ def stores(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         )
 
 
-async def _existing(g: AsyncGemini, name: str) -> Store:
+async def _existing(g: AsyncGemini, name: str) -> RetrievalStore:
     found = await g.stores.find(name)
     if found is None:
         _fail(f"no store called {name!r} (gemgate stores lists them)", code=1)

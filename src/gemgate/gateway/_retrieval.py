@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gemgate.gateway._faces import Problem
-from gemgate.rag import GroundedStream, Hit, Store, Stores, search_stores
+from gemgate.rag import GroundedStream, Hit, RetrievalStore, RetrievalStores, search_stores
 
 __all__ = ["DEFAULT_K", "Retrieval", "grounded_stream", "store_ids", "stores_named"]
 
@@ -27,7 +27,7 @@ def store_ids(value: Any, param: str) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-async def stores_named(stores: Stores, ids: Sequence[str]) -> list[Store]:
+async def stores_named(stores: RetrievalStores, ids: Sequence[str]) -> list[RetrievalStore]:
     """The stores with these ids (``StoreNotFound``, a 404, for any that is not the owner's)."""
     return [await stores.get(store_id) for store_id in ids]
 
@@ -36,11 +36,11 @@ async def stores_named(stores: Stores, ids: Sequence[str]) -> list[Store]:
 class Retrieval:
     """The stores a chat completion searches, and how many chunks it takes."""
 
-    stores: list[Store]
+    stores: list[RetrievalStore]
     k: int = DEFAULT_K
 
     @classmethod
-    async def of(cls, body: dict[str, Any], stores: Stores) -> Retrieval:
+    async def of(cls, body: dict[str, Any], stores: RetrievalStores) -> Retrieval:
         """Take ``vector_store_ids`` and ``file_search`` tools out of ``body``; find the stores.
 
         The other tools stay for the model.

@@ -27,7 +27,7 @@ from gemgate.errors import GemgateError
 from gemgate.gateway._asgi import read_json, send_bytes, send_json, send_stream
 from gemgate.gateway._faces import Problem
 from gemgate.gateway._retrieval import store_ids, stores_named
-from gemgate.rag import Store, Stores
+from gemgate.rag import RetrievalStore, RetrievalStores
 from gemgate.sessions import ChatInfo, ChatManager, ChatNotFound, ChatStorage
 
 __all__ = ["SessionsRoute", "owned_chat", "owner_of", "visible"]
@@ -119,10 +119,12 @@ class SessionsRoute:
     async def _owned(self, scope: Scope) -> ChatInfo:
         return await owned_chat(self.manager, scope["path_params"]["session_id"], owner_of(scope))
 
-    def _stores(self, scope: Scope) -> Stores:
+    def _stores(self, scope: Scope) -> RetrievalStores:
         return self._client.stores.for_owner(owner_of(scope) or "")
 
-    async def _grounding(self, scope: Scope, info: ChatInfo, body: dict[str, Any]) -> list[Store]:
+    async def _grounding(
+        self, scope: Scope, info: ChatInfo, body: dict[str, Any]
+    ) -> list[RetrievalStore]:
         """The stores that ground this turn: the body's ``store_ids``, else the session's."""
         if body.get("store_ids") is not None:
             ids = store_ids(body["store_ids"], "store_ids")
@@ -140,7 +142,7 @@ class SessionsRoute:
         parts: list[dict[str, Any]],
         *,
         replace_last: bool = False,
-        stores: Sequence[Store] = (),
+        stores: Sequence[RetrievalStore] = (),
     ) -> None:
         events = self._client.chat_with_tools(
             content,

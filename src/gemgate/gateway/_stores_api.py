@@ -1,6 +1,6 @@
 """``/api/v1/stores``: retrieval stores, their documents, and search.
 
-Each gateway key has its own stores (`gemgate.rag.Stores.for_owner`): another key's store
+Each gateway key has its own stores (`gemgate.rag.RetrievalStores.for_owner`): another key's store
 is 404, as if it did not exist. Documents come as ``multipart/form-data`` (``file``
 fields, an optional ``metadata`` JSON field) or as JSON (``{"name", "text"}``,
 ``{"name", "data"}`` in base64, or ``{"url"}``, fetched from public addresses only).
@@ -35,10 +35,10 @@ from gemgate.rag import (
     DocumentInfo,
     Hit,
     IngestReport,
+    RetrievalStore,
+    RetrievalStores,
     Source,
-    Store,
     StoreInfo,
-    Stores,
 )
 
 __all__ = [
@@ -57,7 +57,7 @@ _MAX_BODY = 1024 * 1024
 _MODES = ("hybrid", "keyword", "vector")
 
 
-def stores_of(client: AsyncGemini, scope: Scope) -> Stores:
+def stores_of(client: AsyncGemini, scope: Scope) -> RetrievalStores:
     """The stores the request's gateway key may see (all library stores without keys)."""
     return client.stores.for_owner(owner_of(scope) or "")
 
@@ -157,7 +157,7 @@ class StoresRoute:
         hits = await store.search(query, k, filter=_object(body, "filter"), mode=mode)
         await send_json(send, 200, {"hits": [hit_json(h) for h in hits]})
 
-    async def _store(self, scope: Scope) -> Store:
+    async def _store(self, scope: Scope) -> RetrievalStore:
         return await stores_of(self._client, scope).get(scope["path_params"]["store_id"])
 
     async def _sources(
@@ -226,7 +226,7 @@ class StoresRoute:
 
 
 async def ingest(
-    store: Store,
+    store: RetrievalStore,
     sources: list[Source],
     metadata: Mapping[str, Any] | None,
     chunking: Chunking | None,

@@ -26,7 +26,7 @@ from gemgate.gateway._files import Attachment, Files
 from gemgate.gateway._files_api import limit_of, missing_file, page
 from gemgate.gateway._sessions_api import owner_of
 from gemgate.gateway._stores_api import failure_status, stores_of
-from gemgate.rag import Source, Store, StoreInfo
+from gemgate.rag import RetrievalStore, Source, StoreInfo
 
 __all__ = ["VectorStoresRoute", "openai_filter"]
 
@@ -184,7 +184,7 @@ class VectorStoresRoute:
             },
         )
 
-    async def _store(self, scope: Scope) -> Store:
+    async def _store(self, scope: Scope) -> RetrievalStore:
         return await stores_of(self._client, scope).get(scope["path_params"]["store_id"])
 
     async def _attachment(self, scope: Scope) -> Attachment:
@@ -198,7 +198,7 @@ class VectorStoresRoute:
     async def _attach(
         self,
         owner: str,
-        store: Store,
+        store: RetrievalStore,
         file_id: str,
         attributes: dict[str, Any],
         chunking: Chunking | None,

@@ -42,10 +42,11 @@ from gemgate.errors import (
 )
 from gemgate.rag._backend import Filter
 from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, expand, read
-from gemgate.rag._store import Progress, SearchMode, _label, _progress_of, together
+from gemgate.rag._store import Progress, SearchMode, _label, _progress_of
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, IngestReport, StoreInfo
 from gemgate.upstream._calls import referenced_resources
 from gemgate.upstream._pipeline import Call
+from gemgate.upstream._together import together
 
 if TYPE_CHECKING:
     from gemgate.rag._protocol import RetrievalStore

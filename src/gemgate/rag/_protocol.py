@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 from gemgate.documents import Chunking
 from gemgate.rag._backend import Filter
 from gemgate.rag._sources import SourceLike
-from gemgate.rag._types import DocumentInfo, Hit, IngestReport, StoreInfo
+from gemgate.rag._types import Chunk, DocumentInfo, Hit, IngestReport, StoreInfo
 
 __all__ = ["RetrievalStore", "RetrievalStores"]
 
@@ -55,6 +55,19 @@ class RetrievalStore(Protocol):
 
     async def document(self, document_id: str) -> DocumentInfo:
         """One document (``StoreNotFound`` if there is none with this id)."""
+
+    async def chunks(self, document_id: str) -> list[Chunk]:
+        """A document's chunks, in order (``UsageError`` where the backend hides them)."""
+
+    async def replace(
+        self,
+        document_id: str,
+        source: SourceLike,
+        *,
+        chunking: Chunking | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> DocumentInfo:
+        """Put new content in place of a document."""
 
     async def delete_document(self, document_id: str) -> None:
         """Delete a document."""

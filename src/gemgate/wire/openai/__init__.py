@@ -34,7 +34,13 @@ from gemgate.wire.openai._request import (
     chat_request,
     gemini_request,
 )
-from gemgate.wire.openai._response import completion, completion_chunk, finish_reason, usage
+from gemgate.wire.openai._response import (
+    citation_annotations,
+    completion,
+    completion_chunk,
+    finish_reason,
+    usage,
+)
 from gemgate.wire.openai._stream import SSE_DONE, ChunkStream, sse_frame
 from gemgate.wire.openai._tools import tools_to_gemini
 
@@ -47,6 +53,7 @@ __all__ = [
     "REQUEST_FIELDS",
     "SSE_DONE",
     "chat_request",
+    "citation_annotations",
     "completion",
     "completion_chunk",
     "finish_reason",
