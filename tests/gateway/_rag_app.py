@@ -20,11 +20,16 @@ KEY_B = "key-b"
 
 @asynccontextmanager
 async def rag_gateway(
-    tmp_path: Path, max_body: int = 64 * 1024, *, fetch_private: bool = False
+    tmp_path: Path,
+    max_body: int = 64 * 1024,
+    *,
+    fetch_private: bool = False,
+    stores_url: str | None = None,
 ) -> AsyncIterator[Gateway]:
     """The gateway over the emulator, its sessions, files and stores in ``tmp_path``.
 
-    ``fetch_private`` lets it fetch document URLs on loopback (a test server).
+    ``fetch_private`` lets it fetch document URLs on loopback (a test server);
+    ``stores_url`` picks another store backend (``gemini://file-search``).
     """
     keys = [
         GatewayKey(name="a", secret_sha256=hash_secret(KEY_A)),
@@ -35,6 +40,7 @@ async def rag_gateway(
         sessions_url=f"sqlite:///{tmp_path}/gw.db",
         max_body_bytes=max_body,
         image_fetch_private=fetch_private,
+        stores_url=stores_url,
     )
     client = AsyncGemini(settings=settings)
     app = create_app(client)

@@ -259,3 +259,36 @@ async def test_chat_completions_refuse_unknown_and_foreign_stores(app: Gateway) 
                 messages=question,  # type: ignore[arg-type]
                 extra_body=extra,
             )
+
+
+async def test_file_search_stores_ground_chat_completions_through_gemini(tmp_path: Path) -> None:
+    async with rag_gateway(tmp_path, stores_url="gemini://file-search") as app:
+        http = http_of(app, KEY_A)
+        made = await http.post("/api/v1/stores", json={"name": "shop"})
+        assert made.status_code == 201, made.text
+        store_id = made.json()["id"]
+        assert "/" not in store_id  # the File Search store's id, without its prefix
+        added = await http.post(
+            f"/api/v1/stores/{store_id}/documents",
+            json={"name": "refunds.txt", "text": "Refunds are paid within 14 days of a return."},
+        )
+        assert added.status_code == 201, added.text
+        client = openai_of(app, KEY_A)
+        reply = await client.chat.completions.create(
+            model="gemini-2.5-flash",
+            messages=[{"role": "user", "content": "How long until refunds are paid?"}],
+            extra_body={"vector_store_ids": [store_id]},
+        )
+        message = reply.choices[0].message
+        assert "14 days" in (message.content or "")
+        notes = [
+            a.model_dump() if hasattr(a, "model_dump") else a for a in message.annotations or []
+        ]
+        assert notes and notes[0]["type"] == "file_citation"
+        with pytest.raises(openai.NotFoundError):
+            await openai_of(app, KEY_B).chat.completions.create(
+                model="gemini-2.5-flash",
+                messages=[{"role": "user", "content": "Refunds?"}],
+                extra_body={"vector_store_ids": [store_id]},
+            )
+        await http.aclose()

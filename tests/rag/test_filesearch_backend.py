@@ -48,12 +48,13 @@ async def store(g: AsyncGemini) -> FileSearchStore:
 async def test_stores_are_file_search_stores_of_the_api(g: AsyncGemini) -> None:
     assert isinstance(g.stores, FileSearchStores)
     store = await g.stores.for_owner("team-a").create("manuals")
-    assert store.id.startswith("fileSearchStores/") and store.name == "manuals"
+    assert store.resource == f"fileSearchStores/{store.id}" and store.name == "manuals"
+    assert "/" not in store.id  # an id fits in a URL path
     assert store.info.owner == "team-a" and store.info.created_at > 0
-    raw = await g.sdk.aio.file_search_stores.get(name=store.id)
+    raw = await g.sdk.aio.file_search_stores.get(name=store.resource)
     assert raw.display_name == "team-a/manuals"
     library = await g.stores.create("plain")
-    assert (await g.sdk.aio.file_search_stores.get(name=library.id)).display_name == "plain"
+    assert (await g.sdk.aio.file_search_stores.get(name=library.resource)).display_name == "plain"
     assert [s.id for s in await g.stores.list()] == [library.id]
     await g.stores.for_owner("team-a").delete(store.id)
     assert await g.stores.for_owner("team-a").list() == []
@@ -66,7 +67,7 @@ async def test_documents_carry_their_hash_type_and_metadata(
     assert documents["refunds.txt"].mime_type == "text/plain"
     assert documents["hours.md"].mime_type == "text/markdown"
     raw = await g.sdk.aio.file_search_stores.documents.get(
-        name=f"{store.id}/documents/{documents['refunds.txt'].id}"
+        name=f"{store.resource}/documents/{documents['refunds.txt'].id}"
     )
     custom = {m.key: m.string_value for m in raw.custom_metadata or []}
     assert custom[HASH_KEY] == Source("x", REFUNDS).content_hash
@@ -183,7 +184,7 @@ async def test_chat_sends_the_file_search_tool_and_annotates_from_gemini(
     start, end = note["file_citation"]["start_index"], note["file_citation"]["end_index"]
     assert "14 days" in message["content"][start:end]
     (request,) = sent
-    assert {"fileSearch": {"fileSearchStoreNames": [store.id], "topK": 3}} in request["tools"]
+    assert {"fileSearch": {"fileSearchStoreNames": [store.resource], "topK": 3}} in request["tools"]
     assert "systemInstruction" not in request  # nothing retrieved locally
 
 
@@ -218,7 +219,7 @@ async def test_chat_with_tools_keeps_the_file_search_grounding(
     assert grounding is not None
     contexts = [c["retrievedContext"] for c in grounding["groundingChunks"]]
     assert contexts[0]["title"] == "refunds.txt"
-    assert {c["fileSearchStore"] for c in contexts} == {store.id}
+    assert {c["fileSearchStore"] for c in contexts} == {store.resource}
     history = await manager.get_history("c")
     assert history[-1].metadata["grounding_metadata"] == grounding
 
@@ -239,7 +240,7 @@ async def test_local_and_file_search_stores_together(
     finally:
         await local_stores.aclose()
     (request,) = sent
-    assert {"fileSearch": {"fileSearchStoreNames": [store.id], "topK": 8}} in request["tools"]
+    assert {"fileSearch": {"fileSearchStoreNames": [store.resource], "topK": 8}} in request["tools"]
     assert "Roses are pruned" in request["systemInstruction"]["parts"][0]["text"]
     final = events[-1]
     assert final.type == "final_answer" and "winter" in final.text

@@ -391,17 +391,11 @@ class AsyncGemini(Operations):
         self, stores: Sequence[RetrievalStore], contents: Sequence[Mapping[str, Any]], k: int
     ) -> list[Any]:
         """The best ``k`` chunks of the local ``stores`` for the last user message's text."""
-        from gemgate.rag import local_stores, search_stores
-
-        stores = local_stores(stores)
         if not stores:
             return []
+        from gemgate.rag import retrieve
 
-        question: Mapping[str, Any] = next(
-            (c for c in reversed(contents) if c.get("role") == "user"), {}
-        )
-        text = " ".join(p.get("text", "") for p in question.get("parts", [])).strip()
-        return await search_stores(stores, text, k) if text else []
+        return await retrieve(stores, contents, k)
 
     async def stream_chat(
         self, messages: Sequence[Mapping[str, Any]], **params: Any

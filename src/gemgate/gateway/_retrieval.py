@@ -7,12 +7,19 @@ before anything runs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gemgate.gateway._faces import Problem
-from gemgate.rag import GroundedStream, Hit, RetrievalStore, RetrievalStores, search_stores
+from gemgate.rag import (
+    GroundedStream,
+    Hit,
+    RetrievalStore,
+    RetrievalStores,
+    file_search_tool,
+    retrieve,
+)
 
 __all__ = ["DEFAULT_K", "Retrieval", "grounded_stream", "store_ids", "stores_named"]
 
@@ -67,16 +74,17 @@ class Retrieval:
                     body.pop("tool_choice", None)
         return cls(await stores_named(stores, list(dict.fromkeys(ids))), k)
 
-    async def hits(self, request: Mapping[str, Any]) -> list[Hit]:
-        """The best chunks for the request's last user message (none without stores)."""
+    async def hits(self, request: dict[str, Any]) -> list[Hit]:
+        """The best chunks of the local stores for the request's last user message.
+
+        File Search stores join the request as its ``fileSearch`` tool instead.
+        """
         if not self.stores:
             return []
-        contents = request.get("contents") or []
-        question: Mapping[str, Any] = next(
-            (c for c in reversed(contents) if c.get("role") == "user"), {}
-        )
-        text = " ".join(p.get("text", "") for p in question.get("parts", [])).strip()
-        return await search_stores(self.stores, text, self.k) if text else []
+        searched = file_search_tool(self.stores, self.k)
+        if searched is not None:
+            request["tools"] = [*request.get("tools", []), searched]
+        return await retrieve(self.stores, request.get("contents") or [], self.k)
 
 
 async def grounded_stream(

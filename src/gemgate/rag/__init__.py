@@ -18,6 +18,7 @@ from gemgate.rag._filesearch import (
     file_search_tool,
     local_stores,
     metadata_filter,
+    retrieve,
 )
 from gemgate.rag._fusion import RRF_K, fuse
 from gemgate.rag._ground import (
@@ -74,6 +75,7 @@ __all__ = [
     "local_stores",
     "metadata_filter",
     "open_backend",
+    "retrieve",
     "search_stores",
     "sources_text",
     "stores_url_of",

@@ -42,7 +42,7 @@ from gemgate.errors import (
 )
 from gemgate.rag._backend import Filter
 from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, expand, read
-from gemgate.rag._store import Progress, SearchMode, _label, _progress_of
+from gemgate.rag._store import Progress, SearchMode, _label, _progress_of, search_stores
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, IngestReport, StoreInfo
 from gemgate.upstream._calls import referenced_resources
 from gemgate.upstream._pipeline import Call
@@ -61,6 +61,7 @@ __all__ = [
     "file_search_tool",
     "local_stores",
     "metadata_filter",
+    "retrieve",
 ]
 
 FILE_SEARCH_URL = "gemini://file-search"
@@ -81,8 +82,8 @@ _POLL_MAX = 2.0
 class FileSearchStores:
     """Create, open, list and delete Gemini File Search stores (``AsyncGemini.stores``).
 
-    Same methods as :class:`~gemgate.rag.Stores`; ids are resource names
-    (``fileSearchStores/…``).
+    Same methods as :class:`~gemgate.rag.Stores`; a store's id is its resource name
+    without ``fileSearchStores/`` (``FileSearchStore.resource`` is the whole name).
 
     Example::
 
@@ -140,7 +141,7 @@ class FileSearchStores:
     async def find(self, name: str) -> FileSearchStore | None:
         """The store called ``name`` (or with this id), or None."""
         for info in await self.list():
-            if info.name == name or info.id == _store_name(name):
+            if info.name == name or _store_name(info.id) == _store_name(name):
                 return FileSearchStore(self, info)
         return None
 
@@ -153,7 +154,7 @@ class FileSearchStores:
     async def delete(self, store_id: str) -> None:
         """Delete a store with everything in it."""
         info = await self._read(store_id)
-        await self._call("DELETE", f"/{self.engine.version}/{info.id}?force=true")
+        await self._call("DELETE", f"/{self.engine.version}/{_store_name(info.id)}?force=true")
 
     async def aclose(self) -> None:
         """Nothing to close: the engine belongs to the client."""
@@ -209,8 +210,13 @@ class FileSearchStore:
 
     @property
     def id(self) -> str:
-        """The store's resource name, ``fileSearchStores/…``."""
+        """The store's id: its resource name without ``fileSearchStores/`` (URL-safe)."""
         return self.info.id
+
+    @property
+    def resource(self) -> str:
+        """The store's resource name, ``fileSearchStores/…``."""
+        return _store_name(self.info.id)
 
     @property
     def name(self) -> str:
@@ -329,7 +335,7 @@ class FileSearchStore:
         sdk = self._stores.engine.sdk
         try:
             started = await sdk.aio.file_search_stores.upload_to_file_search_store(
-                file_search_store_name=self.id, file=io.BytesIO(source.data), config=config
+                file_search_store_name=self.resource, file=io.BytesIO(source.data), config=config
             )
         except errors.APIError as exc:
             if exc.code in (403, 404):
@@ -367,7 +373,7 @@ class FileSearchStore:
     async def _all_documents(
         self, states: Sequence[str] = ("STATE_ACTIVE", "STATE_PENDING")
     ) -> list[DocumentInfo]:
-        raw = await self._stores._pages(f"/{self._version}/{self.id}/documents", "documents")
+        raw = await self._stores._pages(f"/{self._version}/{self.resource}/documents", "documents")
         return [_document_info(self.id, d) for d in raw if d.get("state", "") in states]
 
     # -- search ----------------------------------------------------------------------
@@ -392,7 +398,7 @@ class FileSearchStore:
             raise UsageError("k must be at least 1")
         if mode != "hybrid":
             raise UsageError("File Search stores rank by themselves: mode must be 'hybrid'")
-        tool: dict[str, Any] = {"fileSearchStoreNames": [self.id], "topK": k}
+        tool: dict[str, Any] = {"fileSearchStoreNames": [self.resource], "topK": k}
         if filter:
             tool["metadataFilter"] = metadata_filter(filter)
         request = {
@@ -410,7 +416,7 @@ class FileSearchStore:
         hits: list[Hit] = []
         for entry in grounding.get("groundingChunks", []):
             context = entry.get("retrievedContext")
-            if context is None or context.get("fileSearchStore", self.id) != self.id:
+            if context is None or context.get("fileSearchStore", self.resource) != self.resource:
                 continue
             hits.append(self._hit(context, len(hits) + 1))
         return hits[:k]
@@ -473,15 +479,15 @@ class FileSearchStore:
         if not document_id:
             raise StoreNotFound("no document ''")
         if document_id.startswith("fileSearchStores/"):
-            if not document_id.startswith(f"{self.id}/documents/"):
+            if not document_id.startswith(f"{self.resource}/documents/"):
                 raise StoreNotFound(f"no document {document_id!r} in {self.id}")
             return document_id
-        return f"{self.id}/documents/{document_id}"
+        return f"{self.resource}/documents/{document_id}"
 
 
 def file_search_tool(stores: Sequence[RetrievalStore], top_k: int) -> dict[str, Any] | None:
     """The ``fileSearch`` tool over the File Search stores among ``stores``, or None."""
-    names = [s.id for s in stores if isinstance(s, FileSearchStore)]
+    names = [s.resource for s in stores if isinstance(s, FileSearchStore)]
     if not names:
         return None
     return {"fileSearch": {"fileSearchStoreNames": names, "topK": top_k}}
@@ -550,7 +556,7 @@ def _store_info(raw: Mapping[str, Any]) -> StoreInfo:
     if not slash:
         owner, name = "", display
     return StoreInfo(
-        id=str(raw.get("name", "")),
+        id=str(raw.get("name", "")).removeprefix("fileSearchStores/"),
         name=name,
         owner=owner,
         embedding_model=str(raw.get("embeddingModel", "")).removeprefix("models/"),
@@ -629,3 +635,18 @@ def _mime_of(source: Source) -> str:
     except UnicodeDecodeError:
         return "application/octet-stream"
     return "text/plain"
+
+
+async def retrieve(
+    stores: Sequence[RetrievalStore], contents: Sequence[Mapping[str, Any]], k: int
+) -> list[Hit]:
+    """The ``k`` best chunks of the local ``stores`` for the last user message's text.
+
+    File Search stores are left out: Gemini searches them itself, as a tool.
+    """
+    question: Mapping[str, Any] = next(
+        (c for c in reversed(contents) if c.get("role") == "user"), {}
+    )
+    text = " ".join(p.get("text", "") for p in question.get("parts", [])).strip()
+    local = local_stores(stores)
+    return await search_stores(local, text, k) if text and local else []
