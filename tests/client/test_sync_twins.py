@@ -20,9 +20,18 @@ import pytest
 from gemgate import AsyncGemini, Gemini
 from gemgate.caching import CacheManager
 from gemgate.client._blocking import Blocking, blocking, iterating, plain
-from gemgate.client._sync_twins import BlockingCacheManager, BlockingLivePool, BlockingLiveSession
+from gemgate.client._sync_twins import (
+    BlockingCacheManager,
+    BlockingFileSearchStore,
+    BlockingFileSearchStores,
+    BlockingLivePool,
+    BlockingLiveSession,
+    BlockingStore,
+    BlockingStores,
+)
 from gemgate.errors import UsageError
 from gemgate.live import LivePool, LiveSession, LiveText, LiveTurnComplete
+from gemgate.rag import FileSearchStore, FileSearchStores, Store, StoreInfo, Stores
 from gemgate.tools import tool
 
 MODEL = "gemini-2.5-flash"
@@ -91,6 +100,10 @@ PAIRS: list[tuple[type[Any], type[Blocking[Any]]]] = [
     (CacheManager, BlockingCacheManager),
     (LivePool, BlockingLivePool),
     (LiveSession, BlockingLiveSession),
+    (Stores, BlockingStores),
+    (Store, BlockingStore),
+    (FileSearchStores, BlockingFileSearchStores),
+    (FileSearchStore, BlockingFileSearchStore),
     (AsyncWithExtras, GeminiWithExtras),
 ]
 NAMES = {a.__name__: b.__name__ for a, b in PAIRS} | {"Self": "Self"}
@@ -99,11 +112,17 @@ NAMES = {a.__name__: b.__name__ for a, b in PAIRS} | {"Self": "Self"}
 @pytest.fixture
 def attributes(g: Gemini) -> dict[type[Any], set[str]]:
     """Public attributes set on instances of each async class (not visible on the class)."""
+    backend, embedder = object(), object()  # never used: only the attributes are read
+    searched = FileSearchStores(g._async.engine, model="m")
     instances = {
         AsyncGemini: g._async,
         CacheManager: g._async.cache_manager,
         LivePool: g._async.live,
         LiveSession: g._runner.run(LiveSession, g._async),  # not connected
+        Stores: Stores(backend, embedder),
+        Store: Store(Stores(backend, embedder), StoreInfo(id="store_x", name="x")),
+        FileSearchStores: searched,
+        FileSearchStore: FileSearchStore(searched, StoreInfo(id="x", name="x")),
     }
     found = {cls: {n for n in vars(obj) if not n.startswith("_")} for cls, obj in instances.items()}
     found[AsyncWithExtras] = found[AsyncGemini]
@@ -132,7 +151,7 @@ def _blocking_return(annotation: Any) -> Any:
     iterator = re.fullmatch(r"Async(?:Iterator|Iterable|Generator)\[(.+?)(?:, None)?\]", annotation)
     if iterator:
         return f"Generator[{iterator.group(1)}, None, None]"
-    return NAMES.get(annotation, annotation)
+    return re.sub(r"\w+", lambda m: NAMES.get(m.group(), m.group()), annotation)
 
 
 def _expected(member: Any) -> inspect.Signature:
