@@ -29,10 +29,11 @@ from gemgate.rag._ground import (
     grounding_metadata,
     sources_text,
 )
+from gemgate.rag._ingest import Progress
 from gemgate.rag._open import DEFAULT_STORES_URL, is_file_search, open_backend, stores_url_of
 from gemgate.rag._protocol import RetrievalStore, RetrievalStores
 from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike
-from gemgate.rag._store import Progress, SearchMode, Store, Stores, search_stores
+from gemgate.rag._store import SearchMode, Store, Stores, search_stores
 from gemgate.rag._types import Chunk, Citation, DocumentInfo, Hit, IngestReport, Page, StoreInfo
 
 __all__ = [

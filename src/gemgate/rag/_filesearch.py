@@ -20,11 +20,9 @@ rank order (score ``1/rank``). It costs one generation.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import mimetypes
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -41,12 +39,12 @@ from gemgate.errors import (
     status_error,
 )
 from gemgate.rag._backend import Filter
-from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, expand, read
-from gemgate.rag._store import Progress, SearchMode, _label, _progress_of, search_stores
+from gemgate.rag._ingest import Progress, ingest_all
+from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, read
+from gemgate.rag._store import SearchMode, StoreHandle, search_stores
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, IngestReport, StoreInfo
 from gemgate.upstream._calls import referenced_resources
 from gemgate.upstream._pipeline import Call
-from gemgate.upstream._together import together
 
 if TYPE_CHECKING:
     from gemgate.rag._protocol import RetrievalStore
@@ -197,31 +195,20 @@ class FileSearchStores:
                 return out
 
 
-class FileSearchStore:
-    """One File Search store: the same methods as :class:`~gemgate.rag.Store`."""
+class FileSearchStore(StoreHandle):
+    """One File Search store: the same methods as :class:`~gemgate.rag.Store`.
+
+    Its id is its resource name without ``fileSearchStores/`` (so it fits in a URL path).
+    """
 
     def __init__(self, stores: FileSearchStores, info: StoreInfo) -> None:
+        super().__init__(info)
         self._stores = stores
-        self.info = info
-        """What the store was when this handle last read it (see :meth:`refresh`)."""
-
-    def __repr__(self) -> str:
-        return f"<FileSearchStore {self.info.id} {self.info.name!r}>"
-
-    @property
-    def id(self) -> str:
-        """The store's id: its resource name without ``fileSearchStores/`` (URL-safe)."""
-        return self.info.id
 
     @property
     def resource(self) -> str:
         """The store's resource name, ``fileSearchStores/…``."""
         return _store_name(self.info.id)
-
-    @property
-    def name(self) -> str:
-        """The store's name (its display name without the owner)."""
-        return self.info.name
 
     @property
     def _version(self) -> str:
@@ -251,50 +238,26 @@ class FileSearchStore:
         Gemini cannot process is reported in ``failed`` (its failed document is removed)
         and the others go on. ``chunks`` stays 0: the API does not tell how many it made.
         """
-        if not sources:
-            raise UsageError("add() needs at least one source")
-        report = IngestReport()
-        started = time.perf_counter()
-        expanded = [s for source in sources for s in expand(source)]
-        present = await self._all_documents()
+        present = await self._all_documents() if sources else []
         by_hash = {d.content_hash: d for d in present if d.content_hash}
         by_origin = {d.source: d for d in present if d.source}
-        limit = anyio.Semaphore(max(1, concurrency))
         uploading: dict[str, anyio.Lock] = {}
-        results: list[tuple[str, DocumentInfo | str, bool]] = [("", "", False)] * len(expanded)
-        with _progress_of(progress, len(expanded)) as tick:
 
-            async def one(index: int, source: SourceLike) -> None:
-                async with limit:
-                    label = _label(source)
-                    try:
-                        found = await read(source, max_bytes)
-                        label = found.origin or found.name
-                        async with uploading.setdefault(found.content_hash, anyio.Lock()):
-                            same = by_hash.get(found.content_hash)
-                            if same is not None:
-                                results[index] = (label, same, False)
-                            else:
-                                document = await self._upload(found, chunking, metadata)
-                                by_hash[found.content_hash] = document
-                                previous = by_origin.get(found.origin) if found.origin else None
-                                if previous is not None:
-                                    await self.delete_document(previous.id)
-                                results[index] = (label, document, True)
-                    except DocumentError as exc:
-                        results[index] = (label, str(exc), False)
-                    if tick is not None:
-                        tick(label, 0)
+        async def one(found: Source) -> tuple[DocumentInfo, bool]:
+            async with uploading.setdefault(found.content_hash, anyio.Lock()):
+                same = by_hash.get(found.content_hash)
+                if same is not None:
+                    return same, False
+                document = await self._upload(found, chunking, metadata)
+                by_hash[found.content_hash] = document
+                previous = by_origin.get(found.origin) if found.origin else None
+                if previous is not None:
+                    await self.delete_document(previous.id)
+                return document, True
 
-            await together(*(functools.partial(one, i, s) for i, s in enumerate(expanded)))
-        for label, outcome, new in results:
-            if isinstance(outcome, str):
-                report.failed.append((label, outcome))
-            elif new:
-                report.added.append(outcome)
-            else:
-                report.unchanged.append(outcome)
-        report.seconds = time.perf_counter() - started
+        report = await ingest_all(
+            sources, one, progress=progress, max_bytes=max_bytes, concurrency=concurrency
+        )
         await self.refresh()
         return report
 

@@ -7,27 +7,23 @@ import dataclasses
 import functools
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-import anyio
-
 from gemgate.documents import Chunking, chunk_pages, parse
-from gemgate.errors import DocumentError, EmbeddingMismatch, UsageError
+from gemgate.errors import EmbeddingMismatch, UsageError
 from gemgate.rag._backend import Filter, StoreBackend
 from gemgate.rag._embed import Embedder
 from gemgate.rag._fusion import fuse
+from gemgate.rag._ingest import Progress, ingest_all
 from gemgate.rag._protocol import RetrievalStore
-from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, expand, read
+from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, read
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, IngestReport, StoreInfo
 from gemgate.upstream._together import together
 
-__all__ = ["Progress", "SearchMode", "Store", "Stores", "search_stores"]
+__all__ = ["SearchMode", "Store", "StoreHandle", "Stores", "search_stores"]
 
 SearchMode = Literal["hybrid", "keyword", "vector"]
-
-Progress = Callable[[str, int], None]
-"""Called with ``(source, chunks added)`` as each document of an ingest is done."""
 
 
 class Stores:
@@ -105,16 +101,15 @@ class _absent:
         return kind is not None and issubclass(kind, StoreNotFound)
 
 
-class Store:
-    """One retrieval store: add documents, search them, list, replace and delete them."""
+class StoreHandle:
+    """What every store handle has: the store's info as last read, its id and name."""
 
-    def __init__(self, stores: Stores, info: StoreInfo) -> None:
-        self._stores = stores
+    def __init__(self, info: StoreInfo) -> None:
         self.info = info
-        """What the store was when this handle last read it (see :meth:`refresh`)."""
+        """What the store was when this handle last read it (see ``refresh``)."""
 
     def __repr__(self) -> str:
-        return f"<Store {self.info.id} {self.info.name!r}>"
+        return f"<{type(self).__name__} {self.info.id} {self.info.name!r}>"
 
     @property
     def id(self) -> str:
@@ -125,6 +120,14 @@ class Store:
     def name(self) -> str:
         """The store's name."""
         return self.info.name
+
+
+class Store(StoreHandle):
+    """One retrieval store: add documents, search them, list, replace and delete them."""
+
+    def __init__(self, stores: Stores, info: StoreInfo) -> None:
+        super().__init__(info)
+        self._stores = stores
 
     @property
     def _backend(self) -> StoreBackend:
@@ -161,41 +164,14 @@ class Store:
         ``progress=True`` draws a progress bar on the terminal (rich); a callable gets
         ``(source, chunks added)`` as each document is done.
         """
-        if not sources:
-            raise UsageError("add() needs at least one source")
-        report = IngestReport()
-        started = time.perf_counter()
-        expanded = [s for source in sources for s in expand(source)]
-        by_origin = await self._by_origin()
-        limit = anyio.Semaphore(max(1, concurrency))
-        results: list[tuple[str, DocumentInfo | str, bool]] = [("", "", False)] * len(expanded)
-        with _progress_of(progress, len(expanded)) as tick:
-
-            async def one(index: int, source: SourceLike) -> None:
-                async with limit:
-                    label = _label(source)
-                    added = 0
-                    try:
-                        found = await read(source, max_bytes)
-                        label = found.origin or found.name
-                        document, new = await self._ingest(found, chunking, metadata, by_origin)
-                        results[index] = (label, document, new)
-                        added = document.chunk_count if new else 0
-                    except DocumentError as exc:
-                        results[index] = (label, str(exc), False)
-                    if tick is not None:
-                        tick(label, added)
-
-            await together(*(functools.partial(one, i, s) for i, s in enumerate(expanded)))
-        for label, outcome, new in results:
-            if isinstance(outcome, str):
-                report.failed.append((label, outcome))
-            elif new:
-                report.added.append(outcome)
-                report.chunks += outcome.chunk_count
-            else:
-                report.unchanged.append(outcome)
-        report.seconds = time.perf_counter() - started
+        by_origin = await self._by_origin() if sources else {}
+        report = await ingest_all(
+            sources,
+            lambda found: self._ingest(found, chunking, metadata, by_origin),
+            progress=progress,
+            max_bytes=max_bytes,
+            concurrency=concurrency,
+        )
         await self.refresh()
         return report
 
@@ -362,55 +338,6 @@ class Store:
     async def delete(self) -> None:
         """Delete this store with everything in it."""
         await self._stores.delete(self.id)
-
-
-def _label(source: SourceLike) -> str:
-    if isinstance(source, Source):
-        return source.origin or source.name
-    if isinstance(source, bytes):
-        return f"<{len(source)} bytes>"
-    return str(source)
-
-
-class _progress_of:
-    """A ``Progress`` callable for ``add(progress=…)``, with a rich bar for ``True``."""
-
-    def __init__(self, progress: bool | Progress, documents: int) -> None:
-        self._given = progress if callable(progress) else None
-        self._draw = progress is True
-        self._documents = documents
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Progress | None:
-        if self._given is not None:
-            return self._given
-        if not self._draw:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[chunks]} chunks"),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._bar.start()
-        self._task = self._bar.add_task("ingesting", total=self._documents, chunks=0)
-        chunks = [0]
-
-        def tick(name: str, added: int) -> None:
-            chunks[0] += added
-            self._bar.update(self._task, advance=1, chunks=chunks[0], description=name[-40:])
-
-        return tick
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 async def search_stores(
