@@ -236,6 +236,18 @@ def test_a_store_is_filled_searched_and_its_sources_open_the_quoted_chunks(
     _wait_for(browser, "#stores .stores-empty")
     assert _api(servers, "/api/v1/stores")["stores"] == []
     assert not browser.find_element(By.ID, "store-chips").is_displayed()
+
+    # The chat made with the store goes on without it: it asks for no store at all.
+    _close_drawer(browser, size)
+    browser.find_element(By.ID, "input").send_keys("Thanks" + Keys.ENTER)
+    _until(
+        browser,
+        "document.querySelectorAll('#log .msg.model[data-done]').length === 2",
+        "no second answer",
+    )
+    assert [b.get("store_ids") for b in _posted(browser, "/messages")] == [[]]
+    assert not browser.find_elements(By.CSS_SELECTOR, "#log .msg.error")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#log .sources")) == 1
     assert browser.execute_script("return window.pwned;") is None
 
 
