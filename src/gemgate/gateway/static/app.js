@@ -417,8 +417,7 @@ async function sendChat(text, images) {
   const body = { content: text, stream: true };
   if (state.model) body.model = state.model;
   if (images.length) body.images = images.map(({ mime_type, data }) => ({ mime_type, data }));
-  const stores = selectedStores();
-  if (stores.length) body.store_ids = stores;
+  body.store_ids = selectedStores(); // [] too: a store unchecked in this chat is not searched
   const answer = modelTurn(nowSeconds());
   answer.question = body; // a stopped turn is not stored: regenerate sends it again
   const unsent = () => {
@@ -486,6 +485,7 @@ async function regenerate(answer) {
   delete answer.body.dataset.done;
   delete answer.body.dataset.stopped;
   const body = answer.unstored ? { ...answer.question } : { stream: true };
+  body.store_ids = selectedStores(); // grounded on the stores the chat searches now
   if (state.model) body.model = state.model;
   const restore = () => {
     Object.assign(answer, before);

@@ -401,7 +401,16 @@ function fillReport(box, report) {
   box.classList.toggle("error", Boolean(report.error));
   const head = document.createElement("p");
   head.className = "report-summary";
-  head.textContent = report.text;
+  for (const piece of report.text.split(/(\d+ [a-z]+)/)) {
+    if (!/^\d+ [a-z]+$/.test(piece)) {
+      head.append(piece);
+      continue;
+    }
+    const count = document.createElement("span");
+    count.className = "count"; // "1 chunk" is never cut in two
+    count.textContent = piece;
+    head.append(count);
+  }
   box.append(head);
   if (!report.lines.length) return;
   const list = document.createElement("ul");
