@@ -244,10 +244,10 @@ async def speed(sizes: Sequence[int], queries: int, emulator_size: int) -> None:
     print()
     print(f"{len(asked)} queries of 2-5 words each, k={K}; latency p50/p99 in ms")
     head = "".join(f"{mode + ' p50/p99':>20}" for mode in MODES)
-    print(f"{'backend':<10}{'embedder':<26}{'chunks':>8}{'ingest chunks/s':>17}{head}")
+    print(f"{'backend':<10}{'embedder':<36}{'chunks':>8}{'ingest chunks/s':>17}{head}")
     for r in results:
         cells = "".join(f"{r.latency[m][0]:>11.1f} /{r.latency[m][1]:>7.1f}" for m in MODES)
-        print(f"{r.backend:<10}{r.embedder:<26}{r.chunks:>8,}{r.rate:>17,.0f}{cells}")
+        print(f"{r.backend:<10}{r.embedder:<36}{r.chunks:>8,}{r.rate:>17,.0f}{cells}")
 
 
 def _progress(result: Speed) -> None:
