@@ -59,7 +59,9 @@ RECORD_POSTS = """
 window.posted = [];
 const realFetch = window.fetch;
 window.fetch = (url, init) => {
-  if (init && typeof init.body === "string") window.posted.push([String(url), JSON.parse(init.body)]);
+  if (init && typeof init.body === "string") {
+    window.posted.push([String(url), JSON.parse(init.body)]);
+  }
   return realFetch(url, init);
 };
 """
