@@ -170,9 +170,7 @@ def test_a_store_is_filled_searched_and_its_sources_open_the_quoted_chunks(
     assert failed.startswith("Failed: blob.bin: ") and len(failed) > len("Failed: blob.bin: ")
     _wait_for(browser, "#stores .store-counts", "1 doc · 1 chunk")
     assert _texts(browser, "#stores .document-name") == ["hours.txt"]
-    assert _texts(browser, "#stores .document-meta") == [
-        f"{len(DOCUMENT.encode())} B · 1 chunk"
-    ]
+    assert _texts(browser, "#stores .document-meta") == [f"{len(DOCUMENT.encode())} B · 1 chunk"]
 
     # Files dropped onto the store go into it: the same text again is the same document.
     browser.execute_script(DROP, _store(browser, "Handbook"), {"copy.txt": DOCUMENT})
