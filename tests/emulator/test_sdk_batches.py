@@ -7,11 +7,14 @@ import json
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from google import genai
 from google.genai import errors, types
 
 from gemgate import AsyncGemini
+from gemgate.emulator import EmulatorConfig, EmulatorSettings, create_app
+from tests.conftest import FakeClock
 
 from .conftest import Target
 
@@ -248,3 +251,55 @@ async def test_the_library_sdk_reaches_batches() -> None:
         assert job.dest is not None and job.dest.inlined_responses
         response = job.dest.inlined_responses[0].response
         assert response is not None and response.text
+
+
+async def test_a_batch_still_running_at_its_expiry_expires(clock: FakeClock) -> None:
+    settings = EmulatorSettings(batch_seconds_per_request=100.0, batch_expiry_seconds=150.0)
+    emulator = create_app(EmulatorConfig(emulator=settings), clock=clock)
+    base = "http://emulator.local"
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=emulator), base_url=base)
+    options = types.HttpOptions(base_url=base, httpx_async_client=http)
+    client = genai.Client(api_key="any-key", http_options=options)
+    try:
+        job = await client.aio.batches.create(model=MODEL, src=[_request("a"), _request("b")])
+        assert job.name
+        clock.advance(120)
+        running = await client.aio.batches.get(name=job.name)
+        assert running.state == types.JobState.JOB_STATE_RUNNING
+        clock.advance(60)
+        expired = await client.aio.batches.get(name=job.name)
+        assert expired.state == types.JobState.JOB_STATE_EXPIRED
+        assert expired.dest is None
+        with pytest.raises(errors.ClientError):
+            await client.aio.batches.cancel(name=job.name)
+    finally:
+        await http.aclose()
+
+
+@pytest.mark.filterwarnings("ignore::google.genai._common.ExperimentalWarning")
+async def test_embeddings_batch_from_a_file(target: Target) -> None:
+    client = target.sdk()
+    lines = [
+        json.dumps({"key": "a", "request": {"content": {"parts": [{"text": "red apples"}]}}}),
+        json.dumps({"key": "b", "request": {"content": {"parts": []}}}),
+    ]
+    source = await _upload_jsonl(client, lines)
+    job = await client.aio.batches.create_embeddings(
+        model=EMBED_MODEL, src=types.EmbeddingsBatchJobSource(file_name=source)
+    )
+    assert job.name
+    done = await _finished(target, client, job.name)
+    assert done.dest is not None and done.dest.file_name
+    data = await client.aio.files.download(file=done.dest.file_name)
+    rows = [json.loads(line) for line in data.splitlines()]
+    assert rows[0]["key"] == "a" and len(rows[0]["response"]["embedding"]["values"]) > 0
+    assert rows[1]["key"] == "b" and rows[1]["error"]["code"] == 3
+
+
+async def test_batch_requests_are_counted_in_the_stats(inprocess: Target) -> None:
+    before = (await inprocess.stats())["totals"]["admitted"]
+    client = inprocess.sdk()
+    await client.aio.batches.create(model=MODEL, src=[_request("one"), _request("two")])
+    after = (await inprocess.stats())["totals"]
+    assert after["admitted"] == before + 2
+    assert after["input_tokens"] > 0

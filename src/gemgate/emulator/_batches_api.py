@@ -1,4 +1,11 @@
-"""Batch endpoints: ``:batchGenerateContent``, ``:asyncBatchEmbedContent`` and ``batches/*``."""
+"""Batch endpoints: ``:batchGenerateContent``, ``:asyncBatchEmbedContent`` and ``batches/*``.
+
+Every request of a batch is answered when the batch is created, by the same responder as
+``generateContent`` (or the same embedder as ``embedContent``); the batch then reveals
+the answers as its clock runs. Batch requests are counted in the project's statistics
+but not held to its interactive RPM, TPM and RPD limits: the service gives batches
+limits of their own.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from gemgate.emulator._http import json_response, read_json
 from gemgate.emulator._normalize import normalize
 from gemgate.emulator._resources import get_file, paged
 from gemgate.emulator._state import EmulatorState
-from gemgate.emulator._tokens import count_request
+from gemgate.emulator._tokens import count_contents, count_request
 from gemgate.emulator._validate import check_generate_request
 
 __all__ = [
@@ -54,16 +61,20 @@ def _answer_generate(state: EmulatorState, project: str, model: ModelSpec) -> An
         state.files.resolve_parts(project, merged["contents"])
         grounding = _grounding(state, project, merged)
         reply = state.responder.reply(merged, model, grounding)
-        framing = Framing(model.name, secrets.token_urlsafe(16), count_request(merged), cached)
-        return framing.response(reply)
+        tokens = count_request(merged)
+        state.quota.admit(project, model.name, None, tokens, family="Generate")
+        return Framing(model.name, secrets.token_urlsafe(16), tokens, cached).response(reply)
 
     return answer
 
 
-def _answer_embed(model: ModelSpec) -> Answer:
+def _answer_embed(state: EmulatorState, project: str, model: ModelSpec) -> Answer:
     def answer(raw: Mapping[str, Any]) -> dict[str, Any]:
         item = normalize(dict(raw), "EmbedContentRequest")
-        return {"embedding": {"values": _embedding(model, item, "")}}
+        values = _embedding(model, item, "")
+        tokens = count_contents([item["content"]])
+        state.quota.admit(project, model.name, None, tokens, family="EmbedContent")
+        return {"embedding": {"values": values}}
 
     return answer
 
@@ -119,7 +130,8 @@ async def _create(
     inline = config.get("requests")
     if (file_name is None) == (inline is None):
         raise invalid_argument("input_config must set exactly one of file_name and requests.")
-    answer = _answer_generate(state, project, spec) if generate else _answer_embed(spec)
+    make = _answer_generate if generate else _answer_embed
+    answer = make(state, project, spec)
     if inline is not None:
         if len(raw) > INLINE_LIMIT:
             raise invalid_argument(f"Request payload size exceeds the limit: {INLINE_LIMIT} bytes.")
