@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from gemgate.emulator import _batches_api as batches
 from gemgate.emulator import _control as control_api
 from gemgate.emulator import _file_search_api as file_search
 from gemgate.emulator import _generation as generation
@@ -36,6 +37,8 @@ _ACTIONS: dict[str, ModelAction] = {
     "countTokens": generation.count_tokens,
     "embedContent": partial(generation.embed, batch=False),
     "batchEmbedContents": partial(generation.embed, batch=True),
+    "batchGenerateContent": batches.create_generate_batch,
+    "asyncBatchEmbedContent": batches.create_embed_batch,
 }
 
 
@@ -101,9 +104,13 @@ class Emulator:
             route("/{version}/cachedContents/{cid}", resources.update_cache, ["PATCH"]),
             route("/{version}/cachedContents/{cid}", resources.delete_cache, ["DELETE"]),
             route("/{version}/files", resources.list_files, ["GET"]),
-            route("/{version}/files/{fid}", resources.get_file, ["GET"]),
+            route("/{version}/files/{fid}", batches.get_file_or_download, ["GET"]),
             route("/{version}/files/{fid}", resources.delete_file, ["DELETE"]),
             route("/upload/{version}/files", resources.upload_file, ["POST"]),
+            route("/{version}/batches", batches.list_batches, ["GET"]),
+            route("/{version}/batches/{bid}", batches.get_batch, ["GET"]),
+            route("/{version}/batches/{bid}", batches.batch_action, ["POST"]),
+            route("/{version}/batches/{bid}", batches.delete_batch, ["DELETE"]),
             *self._file_search_routes(route),
         ]
         if control:

@@ -116,6 +116,12 @@ class EmulatorSettings(_Strict):
     """How long uploaded files stay PROCESSING, by MIME type prefix."""
     file_search_processing_seconds: float = Field(default=0.2, ge=0)
     """How long a File Search import or upload runs before its operation is done."""
+    batch_start_seconds: float = Field(default=0.05, ge=0)
+    """How long a batch stays ``BATCH_STATE_PENDING`` before it runs."""
+    batch_seconds_per_request: float = Field(default=0.01, ge=0)
+    """How long a running batch spends on each request."""
+    batch_expiry_seconds: float = Field(default=48 * 3600.0, gt=0)
+    """A batch still unfinished this long after its creation is ``BATCH_STATE_EXPIRED``."""
     seed: int = 0
     """Seed for probabilistic fault rules."""
     signature_secret: str = "gemgate-emulator"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
+from gemgate.emulator._batches import BatchStore
 from gemgate.emulator._caches import CacheStore
 from gemgate.emulator._catalog import Catalog
 from gemgate.emulator._config import EmulatorConfig, Limits, ModelSpec
@@ -44,6 +45,7 @@ class EmulatorState:
     caches: CacheStore = field(init=False)
     files: FileStore = field(init=False)
     file_search: FileSearchStores = field(init=False)
+    batches: BatchStore = field(init=False)
     signer: Signer = field(init=False)
     responder: Responder = field(init=False)
     auth_tokens: AuthTokenStore = field(init=False)
@@ -58,6 +60,12 @@ class EmulatorState:
         self.caches = CacheStore(self.clock)
         self.files = FileStore(self.clock, settings.file_processing_seconds)
         self.file_search = FileSearchStores(self.clock, settings.file_search_processing_seconds)
+        self.batches = BatchStore(
+            self.clock,
+            settings.batch_start_seconds,
+            settings.batch_seconds_per_request,
+            settings.batch_expiry_seconds,
+        )
         self.signer = Signer(settings.signature_secret)
         self.responder = Responder(settings, self.signer)
         self.auth_tokens = AuthTokenStore(self.clock)
@@ -65,11 +73,12 @@ class EmulatorState:
         self._projects = {key: p.name for p in self.config.projects for key in p.keys}
 
     def reset(self) -> None:
-        """Forget caches, files, stores, quota windows, counters, faults and Live state."""
+        """Forget caches, files, stores, batches, quota windows, counters, faults and Live state."""
         self.quota.reset()
         self.caches.reset()
         self.files.reset()
         self.file_search.reset()
+        self.batches.reset()
         self.auth_tokens.reset()
         self.live_sessions.reset()
         self.faults.set_rules([])
