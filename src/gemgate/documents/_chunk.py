@@ -67,9 +67,7 @@ class Chunking:
 
     def __post_init__(self) -> None:
         if type(self.max_tokens) is not int or not 1 <= self.max_tokens <= MAX_CHUNK_TOKENS:
-            raise UsageError(
-                f"Chunking.max_tokens must be an integer from 1 to {MAX_CHUNK_TOKENS}"
-            )
+            raise UsageError(f"Chunking.max_tokens must be an integer from 1 to {MAX_CHUNK_TOKENS}")
         ok = self.overlap == 0 or 0 < self.overlap < self.max_tokens // 2
         if type(self.overlap) is not int or not ok:
             raise UsageError("Chunking.overlap must be 0, or an integer below max_tokens / 2")

@@ -21,7 +21,7 @@ from gemgate.emulator._batches import Batch, Outcome
 from gemgate.emulator._config import ModelSpec
 from gemgate.emulator._errors import ApiError, invalid_argument, not_found
 from gemgate.emulator._frames import Framing
-from gemgate.emulator._generation import _embedding, _grounding, _prompt
+from gemgate.emulator._generation import embedding_of, file_search_grounding, merged_prompt
 from gemgate.emulator._http import json_response, read_json
 from gemgate.emulator._normalize import normalize
 from gemgate.emulator._resources import get_file, paged
@@ -56,10 +56,10 @@ def _answer_generate(state: EmulatorState, project: str, model: ModelSpec) -> An
         named = request.pop("model", None)
         if named and state.catalog.find(named) is not model:
             raise invalid_argument(f"Request model {named} does not match the batch's model.")
-        merged, cached = _prompt(state, project, model, request)
+        merged, cached = merged_prompt(state, project, model, request)
         check_generate_request(merged, model, state.signer)
         state.files.resolve_parts(project, merged["contents"])
-        grounding = _grounding(state, project, merged)
+        grounding = file_search_grounding(state, project, merged)
         reply = state.responder.reply(merged, model, grounding)
         tokens = count_request(merged)
         state.quota.admit(project, model.name, None, tokens, family="Generate")
@@ -71,7 +71,7 @@ def _answer_generate(state: EmulatorState, project: str, model: ModelSpec) -> An
 def _answer_embed(state: EmulatorState, project: str, model: ModelSpec) -> Answer:
     def answer(raw: Mapping[str, Any]) -> dict[str, Any]:
         item = normalize(dict(raw), "EmbedContentRequest")
-        values = _embedding(model, item, "")
+        values = embedding_of(model, item, "")
         tokens = count_contents([item["content"]])
         state.quota.admit(project, model.name, None, tokens, family="EmbedContent")
         return {"embedding": {"values": values}}

@@ -26,7 +26,14 @@ from gemgate.wire.durations import parse_duration
 from gemgate.wire.errors import help_links, quota_failure, retry_info
 from gemgate.wire.sse import encode_sse
 
-__all__ = ["count_tokens", "embed", "generate"]
+__all__ = [
+    "count_tokens",
+    "embed",
+    "embedding_of",
+    "file_search_grounding",
+    "generate",
+    "merged_prompt",
+]
 
 _BROKEN = b'{"candidates": [{"content": {"parts": [{"text": "'
 _OVERLOADED = "The model is overloaded. Please try again later."
@@ -51,7 +58,7 @@ def fault_error(rule: FaultRule) -> ApiError:
     return ApiError(rule.status, message, details=details)
 
 
-def _prompt(
+def merged_prompt(
     state: EmulatorState, project: str, model: ModelSpec, request: dict[str, Any]
 ) -> tuple[dict[str, Any], int]:
     """Merge a referenced cache into the request; return it and the cached token count."""
@@ -77,7 +84,9 @@ def _prompt(
     return merged, entry.tokens
 
 
-def _grounding(state: EmulatorState, project: str, request: Mapping[str, Any]) -> Grounding | None:
+def file_search_grounding(
+    state: EmulatorState, project: str, request: Mapping[str, Any]
+) -> Grounding | None:
     """What the request's ``fileSearch`` tools retrieve for its last turn, if it has any."""
     tools = [t["fileSearch"] for t in request.get("tools", []) if "fileSearch" in t]
     if not tools:
@@ -153,10 +162,10 @@ async def generate(
     project = state.authenticate(request)
     model = state.model(model_name, method, version)
     body = normalize(await read_json(request), "GenerateContentRequest")
-    merged, cached = _prompt(state, project, model, body)
+    merged, cached = merged_prompt(state, project, model, body)
     check_generate_request(merged, model, state.signer)
     state.files.resolve_parts(project, merged["contents"])
-    grounding = _grounding(state, project, merged)
+    grounding = file_search_grounding(state, project, merged)
     early, late = await _pre_admission_fault(state, project, method, model)
     if early is not None:
         return early
@@ -212,7 +221,7 @@ async def count_tokens(
     if not inner.get("contents") and "cachedContent" not in inner:
         raise invalid_argument("* CountTokensRequest.contents: contents is not specified")
     check_contents(inner.get("contents", []))
-    merged, cached = _prompt(state, project, model, inner)
+    merged, cached = merged_prompt(state, project, model, inner)
     total = count_request(merged)
     result: dict[str, Any] = {"totalTokens": total}
     if cached:
@@ -223,7 +232,8 @@ async def count_tokens(
     return json_response(result)
 
 
-def _embedding(model: ModelSpec, item: Mapping[str, Any], path: str) -> list[float]:
+def embedding_of(model: ModelSpec, item: Mapping[str, Any], path: str) -> list[float]:
+    """The embedding of one ``EmbedContentRequest`` (``path`` prefixes its field errors)."""
     content = item.get("content")
     if not content or not content.get("parts"):
         raise invalid_argument(f"* {path}content: content is not specified")
@@ -259,7 +269,7 @@ async def embed(
                 f"(models/{model.name})."
             )
     prefix = "requests[{}]." if batch else ""
-    vectors = [_embedding(model, item, prefix.format(i)) for i, item in enumerate(items)]
+    vectors = [embedding_of(model, item, prefix.format(i)) for i, item in enumerate(items)]
     early, late = await _pre_admission_fault(state, project, method, model)
     if early is not None:
         return early
