@@ -258,3 +258,33 @@ async def test_streaming_keeps_part_order_and_puts_metadata_last(target: Target)
     last = chunks[-1].candidates[0] if chunks[-1].candidates else None
     assert last and last.url_context_metadata and last.grounding_metadata
     assert "".join(c.code_execution_result or "" for c in chunks) == "42\n"
+
+
+async def test_structured_output_skips_code_execution(target: Target) -> None:
+    client = target.sdk()
+    reply = await client.aio.models.generate_content(
+        model=MODEL,
+        contents="What is 2 + 2?",
+        config=_config(CODE, response_mime_type="application/json"),
+    )
+    assert reply.executable_code is None and reply.code_execution_result is None
+    assert reply.text and reply.text.startswith("{")
+
+
+async def test_function_calls_take_precedence_over_code(target: Target) -> None:
+    declaration = types.FunctionDeclaration(
+        name="add_numbers",
+        description="Add two numbers.",
+        parameters=types.Schema(
+            type=types.Type.OBJECT,
+            properties={"a": types.Schema(type=types.Type.NUMBER)},
+        ),
+    )
+    client = target.sdk()
+    reply = await client.aio.models.generate_content(
+        model=MODEL,
+        contents="Add numbers: what is 2 + 3?",
+        config=_config(CODE, types.Tool(function_declarations=[declaration])),
+    )
+    assert reply.function_calls and reply.function_calls[0].name == "add_numbers"
+    assert reply.executable_code is None

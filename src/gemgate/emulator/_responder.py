@@ -151,7 +151,8 @@ class Responder:
             if model.thinking:
                 calls[0]["thoughtSignature"] = self._signer.sign_call(calls[0]["functionCall"])
             return Draft(parts=calls, thought_text=thought)
-        run = None if answer else code_run(request)
+        plain = config.get("responseMimeType", "text/plain") == "text/plain"
+        run = code_run(request) if plain and not answer else None
         if run is not None:
             text = run.summary
         else:
