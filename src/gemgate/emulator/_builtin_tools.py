@@ -39,6 +39,8 @@ MAX_URLS = 20
 _DOMAINS = ("example.com", "example.org", "example.net")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"')\]]+")
 _TOPIC_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
+_NAME = re.compile(r"[A-Z][\w'-]*(?:\s+(?:(?:de|of|the|la|le|du|von|van|and)\s+)?[A-Z][\w'-]*)*")
+_QUESTION_WORDS = frozenset({"who", "what", "when", "where", "why", "how", "which", "is", "are"})
 _ARITHMETIC = re.compile(r"[0-9.+\-*/() ]+")
 _CODE_WORDS = frozenset(
     {"calculate", "compute", "code", "python", "program", "execute", "run", "script"}
@@ -64,6 +66,12 @@ def _digest(*parts: str) -> str:
 
 
 def _topic(question: str) -> list[str]:
+    names = [
+        m.group(0).split() for m in _NAME.finditer(question) if m.start() > 0 or " " in m.group(0)
+    ]
+    names = [n for n in names if n[0].lower() not in _QUESTION_WORDS]
+    if names:
+        return max(names, key=len)[:6]
     words = [w for w in _TOPIC_WORD.findall(question) if w.lower() not in STOPWORDS]
     content = [w for w in words if len(w) > 2] or words
     return content[:6] or ["this", "question"]
