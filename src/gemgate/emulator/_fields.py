@@ -82,6 +82,18 @@ ENUMS: Final[dict[str, frozenset[str]]] = {
     "Outcome": frozenset(
         {"OUTCOME_UNSPECIFIED", "OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"}
     ),
+    "PhishBlockThreshold": frozenset(
+        {
+            "PHISH_BLOCK_THRESHOLD_UNSPECIFIED",
+            "BLOCK_LOW_AND_ABOVE",
+            "BLOCK_MEDIUM_AND_ABOVE",
+            "BLOCK_HIGH_AND_ABOVE",
+            "BLOCK_HIGHER_AND_ABOVE",
+            "BLOCK_VERY_HIGH_AND_ABOVE",
+            "BLOCK_ONLY_EXTREMELY_HIGH",
+        }
+    ),
+    "DynamicMode": frozenset({"MODE_UNSPECIFIED", "MODE_DYNAMIC"}),
     "ThinkingLevel": frozenset({"THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH"}),
     "StartSensitivity": frozenset(
         {"START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"}
@@ -145,14 +157,27 @@ MESSAGES: Final[dict[str, dict[str, FieldType]]] = {
     "VideoMetadata": {"startOffset": "duration", "endOffset": "duration", "fps": "float"},
     "Tool": {
         "functionDeclarations": _list(_msg("FunctionDeclaration")),
-        "googleSearch": "object",
-        "googleSearchRetrieval": "object",
-        "codeExecution": "object",
-        "urlContext": "object",
+        "googleSearch": _msg("GoogleSearch"),
+        "googleSearchRetrieval": _msg("GoogleSearchRetrieval"),
+        "codeExecution": _msg("CodeExecution"),
+        "urlContext": _msg("UrlContext"),
         "googleMaps": "object",
         "fileSearch": _msg("FileSearch"),
         "computerUse": "object",
     },
+    "GoogleSearch": {
+        "timeRangeFilter": _msg("Interval"),
+        "excludeDomains": _list("string"),
+        "searchTypes": _msg("SearchTypes"),
+        "blockingConfidence": _enum("PhishBlockThreshold"),
+    },
+    "Interval": {"startTime": "timestamp", "endTime": "timestamp"},
+    "SearchTypes": {"webSearch": _msg("Empty"), "imageSearch": _msg("Empty")},
+    "GoogleSearchRetrieval": {"dynamicRetrievalConfig": _msg("DynamicRetrievalConfig")},
+    "DynamicRetrievalConfig": {"mode": _enum("DynamicMode"), "dynamicThreshold": "float"},
+    "CodeExecution": {},
+    "UrlContext": {},
+    "Empty": {},
     "FileSearch": {
         "fileSearchStoreNames": _list("string"),
         "topK": "int",

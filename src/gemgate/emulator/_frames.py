@@ -87,6 +87,8 @@ class Framing:
                 candidate["safetyRatings"] = [_BLOCKED_RATING]
             if draft.grounding_metadata is not None:
                 candidate["groundingMetadata"] = draft.grounding_metadata
+            if draft.url_context_metadata is not None:
+                candidate["urlContextMetadata"] = draft.url_context_metadata
         candidate["index"] = index
         return candidate
 
@@ -130,13 +132,16 @@ class Framing:
 
 
 def _split(parts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Group a candidate's parts into stream steps: thoughts, text pieces, then calls."""
+    """Group a candidate's parts into stream steps, in order; adjacent non-text parts share one."""
     steps: list[list[dict[str, Any]]] = []
     calls: list[dict[str, Any]] = []
     for part in parts:
         if "text" not in part:
             calls.append(part)
             continue
+        if calls:
+            steps.append(calls)
+            calls = []
         words = _PIECE.findall(part["text"]) or [""]
         groups = [
             "".join(words[i : i + _WORDS_PER_CHUNK]) for i in range(0, len(words), _WORDS_PER_CHUNK)

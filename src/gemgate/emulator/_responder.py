@@ -15,6 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gemgate.emulator._builtin_tools import (
+    UrlRetrieval,
+    WebGrounding,
+    code_run,
+    url_retrieval,
+    web_grounding,
+)
 from gemgate.emulator._config import EmulatorSettings, ModelSpec, Rule
 from gemgate.emulator._instances import Instances
 from gemgate.emulator._signatures import Signer
@@ -55,6 +62,7 @@ class Draft:
     thought_text: str = ""
     safety_blocked: bool = False
     grounding_metadata: dict[str, Any] | None = None
+    url_context_metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -116,8 +124,11 @@ class Responder:
         seeds = [digest] + [
             hashlib.sha256(f"{digest}/{i}".encode()).hexdigest() for i in range(1, count)
         ]
-        drafts = [self._draft(request, model, prompt, seed, grounding) for seed in seeds]
-        return Reply(drafts=drafts, tool_tokens=grounding.tool_tokens if grounding else 0)
+        found: Grounding | WebGrounding | None = grounding or web_grounding(request)
+        urls = url_retrieval(request)
+        drafts = [self._draft(request, model, prompt, seed, found, urls) for seed in seeds]
+        tool_tokens = (found.tool_tokens if found else 0) + (urls.tool_tokens if urls else 0)
+        return Reply(drafts=drafts, tool_tokens=tool_tokens)
 
     def _draft(
         self,
@@ -125,7 +136,8 @@ class Responder:
         model: ModelSpec,
         prompt: str,
         digest: str,
-        grounding: Grounding | None,
+        grounding: Grounding | WebGrounding | None,
+        urls: UrlRetrieval | None = None,
     ) -> Draft:
         config = request.get("generationConfig", {})
         thought = self._thought(config, model, prompt, digest)
@@ -139,18 +151,29 @@ class Responder:
             if model.thinking:
                 calls[0]["thoughtSignature"] = self._signer.sign_call(calls[0]["functionCall"])
             return Draft(parts=calls, thought_text=thought)
-        text = answer or self._text(request, model, prompt, digest, grounding)
+        plain = config.get("responseMimeType", "text/plain") == "text/plain"
+        run = code_run(request) if plain and not answer else None
+        if run is not None:
+            text = run.summary
+        else:
+            text = answer or self._text(request, model, prompt, digest, grounding, urls)
         text, finish = self._limit(text, config)
         metadata = grounding.metadata(text) if grounding else None
         parts = []
         if thought and config.get("thinkingConfig", {}).get("includeThoughts"):
             parts.append({"text": thought, "thought": True})
+        if run is not None:
+            parts += run.steps()
         text_part: dict[str, Any] = {"text": text}
         if model.requires_thought_signatures:
             text_part["thoughtSignature"] = self._signer.sign({"text": digest})
         parts.append(text_part)
         return Draft(
-            parts=parts, finish_reason=finish, thought_text=thought, grounding_metadata=metadata
+            parts=parts,
+            finish_reason=finish,
+            thought_text=thought,
+            grounding_metadata=metadata,
+            url_context_metadata=urls.metadata() if urls else None,
         )
 
     def _thought(
@@ -253,7 +276,8 @@ class Responder:
         model: ModelSpec,
         prompt: str,
         digest: str,
-        grounding: Grounding | None = None,
+        grounding: Grounding | WebGrounding | None = None,
+        urls: UrlRetrieval | None = None,
     ) -> str:
         config = request.get("generationConfig", {})
         mime = config.get("responseMimeType", "text/plain")
@@ -272,8 +296,9 @@ class Responder:
         rule = self._rule(prompt, model, lambda r: r.reply is not None)
         if rule and rule.reply is not None:
             return rule.reply
-        if grounding is not None and grounding.answer:
-            return grounding.answer
+        found = [t.answer for t in (urls, grounding) if t is not None and t.answer]
+        if found:
+            return " ".join(found)
         sources = numbered_sources(request)
         if sources and prompt:
             return cited_answer(sources, prompt)

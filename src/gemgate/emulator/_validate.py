@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gemgate.emulator._builtin_tools import check_builtin_tools
 from gemgate.emulator._config import ModelSpec
 from gemgate.emulator._errors import invalid_argument
 from gemgate.emulator._normalize import snake
@@ -88,6 +89,7 @@ def check_generate_request(request: Mapping[str, Any], model: ModelSpec, signer:
     if "systemInstruction" in request:
         _check_content(request["systemInstruction"], "system_instruction", check_role=False)
     _check_tools(request.get("tools", []), request.get("toolConfig", {}))
+    check_builtin_tools(request, model.name)
     _check_safety(request.get("safetySettings", []))
     _check_generation_config(request.get("generationConfig", {}), model)
     _check_function_turns(contents)
