@@ -30,7 +30,7 @@ from tests.conftest import free_port, stop_process
 
 CLI = Path(gemgate.__file__).parent / "cli.py"
 SRC = str(Path(gemgate.__file__).parent.parent)
-SECRET = "AIza-fake-cli-test-secret-not-a-key"  # key-shaped, shorter than a real one
+SECRET = "fake-cli-test-secret-never-printed"  # a secret the output must never show
 WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
 
 

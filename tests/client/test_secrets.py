@@ -12,8 +12,8 @@ from gemgate.errors import GemgateError
 from .conftest import MODEL, Start
 
 pytestmark = pytest.mark.anyio
-KEYS = ["AIzaSECRET-first-0123456789", "AIzaSECRET-second-0123456789"]
-REVOKED = "AIzaSECRET-revoked-0123456789"
+KEYS = ["SECRET-first-0123456789", "SECRET-second-0123456789"]
+REVOKED = "SECRET-revoked-0123456789"
 
 
 def _leaks(text: str) -> list[str]:

@@ -19,7 +19,7 @@ pytestmark = [
 ]
 MODEL = "gemini-2.5-flash"
 BODY = {"contents": [{"role": "user", "parts": [{"text": "who am I?"}]}]}
-SECRET = "AIzaSy-not-configured-0123456789"
+SECRET = "not-configured-secret-0123456789"
 NO_KEY = (
     "Method doesn't allow unregistered callers (callers without established identity). "
     "Please use API Key or other form of API consumer identity to call this API."
