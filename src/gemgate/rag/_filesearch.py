@@ -24,7 +24,6 @@ import io
 import json
 import mimetypes
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -36,9 +35,20 @@ from gemgate.errors import (
     DocumentError,
     StoreNotFound,
     UsageError,
-    status_error,
 )
 from gemgate.rag._backend import Filter
+from gemgate.rag._filesearch_wire import (
+    HASH_KEY,
+    SOURCE_KEY,
+    api_error,
+    custom_metadata,
+    document_info,
+    is_missing,
+    metadata_filter,
+    metadata_of,
+    store_info,
+    store_name,
+)
 from gemgate.rag._ingest import Progress, ingest_all
 from gemgate.rag._sources import MAX_DOCUMENT_BYTES, Source, SourceLike, read
 from gemgate.rag._store import SearchMode, StoreHandle, search_stores
@@ -64,11 +74,6 @@ __all__ = [
 
 FILE_SEARCH_URL = "gemini://file-search"
 """The ``stores_url`` that selects Gemini's File Search."""
-HASH_KEY = "gemgate_sha256"
-"""The ``customMetadata`` key holding a document's SHA-256 (the dedup key)."""
-SOURCE_KEY = "gemgate_source"
-"""The ``customMetadata`` key holding where a document came from (path or URL)."""
-_OWN_KEYS = (HASH_KEY, SOURCE_KEY)
 _PAGE = 20
 """The largest page the API lists of stores and documents."""
 _MIME = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain"}
@@ -119,13 +124,13 @@ class FileSearchStores:
                 config={"display_name": display}
             )
         except errors.APIError as exc:
-            raise _api_error(exc) from None
+            raise api_error(exc) from None
         raw = {"name": made.name or "", "displayName": made.display_name or display}
         if made.create_time is not None:
             raw["createTime"] = made.create_time.isoformat()
         if made.embedding_model:
             raw["embeddingModel"] = made.embedding_model
-        return FileSearchStore(self, _store_info(raw))
+        return FileSearchStore(self, store_info(raw))
 
     async def get(self, store_id: str) -> FileSearchStore:
         """The store with this id (``StoreNotFound`` if there is none of this owner's)."""
@@ -139,27 +144,27 @@ class FileSearchStores:
     async def find(self, name: str) -> FileSearchStore | None:
         """The store called ``name`` (or with this id), or None."""
         for info in await self.list():
-            if info.name == name or _store_name(info.id) == _store_name(name):
+            if info.name == name or store_name(info.id) == store_name(name):
                 return FileSearchStore(self, info)
         return None
 
     async def list(self) -> list[StoreInfo]:
         """This owner's stores, newest first."""
         raw = await self._pages(f"/{self.engine.version}/fileSearchStores", "fileSearchStores")
-        mine = [info for info in map(_store_info, raw) if info.owner == self.owner]
+        mine = [info for info in map(store_info, raw) if info.owner == self.owner]
         return sorted(mine, key=lambda info: -info.created_at)
 
     async def delete(self, store_id: str) -> None:
         """Delete a store with everything in it."""
         info = await self._read(store_id)
-        await self._call("DELETE", f"/{self.engine.version}/{_store_name(info.id)}?force=true")
+        await self._call("DELETE", f"/{self.engine.version}/{store_name(info.id)}?force=true")
 
     async def aclose(self) -> None:
         """Nothing to close: the engine belongs to the client."""
 
     async def _read(self, store_id: str) -> StoreInfo:
-        name = _store_name(store_id)
-        info = _store_info(await self._call("GET", f"/{self.engine.version}/{name}", missing=name))
+        name = store_name(store_id)
+        info = store_info(await self._call("GET", f"/{self.engine.version}/{name}", missing=name))
         if info.owner != self.owner:
             raise StoreNotFound(f"no store {store_id!r}")
         return info
@@ -179,7 +184,7 @@ class FileSearchStores:
         try:
             return await self.engine.call_json(call)
         except APIStatusError as exc:
-            if missing is not None and _is_missing(exc):
+            if missing is not None and is_missing(exc):
                 raise StoreNotFound(f"no store or document {missing!r}") from None
             raise
 
@@ -208,7 +213,7 @@ class FileSearchStore(StoreHandle):
     @property
     def resource(self) -> str:
         """The store's resource name, ``fileSearchStores/…``."""
-        return _store_name(self.info.id)
+        return store_name(self.info.id)
 
     @property
     def _version(self) -> str:
@@ -280,7 +285,7 @@ class FileSearchStore(StoreHandle):
     ) -> DocumentInfo:
         from google.genai import errors, types
 
-        custom = _custom_metadata({**(metadata or {}), **source.metadata})
+        custom = custom_metadata({**(metadata or {}), **source.metadata})
         custom.append(types.CustomMetadata(key=HASH_KEY, string_value=source.content_hash))
         if source.origin:
             custom.append(types.CustomMetadata(key=SOURCE_KEY, string_value=source.origin))
@@ -305,7 +310,7 @@ class FileSearchStore(StoreHandle):
                 raise StoreNotFound(f"no store {self.id!r}") from None
             if exc.code is not None and 400 <= exc.code < 500 and exc.code != 429:
                 raise DocumentError(f"{source.name}: {exc.message}", status_code=422) from None
-            raise _api_error(exc) from None
+            raise api_error(exc) from None
         operation = await self._finished(started.name or "")
         if "error" in operation:
             await self._drop_failed(source.content_hash)
@@ -337,7 +342,7 @@ class FileSearchStore(StoreHandle):
         self, states: Sequence[str] = ("STATE_ACTIVE", "STATE_PENDING")
     ) -> list[DocumentInfo]:
         raw = await self._stores._pages(f"/{self._version}/{self.resource}/documents", "documents")
-        return [_document_info(self.id, d) for d in raw if d.get("state", "") in states]
+        return [document_info(self.id, d) for d in raw if d.get("state", "") in states]
 
     # -- search ----------------------------------------------------------------------
 
@@ -371,7 +376,7 @@ class FileSearchStore(StoreHandle):
         try:
             response = await self._stores.engine.generate(request, self._stores.model)
         except APIStatusError as exc:
-            if _is_missing(exc):
+            if is_missing(exc):
                 raise StoreNotFound(f"no store {self.id!r}") from None
             raise
         candidates = response.get("candidates") or [{}]
@@ -386,7 +391,7 @@ class FileSearchStore(StoreHandle):
 
     def _hit(self, context: Mapping[str, Any], rank: int) -> Hit:
         text = context.get("text", "")
-        custom = _metadata_of(context.get("customMetadata", []))
+        custom = metadata_of(context.get("customMetadata", []))
         document_id = str(context.get("documentName", "")).rsplit("/", 1)[-1]
         document = DocumentInfo(
             id=document_id,
@@ -423,7 +428,7 @@ class FileSearchStore(StoreHandle):
         """One document (``StoreNotFound`` if the store has none with this id)."""
         name = self._document_name(document_id)
         raw = await self._stores._call("GET", f"/{self._version}/{name}", missing=name)
-        return _document_info(self.id, raw)
+        return document_info(self.id, raw)
 
     async def chunks(self, document_id: str) -> list[Chunk]:
         """Not available: the File Search API does not hand out a document's chunks."""
@@ -459,131 +464,6 @@ def file_search_tool(stores: Sequence[RetrievalStore], top_k: int) -> dict[str, 
 def local_stores(stores: Sequence[RetrievalStore]) -> list[RetrievalStore]:
     """The stores among ``stores`` that gemgate searches itself (not File Search)."""
     return [s for s in stores if not isinstance(s, FileSearchStore)]
-
-
-def metadata_filter(filter: Filter) -> str:
-    """A File Search ``metadataFilter``: ``key = "value"`` each, lists as OR, all ANDed."""
-    terms = []
-    for key, value in filter.items():
-        if not key.replace("_", "").isalnum():
-            raise UsageError(f"filter key {key!r}: only letters, digits and '_'")
-        values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-        if not values:
-            raise UsageError(f"filter key {key!r} has an empty list")
-        alternatives = [f"{key} = {_literal(v)}" for v in values]
-        terms.append(alternatives[0] if len(values) == 1 else f"({' OR '.join(alternatives)})")
-    return " AND ".join(terms)
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return json.dumps(str(value).lower())
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(str(value))
-
-
-def _api_error(exc: Any) -> APIStatusError:
-    """The gemgate error for one the SDK raised (``google.genai.errors.APIError``)."""
-    return status_error(int(exc.code or 500), exc.status, str(exc.message or ""))
-
-
-def _is_missing(exc: APIStatusError) -> bool:
-    """A 404, or the 403 Gemini answers for a store or document that is not there (or not ours)."""
-    return exc.status_code == 404 or (exc.status_code == 403 and "may not exist" in exc.message)
-
-
-def _store_name(store_id: str) -> str:
-    return store_id if store_id.startswith("fileSearchStores/") else f"fileSearchStores/{store_id}"
-
-
-def _timestamp(value: str | None) -> float:
-    if not value:
-        return 0.0
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
-
-
-def _count(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _store_info(raw: Mapping[str, Any]) -> StoreInfo:
-    display = str(raw.get("displayName", ""))
-    owner, slash, name = display.partition("/")
-    if not slash:
-        owner, name = "", display
-    return StoreInfo(
-        id=str(raw.get("name", "")).removeprefix("fileSearchStores/"),
-        name=name,
-        owner=owner,
-        embedding_model=str(raw.get("embeddingModel", "")).removeprefix("models/"),
-        created_at=_timestamp(raw.get("createTime")),
-        document_count=_count(raw.get("activeDocumentsCount")),
-        metadata={
-            "size_bytes": _count(raw.get("sizeBytes")),
-            "pending_documents": _count(raw.get("pendingDocumentsCount")),
-            "failed_documents": _count(raw.get("failedDocumentsCount")),
-        },
-    )
-
-
-def _document_info(store_id: str, raw: Mapping[str, Any]) -> DocumentInfo:
-    custom = _metadata_of(raw.get("customMetadata", []))
-    metadata = {k: v for k, v in custom.items() if k not in _OWN_KEYS}
-    state = raw.get("state", "")
-    if state and state != "STATE_ACTIVE":
-        metadata["state"] = state
-    return DocumentInfo(
-        id=str(raw.get("name", "")).rsplit("/", 1)[-1],
-        store_id=store_id,
-        name=str(raw.get("displayName", "")),
-        content_hash=str(custom.get(HASH_KEY, "")),
-        mime_type=str(raw.get("mimeType", "")),
-        size_bytes=_count(raw.get("sizeBytes")),
-        created_at=_timestamp(raw.get("createTime")),
-        source=str(custom.get(SOURCE_KEY, "")),
-        metadata=metadata,
-    )
-
-
-def _metadata_of(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Wire ``customMetadata`` as a dict (whole numbers as ints)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key = item.get("key", "")
-        if "stringValue" in item:
-            out[key] = item["stringValue"]
-        elif "numericValue" in item:
-            number = float(item["numericValue"])
-            out[key] = int(number) if number.is_integer() else number
-        elif "stringListValue" in item:
-            out[key] = list(item["stringListValue"].get("values", []))
-    return out
-
-
-def _custom_metadata(metadata: Mapping[str, Any]) -> list[Any]:
-    from google.genai import types
-
-    out = []
-    for key, value in metadata.items():
-        if key in _OWN_KEYS:
-            raise UsageError(f"metadata key {key!r} is gemgate's own")
-        if isinstance(value, bool):
-            out.append(types.CustomMetadata(key=key, string_value=str(value).lower()))
-        elif isinstance(value, (int, float)):
-            out.append(types.CustomMetadata(key=key, numeric_value=float(value)))
-        elif isinstance(value, (list, tuple)):
-            listed = types.StringList(values=[str(v) for v in value])
-            out.append(types.CustomMetadata(key=key, string_list_value=listed))
-        else:
-            out.append(types.CustomMetadata(key=key, string_value=str(value)))
-    return out
 
 
 def _mime_of(source: Source) -> str:

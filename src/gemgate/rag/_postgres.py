@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import secrets
-import struct
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -25,6 +24,14 @@ import numpy as np
 
 from gemgate.errors import ConfigError, EmbeddingMismatch, StorageError, StoreNotFound
 from gemgate.rag._backend import Filter, Vectors
+from gemgate.rag._postgres_schema import (
+    SCHEMA,
+    chunk_of,
+    decode_vector,
+    document_of,
+    encode_vector,
+    store_of,
+)
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, StoreInfo
 
 __all__ = ["PostgresBackend"]
@@ -35,49 +42,6 @@ _MAX_QUERY_WORDS = 64
 _STORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _WORD = re.compile(r"\w+(?:[.\-]\w+)*")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rag_stores (
-    seq bigserial UNIQUE,
-    id text PRIMARY KEY,
-    name text NOT NULL,
-    owner text NOT NULL DEFAULT '',
-    embedding_model text NOT NULL DEFAULT '',
-    dimensions integer NOT NULL DEFAULT 0,
-    created_at double precision NOT NULL,
-    metadata jsonb NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS rag_stores_owner ON rag_stores (owner, name, seq);
-CREATE TABLE IF NOT EXISTS rag_documents (
-    seq bigserial UNIQUE,
-    id text PRIMARY KEY,
-    store_id text NOT NULL REFERENCES rag_stores (id) ON DELETE CASCADE,
-    name text NOT NULL,
-    content_hash text NOT NULL,
-    mime_type text NOT NULL,
-    size_bytes bigint NOT NULL,
-    chunk_count integer NOT NULL DEFAULT 0,
-    created_at double precision NOT NULL,
-    source text NOT NULL DEFAULT '',
-    metadata jsonb NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS rag_documents_store ON rag_documents (store_id, seq);
-CREATE INDEX IF NOT EXISTS rag_documents_hash ON rag_documents (store_id, content_hash);
-CREATE TABLE IF NOT EXISTS rag_chunks (
-    id text PRIMARY KEY,
-    store_id text NOT NULL,
-    document_id text NOT NULL REFERENCES rag_documents (id) ON DELETE CASCADE,
-    index integer NOT NULL,
-    text text NOT NULL,
-    start_offset integer NOT NULL,
-    end_offset integer NOT NULL,
-    page integer NOT NULL DEFAULT 0,
-    tokens integer NOT NULL DEFAULT 0,
-    embedding vector,
-    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
-);
-CREATE INDEX IF NOT EXISTS rag_chunks_document ON rag_chunks (document_id, index);
-CREATE INDEX IF NOT EXISTS rag_chunks_tsv ON rag_chunks USING gin (tsv);
-"""
 
 _CHUNK_COLUMNS = (
     "id",
@@ -146,7 +110,7 @@ class PostgresBackend:
                 time.time(),
                 dict(metadata or {}),
             )
-        return _store(row)
+        return store_of(row)
 
     async def get_store(self, store_id: str, *, owner: str = "") -> StoreInfo:
         """The store with its current document and chunk counts, or ``StoreNotFound``."""
@@ -161,13 +125,13 @@ class PostgresBackend:
                 owner,
                 name,
             )
-        return None if row is None else _store(row)
+        return None if row is None else store_of(row)
 
     async def list_stores(self, *, owner: str = "") -> list[StoreInfo]:
         """The owner's stores, newest first."""
         async with self._connection() as conn:
             rows = await conn.fetch(_STORE + " WHERE s.owner = $1 ORDER BY s.seq DESC", owner)
-        return [_store(row) for row in rows]
+        return [store_of(row) for row in rows]
 
     async def delete_store(self, store_id: str, *, owner: str = "") -> None:
         """Delete a store with all its documents, chunks, vectors and its vector index."""
@@ -221,7 +185,7 @@ class PostgresBackend:
                 store_id,
                 content_hash,
             )
-        return None if row is None else _document(row)
+        return None if row is None else document_of(row)
 
     async def put_document(
         self,
@@ -321,7 +285,7 @@ class PostgresBackend:
                 max(limit, 0),
                 after,
             )
-        return [_document(row) for row in rows]
+        return [document_of(row) for row in rows]
 
     async def document_chunks(
         self, store_id: str, document_id: str, *, owner: str = ""
@@ -335,7 +299,7 @@ class PostgresBackend:
                 " WHERE c.document_id = $1 ORDER BY c.index",
                 document_id,
             )
-        return [_chunk(row) for row in rows]
+        return [chunk_of(row) for row in rows]
 
     async def delete_document(self, store_id: str, document_id: str, *, owner: str = "") -> None:
         """Delete a document with its chunks and vectors."""
@@ -369,7 +333,7 @@ class PostgresBackend:
                 *args,
             )
         return [
-            Hit(_chunk(row), _document(row), float(row["score"]), keyword_rank=rank)
+            Hit(chunk_of(row), document_of(row), float(row["score"]), keyword_rank=rank)
             for rank, row in enumerate(rows, 1)
         ]
 
@@ -399,7 +363,7 @@ class PostgresBackend:
             await conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}")
             rows = await conn.fetch(*_vector_query(store_id, store.dimensions, query, k, filter))
         return [
-            Hit(_chunk(row), _document(row), 1.0 - float(row["distance"]), vector_rank=rank)
+            Hit(chunk_of(row), document_of(row), 1.0 - float(row["distance"]), vector_rank=rank)
             for rank, row in enumerate(rows, 1)
         ]
 
@@ -437,8 +401,8 @@ class PostgresBackend:
                 )
                 await conn.set_type_codec(
                     "vector",
-                    encoder=_encode_vector,
-                    decoder=_decode_vector,
+                    encoder=encode_vector,
+                    decoder=decode_vector,
                     schema=schema,
                     format="binary",
                 )
@@ -466,7 +430,7 @@ class PostgresBackend:
                         f"the PostgreSQL user may not create the vector extension on the"
                         f" server at {self._where}: run CREATE EXTENSION vector as an admin"
                     ) from None
-                await conn.execute(_SCHEMA)
+                await conn.execute(SCHEMA)
                 schema: str = await conn.fetchval(
                     "SELECT typnamespace::regnamespace::text FROM pg_type"
                     " WHERE typname = 'vector' ORDER BY oid LIMIT 1"
@@ -498,7 +462,7 @@ async def _owned_store(
     row = await conn.fetchrow(_STORE + " WHERE s.id = $1 AND s.owner = $2", store_id, owner)
     if row is None:
         raise StoreNotFound(f"no store {store_id!r}")
-    return _store(row)
+    return store_of(row)
 
 
 async def _owned_document(
@@ -509,7 +473,7 @@ async def _owned_document(
     )
     if row is None:
         raise StoreNotFound(f"no document {document_id!r} in store {store_id!r}")
-    return _document(row)
+    return document_of(row)
 
 
 def _vector_query(
@@ -550,55 +514,3 @@ def _filter_sql(filter: Filter | None, *, first: int) -> tuple[str, list[Any]]:
 
 def _index_name(store_id: str) -> str:
     return "rag_chunks_hnsw_" + hashlib.sha256(store_id.encode()).hexdigest()[:20]
-
-
-def _encode_vector(value: Any) -> bytes:
-    array = np.asarray(value, dtype=">f4").reshape(-1)
-    return struct.pack(">HH", array.size, 0) + array.tobytes()
-
-
-def _decode_vector(data: bytes) -> Vectors:
-    (dimensions,) = struct.unpack_from(">H", data)
-    return np.frombuffer(data, dtype=">f4", count=dimensions, offset=4).astype(np.float32)
-
-
-def _store(row: Mapping[str, Any]) -> StoreInfo:
-    return StoreInfo(
-        id=row["id"],
-        name=row["name"],
-        owner=row["owner"],
-        embedding_model=row["embedding_model"],
-        dimensions=row["dimensions"],
-        created_at=row["created_at"],
-        document_count=int(row["document_count"]),
-        chunk_count=int(row["chunk_count"]),
-        metadata=row["metadata"],
-    )
-
-
-def _document(row: Mapping[str, Any]) -> DocumentInfo:
-    return DocumentInfo(
-        id=row["id"],
-        store_id=row["store_id"],
-        name=row["name"],
-        content_hash=row["content_hash"],
-        mime_type=row["mime_type"],
-        size_bytes=row["size_bytes"],
-        chunk_count=row["chunk_count"],
-        created_at=row["created_at"],
-        source=row["source"],
-        metadata=row["metadata"],
-    )
-
-
-def _chunk(row: Mapping[str, Any]) -> Chunk:
-    return Chunk(
-        id=row["c_id"],
-        document_id=row["c_document_id"],
-        index=row["c_index"],
-        text=row["c_text"],
-        start=row["c_start"],
-        end=row["c_end"],
-        page=row["c_page"],
-        tokens=row["c_tokens"],
-    )

@@ -14,14 +14,13 @@ id they come with, or ``{document_id}:{index}`` when it is empty.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,80 +31,23 @@ import numpy.typing as npt
 from gemgate.errors import ConfigError, EmbeddingMismatch, StorageError, StoreNotFound
 from gemgate.rag._backend import Filter, Vectors
 from gemgate.rag._ids import check_filter, matches, new_id
+from gemgate.rag._sqlite_schema import (
+    CHUNK_COLUMNS,
+    DOCUMENT_COLUMNS,
+    STORE_COLUMNS,
+    chunk_of,
+    document_info,
+    dumps,
+    open_database,
+    store_info,
+    transaction,
+)
 from gemgate.rag._types import Chunk, DocumentInfo, Hit, StoreInfo
 
 __all__ = ["SQLiteBackend"]
 
 T = TypeVar("T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rag_stores (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    embedding_model TEXT NOT NULL DEFAULT '',
-    dimensions INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    generation INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS rag_stores_owner_name ON rag_stores (owner, name);
-CREATE TABLE IF NOT EXISTS rag_documents (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    store_id TEXT NOT NULL REFERENCES rag_stores (id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    mime_type TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    chunk_count INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    source TEXT NOT NULL DEFAULT '',
-    metadata TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS rag_documents_hash ON rag_documents (store_id, content_hash);
-CREATE TABLE IF NOT EXISTS rag_chunks (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    document_id TEXT NOT NULL REFERENCES rag_documents (id) ON DELETE CASCADE,
-    store_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    page INTEGER NOT NULL DEFAULT 0,
-    tokens INTEGER NOT NULL DEFAULT 0,
-    embedding BLOB
-);
-CREATE INDEX IF NOT EXISTS rag_chunks_document ON rag_chunks (document_id, idx);
-CREATE INDEX IF NOT EXISTS rag_chunks_store ON rag_chunks (store_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS rag_chunks_fts USING fts5 (
-    text, content='rag_chunks', content_rowid='seq',
-    tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS rag_chunks_fts_insert AFTER INSERT ON rag_chunks BEGIN
-    INSERT INTO rag_chunks_fts (rowid, text) VALUES (new.seq, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS rag_chunks_fts_delete AFTER DELETE ON rag_chunks BEGIN
-    INSERT INTO rag_chunks_fts (rag_chunks_fts, rowid, text) VALUES ('delete', old.seq, old.text);
-END;
-CREATE TRIGGER IF NOT EXISTS rag_chunks_fts_update AFTER UPDATE OF text ON rag_chunks BEGIN
-    INSERT INTO rag_chunks_fts (rag_chunks_fts, rowid, text) VALUES ('delete', old.seq, old.text);
-    INSERT INTO rag_chunks_fts (rowid, text) VALUES (new.seq, new.text);
-END;
-"""
-
-_STORE_COLUMNS = """
-    s.id, s.name, s.owner, s.embedding_model, s.dimensions, s.created_at, s.metadata,
-    (SELECT COUNT(*) FROM rag_documents d WHERE d.store_id = s.id),
-    (SELECT COALESCE(SUM(d.chunk_count), 0) FROM rag_documents d WHERE d.store_id = s.id)
-"""
-_DOCUMENT_COLUMNS = """
-    d.id, d.store_id, d.name, d.content_hash, d.mime_type, d.size_bytes, d.chunk_count,
-    d.created_at, d.source, d.metadata
-"""
-_CHUNK_COLUMNS = 'c.id, c.document_id, c.idx, c.text, c.start, c."end", c.page, c.tokens'
 
 _WORD = re.compile(r"\w+")
 _MAX_TERMS = 64
@@ -133,7 +75,7 @@ class SQLiteBackend:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._matrices: dict[str, _Matrix] = {}
-        self._connection: sqlite3.Connection | None = _open(self.path)
+        self._connection: sqlite3.Connection | None = open_database(self.path)
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteBackend:
@@ -164,11 +106,11 @@ class SQLiteBackend:
         )
 
         def create(db: sqlite3.Connection) -> StoreInfo:
-            with _transaction(db):
+            with transaction(db):
                 db.execute(
                     "INSERT INTO rag_stores (id, name, owner, created_at, metadata)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (info.id, name, owner, info.created_at, _dumps(info.metadata)),
+                    (info.id, name, owner, info.created_at, dumps(info.metadata)),
                 )
             return info
 
@@ -183,11 +125,11 @@ class SQLiteBackend:
 
         def find(db: sqlite3.Connection) -> StoreInfo | None:
             row = db.execute(
-                f"SELECT {_STORE_COLUMNS} FROM rag_stores s WHERE s.owner = ? AND s.name = ?"
+                f"SELECT {STORE_COLUMNS} FROM rag_stores s WHERE s.owner = ? AND s.name = ?"
                 " ORDER BY s.seq DESC LIMIT 1",
                 (owner, name),
             ).fetchone()
-            return None if row is None else _store_info(row)
+            return None if row is None else store_info(row)
 
         return await self._run(find)
 
@@ -196,10 +138,10 @@ class SQLiteBackend:
 
         def stores(db: sqlite3.Connection) -> list[StoreInfo]:
             rows = db.execute(
-                f"SELECT {_STORE_COLUMNS} FROM rag_stores s WHERE s.owner = ? ORDER BY s.seq DESC",
+                f"SELECT {STORE_COLUMNS} FROM rag_stores s WHERE s.owner = ? ORDER BY s.seq DESC",
                 (owner,),
             ).fetchall()
-            return [_store_info(row) for row in rows]
+            return [store_info(row) for row in rows]
 
         return await self._run(stores)
 
@@ -207,7 +149,7 @@ class SQLiteBackend:
         """Delete a store with all its documents, chunks and vectors."""
 
         def delete(db: sqlite3.Connection) -> None:
-            with _transaction(db):
+            with transaction(db):
                 _store(db, store_id, owner)
                 db.execute("DELETE FROM rag_chunks WHERE store_id = ?", (store_id,))
                 db.execute("DELETE FROM rag_documents WHERE store_id = ?", (store_id,))
@@ -227,7 +169,7 @@ class SQLiteBackend:
             raise EmbeddingMismatch(f"embedding size must be positive, not {dimensions}")
 
         def fix(db: sqlite3.Connection) -> StoreInfo:
-            with _transaction(db):
+            with transaction(db):
                 store = _store(db, store_id, owner)
                 if store.dimensions == 0:
                     db.execute(
@@ -252,11 +194,11 @@ class SQLiteBackend:
         def find(db: sqlite3.Connection) -> DocumentInfo | None:
             _store(db, store_id, owner)
             row = db.execute(
-                f"SELECT {_DOCUMENT_COLUMNS} FROM rag_documents d"
+                f"SELECT {DOCUMENT_COLUMNS} FROM rag_documents d"
                 " WHERE d.store_id = ? AND d.content_hash = ? ORDER BY d.seq DESC LIMIT 1",
                 (store_id, content_hash),
             ).fetchone()
-            return None if row is None else _document_info(row)
+            return None if row is None else document_info(row)
 
         return await self._run(find)
 
@@ -290,7 +232,7 @@ class SQLiteBackend:
         store_id = info.store_id
 
         def put(db: sqlite3.Connection) -> DocumentInfo:
-            with _transaction(db):
+            with transaction(db):
                 store = _store(db, store_id, owner)
                 if matrix.shape[1] != store.dimensions:
                     raise EmbeddingMismatch(
@@ -313,7 +255,7 @@ class SQLiteBackend:
                         info.chunk_count,
                         info.created_at,
                         info.source,
-                        _dumps(info.metadata),
+                        dumps(info.metadata),
                     ),
                 )
                 db.executemany(
@@ -373,11 +315,11 @@ class SQLiteBackend:
                     raise StoreNotFound(f"no document {after!r} in store {store_id!r}")
                 start = row[0]
             rows = db.execute(
-                f"SELECT {_DOCUMENT_COLUMNS} FROM rag_documents d"
+                f"SELECT {DOCUMENT_COLUMNS} FROM rag_documents d"
                 " WHERE d.store_id = ? AND d.seq > ? ORDER BY d.seq LIMIT ?",
                 (store_id, start, limit),
             ).fetchall()
-            return [_document_info(row) for row in rows]
+            return [document_info(row) for row in rows]
 
         return await self._run(documents)
 
@@ -390,10 +332,10 @@ class SQLiteBackend:
             _store(db, store_id, owner)
             _document(db, store_id, document_id)
             rows = db.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM rag_chunks c WHERE c.document_id = ? ORDER BY c.idx",
+                f"SELECT {CHUNK_COLUMNS} FROM rag_chunks c WHERE c.document_id = ? ORDER BY c.idx",
                 (document_id,),
             ).fetchall()
-            return [_chunk(row) for row in rows]
+            return [chunk_of(row) for row in rows]
 
         return await self._run(chunks)
 
@@ -401,7 +343,7 @@ class SQLiteBackend:
         """Delete a document with its chunks and vectors."""
 
         def delete(db: sqlite3.Connection) -> None:
-            with _transaction(db):
+            with transaction(db):
                 _store(db, store_id, owner)
                 if not _delete_document(db, store_id, document_id):
                     raise StoreNotFound(f"no document {document_id!r} in store {store_id!r}")
@@ -563,75 +505,24 @@ class SQLiteBackend:
         return await asyncio.to_thread(locked)
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    try:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise StorageError(f"retrieval store {path.name}: cannot open: {exc}") from exc
-    try:
-        db.execute("PRAGMA busy_timeout = 30000")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA synchronous = NORMAL")
-        options = {row[0] for row in db.execute("PRAGMA compile_options")}
-        if "ENABLE_FTS5" not in options:
-            raise StorageError(
-                f"retrieval store {path.name}: this SQLite ({sqlite3.sqlite_version}) was built"
-                " without FTS5, which keyword search needs"
-            )
-        with _transaction(db):
-            for statement in _statements(_SCHEMA):
-                db.execute(statement)
-    except sqlite3.Error as exc:
-        db.close()
-        raise StorageError(f"retrieval store {path.name}: cannot open: {exc}") from exc
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _statements(script: str) -> list[str]:
-    statements, current = [], ""
-    for line in script.strip().splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return statements
-
-
-@contextlib.contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 def _store(db: sqlite3.Connection, store_id: str, owner: str) -> StoreInfo:
     row = db.execute(
-        f"SELECT {_STORE_COLUMNS} FROM rag_stores s WHERE s.id = ? AND s.owner = ?",
+        f"SELECT {STORE_COLUMNS} FROM rag_stores s WHERE s.id = ? AND s.owner = ?",
         (store_id, owner),
     ).fetchone()
     if row is None:
         raise StoreNotFound(f"no store {store_id!r}")
-    return _store_info(row)
+    return store_info(row)
 
 
 def _document(db: sqlite3.Connection, store_id: str, document_id: str) -> DocumentInfo:
     row = db.execute(
-        f"SELECT {_DOCUMENT_COLUMNS} FROM rag_documents d WHERE d.store_id = ? AND d.id = ?",
+        f"SELECT {DOCUMENT_COLUMNS} FROM rag_documents d WHERE d.store_id = ? AND d.id = ?",
         (store_id, document_id),
     ).fetchone()
     if row is None:
         raise StoreNotFound(f"no document {document_id!r} in store {store_id!r}")
-    return _document_info(row)
+    return document_info(row)
 
 
 def _delete_document(db: sqlite3.Connection, store_id: str, document_id: str) -> bool:
@@ -679,7 +570,7 @@ def _hits_by_seq(
     if not seqs:
         return {}
     rows = db.execute(
-        f"SELECT c.seq, {_CHUNK_COLUMNS}, {_DOCUMENT_COLUMNS} FROM rag_chunks c"
+        f"SELECT c.seq, {CHUNK_COLUMNS}, {DOCUMENT_COLUMNS} FROM rag_chunks c"
         " JOIN rag_documents d ON d.id = c.document_id"
         " WHERE c.seq IN (SELECT value FROM json_each(?))",
         (json.dumps(list(seqs)),),
@@ -687,53 +578,7 @@ def _hits_by_seq(
     documents: dict[str, DocumentInfo] = {}
     found: dict[int, tuple[Chunk, DocumentInfo]] = {}
     for row in rows:
-        document = documents.get(row[9]) or _document_info(row[9:])
+        document = documents.get(row[9]) or document_info(row[9:])
         documents[document.id] = document
-        found[row[0]] = (_chunk(row[1:9]), document)
+        found[row[0]] = (chunk_of(row[1:9]), document)
     return found
-
-
-def _store_info(row: Sequence[Any]) -> StoreInfo:
-    return StoreInfo(
-        id=row[0],
-        name=row[1],
-        owner=row[2],
-        embedding_model=row[3],
-        dimensions=row[4],
-        created_at=row[5],
-        metadata=json.loads(row[6]),
-        document_count=row[7],
-        chunk_count=row[8],
-    )
-
-
-def _document_info(row: Sequence[Any]) -> DocumentInfo:
-    return DocumentInfo(
-        id=row[0],
-        store_id=row[1],
-        name=row[2],
-        content_hash=row[3],
-        mime_type=row[4],
-        size_bytes=row[5],
-        chunk_count=row[6],
-        created_at=row[7],
-        source=row[8],
-        metadata=json.loads(row[9]),
-    )
-
-
-def _chunk(row: Sequence[Any]) -> Chunk:
-    return Chunk(
-        id=row[0],
-        document_id=row[1],
-        index=row[2],
-        text=row[3],
-        start=row[4],
-        end=row[5],
-        page=row[6],
-        tokens=row[7],
-    )
-
-
-def _dumps(metadata: Mapping[str, Any]) -> str:
-    return json.dumps(dict(metadata), ensure_ascii=False, sort_keys=True)
