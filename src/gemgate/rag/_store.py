@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import time
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from gemgate.documents import Chunking, chunk_pages, parse
-from gemgate.errors import EmbeddingMismatch, UsageError
+from gemgate.errors import EmbeddingMismatch, StoreNotFound, UsageError
 from gemgate.rag._backend import Filter, StoreBackend
 from gemgate.rag._embed import Embedder
 from gemgate.rag._fusion import fuse
@@ -64,7 +65,7 @@ class Stores:
         """The store called ``name`` (or with this id), created if there is none."""
         found = await self.backend.find_store(name, owner=self.owner)
         if found is None and name.startswith("store_"):
-            with _absent():
+            with contextlib.suppress(StoreNotFound):
                 found = await self.backend.get_store(name, owner=self.owner)
         return Store(self, found) if found is not None else await self.create(name)
 
@@ -72,7 +73,7 @@ class Stores:
         """The store called ``name`` (or with this id), or None."""
         found = await self.backend.find_store(name, owner=self.owner)
         if found is None:
-            with _absent():
+            with contextlib.suppress(StoreNotFound):
                 found = await self.backend.get_store(name, owner=self.owner)
         return Store(self, found) if found is not None else None
 
@@ -87,18 +88,6 @@ class Stores:
     async def aclose(self) -> None:
         """Close the backend's connections."""
         await self.backend.close()
-
-
-class _absent:
-    """Swallow ``StoreNotFound`` in a ``with`` block."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> bool:
-        from gemgate.errors import StoreNotFound
-
-        return kind is not None and issubclass(kind, StoreNotFound)
 
 
 class StoreHandle:
@@ -301,7 +290,7 @@ class Store(StoreHandle):
         return fuse(keyword, vector, k)
 
     async def _vector_search(self, query: str, k: int, filter: Filter | None) -> list[Hit]:
-        info = await self.refresh()
+        info = self.info if self.info.dimensions else await self.refresh()  # sizes never change
         if not info.dimensions:
             return []
         embedder = self._stores.embedder
