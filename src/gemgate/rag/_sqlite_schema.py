@@ -108,7 +108,8 @@ def open_database(path: Path) -> sqlite3.Connection:
         raise StorageError(f"retrieval store {path.name}: cannot open: {exc}") from exc
     try:
         db.execute("PRAGMA busy_timeout = 30000")
-        db.execute("PRAGMA journal_mode = WAL")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # switching needs the lock
+            db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
         options = {row[0] for row in db.execute("PRAGMA compile_options")}
