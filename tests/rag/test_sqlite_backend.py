@@ -14,6 +14,7 @@ import pytest
 from gemgate.errors import ConfigError, RetrievalError, StorageError, StoreNotFound
 from gemgate.rag import Chunk, DocumentInfo
 from gemgate.rag._sqlite import SQLiteBackend
+from gemgate.sessions._sql import sql_engine
 from tests.rag.test_backend_contract import DIMS, add, embedded_store, unit_vectors
 
 pytestmark = pytest.mark.anyio
@@ -246,18 +247,19 @@ async def test_a_closed_backend_refuses_calls(path: Path) -> None:
         await backend.list_stores()
 
 
-def test_from_url_takes_file_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_from_url_takes_file_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     relative = SQLiteBackend.from_url("sqlite:///relative.db")
     absolute = SQLiteBackend.from_url(f"sqlite:///{tmp_path}/absolute.db")
     try:
         assert relative.path == Path("relative.db")
         assert absolute.path == tmp_path / "absolute.db"
+        for backend in (relative, absolute):
+            assert await backend.list_stores() == []
         assert (tmp_path / "relative.db").exists() and (tmp_path / "absolute.db").exists()
     finally:
         for backend in (relative, absolute):
-            assert backend._connection is not None
-            backend._connection.close()
+            await backend.close()
 
 
 @pytest.mark.parametrize(
@@ -268,11 +270,33 @@ def test_from_url_refuses_what_is_not_a_file(url: str) -> None:
         SQLiteBackend.from_url(url)
 
 
-def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
+async def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
+    backend = SQLiteBackend(junk)
     with pytest.raises(StorageError, match="junk.db"):
-        SQLiteBackend(junk)
+        await backend.list_stores()
+    await backend.close()
+
+
+async def test_opening_waits_for_a_writer_that_needs_the_event_loop(path: Path) -> None:
+    """The sessions engine shares the file and runs its transactions from the event loop.
+
+    While it holds the write lock, opening the stores must not block the loop: the
+    transaction can only end when the loop runs it to its ``COMMIT``.
+    """
+    engine = sql_engine(f"sqlite:///{path}")
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("CREATE TABLE held (x INTEGER)")
+            backend = SQLiteBackend(path)
+            listing = asyncio.create_task(backend.list_stores())
+            await asyncio.sleep(0.2)
+            assert not listing.done()
+        assert await asyncio.wait_for(listing, 10) == []
+        await backend.close()
+    finally:
+        await engine.dispose()
 
 
 async def test_the_vector_cache_survives_deleting_the_newest_rows(sqlite: SQLiteBackend) -> None:

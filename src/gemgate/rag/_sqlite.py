@@ -75,7 +75,10 @@ class SQLiteBackend:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._matrices: dict[str, _Matrix] = {}
-        self._connection: sqlite3.Connection | None = open_database(self.path)
+        # Opened by the first call, in the worker thread: opening may wait for another
+        # connection's lock, and that connection may need this event loop to finish.
+        self._connection: sqlite3.Connection | None = None
+        self._closed = False
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteBackend:
@@ -440,6 +443,7 @@ class SQLiteBackend:
 
         def close() -> None:
             with self._lock:
+                self._closed = True
                 if self._connection is not None:
                     self._connection.close()
                     self._connection = None
@@ -495,8 +499,10 @@ class SQLiteBackend:
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
             with self._lock:
-                if self._connection is None:
+                if self._closed:
                     raise StorageError(f"retrieval store {self.path.name}: closed")
+                if self._connection is None:
+                    self._connection = open_database(self.path)
                 try:
                     return work(self._connection)
                 except sqlite3.Error as exc:
