@@ -25,10 +25,13 @@ from gemgate.config import Settings
 from gemgate.gateway._asgi import header, send_bytes, send_json
 from gemgate.gateway._backends import Registry
 from gemgate.gateway._backends_api import BackendsRoute
+from gemgate.gateway._batches import Batches
+from gemgate.gateway._batches_api import BatchesRoute
 from gemgate.gateway._budgets import Budgets
 from gemgate.gateway._faces import GOOGLE, Answer, Face, Problem, expected, face_of
 from gemgate.gateway._files import Files
 from gemgate.gateway._files_api import FilesRoute
+from gemgate.gateway._gemini_batches import GeminiBatches
 from gemgate.gateway._keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway._live_api import LiveRoute, Logins
 from gemgate.gateway._metrics import CONTENT_TYPE as METRICS_TYPE
@@ -104,8 +107,16 @@ class Gateway:
         self.live = LiveRoute(client)
         self.usage = UsageRoute(client.settings)
         self.budgets = Budgets(client.settings.gateway_keys, client.engine.shared.spend)
+        prices = PriceTable.from_settings(client.settings)
+        self.batches = BatchesRoute(
+            GeminiBatches(client.engine),
+            files,
+            Batches(_files_url(client.settings)),
+            prices,
+            self._account,
+            max_body,
+        )
         if self.usage.log is not None or self.budgets.active:  # one priced entry per call
-            prices = PriceTable.from_settings(client.settings)
             client.engine.tracker.listeners.append(
                 lambda record: self._account(entry_of(record, prices))
             )
@@ -350,6 +361,7 @@ class Gateway:
                 await self.sessions.manager.close()
                 await self.usage.aclose()
                 await self.files.files.aclose()
+                await self.batches.batches.aclose()
                 await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

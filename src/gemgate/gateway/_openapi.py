@@ -16,6 +16,7 @@ from gemgate.gateway._sessions_api import IMAGE_TYPES
 
 __all__ = [
     "CHAT",
+    "CREATE_BATCH",
     "EMBEDDINGS",
     "LIVE_TOKEN",
     "FILE_UPLOAD",
@@ -217,6 +218,16 @@ FILE_UPLOAD = {
             }
         }
     }
+}
+CREATE_BATCH = {
+    "type": "object",
+    "required": ["input_file_id", "endpoint", "completion_window"],
+    "properties": {
+        "input_file_id": {"type": "string"},
+        "endpoint": {"type": "string", "enum": ["/v1/chat/completions", "/v1/embeddings"]},
+        "completion_window": {"type": "string", "enum": ["24h"]},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
 }
 NEW_VECTOR_STORE = {
     "type": "object",

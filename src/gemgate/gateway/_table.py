@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gemgate.gateway._assets import serve_asset
+from gemgate.gateway._batches_api import BatchesRoute
 from gemgate.gateway._files_api import FilesRoute
 from gemgate.gateway._native import PREFIX, NativeRoute
 from gemgate.gateway._openai_api import OpenAIRoute
 from gemgate.gateway._openapi import (
     CHAT,
+    CREATE_BATCH,
     EMBEDDINGS,
     FILE_UPLOAD,
     LIVE_TOKEN,
@@ -51,6 +53,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
         _native(gateway.native),
         *_openai(gateway.openai),
         *_files(gateway.files),
+        *_batches(gateway.batches),
         *_vector_stores(gateway.vector_stores),
         *_sessions(gateway.sessions),
         *_stores(gateway.stores),
@@ -193,6 +196,21 @@ def _files(files: FilesRoute) -> list[Route]:
         Route("GET", one, files.read, Doc("A file (OpenAI)")),
         Route("GET", one + "/content", files.content, Doc("A file's bytes (OpenAI)")),
         Route("DELETE", one, files.delete, Doc("Delete a file (OpenAI)")),
+    ]
+
+
+def _batches(batches: BatchesRoute) -> list[Route]:
+    one = "/v1/batches/{batch_id}"
+    return [
+        Route(
+            "POST",
+            "/v1/batches",
+            batches.create,
+            Doc("Create a batch over an uploaded JSONL file (OpenAI)", CREATE_BATCH),
+        ),
+        Route("GET", "/v1/batches", batches.list_all, Doc("List batches (OpenAI)")),
+        Route("GET", one, batches.read, Doc("A batch, with its results once done (OpenAI)")),
+        Route("POST", one + "/cancel", batches.cancel, Doc("Cancel a batch (OpenAI)")),
     ]
 
 

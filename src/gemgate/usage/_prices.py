@@ -4,6 +4,7 @@ Gemini bills a response's ``usageMetadata``: prompt tokens at the input price, e
 those served from a context cache (``cachedContentTokenCount``, part of the prompt count)
 at the cache price; candidate *and* thinking tokens (``thoughtsTokenCount``) at the output
 price. Some models charge more per token once the prompt exceeds 200,000 tokens.
+Requests run through the Batch API cost ``batch_factor`` (half) of these prices.
 
 The defaults are Google's list prices for the paid tier, in US dollars; set your own with
 ``[prices."model"]`` in the config when they change or when you have a contract.
@@ -39,15 +40,21 @@ class Price:
     long_input: float | None = None
     long_output: float | None = None
     long_cached: float | None = None
+    batch_factor: float = 0.5
+    """What a Batch API request pays, as a share of these (interactive) prices."""
 
-    def cost(self, prompt: int, completion: int, cached: int, thoughts: int) -> float:
-        """The cost of one response, from its token counts."""
+    def cost(
+        self, prompt: int, completion: int, cached: int, thoughts: int, *, batch: bool = False
+    ) -> float:
+        """The cost of one response, from its token counts (``batch``: run as a batch)."""
         long = prompt > LONG_PROMPT
         rate_in = self.long_input if long and self.long_input is not None else self.input
         rate_out = self.long_output if long and self.long_output is not None else self.output
         rate_cached = self.long_cached if long and self.long_cached is not None else self.cached
         fresh = max(prompt - cached, 0)
         total = fresh * rate_in + cached * rate_cached + (completion + thoughts) * rate_out
+        if batch:
+            total *= self.batch_factor
         return round(total / 1_000_000, 10)
 
 
@@ -71,6 +78,8 @@ class PriceTable:
         >>> table = PriceTable({"my-tuned-model": Price(1.0, 2.0)})
         >>> table.cost("models/gemini-2.5-flash-lite-preview", 1000, 1000, 0, 0)
         0.0005
+        >>> table.cost("models/gemini-2.5-flash-lite-preview", 1000, 1000, 0, 0, batch=True)
+        0.00025
         >>> table.cost("unknown-model", 10, 10, 0, 0) is None
         True
     """
@@ -93,8 +102,20 @@ class PriceTable:
         return None if family is None else self._prices[family]
 
     def cost(
-        self, model: str, prompt: int, completion: int, cached: int, thoughts: int
+        self,
+        model: str,
+        prompt: int,
+        completion: int,
+        cached: int,
+        thoughts: int,
+        *,
+        batch: bool = False,
     ) -> float | None:
-        """The cost in US dollars, or ``None`` for a model without a price."""
+        """The cost in US dollars, or ``None`` for a model without a price.
+
+        ``batch``: the request ran through the Batch API (at the price's ``batch_factor``).
+        """
         price = self.price(model)
-        return None if price is None else price.cost(prompt, completion, cached, thoughts)
+        if price is None:
+            return None
+        return price.cost(prompt, completion, cached, thoughts, batch=batch)

@@ -1,0 +1,349 @@
+"""``/v1/batches``: OpenAI's Batch API over Gemini's.
+
+Create reads the input file (a ``/v1/files`` file with purpose ``batch``), checks every
+line as OpenAI does and translates it (`gemgate.wire.openai._batch`); a file with bad
+lines gives a batch that is ``failed`` at once, its ``errors.data[]`` naming each line.
+Otherwise the Gemini requests are uploaded as a JSONL file and a Gemini batch starts
+(`gemgate.gateway._gemini_batches`). Reading a batch reads the Gemini batch; the first
+read that finds it done downloads its results, stores the output and error files (purpose
+``batch_output``, owned by the batch's key) and charges each result's tokens, at batch
+prices, to the request log and the key's budget — once.
+
+A batch belongs to the gateway key that created it; another key gets OpenAI's 404.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import Receive, Scope, Send
+
+from gemgate.gateway._asgi import read_json, send_json
+from gemgate.gateway._batches import TERMINAL, BatchRecord, Batches, new_batch_id
+from gemgate.gateway._faces import Problem
+from gemgate.gateway._files import Files
+from gemgate.gateway._files_api import limit_of, page
+from gemgate.gateway._gemini_batches import GeminiBatch, GeminiBatches
+from gemgate.gateway._sessions_api import owner_of
+from gemgate.usage import PriceTable, UsageEntry
+from gemgate.wire.openai._batch import (
+    ENDPOINTS,
+    BatchResult,
+    LineError,
+    ReadBatch,
+    gemini_batch_file,
+    openai_results,
+    openai_status,
+    read_batch_file,
+)
+
+__all__ = ["BatchesRoute", "batch_json"]
+
+WINDOW = 24 * 3600
+_FIELDS = frozenset({"input_file_id", "endpoint", "completion_window", "metadata"})
+_MAX_LINE_ERRORS = 100
+_STALE_CLAIM = 300
+"""Seconds after which another reader may finish a batch whose collection stopped."""
+_TIMES = (
+    "created_at",
+    "in_progress_at",
+    "expires_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+)
+
+
+def batch_json(record: BatchRecord) -> dict[str, Any]:
+    """OpenAI's batch object."""
+    errors = {"object": "list", "data": record.errors} if record.errors else None
+    out: dict[str, Any] = {
+        "id": record.id,
+        "object": "batch",
+        "endpoint": record.endpoint,
+        "errors": errors,
+        "input_file_id": record.input_file_id,
+        "completion_window": record.completion_window,
+        "status": record.status,
+        "output_file_id": record.output_file_id,
+        "error_file_id": record.error_file_id,
+    }
+    out.update({name: getattr(record, name) for name in _TIMES})
+    out["request_counts"] = {
+        "total": record.total,
+        "completed": record.completed,
+        "failed": record.failed,
+    }
+    out["metadata"] = record.meta
+    return out
+
+
+def _missing(batch_id: str) -> Problem:
+    return Problem(404, f"No batch found with id '{batch_id}'.", "batch_id", code="not_found")
+
+
+class BatchesRoute:
+    """Serves ``/v1/batches``."""
+
+    def __init__(
+        self,
+        gemini: GeminiBatches,
+        files: Files,
+        batches: Batches,
+        prices: PriceTable,
+        account: Callable[[UsageEntry], None],
+        max_body: int,
+    ) -> None:
+        self.gemini = gemini
+        self.files = files
+        self.batches = batches
+        self._prices = prices
+        self._account = account
+        self._max_body = max_body
+
+    async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/batches``: ``input_file_id``, ``endpoint``, ``completion_window``."""
+        body = await read_json(receive, self._max_body)
+        endpoint, file_id, meta = _create_fields(body)
+        owner = owner_of(scope) or ""
+        stored = await self.files.get(owner, file_id)
+        if stored is None:
+            raise Problem(400, f"No such File object: {file_id}", "input_file_id")
+        if stored.purpose != "batch":
+            raise Problem(
+                400,
+                f"File {file_id} has purpose {stored.purpose!r}; a batch's input file needs "
+                "purpose 'batch'",
+                "input_file_id",
+            )
+        data = await self.files.content(owner, file_id) or b""
+        read = read_batch_file(data, endpoint)
+        now = int(time.time())
+        record = BatchRecord(
+            id=new_batch_id(),
+            owner=owner,
+            endpoint=endpoint,
+            input_file_id=file_id,
+            created_at=now,
+            expires_at=now + WINDOW,
+            model=read.model,
+            meta=meta,
+            total=read.lines,
+        )
+        if not read.errors and read.model is not None:
+            key = scope.get("gemgate.key")
+            if key is not None and not key.allows(read.model):
+                raise Problem(403, f"this gateway key may not use {read.model}", "model")
+            if not await self.gemini.has_model(read.model):
+                message = f"Line {read.model_line}: the model {read.model!r} does not exist"
+                read.errors.append(
+                    LineError(read.model_line, "model_not_found", message, "body.model")
+                )
+        if read.errors:
+            errors = [e.as_json() for e in read.errors[:_MAX_LINE_ERRORS]]
+            record = record.with_(status="failed", failed_at=now, errors=errors)
+        else:
+            record = await self._start(record, read, now)
+        await self.batches.add(record)
+        await send_json(send, 200, batch_json(record))
+
+    async def read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/batches/{batch_id}``."""
+        await send_json(send, 200, batch_json(await self._refresh(await self._record(scope))))
+
+    async def list_all(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/batches?after=&limit=``: newest first."""
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        limit = limit_of(query.get("limit", "20"))
+        records = await self.batches.list_batches(
+            owner_of(scope) or "", limit=limit + 1, after=query.get("after") or None
+        )
+        shown = [await self._refresh(r) for r in records[:limit]] + records[limit:]
+        await send_json(send, 200, page([batch_json(r) for r in shown], limit))
+
+    async def cancel(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/batches/{batch_id}/cancel``."""
+        record = await self._record(scope)
+        if record.status in TERMINAL:
+            raise Problem(
+                409,
+                f"Cannot cancel a batch with status '{record.status}'.",
+                code="batch_not_cancellable",
+            )
+        if record.status != "cancelling" and record.gemini_batch and record.project:
+            await self.gemini.cancel(record.gemini_batch, record.project)
+            cancelling = record.with_(status="cancelling", cancelling_at=int(time.time()))
+            if await self.batches.update(cancelling, status_was=record.status):
+                record = cancelling
+        await send_json(send, 200, batch_json(await self._refresh(record)))
+
+    async def _record(self, scope: Scope) -> BatchRecord:
+        batch_id = scope["path_params"]["batch_id"]
+        record = await self.batches.get(owner_of(scope) or "", batch_id)
+        if record is None:
+            raise _missing(batch_id)
+        return record
+
+    async def _start(self, record: BatchRecord, read: ReadBatch, now: int) -> BatchRecord:
+        """Upload the Gemini requests and start the Gemini batch."""
+        assert read.model is not None
+        data = gemini_batch_file(read.requests)
+        file_name, project = await self.gemini.upload(data, f"{record.id}-input")
+        embeddings = record.endpoint == "/v1/embeddings"
+        started = await self.gemini.create(read.model, embeddings, file_name, project, record.id)
+        return record.with_(
+            status="in_progress",
+            in_progress_at=now,
+            gemini_batch=started.name,
+            gemini_file=file_name,
+            project=project,
+        )
+
+    async def _refresh(self, record: BatchRecord) -> BatchRecord:
+        """The batch now: read from Gemini unless it is final; collected once done."""
+        if record.status in TERMINAL or not record.gemini_batch or not record.project:
+            return record
+        batch = await self.gemini.get(record.gemini_batch, record.project)
+        status = openai_status(batch.state)
+        now = int(time.time())
+        counts = {
+            "total": batch.total or record.total,
+            "completed": batch.succeeded,
+            "failed": batch.failed,
+        }
+        if status == "completed":
+            return await self._collect(record, batch, now)
+        if status == "in_progress":
+            new = record.with_(**counts)
+        elif status == "cancelled":
+            new = record.with_(
+                status="cancelled",
+                cancelling_at=record.cancelling_at or now,
+                cancelled_at=now,
+                **counts,
+            )
+        elif status == "expired":
+            new = record.with_(status="expired", expired_at=now, **counts)
+        else:
+            error = {"code": "batch_failed", "message": "The batch failed upstream."}
+            new = record.with_(
+                status="failed", failed_at=now, errors=[{**error, "param": None, "line": None}]
+            )
+        if new != record and not await self.batches.update(new, status_was=record.status):
+            return await self.batches.get(record.owner, record.id) or new
+        return new
+
+    async def _collect(self, record: BatchRecord, batch: GeminiBatch, now: int) -> BatchRecord:
+        """Store the output and error files and charge the results (one reader does it)."""
+        if record.status == "finalizing" and now - (record.finalizing_at or 0) < _STALE_CLAIM:
+            return record
+        claimed = record.with_(status="finalizing", finalizing_at=now)
+        if not await self.batches.update(claimed, status_was=record.status):
+            return await self.batches.get(record.owner, record.id) or record
+        assert record.project is not None and record.model is not None
+        try:
+            data = b""
+            if batch.responses_file:
+                data = await self.gemini.download(batch.responses_file, record.project)
+            results = openai_results(
+                data, record.endpoint, record.model, batch_id=record.id, created=now
+            )
+            ok = [r for r in results if r.ok]
+            bad = [r for r in results if not r.ok]
+            output = await self._store(record, "output", ok)
+            errors = await self._store(record, "error", bad)
+        except BaseException:
+            await self.batches.update(record, status_was="finalizing")  # another read retries
+            raise
+        self._charge(record, results, float(now))
+        done = claimed.with_(
+            status="completed",
+            completed_at=now,
+            output_file_id=output,
+            error_file_id=errors,
+            total=max(len(results), batch.total),
+            completed=len(ok),
+            failed=len(bad),
+        )
+        await self.batches.update(done)
+        return done
+
+    async def _store(self, record: BatchRecord, kind: str, results: list[BatchResult]) -> str | None:
+        if not results:
+            return None
+        lines = "".join(json.dumps(r.line, separators=(",", ":")) + "\n" for r in results)
+        name = f"{record.id}_{kind}.jsonl"
+        stored = await self.files.add(record.owner, name, "batch_output", lines.encode())
+        return stored.id
+
+    def _charge(self, record: BatchRecord, results: list[BatchResult], at: float) -> None:
+        """One request-log entry per result, priced at batch rates, onto the key's budget."""
+        model = record.model or ""
+        for result in results:
+            usage: Mapping[str, Any] = result.usage or {}
+            prompt = int(usage.get("promptTokenCount", 0))
+            completion = int(usage.get("candidatesTokenCount", 0))
+            cached = int(usage.get("cachedContentTokenCount", 0))
+            thoughts = int(usage.get("thoughtsTokenCount", 0))
+            cost = self._prices.cost(model, prompt, completion, cached, thoughts, batch=True)
+            response = result.line.get("response") or {}
+            self._account(
+                UsageEntry(
+                    at=at,
+                    request_id=str(result.line.get("id", "")),
+                    caller=record.owner or None,
+                    project=record.project,
+                    api_key=None,
+                    model=model,
+                    kind="batch",
+                    status="success" if result.ok else "error",
+                    http_status=response.get("status_code"),
+                    latency_ms=0.0,
+                    prompt_tokens=prompt,
+                    completion_tokens=completion,
+                    cached_tokens=cached,
+                    thoughts_tokens=thoughts,
+                    cost_usd=cost if result.ok else (0.0 if cost is not None else None),
+                )
+            )
+
+
+def _create_fields(body: Mapping[str, Any]) -> tuple[str, str, dict[str, str] | None]:
+    """``endpoint``, ``input_file_id`` and ``metadata`` of a create body, checked."""
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise Problem(400, f"Unrecognized request argument(s): {', '.join(unknown)}", unknown[0])
+    file_id = body.get("input_file_id")
+    if not isinstance(file_id, str) or not file_id:
+        raise Problem(400, "'input_file_id' is required and must be a string", "input_file_id")
+    endpoint = body.get("endpoint")
+    if endpoint not in ENDPOINTS:
+        raise Problem(400, f"'endpoint' must be one of {sorted(ENDPOINTS)}", "endpoint")
+    if body.get("completion_window") != "24h":
+        raise Problem(400, "'completion_window' must be '24h'", "completion_window")
+    return str(endpoint), file_id, _metadata(body.get("metadata"))
+
+
+def _metadata(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or len(value) > 16
+        or not all(isinstance(k, str) and len(k) <= 64 for k in value)
+        or not all(isinstance(v, str) and len(v) <= 512 for v in value.values())
+    ):
+        raise Problem(
+            400,
+            "'metadata' must be an object of at most 16 strings (keys up to 64 characters, "
+            "values up to 512)",
+            "metadata",
+        )
+    return dict(value)
