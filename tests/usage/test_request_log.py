@@ -105,6 +105,19 @@ def test_prices() -> None:
     assert PriceTable({"llama3.2": Price(0.0, 1.0)}).cost("llama3.2", 5, 1_000_000, 0, 0) == 1.0
 
 
+def test_batch_prices_are_half_the_interactive_ones() -> None:
+    table = PriceTable({"custom": Price(1.0, 2.0, batch_factor=0.25)})
+    counts = (2_000_000, 1_000_000, 1_000_000, 1_000_000)
+    assert table.cost("gemini-2.5-flash", *counts, batch=True) == pytest.approx(
+        (0.30 + 0.075 + 5.0) / 2
+    )
+    pro = table.price("gemini-2.5-pro")
+    assert pro is not None
+    assert pro.cost(300_000, 0, 0, 0, batch=True) == pytest.approx(0.375)  # long-context, halved
+    assert table.cost("custom", 1_000_000, 1_000_000, 0, 0, batch=True) == pytest.approx(0.75)
+    assert table.cost("llama3.2", 10, 10, 0, 0, batch=True) is None
+
+
 async def test_every_call_of_a_client_is_logged_with_its_caller(tmp_path: Path) -> None:
     request_log = RequestLog(f"sqlite:///{tmp_path}/usage.db")
     prices = PriceTable()

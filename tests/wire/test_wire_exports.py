@@ -21,6 +21,7 @@ DOCUMENTED = [
     "gemgate.wire.jsonarray",
     "gemgate.wire._models",
     "gemgate.wire.openai",
+    "gemgate.wire.openai._batch",
     "gemgate.wire.openai._errors",
     "gemgate.wire.openai._generation",
     "gemgate.wire.openai._messages",
@@ -100,7 +101,7 @@ def test_openai_adapter_all_is_sorted_and_complete() -> None:
     import gemgate.wire.openai as adapter
 
     assert adapter.__all__ == sorted(adapter.__all__)
-    parts = ["errors", "generation", "messages", "request", "response", "stream", "tools"]
+    parts = ["batch", "errors", "generation", "messages", "request", "response", "stream", "tools"]
     expected = {
         name
         for part in parts

@@ -23,15 +23,15 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from gemgate.gateway._asgi import read_json, send_json
-from gemgate.gateway._batches import TERMINAL, BatchRecord, Batches, new_batch_id
+from gemgate.gateway._batches import TERMINAL, Batches, BatchRecord, new_batch_id
 from gemgate.gateway._faces import Problem
 from gemgate.gateway._files import Files
 from gemgate.gateway._files_api import limit_of, page
 from gemgate.gateway._gemini_batches import GeminiBatch, GeminiBatches
 from gemgate.gateway._sessions_api import owner_of
 from gemgate.usage import PriceTable, UsageEntry
-from gemgate.wire.openai._batch import (
-    ENDPOINTS,
+from gemgate.wire.openai import (
+    BATCH_ENDPOINTS,
     BatchResult,
     LineError,
     ReadBatch,
@@ -275,7 +275,9 @@ class BatchesRoute:
         await self.batches.update(done)
         return done
 
-    async def _store(self, record: BatchRecord, kind: str, results: list[BatchResult]) -> str | None:
+    async def _store(
+        self, record: BatchRecord, kind: str, results: list[BatchResult]
+    ) -> str | None:
         if not results:
             return None
         lines = "".join(json.dumps(r.line, separators=(",", ":")) + "\n" for r in results)
@@ -324,8 +326,8 @@ def _create_fields(body: Mapping[str, Any]) -> tuple[str, str, dict[str, str] | 
     if not isinstance(file_id, str) or not file_id:
         raise Problem(400, "'input_file_id' is required and must be a string", "input_file_id")
     endpoint = body.get("endpoint")
-    if endpoint not in ENDPOINTS:
-        raise Problem(400, f"'endpoint' must be one of {sorted(ENDPOINTS)}", "endpoint")
+    if endpoint not in BATCH_ENDPOINTS:
+        raise Problem(400, f"'endpoint' must be one of {sorted(BATCH_ENDPOINTS)}", "endpoint")
     if body.get("completion_window") != "24h":
         raise Problem(400, "'completion_window' must be '24h'", "completion_window")
     return str(endpoint), file_id, _metadata(body.get("metadata"))

@@ -9,7 +9,9 @@ translate through here, so one OpenAI payload gives one Gemini request on both:
 * :mod:`~gemgate.wire.openai._messages`, :mod:`~gemgate.wire.openai._tools`,
   :mod:`~gemgate.wire.openai._generation` — the parts of that translation;
 * :mod:`~gemgate.wire.openai._response` and :mod:`~gemgate.wire.openai._stream` — Gemini
-  answers back to ``chat.completion``/``chat.completion.chunk`` and OpenAI's SSE frames.
+  answers back to ``chat.completion``/``chat.completion.chunk`` and OpenAI's SSE frames;
+* :mod:`~gemgate.wire.openai._batch` — OpenAI batch input files to Gemini batch files,
+  and Gemini's batch results back to OpenAI's output and error lines.
 
 Model ids follow :mod:`gemgate.wire._models`. The mapping follows the one Gemini's own
 OpenAI-compatibility layer uses.
@@ -24,6 +26,18 @@ Example:
 
 from __future__ import annotations
 
+from gemgate.wire.openai._batch import (
+    BATCH_ENDPOINTS,
+    BatchRequest,
+    BatchResult,
+    LineError,
+    ReadBatch,
+    batch_request_id,
+    gemini_batch_file,
+    openai_results,
+    openai_status,
+    read_batch_file,
+)
 from gemgate.wire.openai._errors import InvalidRequest
 from gemgate.wire.openai._generation import GENERATION_PARAMS, generation_config
 from gemgate.wire.openai._messages import messages_to_contents
@@ -45,21 +59,31 @@ from gemgate.wire.openai._stream import SSE_DONE, ChunkStream, sse_frame
 from gemgate.wire.openai._tools import tools_to_gemini
 
 __all__ = [
+    "BATCH_ENDPOINTS",
+    "BatchRequest",
+    "BatchResult",
     "CHAT_FIELDS",
     "ChatRequest",
     "ChunkStream",
     "GENERATION_PARAMS",
     "InvalidRequest",
+    "LineError",
     "REQUEST_FIELDS",
+    "ReadBatch",
     "SSE_DONE",
+    "batch_request_id",
     "chat_request",
     "citation_annotations",
     "completion",
     "completion_chunk",
     "finish_reason",
+    "gemini_batch_file",
     "gemini_request",
     "generation_config",
     "messages_to_contents",
+    "openai_results",
+    "openai_status",
+    "read_batch_file",
     "sse_frame",
     "tools_to_gemini",
     "usage",

@@ -34,21 +34,21 @@ from gemgate.wire.openai._request import chat_request
 from gemgate.wire.openai._response import completion
 
 __all__ = [
-    "ENDPOINTS",
+    "BATCH_ENDPOINTS",
     "BatchRequest",
     "BatchResult",
     "LineError",
     "ReadBatch",
+    "batch_request_id",
     "gemini_batch_file",
     "openai_results",
     "openai_status",
     "read_batch_file",
-    "request_id",
 ]
 
 CHAT = "/v1/chat/completions"
 EMBEDDINGS = "/v1/embeddings"
-ENDPOINTS = frozenset({CHAT, EMBEDDINGS})
+BATCH_ENDPOINTS = frozenset({CHAT, EMBEDDINGS})
 """The endpoints a batch may run."""
 _LINE_FIELDS = frozenset({"custom_id", "method", "url", "body"})
 _EMBED_FIELDS = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
@@ -252,7 +252,7 @@ def openai_status(state: str | None) -> str:
     return _STATES.get(state or "", "in_progress")
 
 
-def request_id(batch_id: str, custom_id: str) -> str:
+def batch_request_id(batch_id: str, custom_id: str) -> str:
     """A stable id for one request of a batch."""
     return hashlib.sha256(f"{batch_id}\0{custom_id}".encode()).hexdigest()[:24]
 
@@ -275,7 +275,9 @@ def openai_results(
         if isinstance(response, dict) and "error" not in row:
             body = completion(response, model, created=created)
             usage = response.get("usageMetadata")
-            out.append(_success(batch_id, custom_id, body, usage if isinstance(usage, dict) else {}))
+            out.append(
+                _success(batch_id, custom_id, body, usage if isinstance(usage, dict) else {})
+            )
         else:
             out.append(_failure(batch_id, custom_id, row.get("error")))
     return out
@@ -292,7 +294,7 @@ def _row(raw: str) -> dict[str, Any]:
 def _success(
     batch_id: str, custom_id: str, body: dict[str, Any], usage: dict[str, Any] | None
 ) -> BatchResult:
-    rid = request_id(batch_id, custom_id)
+    rid = batch_request_id(batch_id, custom_id)
     line = {
         "id": f"batch_req_{rid}",
         "custom_id": custom_id,
@@ -306,7 +308,7 @@ def _failure(batch_id: str, custom_id: str, error: Any) -> BatchResult:
     status = error if isinstance(error, dict) else {}
     code = status.get("code")
     line = {
-        "id": f"batch_req_{request_id(batch_id, custom_id)}",
+        "id": f"batch_req_{batch_request_id(batch_id, custom_id)}",
         "custom_id": custom_id,
         "response": None,
         "error": {
@@ -317,9 +319,7 @@ def _failure(batch_id: str, custom_id: str, error: Any) -> BatchResult:
     return BatchResult(custom_id, line, False)
 
 
-def _embedding_results(
-    rows: list[dict[str, Any]], model: str, batch_id: str
-) -> list[BatchResult]:
+def _embedding_results(rows: list[dict[str, Any]], model: str, batch_id: str) -> list[BatchResult]:
     grouped: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for row in rows:
         custom_id, _, index = str(row.get("key", "")).rpartition(_PART)

@@ -1,0 +1,395 @@
+"""``/v1/batches`` with the official OpenAI client: Gemini batches behind OpenAI's Batch API."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+import httpx2
+import openai
+import pytest
+from openai.types import Batch
+
+from gemgate import AsyncGemini
+from gemgate.config import Settings
+from gemgate.gateway import Gateway, create_app
+from gemgate.projects import GatewayKey, hash_secret
+from gemgate.state._spend import period_of
+from gemgate.usage import PriceTable
+from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+FLASH = "gemini-2.5-flash"
+CHAT: Final = "/v1/chat/completions"
+KEY_A, KEY_B, KEY_RICH, KEY_BROKE = "batch-a", "batch-b", "batch-rich", "batch-broke"
+KEYS = [
+    GatewayKey(name="a", secret_sha256=hash_secret(KEY_A)),
+    GatewayKey(name="b", secret_sha256=hash_secret(KEY_B)),
+    GatewayKey(name="rich", secret_sha256=hash_secret(KEY_RICH), max_budget_usd=100.0),
+    GatewayKey(name="broke", secret_sha256=hash_secret(KEY_BROKE), max_tokens=1),
+]
+FINAL = {"completed", "failed", "cancelled", "expired"}
+
+
+@asynccontextmanager
+async def batch_gateway(tmp_path: Path, clock: FakeClock | None = None) -> AsyncIterator[Gateway]:
+    """The gateway over the built-in emulator; with ``clock``, batches wait for it to move."""
+    settings = Settings(
+        upstream="emulator", gateway_keys=KEYS, sessions_url=f"sqlite:///{tmp_path}/gw.db"
+    )
+    client = AsyncGemini(settings=settings, clock=clock)
+    app = create_app(client)
+    try:
+        yield app
+    finally:
+        await app.budgets.settle()
+        await app.usage.aclose()
+        await app.sessions.manager.close()
+        await app.files.files.aclose()
+        await app.batches.batches.aclose()
+        await client.aclose()
+
+
+def openai_of(app: Gateway, key: str) -> openai.AsyncOpenAI:
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))
+    return openai.AsyncOpenAI(
+        api_key=key, base_url="http://gateway/v1", http_client=http, max_retries=0
+    )
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[Gateway]:
+    async with batch_gateway(tmp_path) as app:
+        yield app
+
+
+@pytest.fixture
+async def still(tmp_path: Path) -> AsyncIterator[Gateway]:
+    """A gateway whose batches stay pending (the emulator's clock does not move)."""
+    async with batch_gateway(tmp_path, FakeClock()) as app:
+        yield app
+
+
+def chat_line(custom_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    body = {"model": FLASH, "messages": [{"role": "user", "content": text}], **extra}
+    return {"custom_id": custom_id, "method": "POST", "url": CHAT, "body": body}
+
+
+def jsonl(*lines: dict[str, Any] | str) -> bytes:
+    return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines).encode()
+
+
+async def submit(
+    client: openai.AsyncOpenAI, data: bytes, endpoint: str = CHAT, **extra: Any
+) -> Batch:
+    file = await client.files.create(file=("requests.jsonl", data), purpose="batch")
+    return await client.batches.create(
+        input_file_id=file.id,
+        endpoint=endpoint,  # type: ignore[arg-type]
+        completion_window="24h",
+        **extra,
+    )
+
+
+async def finished(client: openai.AsyncOpenAI, batch_id: str) -> Batch:
+    for _ in range(1000):
+        batch = await client.batches.retrieve(batch_id)
+        if batch.status in FINAL:
+            return batch
+        await anyio.sleep(0.01)
+    raise AssertionError(f"batch {batch_id} never finished")
+
+
+async def lines_of(client: openai.AsyncOpenAI, file_id: str | None) -> dict[str, Any]:
+    assert file_id is not None
+    text = (await client.files.content(file_id)).text
+    rows = [json.loads(line) for line in text.splitlines()]
+    return {row["custom_id"]: row for row in rows}
+
+
+async def test_a_chat_batch_completes_with_an_output_file_joined_by_custom_id(
+    app: Gateway,
+) -> None:
+    client = openai_of(app, KEY_A)
+    prompts = {"q1": "Name a colour.", "q2": "Name a fruit.", "q3": "Name a river."}
+    lines = [chat_line(cid, text, max_tokens=40) for cid, text in prompts.items()]
+    made = await submit(client, jsonl(*lines), metadata={"job": "nightly"})
+    assert made.object == "batch" and made.id.startswith("batch_")
+    assert made.status in ("validating", "in_progress")
+    assert (made.endpoint, made.completion_window, made.metadata) == (
+        CHAT,
+        "24h",
+        {"job": "nightly"},
+    )
+    assert made.expires_at == made.created_at + 24 * 3600
+    assert made.request_counts is not None and made.request_counts.total == 3
+    assert made.output_file_id is None and made.errors is None
+
+    done = await finished(client, made.id)
+    assert done.status == "completed" and done.completed_at is not None
+    assert done.request_counts is not None
+    assert (done.request_counts.completed, done.request_counts.failed) == (3, 0)
+    assert done.error_file_id is None
+    output = await lines_of(client, done.output_file_id)
+    assert set(output) == set(prompts)
+    for custom_id, text in prompts.items():
+        row = output[custom_id]
+        assert row["error"] is None and row["id"].startswith("batch_req_")
+        assert row["response"]["status_code"] == 200
+        body = row["response"]["body"]
+        assert body["object"] == "chat.completion" and body["model"] == FLASH
+        direct = await client.chat.completions.create(
+            model=FLASH, messages=[{"role": "user", "content": text}], max_tokens=40
+        )
+        assert body["choices"][0]["message"]["content"] == direct.choices[0].message.content
+        assert body["usage"]["prompt_tokens"] == direct.usage.prompt_tokens  # type: ignore[union-attr]
+
+    stored = await client.files.retrieve(done.output_file_id or "")
+    assert (stored.purpose, stored.filename) == ("batch_output", f"{made.id}_output.jsonl")
+    again = await client.batches.retrieve(made.id)  # results are collected once
+    assert again.output_file_id == done.output_file_id
+    assert [f.id async for f in client.files.list(purpose="batch_output")] == [stored.id]
+
+
+async def test_lines_that_fail_at_gemini_go_to_the_error_file(app: Gateway) -> None:
+    client = openai_of(app, KEY_A)
+    bad_tool = {"type": "function", "function": {"name": "not a valid name!"}}
+    made = await submit(
+        client, jsonl(chat_line("good", "Hello"), chat_line("bad", "Hello", tools=[bad_tool]))
+    )
+    done = await finished(client, made.id)
+    assert done.status == "completed" and done.request_counts is not None
+    assert (done.request_counts.total, done.request_counts.completed) == (2, 1)
+    assert done.request_counts.failed == 1
+    assert set(await lines_of(client, done.output_file_id)) == {"good"}
+    errors = await lines_of(client, done.error_file_id)
+    assert set(errors) == {"bad"}
+    assert errors["bad"]["response"] is None
+    assert errors["bad"]["error"]["code"] == "invalid_argument"
+    assert "name" in errors["bad"]["error"]["message"]
+
+
+async def test_an_embeddings_batch_answers_as_the_embeddings_route_does(app: Gateway) -> None:
+    client = openai_of(app, KEY_A)
+    model = "gemini-embedding-001"
+    line = {"custom_id": "e1", "method": "POST", "url": "/v1/embeddings"}
+    made = await submit(
+        client,
+        jsonl(
+            {**line, "body": {"model": model, "input": ["one", "two"]}},
+            {**line, "custom_id": "e2", "body": {"model": model, "input": "three"}},
+        ),
+        endpoint="/v1/embeddings",
+    )
+    done = await finished(client, made.id)
+    assert done.status == "completed"
+    output = await lines_of(client, done.output_file_id)
+    direct = await client.embeddings.create(model=model, input=["one", "two"])
+    body = output["e1"]["response"]["body"]
+    assert [d["index"] for d in body["data"]] == [0, 1]
+    assert [d["embedding"] for d in body["data"]] == [d.embedding for d in direct.data]
+    assert len(output["e2"]["response"]["body"]["data"]) == 1
+
+
+async def test_cancel_stops_a_pending_batch(still: Gateway) -> None:
+    client = openai_of(still, KEY_A)
+    made = await submit(client, jsonl(chat_line("q1", "Hello"), chat_line("q2", "Bye")))
+    assert made.status == "in_progress"
+    cancelled = await client.batches.cancel(made.id)
+    assert cancelled.status in ("cancelling", "cancelled")
+    assert cancelled.cancelling_at is not None
+    done = await client.batches.retrieve(made.id)
+    assert done.status == "cancelled" and done.cancelled_at is not None
+    assert done.output_file_id is None and done.completed_at is None
+    with pytest.raises(openai.ConflictError, match="cancel"):
+        await client.batches.cancel(made.id)
+
+
+async def test_list_is_newest_first_in_pages(still: Gateway) -> None:
+    client = openai_of(still, KEY_A)
+    ids = [(await submit(client, jsonl(chat_line("q", f"Hi {i}")))).id for i in range(3)]
+    first = await client.batches.list(limit=2)
+    assert [b.id for b in first.data] == ids[:0:-1] and first.has_more
+    rest = await client.batches.list(limit=2, after=first.data[-1].id)
+    assert [b.id for b in rest.data] == [ids[0]] and not rest.has_more
+    assert [b.id async for b in client.batches.list(limit=2)] == ids[::-1]
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=still),
+        base_url="http://gateway",
+        headers={"authorization": f"Bearer {KEY_A}"},
+    ) as http:
+        assert (await http.get("/v1/batches?limit=0")).status_code == 400
+
+
+async def test_a_key_never_sees_another_keys_batches(app: Gateway) -> None:
+    mine = openai_of(app, KEY_A)
+    theirs = openai_of(app, KEY_B)
+    made = await submit(mine, jsonl(chat_line("q1", "Hello")))
+    done = await finished(mine, made.id)
+    assert [b async for b in theirs.batches.list()] == []
+    for call in (theirs.batches.retrieve, theirs.batches.cancel):
+        with pytest.raises(openai.NotFoundError):
+            await call(made.id)
+    with pytest.raises(openai.NotFoundError):
+        await theirs.files.content(done.output_file_id or "")
+    with pytest.raises(openai.BadRequestError, match="No such File"):
+        await theirs.batches.create(
+            input_file_id=made.input_file_id, endpoint=CHAT, completion_window="24h"
+        )
+    assert (await mine.batches.retrieve(made.id)).status == "completed"
+
+
+BAD_FILES = [
+    pytest.param(
+        [chat_line("q1", "Hi"), '{"custom_id": "q2", "method": "POST",'],
+        "invalid_json_line",
+        2,
+        id="malformed-json",
+    ),
+    pytest.param(
+        [chat_line("q1", "Hi"), {**chat_line("q2", "Hi"), "url": "/v1/embeddings"}],
+        "mismatched_endpoint",
+        2,
+        id="other-endpoint",
+    ),
+    pytest.param(
+        [chat_line("q1", "Hi"), chat_line("q2", "Hi"), chat_line("q1", "Hi")],
+        "duplicate_custom_id",
+        3,
+        id="duplicate-custom-id",
+    ),
+    pytest.param(
+        [chat_line("q1", "Hi") | {"body": {"model": FLASH, "messages": []}}],
+        "invalid_request",
+        1,
+        id="no-messages",
+    ),
+    pytest.param(
+        [
+            chat_line("q1", "Hi")
+            | {
+                "body": {
+                    "model": "gemini-9-imaginary",
+                    "messages": [{"role": "user", "content": "x"}],
+                }
+            },
+        ],
+        "model_not_found",
+        1,
+        id="unknown-model",
+    ),
+    pytest.param(
+        [
+            chat_line("q1", "Hi"),
+            chat_line("q2", "Hi")
+            | {
+                "body": {
+                    "model": "gemini-2.0-flash",
+                    "messages": [{"role": "user", "content": "x"}],
+                }
+            },
+        ],
+        "mismatched_model",
+        2,
+        id="two-models",
+    ),
+    pytest.param(
+        [chat_line("q1", "Hi", stream=True)],
+        "invalid_request",
+        1,
+        id="streaming-line",
+    ),
+    pytest.param([{**chat_line("q1", "Hi"), "method": "GET"}], "invalid_request", 1, id="not-post"),
+    pytest.param([""], "empty_file", 1, id="empty-file"),
+]
+
+
+@pytest.mark.parametrize(("lines", "code", "line"), BAD_FILES)
+async def test_a_file_with_bad_lines_gives_a_failed_batch_naming_the_line(
+    app: Gateway, lines: list[dict[str, Any] | str], code: str, line: int
+) -> None:
+    client = openai_of(app, KEY_A)
+    made = await submit(client, jsonl(*lines))
+    assert made.status == "failed" and made.failed_at is not None
+    assert made.errors is not None and made.errors.data
+    first = made.errors.data[0]
+    assert (first.code, first.line) == (code, line)
+    if code != "empty_file":
+        assert first.message and f"Line {line}" in first.message
+    assert (await client.batches.retrieve(made.id)).status == "failed"
+    with pytest.raises(openai.ConflictError):
+        await client.batches.cancel(made.id)
+
+
+async def test_bad_create_requests_are_openai_400s(app: Gateway) -> None:
+    client = openai_of(app, KEY_A)
+    notes = await client.files.create(
+        file=("a.jsonl", jsonl(chat_line("q", "x"))), purpose="user_data"
+    )
+    requests = await client.files.create(
+        file=("b.jsonl", jsonl(chat_line("q", "x"))), purpose="batch"
+    )
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"input_file_id": notes.id, "endpoint": CHAT}, "purpose"),
+        ({"input_file_id": "file-missing", "endpoint": CHAT}, "file-missing"),
+        ({"input_file_id": requests.id, "endpoint": "/v1/completions"}, "endpoint"),
+        ({"input_file_id": requests.id, "endpoint": CHAT, "completion_window": "1h"}, "24h"),
+        ({"input_file_id": requests.id, "endpoint": CHAT, "metadata": {"k": 1}}, "metadata"),
+        ({"input_file_id": requests.id, "endpoint": CHAT, "priority": "high"}, "priority"),
+    ]
+    for fields, words in cases:
+        body = {"completion_window": "24h", **fields}
+        with pytest.raises(openai.BadRequestError, match=words) as refused:
+            await client.post("/batches", body=body, cast_to=Batch)
+        assert refused.value.status_code == 400
+    assert [b async for b in client.batches.list()] == []
+
+
+def _spent(app: Gateway, name: str) -> Any:
+    period, _ = period_of("month", time.time())
+    return app.client.engine.shared.spend.spent(name, period)
+
+
+async def test_results_are_charged_once_at_half_the_interactive_price(app: Gateway) -> None:
+    client = openai_of(app, KEY_RICH)
+    made = await submit(client, jsonl(chat_line("q1", "Hello there"), chat_line("q2", "Bye now")))
+    done = await finished(client, made.id)
+    await app.budgets.settle()
+    output = await lines_of(client, done.output_file_id)
+    prices = PriceTable()
+    interactive = batch = 0.0
+    tokens = 0
+    for row in output.values():
+        usage = row["response"]["body"]["usage"]
+        prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
+        tokens += prompt + completion
+        interactive += prices.cost(FLASH, prompt, completion, 0, 0) or 0.0
+        batch += prices.cost(FLASH, prompt, completion, 0, 0, batch=True) or 0.0
+    assert batch == pytest.approx(interactive / 2) and batch > 0
+    spent_tokens, spent_usd = await _spent(app, "rich")
+    assert spent_tokens == tokens and spent_usd == pytest.approx(batch)
+    assert app.usage.log is not None
+    logged = await app.usage.log.summary(caller="rich", group_by="model")
+    by_model = {row.group: row for row in logged}  # None: the batch's own calls, free
+    assert by_model[FLASH].requests == 2 and by_model[FLASH].cost_usd == pytest.approx(batch)
+    assert not by_model[None].cost_usd
+    await client.batches.retrieve(made.id)  # reading it again charges nothing more
+    [b async for b in client.batches.list()]
+    await app.budgets.settle()
+    assert await _spent(app, "rich") == (spent_tokens, pytest.approx(spent_usd))
+
+
+async def test_a_key_over_its_budget_cannot_create_a_batch(app: Gateway) -> None:
+    client = openai_of(app, KEY_BROKE)
+    file = await client.files.create(file=("r.jsonl", jsonl(chat_line("q", "Hi"))), purpose="batch")
+    await client.chat.completions.create(model=FLASH, messages=[{"role": "user", "content": "Hi"}])
+    await app.budgets.settle()
+    with pytest.raises(openai.RateLimitError) as refused:
+        await client.batches.create(input_file_id=file.id, endpoint=CHAT, completion_window="24h")
+    assert refused.value.code == "budget_exceeded"
