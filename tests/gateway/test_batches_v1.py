@@ -20,6 +20,7 @@ from gemgate.config import Settings
 from gemgate.gateway import Gateway, create_app
 from gemgate.projects import GatewayKey, hash_secret
 from gemgate.state._spend import period_of
+from gemgate.upstream._pipeline import Call
 from gemgate.usage import PriceTable
 from tests.conftest import FakeClock
 
@@ -393,3 +394,25 @@ async def test_a_key_over_its_budget_cannot_create_a_batch(app: Gateway) -> None
     with pytest.raises(openai.RateLimitError) as refused:
         await client.batches.create(input_file_id=file.id, endpoint=CHAT, completion_window="24h")
     assert refused.value.code == "budget_exceeded"
+
+
+async def test_a_batch_past_its_window_expires_and_one_gone_upstream_fails(still: Gateway) -> None:
+    client = openai_of(still, KEY_A)
+    late = await submit(client, jsonl(chat_line("q1", "Hello")))
+    gone = await submit(client, jsonl(chat_line("q1", "Bye")))
+    record = await still.batches.batches.get("a", late.id)
+    assert record is not None and record.gemini_batch and record.project
+    await still.batches.batches.update(record.with_(expires_at=record.created_at - 1))
+    expired = await client.batches.retrieve(late.id)
+    assert expired.status == "expired" and expired.expired_at is not None
+    upstream = await still.batches.gemini.get(record.gemini_batch, record.project)
+    assert upstream.state == "BATCH_STATE_CANCELLED"  # the Gemini batch was stopped too
+
+    named = await still.batches.batches.get("a", gone.id)
+    assert named is not None and named.gemini_batch
+    await still.client.engine.call_json(
+        Call("DELETE", f"/v1beta/{named.gemini_batch}", project=named.project)
+    )
+    failed = await client.batches.retrieve(gone.id)
+    assert failed.status == "failed" and failed.errors is not None
+    assert failed.errors.data[0].code == "batch_failed"

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
+from gemgate.errors import NotFoundError
 from gemgate.gateway._asgi import read_json, send_json
 from gemgate.gateway._batches import TERMINAL, Batches, BatchRecord, new_batch_id
 from gemgate.gateway._faces import Problem
@@ -210,9 +211,15 @@ class BatchesRoute:
         """The batch now: read from Gemini unless it is final; collected once done."""
         if record.status in TERMINAL or not record.gemini_batch or not record.project:
             return record
-        batch = await self.gemini.get(record.gemini_batch, record.project)
-        status = openai_status(batch.state)
         now = int(time.time())
+        try:
+            batch = await self.gemini.get(record.gemini_batch, record.project)
+        except NotFoundError:  # deleted upstream: it will never finish
+            batch = GeminiBatch(record.gemini_batch, "BATCH_STATE_FAILED")
+        status = openai_status(batch.state)
+        if status == "in_progress" and now >= record.expires_at:  # past its 24 h window
+            await self.gemini.cancel(record.gemini_batch, record.project)
+            status = "expired"
         counts = {
             "total": batch.total or record.total,
             "completed": batch.succeeded,
