@@ -17,23 +17,27 @@ from openai.types import Batch
 
 from gemgate import AsyncGemini
 from gemgate.config import Settings
+from gemgate.emulator import EmulatorConfig
+from gemgate.emulator import create_app as create_emulator
 from gemgate.gateway import Gateway, create_app
-from gemgate.projects import GatewayKey, hash_secret
+from gemgate.projects import GatewayKey, ProjectConfig, hash_secret
 from gemgate.state._spend import period_of
 from gemgate.upstream._pipeline import Call
 from gemgate.usage import PriceTable
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, serve_in_loop, stop_serving
 
 pytestmark = pytest.mark.anyio
 
 FLASH = "gemini-2.5-flash"
 CHAT: Final = "/v1/chat/completions"
 KEY_A, KEY_B, KEY_RICH, KEY_BROKE = "batch-a", "batch-b", "batch-rich", "batch-broke"
+KEY_LITE = "batch-lite"
 KEYS = [
     GatewayKey(name="a", secret_sha256=hash_secret(KEY_A)),
     GatewayKey(name="b", secret_sha256=hash_secret(KEY_B)),
     GatewayKey(name="rich", secret_sha256=hash_secret(KEY_RICH), max_budget_usd=100.0),
     GatewayKey(name="broke", secret_sha256=hash_secret(KEY_BROKE), max_tokens=1),
+    GatewayKey(name="lite", secret_sha256=hash_secret(KEY_LITE), models=["gemini-2.5-flash-lite"]),
 ]
 FINAL = {"completed", "failed", "cancelled", "expired"}
 
@@ -396,6 +400,13 @@ async def test_a_key_over_its_budget_cannot_create_a_batch(app: Gateway) -> None
     assert refused.value.code == "budget_exceeded"
 
 
+async def test_a_key_may_batch_only_its_models(app: Gateway) -> None:
+    client = openai_of(app, KEY_LITE)
+    with pytest.raises(openai.PermissionDeniedError, match=FLASH):
+        await submit(client, jsonl(chat_line("q", "Hi")))
+    assert [b async for b in client.batches.list()] == []
+
+
 async def test_a_batch_past_its_window_expires_and_one_gone_upstream_fails(still: Gateway) -> None:
     client = openai_of(still, KEY_A)
     late = await submit(client, jsonl(chat_line("q1", "Hello")))
@@ -414,5 +425,65 @@ async def test_a_batch_past_its_window_expires_and_one_gone_upstream_fails(still
         Call("DELETE", f"/v1beta/{named.gemini_batch}", project=named.project)
     )
     failed = await client.batches.retrieve(gone.id)
-    assert failed.status == "failed" and failed.errors is not None
+    assert failed.status == "failed" and failed.errors is not None and failed.errors.data
     assert failed.errors.data[0].code == "batch_failed"
+
+
+async def test_every_call_about_a_batch_goes_to_the_project_that_made_it(tmp_path: Path) -> None:
+    names = [f"proj-{p}" for p in range(3)]
+    config = EmulatorConfig.model_validate(
+        {"projects": [{"name": n, "keys": [f"{n}-key"]} for n in names]}
+    )
+    server, task, base = await serve_in_loop(create_emulator(config))
+    client = AsyncGemini(
+        projects=[ProjectConfig(name=n, keys=[f"{n}-key"]) for n in names],
+        base_url=base,
+        gateway_keys=KEYS,
+        sessions_url=f"sqlite:///{tmp_path}/gw.db",
+    )
+    app = create_app(client)
+    try:
+        user = openai_of(app, KEY_A)
+        made = [await submit(user, jsonl(chat_line("q", f"Hi {i}"))) for i in range(6)]
+        for batch in made:
+            done = await finished(user, batch.id)
+            assert done.status == "completed", done
+            assert set(await lines_of(user, done.output_file_id)) == {"q"}
+        records = [await app.batches.batches.get("a", b.id) for b in made]
+        used = {r.project for r in records if r is not None}
+        assert len(used) > 1 and used <= set(names)
+    finally:
+        await app.batches.batches.aclose()
+        await app.files.files.aclose()
+        await app.usage.aclose()
+        await app.sessions.manager.close()
+        await client.aclose()
+        await stop_serving(server, task)
+
+
+async def test_readers_at_once_collect_and_charge_the_results_once(app: Gateway) -> None:
+    client = openai_of(app, KEY_RICH)
+    made = await submit(client, jsonl(chat_line("q1", "Hello"), chat_line("q2", "Bye")))
+    record = await app.batches.batches.get("rich", made.id)
+    assert record is not None and record.gemini_batch and record.project
+    for _ in range(1000):  # wait for Gemini without reading through the gateway
+        upstream = await app.batches.gemini.get(record.gemini_batch, record.project)
+        if upstream.state == "BATCH_STATE_SUCCEEDED":
+            break
+        await anyio.sleep(0.01)
+    seen: list[Batch] = []
+
+    async def read() -> None:
+        seen.append(await client.batches.retrieve(made.id))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(6):
+            group.start_soon(read)
+    assert {b.status for b in seen} <= {"finalizing", "completed"}
+    assert len({b.output_file_id for b in seen if b.output_file_id}) == 1
+    done = await finished(client, made.id)
+    assert [f.id async for f in client.files.list(purpose="batch_output")] == [done.output_file_id]
+    await app.budgets.settle()
+    tokens, _ = await _spent(app, "rich")
+    output = await lines_of(client, done.output_file_id)
+    assert tokens == sum(r["response"]["body"]["usage"]["total_tokens"] for r in output.values())
