@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,18 +149,20 @@ class Batches:
             rows = (await conn.execute(query)).mappings().all()
         return [_record(row) for row in rows]
 
-    async def update(self, record: BatchRecord, *, status_was: str | None = None) -> bool:
-        """Write ``record`` over its row; with ``status_was``, only if the row still has it.
+    async def update(self, record: BatchRecord, expect: Mapping[str, Any] | None = None) -> bool:
+        """Write ``record`` over its row; with ``expect``, only if the row still has those values.
 
-        The condition makes one process (or request) the one that moves a batch on, e.g.
-        the one that collects its results and charges them, once.
+        The condition (``{"status": "in_progress"}``) makes one process (or request) the
+        one that moves a batch on, e.g. the one that collects its results and charges
+        them, once.
         """
         await self._schema()
         query = _batches.update().where(
             _batches.c.id == record.id, _batches.c.owner == record.owner
         )
-        if status_was is not None:
-            query = query.where(_batches.c.status == status_was)
+        for name, value in (expect or {}).items():
+            column = _batches.c[name]
+            query = query.where(column.is_(None) if value is None else column == value)
         async with self._engine.begin() as conn:
             done = await conn.execute(query.values(**_values(record)))
         return bool(done.rowcount)

@@ -181,7 +181,7 @@ class BatchesRoute:
         if record.status != "cancelling" and record.gemini_batch and record.project:
             await self.gemini.cancel(record.gemini_batch, record.project)
             cancelling = record.with_(status="cancelling", cancelling_at=int(time.time()))
-            if await self.batches.update(cancelling, status_was=record.status):
+            if await self.batches.update(cancelling, {"status": record.status}):
                 record = cancelling
         await send_json(send, 200, batch_json(await self._refresh(record)))
 
@@ -243,7 +243,7 @@ class BatchesRoute:
             new = record.with_(
                 status="failed", failed_at=now, errors=[{**error, "param": None, "line": None}]
             )
-        if new != record and not await self.batches.update(new, status_was=record.status):
+        if new != record and not await self.batches.update(new, {"status": record.status}):
             return await self.batches.get(record.owner, record.id) or new
         return new
 
@@ -252,7 +252,8 @@ class BatchesRoute:
         if record.status == "finalizing" and now - (record.finalizing_at or 0) < _STALE_CLAIM:
             return record
         claimed = record.with_(status="finalizing", finalizing_at=now)
-        if not await self.batches.update(claimed, status_was=record.status):
+        held = {"status": record.status, "finalizing_at": record.finalizing_at}
+        if not await self.batches.update(claimed, held):
             return await self.batches.get(record.owner, record.id) or record
         assert record.project is not None and record.model is not None
         try:
@@ -267,7 +268,7 @@ class BatchesRoute:
             output = await self._store(record, "output", ok)
             errors = await self._store(record, "error", bad)
         except BaseException:
-            await self.batches.update(record, status_was="finalizing")  # another read retries
+            await self.batches.update(record, _claim(claimed))  # another read may retry
             raise
         self._charge(record, results, float(now))
         done = claimed.with_(
@@ -279,7 +280,7 @@ class BatchesRoute:
             completed=len(ok),
             failed=len(bad),
         )
-        await self.batches.update(done)
+        await self.batches.update(done, _claim(claimed))
         return done
 
     async def _store(
@@ -322,6 +323,11 @@ class BatchesRoute:
                     cost_usd=cost if result.ok else (0.0 if cost is not None else None),
                 )
             )
+
+
+def _claim(claimed: BatchRecord) -> dict[str, Any]:
+    """The row as this reader's claim left it (unless a later reader took it over)."""
+    return {"status": "finalizing", "finalizing_at": claimed.finalizing_at}
 
 
 def _create_fields(body: Mapping[str, Any]) -> tuple[str, str, dict[str, str] | None]:
