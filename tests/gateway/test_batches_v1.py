@@ -487,3 +487,22 @@ async def test_readers_at_once_collect_and_charge_the_results_once(app: Gateway)
     tokens, _ = await _spent(app, "rich")
     output = await lines_of(client, done.output_file_id)
     assert tokens == sum(r["response"]["body"]["usage"]["total_tokens"] for r in output.values())
+
+
+async def test_a_collection_left_unfinished_is_taken_over_later(app: Gateway) -> None:
+    client = openai_of(app, KEY_A)
+    made = await submit(client, jsonl(chat_line("q1", "Hello")))
+    record = await app.batches.batches.get("a", made.id)
+    assert record is not None and record.gemini_batch and record.project
+    for _ in range(1000):
+        upstream = await app.batches.gemini.get(record.gemini_batch, record.project)
+        if upstream.state == "BATCH_STATE_SUCCEEDED":
+            break
+        await anyio.sleep(0.01)
+    now = int(time.time())
+    await app.batches.batches.update(record.with_(status="finalizing", finalizing_at=now))
+    held = await client.batches.retrieve(made.id)  # another reader is at it
+    assert held.status == "finalizing" and held.output_file_id is None
+    await app.batches.batches.update(record.with_(status="finalizing", finalizing_at=now - 3600))
+    done = await client.batches.retrieve(made.id)  # that reader is long gone
+    assert done.status == "completed" and done.output_file_id is not None
