@@ -506,3 +506,23 @@ async def test_a_collection_left_unfinished_is_taken_over_later(app: Gateway) ->
     await app.batches.batches.update(record.with_(status="finalizing", finalizing_at=now - 3600))
     done = await client.batches.retrieve(made.id)  # that reader is long gone
     assert done.status == "completed" and done.output_file_id is not None
+
+
+def test_a_batch_through_gemgate_serve(gateway_server: str) -> None:
+    """The same round trip against the real server (no key: the built-in emulator)."""
+    client = openai.OpenAI(api_key="any-key", base_url=f"{gateway_server}/v1", max_retries=0)
+    prompts = {"x": "Name a planet.", "y": "Name a tree."}
+    file = client.files.create(
+        file=("in.jsonl", jsonl(*(chat_line(k, v) for k, v in prompts.items()))), purpose="batch"
+    )
+    batch = client.batches.create(input_file_id=file.id, endpoint=CHAT, completion_window="24h")
+    for _ in range(1000):
+        batch = client.batches.retrieve(batch.id)
+        if batch.status in FINAL:
+            break
+        time.sleep(0.01)  # noqa: TID251 - a sync client, outside any event loop
+    assert batch.status == "completed" and batch.output_file_id
+    rows = [json.loads(x) for x in client.files.content(batch.output_file_id).text.splitlines()]
+    assert sorted(r["custom_id"] for r in rows) == ["x", "y"]
+    assert all(r["response"]["body"]["choices"][0]["message"]["content"] for r in rows)
+    assert batch.id in [b.id for b in client.batches.list()]
