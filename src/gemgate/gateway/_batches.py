@@ -16,12 +16,25 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gemgate.sessions._sql import create_tables, sql_engine
+from gemgate.sessions._sql import SQLTables
 
-__all__ = ["TERMINAL", "BatchRecord", "Batches", "new_batch_id"]
+__all__ = ["TERMINAL", "TIMES", "BatchRecord", "Batches", "new_batch_id"]
 
 TERMINAL = frozenset({"failed", "completed", "expired", "cancelled"})
 """Statuses a batch never leaves."""
+
+TIMES = (
+    "created_at",
+    "in_progress_at",
+    "expires_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+)
+"""A batch's timestamps, as OpenAI names them."""
 
 _metadata = sa.MetaData()
 _batches = sa.Table(
@@ -45,20 +58,7 @@ _batches = sa.Table(
     sa.Column("total", sa.Integer, nullable=False, default=0),
     sa.Column("completed", sa.Integer, nullable=False, default=0),
     sa.Column("failed", sa.Integer, nullable=False, default=0),
-    *(
-        sa.Column(name, sa.Integer)
-        for name in (
-            "created_at",
-            "in_progress_at",
-            "expires_at",
-            "finalizing_at",
-            "completed_at",
-            "failed_at",
-            "expired_at",
-            "cancelling_at",
-            "cancelled_at",
-        )
-    ),
+    *(sa.Column(name, sa.Integer) for name in TIMES),
 )
 
 
@@ -109,17 +109,11 @@ def new_batch_id() -> str:
     return f"batch_{uuid.uuid4().hex[:24]}"
 
 
-class Batches:
+class Batches(SQLTables):
     """Every owner's batches, in one SQL database."""
 
     def __init__(self, url: str) -> None:
-        self._engine = sql_engine(url)
-        self._ready = False
-
-    async def _schema(self) -> None:
-        if not self._ready:
-            await create_tables(self._engine, _metadata)
-            self._ready = True
+        super().__init__(url, _metadata)
 
     async def add(self, record: BatchRecord) -> None:
         """Store a new batch."""
@@ -166,10 +160,6 @@ class Batches:
         async with self._engine.begin() as conn:
             done = await conn.execute(query.values(**_values(record)))
         return bool(done.rowcount)
-
-    async def aclose(self) -> None:
-        """Close the database connections."""
-        await self._engine.dispose()
 
 
 def _values(record: BatchRecord) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from gemgate.errors import NotFoundError
 from gemgate.gateway._asgi import read_json, send_json
-from gemgate.gateway._batches import TERMINAL, Batches, BatchRecord, new_batch_id
+from gemgate.gateway._batches import TERMINAL, TIMES, Batches, BatchRecord, new_batch_id
 from gemgate.gateway._faces import Problem
 from gemgate.gateway._files import Files
 from gemgate.gateway._files_api import limit_of, page
@@ -49,17 +49,6 @@ _FIELDS = frozenset({"input_file_id", "endpoint", "completion_window", "metadata
 _MAX_LINE_ERRORS = 100
 _STALE_CLAIM = 300
 """Seconds after which another reader may finish a batch whose collection stopped."""
-_TIMES = (
-    "created_at",
-    "in_progress_at",
-    "expires_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "cancelling_at",
-    "cancelled_at",
-)
 
 
 def batch_json(record: BatchRecord) -> dict[str, Any]:
@@ -76,7 +65,7 @@ def batch_json(record: BatchRecord) -> dict[str, Any]:
         "output_file_id": record.output_file_id,
         "error_file_id": record.error_file_id,
     }
-    out.update({name: getattr(record, name) for name in _TIMES})
+    out.update({name: getattr(record, name) for name in TIMES})
     out["request_counts"] = {
         "total": record.total,
         "completed": record.completed,

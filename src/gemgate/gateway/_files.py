@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gemgate.sessions._sql import create_tables, sql_engine
+from gemgate.sessions._sql import SQLTables
 
 __all__ = ["Attachment", "FileRecord", "Files"]
 
@@ -76,17 +76,11 @@ class Attachment:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
-class Files:
+class Files(SQLTables):
     """The files and attachments of every owner, in one SQL database."""
 
     def __init__(self, url: str) -> None:
-        self._engine = sql_engine(url)
-        self._ready = False
-
-    async def _schema(self) -> None:
-        if not self._ready:
-            await create_tables(self._engine, _metadata)
-            self._ready = True
+        super().__init__(url, _metadata)
 
     async def add(self, owner: str, filename: str, purpose: str, data: bytes) -> FileRecord:
         """Store a new file."""
@@ -223,10 +217,6 @@ class Files:
             query = query.where(_attached.c.file_id == file_id)
         async with self._engine.begin() as conn:
             await conn.execute(query)
-
-    async def aclose(self) -> None:
-        """Close the database connections."""
-        await self._engine.dispose()
 
 
 def _record(row: sa.RowMapping) -> FileRecord:

@@ -33,6 +33,7 @@ __all__ = [
     "PostgresChatStorage",
     "SQLChatStorage",
     "SQLiteChatStorage",
+    "SQLTables",
     "create_tables",
     "sql_engine",
 ]
@@ -318,3 +319,25 @@ async def create_tables(engine: AsyncEngine, tables: sa.MetaData) -> None:
         except (IntegrityError, ProgrammingError):
             if attempt == 2:
                 raise
+
+
+class SQLTables:
+    """The tables of one ``MetaData`` in a SQL database, created on first use.
+
+    A base for the gateway's small SQL stores (``/v1/files``, ``/v1/batches``): subclasses
+    ``await self._schema()`` before a query and use ``self._engine``.
+    """
+
+    def __init__(self, url: str, tables: sa.MetaData) -> None:
+        self._engine = sql_engine(url)
+        self._tables = tables
+        self._ready = False
+
+    async def _schema(self) -> None:
+        if not self._ready:
+            await create_tables(self._engine, self._tables)
+            self._ready = True
+
+    async def aclose(self) -> None:
+        """Close the database connections."""
+        await self._engine.dispose()
