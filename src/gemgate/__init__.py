@@ -47,6 +47,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "APIStatusError",
         "AuthError",
         "BadRequestError",
+        "BatchError",
+        "BatchTimeout",
         "ConfigError",
         "ConfigWarning",
         "ConnectError",
