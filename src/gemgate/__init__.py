@@ -125,6 +125,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "CacheConfig",
         "CacheManager",
     ),
+    "gemgate.batch": (
+        "BatchItemError",
+        "BatchJob",
+        "BatchRecord",
+        "Batches",
+    ),
     "gemgate.live": (
         "LiveEvent",
         "LivePool",
@@ -145,6 +151,12 @@ __all__ = [
     "AsyncToolExecutor",
     "AuthError",
     "BadRequestError",
+    "BatchError",
+    "BatchItemError",
+    "BatchJob",
+    "BatchRecord",
+    "BatchTimeout",
+    "Batches",
     "CacheConfig",
     "CacheManager",
     "ChatEvent",
@@ -238,6 +250,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from gemgate.batch import (
+        BatchItemError,
+        BatchJob,
+        BatchRecord,
+        Batches,
+    )
     from gemgate.caching import (
         CacheConfig,
         CacheManager,
@@ -253,6 +271,8 @@ if TYPE_CHECKING:
         APIStatusError,
         AuthError,
         BadRequestError,
+        BatchError,
+        BatchTimeout,
         ConfigError,
         ConfigWarning,
         ConnectError,

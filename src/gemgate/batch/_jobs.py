@@ -134,6 +134,7 @@ class Batches:
         display_name: str | None = None,
         keys: Sequence[str] | None = None,
         kind: Kind = "generate",
+        metadata: Mapping[str, Any] | None = None,
     ) -> BatchJob:
         """Start a batch of ``requests`` and journal it; returns the job as created.
 
@@ -141,7 +142,8 @@ class Batches:
         requests (keys ``"0"``, ``"1"``…). A request is a prompt, a list of contents or a
         ``GenerateContentRequest`` dict (for ``kind="embed"``: a text or an
         ``EmbedContentRequest``). Up to ``inline_limit`` bytes they go inline; larger
-        batches go as a JSONL file (the Files API takes up to 2 GB).
+        batches go as a JSONL file (the Files API takes up to 2 GB). ``metadata`` is kept
+        with the journal's record (``BatchRecord.extra``).
 
         Raises:
             UsageError: No requests, a repeated key, or a request of no known shape.
@@ -175,6 +177,7 @@ class Batches:
             owner=self.owner,
             input_file=input_file,
             state=job.state,
+            extra=dict(metadata or {}),
         )
         await self.engine.owners.set(job.name, project)
         await self.journal.put(record)
