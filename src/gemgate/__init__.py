@@ -251,10 +251,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from gemgate.batch import (
+        Batches,
         BatchItemError,
         BatchJob,
         BatchRecord,
-        Batches,
     )
     from gemgate.caching import (
         CacheConfig,

@@ -377,8 +377,8 @@ def emulate(
 
 
 from gemgate.console import chat, keys, quota, usage  # noqa: E402 - the operator's commands
-from gemgate.console._stores import ingest, search, stores  # noqa: E402 - retrieval stores
 from gemgate.console._batch import batch_app  # noqa: E402 - batch jobs
+from gemgate.console._stores import ingest, search, stores  # noqa: E402 - retrieval stores
 
 app.command()(chat)
 app.command()(quota)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -17,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
@@ -223,15 +223,11 @@ async def test_a_new_process_resumes_what_another_submitted(
 ) -> None:
     journal = f"sqlite:///{tmp_path / 'journal.db'}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(
-        [sys.executable, "-c", SUBMITTER, emulator_server, journal],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
-    )
-    name = done.stdout.strip().splitlines()[-1]
+    with anyio.fail_after(120):
+        done = await anyio.run_process(
+            [sys.executable, "-c", SUBMITTER, emulator_server, journal], env=env, check=True
+        )
+    name = done.stdout.decode().strip().splitlines()[-1]
     async with AsyncGemini(
         api_key="test-key", base_url=emulator_server, batches_url=journal
     ) as client:
@@ -255,11 +251,18 @@ async def test_the_journal_can_live_in_redis(clock: FakeClock) -> None:
         async with AsyncGemini.emulated(clock=clock, sleep=clock.sleep, **options) as first:
             job = await first.batches.submit({"k": "Hello"})
             record = BatchRecord(
-                name="batches/elsewhere", kind="generate", model=MODEL, project="emulator",
-                keys=["x"], submitted_at=1.0,
+                name="batches/elsewhere",
+                kind="generate",
+                model=MODEL,
+                project="emulator",
+                keys=["x"],
+                submitted_at=1.0,
             )
             await first.batches.journal.put(record)
-            assert [r.name for r in await first.batches.pending()] == ["batches/elsewhere", job.name]
+            assert [r.name for r in await first.batches.pending()] == [
+                "batches/elsewhere",
+                job.name,
+            ]
             await first.batches.journal.remove("batches/elsewhere")
         async with AsyncGemini.emulated(clock=clock, sleep=clock.sleep, **options) as second:
             found = await second.batches.journal.get(job.name)

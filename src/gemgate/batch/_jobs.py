@@ -9,6 +9,7 @@ with a :class:`~gemgate.batch.BatchItemError` in place of each request that fail
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +35,6 @@ from gemgate.batch._results import (
     BatchJob,
     LineSplitter,
     ResultsReader,
-    batch_id,
     batch_name,
 )
 from gemgate.errors import (
@@ -109,7 +109,7 @@ class Batches:
 
     def for_owner(self, owner: str) -> Batches:
         """The same batches API, journalling and listing as ``owner``."""
-        twin = Batches(
+        return Batches(
             self.engine,
             self.journal,
             owner=owner,
@@ -117,7 +117,6 @@ class Batches:
             poll_interval=self.poll_interval,
             max_poll_interval=self.max_poll_interval,
         )
-        return twin
 
     async def aclose(self) -> None:
         """Close the journal."""
@@ -206,7 +205,9 @@ class Batches:
                 "INVALID_ARGUMENT",
                 f"The batch input file is {prepared.size} bytes; the limit is {FILE_LIMIT} bytes.",
             )
-        meta = {"file": {"displayName": display_name or "batch-input", "mimeType": "application/jsonl"}}
+        meta = {
+            "file": {"displayName": display_name or "batch-input", "mimeType": "application/jsonl"}
+        }
         headers = {
             **_JSON,
             "x-goog-upload-protocol": "resumable",
@@ -270,7 +271,7 @@ class Batches:
         batch: str,
         *,
         progress: bool = False,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - polls go on; BatchTimeout ends them
         keys: Sequence[str] | None = None,
     ) -> BatchJob:
         """Poll until the batch is done (with a growing pause); the final job.
@@ -348,7 +349,7 @@ class Batches:
 
     async def list(self, *, keys: Sequence[str] | None = None) -> list[BatchJob]:
         """Every batch of the projects in use, newest first (as the API lists them)."""
-        jobs: list[BatchJob] = []
+        jobs: builtins.list[BatchJob] = []
         for project in self._projects(keys):
             token = ""
             while True:
@@ -361,19 +362,22 @@ class Batches:
                     break
         return sorted(jobs, key=lambda j: j.create_time or "", reverse=True)
 
-    async def pending(self) -> list[BatchRecord]:
+    async def pending(self) -> builtins.list[BatchRecord]:
         """Journalled batches of this owner not yet seen finished, oldest first.
 
         A new process finds here what an earlier one submitted (see ``batches_url``).
         """
         return [r for r in await self.journal.list(pending=True) if r.owner == self.owner]
 
-    async def records(self) -> list[BatchRecord]:
+    async def records(self) -> builtins.list[BatchRecord]:
         """Every journalled batch of this owner, oldest first."""
         return [r for r in await self.journal.list() if r.owner == self.owner]
 
     async def resume(
-        self, *, progress: bool = False, timeout: float | None = None
+        self,
+        *,
+        progress: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109 - each batch's wait (BatchTimeout)
     ) -> dict[str, Results | BatchError]:
         """Wait for every pending batch and fetch its results: ``batches/… → results``.
 
@@ -390,16 +394,14 @@ class Batches:
 
     # -- routing ----------------------------------------------------------------------
 
-    def _projects(self, keys: Sequence[str] | None) -> list[str]:
+    def _projects(self, keys: Sequence[str] | None) -> builtins.list[str]:
         """Names of the projects ``keys`` allow (every configured one for None)."""
         configured: Sequence[ProjectConfig] = self.engine.settings.projects
         if keys is None:
             return [p.name for p in configured]
-        chosen: list[str] = []
+        chosen: builtins.list[str] = []
         for item in keys:
-            found = next(
-                (p for p in configured if p.name == item or item in p.keys), None
-            )
+            found = next((p for p in configured if p.name == item or item in p.keys), None)
             if found is None:
                 shown = item if any(p.name == item for p in configured) else fingerprint(item)
                 raise UsageError(f"no configured project named or holding {shown}")
@@ -435,7 +437,9 @@ class Batches:
         missing: APIStatusError | None = None
         for project in candidates:
             body = b"" if method == "POST" else None
-            call = Call(method, path, body, dict(_JSON) if body is not None else {}, project=project)
+            call = Call(
+                method, path, body, dict(_JSON) if body is not None else {}, project=project
+            )
             try:
                 found, _ = await self._send_json(call, keys)
             except NotFoundError as exc:

@@ -210,7 +210,9 @@ class SQLiteJournal:
 
     async def remove(self, name: str) -> None:
         """See :class:`BatchJournal`."""
-        await self._run(lambda db: db.execute("DELETE FROM gemgate_batches WHERE name = ?", (name,)))
+        await self._run(
+            lambda db: db.execute("DELETE FROM gemgate_batches WHERE name = ?", (name,))
+        )
 
     async def aclose(self) -> None:
         """Close the file."""

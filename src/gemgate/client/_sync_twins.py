@@ -1,8 +1,9 @@
 """Blocking twins of the cache manager, the Live pool, the stores and batches, for ``Gemini``.
 
-``Gemini.cache_manager``, ``Gemini.live``, ``Gemini.stores`` and ``Gemini.batches`` return these; each method
-runs its async original on the client's loop thread (see :mod:`gemgate.client._blocking`).
-A Live session taken from the pool is a :class:`BlockingLiveSession`.
+``Gemini.cache_manager``, ``Gemini.live``, ``Gemini.stores`` and ``Gemini.batches`` return
+these; each method runs its async original on the client's loop thread (see
+:mod:`gemgate.client._blocking`). A Live session taken from the pool is a
+:class:`BlockingLiveSession`.
 """
 
 from __future__ import annotations

@@ -77,9 +77,7 @@ async def _submit(
     output: Path | None,
 ) -> BatchJob:
     extra = {"format": OPENAI} if openai_lines else {}
-    job = await g.batches.submit(
-        requests, model=model, display_name=display_name, metadata=extra
-    )
+    job = await g.batches.submit(requests, model=model, display_name=display_name, metadata=extra)
     typer.echo(f"submitted {job.id} ({len(requests)} requests, {job.model})")
     if not wait:
         return job
