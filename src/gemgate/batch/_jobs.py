@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -60,6 +61,7 @@ Results = dict[str, dict[str, Any] | BatchItemError]
 UPLOAD_CHUNK = 8 * 1024 * 1024
 """Bytes per upload request (the SDK's chunk size)."""
 _JSON = {"content-type": "application/json"}
+_KEEP_FINISHED = 4
 
 
 class Batches:
@@ -97,6 +99,8 @@ class Batches:
         self.max_poll_interval = max_poll_interval
         self._journal = journal
         self._turn = 0
+        self._finished: dict[str, BatchJob] = {}
+        """The last few batches seen done (a done batch never changes): results reuse them."""
 
     @property
     def journal(self) -> BatchJournal:
@@ -227,6 +231,8 @@ class Batches:
         url = reply_headers.get("x-goog-upload-url")
         if not url:
             raise WireDecodeError("the upload start gave no x-goog-upload-url")
+        parts = urlsplit(url)  # sent to the upstream in use, as the SDK's uploads are
+        url = parts.path + (f"?{parts.query}" if parts.query else "")
         offset = 0
         answer = b""
         last = (prepared.size - 1) // UPLOAD_CHUNK
@@ -252,6 +258,11 @@ class Batches:
         operation = await self._on_batch("GET", batch_name(batch), keys)
         job = BatchJob.from_operation(operation)
         await self._note(job)
+        if job.done:
+            self._finished.pop(job.name, None)
+            self._finished[job.name] = job
+            while len(self._finished) > _KEEP_FINISHED:
+                del self._finished[next(iter(self._finished))]
         return job
 
     async def cancel(self, batch: str, *, keys: Sequence[str] | None = None) -> BatchJob:
@@ -264,6 +275,7 @@ class Batches:
         """Delete a batch (the API forgets it) and its journal record."""
         name = batch_name(batch)
         await self._on_batch("DELETE", name, keys)
+        self._finished.pop(name, None)
         await self.journal.remove(name)
 
     async def wait(
@@ -308,7 +320,9 @@ class Batches:
                 expired or failed).
             NotFoundError: No such batch.
         """
-        job = await self.get(batch, keys=keys)
+        name = batch_name(batch)
+        seen = self._finished.get(name)
+        job = seen if seen is not None and keys is None else await self.get(name, keys=keys)
         if not job.succeeded:
             raise BatchError(f"{job.name} is {job.state}: it has no results")
         record = await self.journal.get(job.name)
