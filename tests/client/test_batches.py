@@ -72,13 +72,16 @@ async def test_an_inline_batch_comes_back_by_key_with_a_bad_request_as_an_error(
 
 
 async def test_a_large_batch_goes_as_a_file_and_its_results_are_streamed_back(
-    g: AsyncGemini,
+    g: AsyncGemini, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     g.batches.inline_limit = 1_000  # so that these few requests count as large
+    monkeypatch.setattr("gemgate.batch._jobs.UPLOAD_CHUNK", 997)  # several upload requests
     prompts = [f"Tell me fact number {i} about tides." for i in range(40)]
     job = await g.batches.submit(prompts)
     record = (await g.batches.pending())[0]
     assert record.input_file is not None and record.input_file.startswith("files/")
+    uploads = [r for r in g.get_request_history().values() if r["kind"] == "upload"]
+    assert len(uploads) >= 3  # the start, then the file in pieces
     done = await g.batches.wait(job.id)
     assert done.responses_file is not None
     results = await g.batches.results(job.id)

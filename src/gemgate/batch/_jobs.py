@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anyio
 
@@ -235,10 +235,16 @@ class Batches:
         url = parts.path + (f"?{parts.query}" if parts.query else "")
         offset = 0
         answer = b""
-        last = (prepared.size - 1) // UPLOAD_CHUNK
-        for index, piece in enumerate(prepared.chunks(UPLOAD_CHUNK)):
-            command = "upload, finalize" if index == last else "upload"
-            step = {"x-goog-upload-command": command, "x-goog-upload-offset": str(offset)}
+        prepared.lines.seek(0)
+        while offset < prepared.size:
+            piece = await anyio.to_thread.run_sync(prepared.lines.read, UPLOAD_CHUNK)
+            if not piece:
+                raise UsageError("the batch's spooled input ended early")
+            last = offset + len(piece) >= prepared.size
+            step = {
+                "x-goog-upload-command": "upload, finalize" if last else "upload",
+                "x-goog-upload-offset": str(offset),
+            }
             call = Call("POST", url, piece, step, kind="upload", project=owner)
             _, answer, _ = await self._send(call)
             offset += len(piece)
@@ -367,7 +373,7 @@ class Batches:
         for project in self._projects(keys):
             token = ""
             while True:
-                query = "?pageSize=100" + (f"&pageToken={token}" if token else "")
+                query = "?pageSize=100" + (f"&pageToken={quote(token)}" if token else "")
                 call = Call("GET", f"/{self.engine.version}/batches{query}", project=project)
                 page, _ = await self._send_json(call, keys)
                 jobs += [BatchJob.from_operation(op) for op in page.get("operations", [])]
