@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import builtins
 import json
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -175,7 +174,7 @@ class Batches:
             model=name,
             project=project,
             keys=prepared.keys,
-            submitted_at=time.time(),
+            submitted_at=self.engine.clock(),
             display_name=display_name or "",
             owner=self.owner,
             input_file=input_file,
@@ -517,5 +516,3 @@ def _add(out: Results, item: tuple[str, dict[str, Any] | BatchItemError] | None)
     if item is not None:
         out[item[0]] = item[1]
 
-
-OnJob = Callable[[BatchJob], None]
