@@ -515,4 +515,3 @@ def _json(body: bytes) -> dict[str, Any]:
 def _add(out: Results, item: tuple[str, dict[str, Any] | BatchItemError] | None) -> None:
     if item is not None:
         out[item[0]] = item[1]
-
