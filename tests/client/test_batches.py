@@ -89,6 +89,14 @@ async def test_a_large_batch_goes_as_a_file_and_its_results_are_streamed_back(
     assert all(not isinstance(v, BatchItemError) for v in results.values())
     assert "fact number 7" in _text(results["7"])
     assert await g.batches.pending() == []
+    streamed = []
+    async for key, value in g.batches.iter_results(job.id):
+        streamed.append(key)
+        assert value == results[key]
+        if len(streamed) == 5:
+            break  # leaving early ends the download
+    assert streamed == ["0", "1", "2", "3", "4"]
+    assert g.in_flight == 0
 
 
 async def test_embedding_batches(g: AsyncGemini) -> None:
@@ -305,4 +313,5 @@ def test_the_blocking_client_has_the_same_batches(tmp_path: Path) -> None:
         assert client.batches.wait(job.id).succeeded
         results = client.batches.results(job.id)
         assert list(results) == ["a", "b"]
+        assert [key for key, _ in client.batches.iter_results(job.id)] == ["a", "b"]
         assert [r.name for r in client.batches.records()] == [job.name]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -318,12 +318,22 @@ class Batches:
         """The results of a succeeded batch: ``key → response`` in submission order.
 
         A request that failed has a :class:`BatchItemError` in place of its response.
-        Results in a file are downloaded and read line by line.
+        Results in a file are downloaded and read line by line (see :meth:`iter_results`).
 
         Raises:
             BatchError: The batch has not succeeded (still running, or cancelled,
                 expired or failed).
             NotFoundError: No such batch.
+        """
+        return {key: value async for key, value in self.iter_results(batch, keys=keys)}
+
+    async def iter_results(
+        self, batch: str, *, keys: Sequence[str] | None = None
+    ) -> AsyncIterator[tuple[str, dict[str, Any] | BatchItemError]]:
+        """``(key, response or BatchItemError)`` one by one, as they are read.
+
+        A results file is downloaded as it is iterated, so a caller (a gateway relaying
+        them, say) holds one line at a time. Raises as :meth:`results` does.
         """
         name = batch_name(batch)
         seen = self._finished.get(name)
@@ -334,35 +344,37 @@ class Batches:
         reader = ResultsReader(record.keys if record is not None else [])
         items = job.inline_items()
         if items is not None:
-            return dict(reader.rows(items))
+            for row in reader.rows(items):
+                yield row
+            return
         if job.responses_file is None:
             raise BatchError(f"{job.name} succeeded without results")
-        return await self._download(job.responses_file, reader, keys)
+        async for row in self._download(job.responses_file, reader, keys):
+            yield row
 
     async def _download(
         self, file_name: str, reader: ResultsReader, keys: Sequence[str] | None
-    ) -> Results:
+    ) -> AsyncIterator[tuple[str, dict[str, Any] | BatchItemError]]:
         fid = file_name.removeprefix("files/")
         path = f"/{self.engine.version}/files/{fid}:download?alt=media"  # as the SDK asks
         project = await self._owner(file_name, keys)
-        call = Call("GET", path, project=project)
-        exchange = self.engine.exchange(call)
+        exchange = self.engine.exchange(Call("GET", path, project=project))
         sent = await exchange.send()
-        out: Results = {}
         lines = LineSplitter()
         try:
             async for chunk in sent.reply.chunks:
                 for raw in lines.feed(chunk):
-                    _add(out, reader.line(raw))
+                    if (row := reader.line(raw)) is not None:
+                        yield row
             for raw in lines.close():
-                _add(out, reader.line(raw))
+                if (row := reader.line(raw)) is not None:
+                    yield row
         except BaseException as exc:
             exchange.fail(exc)
             raise
         finally:
             await sent.reply.aclose()
         await exchange.finish(None)
-        return out
 
     # -- many batches -----------------------------------------------------------------
 
@@ -510,8 +522,3 @@ def _json(body: bytes) -> dict[str, Any]:
     except ValueError as exc:
         raise WireDecodeError(f"the batch API answered something not JSON: {exc}") from None
     return value if isinstance(value, dict) else {}
-
-
-def _add(out: Results, item: tuple[str, dict[str, Any] | BatchItemError] | None) -> None:
-    if item is not None:
-        out[item[0]] = item[1]

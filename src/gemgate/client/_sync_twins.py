@@ -247,6 +247,7 @@ class BlockingBatches(Blocking[Batches], twin_of=Batches):
     delete = blocking(Batches.delete)
     wait = blocking(Batches.wait)
     results = blocking(Batches.results)
+    iter_results = iterating(Batches.iter_results)
     list = blocking(Batches.list)
     pending = blocking(Batches.pending)
     records = blocking(Batches.records)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
@@ -24,7 +24,7 @@ import typer
 from gemgate.console._stores import ConfigOption, JsonOption, _fail, _run
 
 if TYPE_CHECKING:
-    from gemgate.batch import BatchJob, Results
+    from gemgate.batch import BatchItemError, BatchJob
     from gemgate.client import AsyncGemini
 
 __all__ = ["batch_app"]
@@ -154,54 +154,55 @@ def results(
 
 
 async def _write_results(g: AsyncGemini, batch: str, output: Path | None) -> int:
-    found = await g.batches.results(batch)
+    """Write the results line by line as they are read; how many."""
     record = await g.batches.journal.get(_name(batch))
     openai_lines = record is not None and record.extra.get("format") == OPENAI
     model = record.model if record is not None else ""
-    rows = _openai_rows(found, model, batch) if openai_lines else _gemini_rows(found)
-    if output is None:
-        return _dump(rows, sys.stdout)
-    with output.open("w", encoding="utf-8") as out:
-        return _dump(rows, out)
+    out: IO[str] = sys.stdout if output is None else output.open("w", encoding="utf-8")
+    count = 0
+    try:
+        async for key, value in g.batches.iter_results(batch):
+            if openai_lines:
+                row = _openai_row(key, value, model, f"{_name(batch)}-{count}")
+            else:
+                row = _gemini_row(key, value)
+            out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            count += 1
+    finally:
+        if output is not None:
+            out.close()
+    return count
 
 
 def _name(batch: str) -> str:
     return batch if batch.startswith("batches/") else f"batches/{batch}"
 
 
-def _dump(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
-    count = 0
-    for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-        count += 1
-    return count
-
-
-def _gemini_rows(found: Results) -> Iterator[dict[str, Any]]:
+def _gemini_row(key: str, value: dict[str, Any] | BatchItemError) -> dict[str, Any]:
+    """Gemini's output line: ``{"key", "response" | "error"}``."""
     from gemgate.batch import BatchItemError
 
-    for key, value in found.items():
-        if isinstance(value, BatchItemError):
-            yield {"key": key, "error": value.as_dict()}
-        else:
-            yield {"key": key, "response": value}
+    if isinstance(value, BatchItemError):
+        return {"key": key, "error": value.as_dict()}
+    return {"key": key, "response": value}
 
 
-def _openai_rows(found: Results, model: str, batch: str) -> Iterator[dict[str, Any]]:
-    """OpenAI's batch output lines: ``{"id", "custom_id", "response", "error"}``."""
+def _openai_row(
+    key: str, value: dict[str, Any] | BatchItemError, model: str, row_id: str
+) -> dict[str, Any]:
+    """OpenAI's batch output line: ``{"id", "custom_id", "response", "error"}``."""
     from gemgate.batch import BatchItemError
     from gemgate.wire import openai
 
-    for index, (key, value) in enumerate(found.items()):
-        row: dict[str, Any] = {"id": f"{_name(batch)}-{index}", "custom_id": key}
-        if isinstance(value, BatchItemError):
-            row["response"] = None
-            row["error"] = {"code": str(value.code), "message": value.message}
-        else:
-            body = openai.completion(value, model, created=0)
-            row["response"] = {"status_code": 200, "body": body}
-            row["error"] = None
-        yield row
+    row: dict[str, Any] = {"id": row_id, "custom_id": key}
+    if isinstance(value, BatchItemError):
+        row["response"] = None
+        row["error"] = {"code": str(value.code), "message": value.message}
+    else:
+        body = openai.completion(value, model, created=0)
+        row["response"] = {"status_code": 200, "body": body}
+        row["error"] = None
+    return row
 
 
 @batch_app.command("list")
