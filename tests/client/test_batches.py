@@ -201,6 +201,20 @@ async def test_batches_stay_with_their_project_and_the_sdk_sees_them(
     await other.aio.aclose()
 
 
+async def test_another_owner_batches_look_absent(g: AsyncGemini) -> None:
+    alice = g.batches.for_owner("alice")
+    job = await alice.submit({"a": "Hi"})
+    assert [r.name for r in await alice.pending()] == [job.name]
+    assert await g.batches.pending() == []
+    for other in (g.batches, g.batches.for_owner("bob")):
+        with pytest.raises(NotFoundError):
+            await other.get(job.id)
+        with pytest.raises(NotFoundError):
+            await other.cancel(job.id)
+    assert (await alice.wait(job.id)).succeeded
+    assert list(await alice.results(job.id)) == ["a"]
+
+
 async def test_list_shows_every_project_batches(live: Start) -> None:
     pool = projects(2, keys=1)
     server = await live(pool)

@@ -68,7 +68,8 @@ class Batches:
 
     Every method takes ``keys``: the projects (by name) or API keys of the configured
     projects that may serve it (default: all). A gateway passes the subset a caller may
-    use. ``owner`` tags what a caller journals (``for_owner``).
+    use, and serves each caller through ``for_owner(name)``: its batches are journalled
+    as that owner's, and another owner's batches look absent (``NotFoundError``).
 
     Example::
 
@@ -451,10 +452,17 @@ class Batches:
         return allowed[self._turn % len(allowed)]
 
     async def _owner(self, name: str, keys: Sequence[str] | None) -> str | None:
-        """The project that owns ``name``, from the journal or the owner store."""
+        """The project that owns ``name``, from the journal or the owner store.
+
+        A batch journalled by another owner, or owned by a project ``keys`` leave out,
+        looks absent (``NotFoundError``), as it would to that caller's own keys.
+        """
         record = await self.journal.get(name) if name.startswith("batches/") else None
         owner = record.project if record is not None else await self.engine.owners.get(name)
-        if owner is not None and keys is not None and owner not in self._projects(keys):
+        foreign = record is not None and record.owner != self.owner
+        if foreign or (
+            owner is not None and keys is not None and owner not in self._projects(keys)
+        ):
             raise NotFoundError(404, "NOT_FOUND", f"{name} was not found.")
         return owner
 
