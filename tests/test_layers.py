@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rag",),
     ("tools",),
     ("live",),
+    ("batch",),
     ("client",),
     ("__init__",),  # the public namespace: re-exports the library
     ("gateway",),

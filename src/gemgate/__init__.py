@@ -47,6 +47,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "APIStatusError",
         "AuthError",
         "BadRequestError",
+        "BatchError",
+        "BatchTimeout",
         "ConfigError",
         "ConfigWarning",
         "ConnectError",
@@ -123,6 +125,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "CacheConfig",
         "CacheManager",
     ),
+    "gemgate.batch": (
+        "BatchItemError",
+        "BatchJob",
+        "BatchRecord",
+        "Batches",
+    ),
     "gemgate.live": (
         "LiveEvent",
         "LivePool",
@@ -143,6 +151,12 @@ __all__ = [
     "AsyncToolExecutor",
     "AuthError",
     "BadRequestError",
+    "BatchError",
+    "BatchItemError",
+    "BatchJob",
+    "BatchRecord",
+    "BatchTimeout",
+    "Batches",
     "CacheConfig",
     "CacheManager",
     "ChatEvent",
@@ -236,6 +250,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from gemgate.batch import (
+        Batches,
+        BatchItemError,
+        BatchJob,
+        BatchRecord,
+    )
     from gemgate.caching import (
         CacheConfig,
         CacheManager,
@@ -251,6 +271,8 @@ if TYPE_CHECKING:
         APIStatusError,
         AuthError,
         BadRequestError,
+        BatchError,
+        BatchTimeout,
         ConfigError,
         ConfigWarning,
         ConnectError,

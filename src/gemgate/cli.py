@@ -377,6 +377,7 @@ def emulate(
 
 
 from gemgate.console import chat, keys, quota, usage  # noqa: E402 - the operator's commands
+from gemgate.console._batch import batch_app  # noqa: E402 - batch jobs
 from gemgate.console._stores import ingest, search, stores  # noqa: E402 - retrieval stores
 
 app.command()(chat)
@@ -386,3 +387,4 @@ app.command()(usage)
 app.command()(ingest)
 app.command()(search)
 app.command()(stores)
+app.add_typer(batch_app, name="batch")

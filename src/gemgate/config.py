@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     ``sqlite:///gemgate.db``."""
     stores_dimensions: int = Field(default=768, ge=1, le=3072)
     """The size of the embeddings stores keep (Gemini's Matryoshka sizes: 768, 1536, 3072)."""
+    batches_url: str | None = None
+    """Where submitted batch jobs are journalled (their keys, model and owning project),
+    so that a new process can wait for them and fetch their results
+    (``AsyncGemini.batches.pending()`` / ``resume()``): ``sqlite:///…``, ``redis://…`` or
+    ``memory://`` (this process only). Default: ``state_url`` when it is set (Redis), else
+    the sessions database when it is SQLite, else ``sqlite:///gemgate.db``."""
     history_size: int = Field(default=1000, ge=1)
     """Finished requests kept for ``get_request_history``."""
     state_url: str | None = None

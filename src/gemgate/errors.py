@@ -16,6 +16,8 @@ Every exception gemgate raises on purpose derives from one root::
      ├── QuotaExhausted          every project is cooling down or parked
      ├── StreamInterrupted       a stream failed after it had delivered data
      ├── LiveSessionLost         a Live session closed and could not be resumed
+ ├── BatchError              a batch job ended without what was asked of it
+ │    └── BatchTimeout       a batch was still running when the wait gave up
      ├── StorageError            a state or session store failed
      ├── RetrievalError          a retrieval store refused a request (``status_code``)
      │    ├── DocumentError      a document is unsupported, unreadable, empty or too large
@@ -48,6 +50,8 @@ __all__ = [
     "APIStatusError",
     "AuthError",
     "BadRequestError",
+    "BatchError",
+    "BatchTimeout",
     "ConfigError",
     "ConfigWarning",
     "ConnectError",
@@ -291,6 +295,14 @@ class StreamInterrupted(GemgateError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.received, self.cause))
+
+
+class BatchError(GemgateError):
+    """A batch job ended (cancelled, expired, failed) without the results asked for."""
+
+
+class BatchTimeout(BatchError, TimeoutError):
+    """A batch job was still unfinished when ``wait(timeout=…)`` gave up on it."""
 
 
 class StorageError(GemgateError):

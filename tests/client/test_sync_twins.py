@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 
 from gemgate import AsyncGemini, Gemini
+from gemgate.batch import Batches
 from gemgate.caching import CacheManager
 from gemgate.client._blocking import Blocking, blocking, iterating, plain
 from gemgate.client._sync_twins import (
+    BlockingBatches,
     BlockingCacheManager,
     BlockingFileSearchStore,
     BlockingFileSearchStores,
@@ -101,6 +103,7 @@ PAIRS: list[tuple[type[Any], type[Blocking[Any]]]] = [
     (LivePool, BlockingLivePool),
     (LiveSession, BlockingLiveSession),
     (Stores, BlockingStores),
+    (Batches, BlockingBatches),
     (Store, BlockingStore),
     (FileSearchStores, BlockingFileSearchStores),
     (FileSearchStore, BlockingFileSearchStore),
@@ -123,6 +126,7 @@ def attributes(g: Gemini) -> dict[type[Any], set[str]]:
         Store: Store(Stores(backend, embedder), StoreInfo(id="store_x", name="x")),
         FileSearchStores: searched,
         FileSearchStore: FileSearchStore(searched, StoreInfo(id="x", name="x")),
+        Batches: Batches(g._async.engine),
     }
     found = {cls: {n for n in vars(obj) if not n.startswith("_")} for cls, obj in instances.items()}
     found[AsyncWithExtras] = found[AsyncGemini]

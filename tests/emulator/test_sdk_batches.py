@@ -303,3 +303,26 @@ async def test_batch_requests_are_counted_in_the_stats(inprocess: Target) -> Non
     after = (await inprocess.stats())["totals"]
     assert after["admitted"] == before + 2
     assert after["input_tokens"] > 0
+
+
+async def test_files_over_the_size_limit_are_refused(clock: FakeClock) -> None:
+    settings = EmulatorSettings(max_file_bytes=100)
+    emulator = create_app(EmulatorConfig(emulator=settings), clock=clock)
+    base = "http://emulator.local"
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=emulator), base_url=base)
+    options = types.HttpOptions(base_url=base, httpx_async_client=http)
+    client = genai.Client(api_key="any-key", http_options=options)
+    try:
+        small = json.dumps(_request("hi", "k")).encode()
+        assert len(small) <= 100
+        await client.aio.files.upload(
+            file=io.BytesIO(small), config=types.UploadFileConfig(mime_type="application/jsonl")
+        )
+        with pytest.raises(errors.ClientError) as caught:
+            await client.aio.files.upload(
+                file=io.BytesIO(small * 2),
+                config=types.UploadFileConfig(mime_type="application/jsonl"),
+            )
+        assert caught.value.code == 400 and "exceeds the maximum" in str(caught.value.message)
+    finally:
+        await http.aclose()

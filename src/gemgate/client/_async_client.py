@@ -22,6 +22,7 @@ from gemgate.wire._models import model_id
 if TYPE_CHECKING:
     from google import genai
 
+    from gemgate.batch import Batches
     from gemgate.caching import CacheConfig, CacheManager
     from gemgate.live import LivePool
     from gemgate.rag import FileSearchStores, RetrievalStore, Stores
@@ -111,6 +112,7 @@ class AsyncGemini(Operations):
         self._cache_manager: CacheManager | None = None
         self._live: LivePool | None = None
         self._stores: Stores | FileSearchStores | None = None
+        self._batches: Batches | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -126,6 +128,8 @@ class AsyncGemini(Operations):
             await self._live.aclose()
         if self._stores is not None:
             await self._stores.aclose()
+        if self._batches is not None:
+            await self._batches.aclose()
         await self.engine.aclose()
 
     @classmethod
@@ -186,6 +190,22 @@ class AsyncGemini(Operations):
                 )
                 self._stores = Stores(open_backend(url), embedder)
         return self._stores
+
+    @property
+    def batches(self) -> Batches:
+        """Gemini batch jobs (see :class:`gemgate.batch.Batches`), journalled at ``batches_url``.
+
+        Example::
+
+            job = await g.batches.submit({"a": "Hi", "b": "Name a prime"})
+            await g.batches.wait(job.id, progress=True)
+            results = await g.batches.results(job.id)  # {"a": {...}, "b": {...}}
+        """
+        if self._batches is None:
+            from gemgate.batch import Batches
+
+            self._batches = Batches(self.engine)
+        return self._batches
 
     @property
     def in_flight(self) -> int:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from google import genai
 
     from gemgate.client._sync_twins import (
+        BlockingBatches,
         BlockingCacheManager,
         BlockingFileSearchStores,
         BlockingLivePool,
@@ -274,6 +275,14 @@ class Gemini(Blocking[AsyncGemini], twin_of=AsyncGemini):
         if isinstance(stores, FileSearchStores):
             return self._twin(BlockingFileSearchStores, stores)
         return self._twin(BlockingStores, stores)
+
+    @property
+    def batches(self) -> BlockingBatches:
+        """Gemini batch jobs, blocking (see :class:`~gemgate.batch.Batches`)."""
+        from gemgate.client._sync_twins import BlockingBatches
+
+        batches = self._runner.run(getattr, self._async, "batches")
+        return self._twin(BlockingBatches, batches)
 
     @property
     def sdk(self) -> genai.Client:

@@ -1,12 +1,14 @@
-"""Blocking twins of the cache manager, the Live pool and the stores, for ``Gemini``.
+"""Blocking twins of the cache manager, the Live pool, the stores and batches, for ``Gemini``.
 
-``Gemini.cache_manager``, ``Gemini.live`` and ``Gemini.stores`` return these; each method
-runs its async original on the client's loop thread (see :mod:`gemgate.client._blocking`).
-A Live session taken from the pool is a :class:`BlockingLiveSession`.
+``Gemini.cache_manager``, ``Gemini.live``, ``Gemini.stores`` and ``Gemini.batches`` return
+these; each method runs its async original on the client's loop thread (see
+:mod:`gemgate.client._blocking`). A Live session taken from the pool is a
+:class:`BlockingLiveSession`.
 """
 
 from __future__ import annotations
 
+from gemgate.batch import Batches, BatchJournal
 from gemgate.caching import CacheManager
 from gemgate.client._blocking import (
     Blocking,
@@ -24,6 +26,7 @@ from gemgate.rag._embed import Embedder
 from gemgate.upstream._engine import Engine
 
 __all__ = [
+    "BlockingBatches",
     "BlockingCacheManager",
     "BlockingFileSearchStore",
     "BlockingFileSearchStores",
@@ -218,3 +221,39 @@ class BlockingFileSearchStores(Blocking[FileSearchStores], twin_of=FileSearchSto
         """The stores of ``owner``, through the same engine."""
         stores = self._runner.run(FileSearchStores.for_owner, self._async, owner)
         return self._twin(BlockingFileSearchStores, stores)
+
+
+class BlockingBatches(Blocking[Batches], twin_of=Batches):
+    """:class:`~gemgate.batch.Batches`, blocking: ``Gemini.batches``.
+
+    Example::
+
+        with Gemini() as g:
+            job = g.batches.submit({"a": "Hi", "b": "Name a prime"})
+            g.batches.wait(job.id, progress=True)
+            print(g.batches.results(job.id))
+    """
+
+    engine = Forwarded[Engine]()
+    owner = Forwarded[str]()
+    inline_limit = Forwarded[int]()
+    poll_interval = Forwarded[float]()
+    max_poll_interval = Forwarded[float]()
+    journal = Forwarded[BatchJournal]()
+    submit = blocking(Batches.submit)
+    submit_embeddings = blocking(Batches.submit_embeddings)
+    get = blocking(Batches.get)
+    cancel = blocking(Batches.cancel)
+    delete = blocking(Batches.delete)
+    wait = blocking(Batches.wait)
+    results = blocking(Batches.results)
+    iter_results = iterating(Batches.iter_results)
+    list = blocking(Batches.list)
+    pending = blocking(Batches.pending)
+    records = blocking(Batches.records)
+    resume = blocking(Batches.resume)
+    close = blocking(Batches.aclose)
+
+    def for_owner(self, owner: str) -> BlockingBatches:
+        """The same batches API, journalling and listing as ``owner``."""
+        return self._twin(BlockingBatches, self._runner.run(Batches.for_owner, self._async, owner))

@@ -114,6 +114,8 @@ class EmulatorSettings(_Strict):
     """A prompt containing this ends with ``finishReason: SAFETY``."""
     file_processing_seconds: dict[str, float] = Field(default_factory=lambda: {"video/": 2.0})
     """How long uploaded files stay PROCESSING, by MIME type prefix."""
+    max_file_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1)
+    """The largest file the Files API takes (the service: 2 GB), a batch's input file too."""
     file_search_processing_seconds: float = Field(default=0.2, ge=0)
     """How long a File Search import or upload runs before its operation is done."""
     batch_start_seconds: float = Field(default=0.05, ge=0)

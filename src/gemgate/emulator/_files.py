@@ -82,7 +82,15 @@ class Upload:
 class FileStore:
     """In-memory files and uploads, with an injected clock."""
 
-    def __init__(self, clock: Callable[[], float], processing: Mapping[str, float]) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        processing: Mapping[str, float],
+        *,
+        max_bytes: int = 2 * 1024 * 1024 * 1024,
+    ) -> None:
+        self.max_bytes = max_bytes
+        """The largest file accepted (the service: 2 GB)."""
         self._clock = clock
         self._processing = dict(processing)
         self._files: dict[str, StoredFile] = {}
@@ -105,6 +113,9 @@ class FileStore:
             )
         if f"files/{file_id}" in self._files:
             raise _exists(f"files/{file_id}")
+        declared = size if size is not None else metadata.get("sizeBytes")
+        if declared is not None and int(declared) > self.max_bytes:
+            raise self.too_large(int(declared))
         mime_type = metadata.get("mimeType") or mime
         if not mime_type:
             raise invalid_argument("Missing MIME type for the uploaded file.")
@@ -118,6 +129,12 @@ class FileStore:
         )
         self._uploads[upload.upload_id] = upload
         return upload
+
+    def too_large(self, size: int) -> ApiError:
+        """The 400 for a file of ``size`` bytes over :attr:`max_bytes`."""
+        return invalid_argument(
+            f"File size {size} bytes exceeds the maximum allowed size of {self.max_bytes} bytes."
+        )
 
     def upload(self, upload_id: str) -> Upload:
         """The upload with this id."""
@@ -134,6 +151,8 @@ class FileStore:
                 f"{upload.declared_size} were declared."
             )
         del self._uploads[upload.upload_id]
+        if len(upload.received) > self.max_bytes:
+            raise self.too_large(len(upload.received))
         if upload.name in self._files:
             # Another upload that asked for the same name finished first.
             raise _exists(upload.name)

@@ -58,7 +58,9 @@ class EmulatorState:
         self.quota = QuotaTracker(self.clock)
         self.faults = FaultInjector(settings.seed)
         self.caches = CacheStore(self.clock)
-        self.files = FileStore(self.clock, settings.file_processing_seconds)
+        self.files = FileStore(
+            self.clock, settings.file_processing_seconds, max_bytes=settings.max_file_bytes
+        )
         self.file_search = FileSearchStores(self.clock, settings.file_search_processing_seconds)
         self.batches = BatchStore(
             self.clock,
