@@ -36,8 +36,8 @@ THINKER = "gemini-3-flash-preview"
 """Requires thought signatures on function calls, as Gemini 3 does."""
 ALIAS = "claude-sonnet-4-5"
 FALLBACK = "claude-fast"
-QUESTION = [{"role": "user", "content": "Describe a lighthouse keeper's morning."}]
-WEATHER = {
+QUESTION: Any = [{"role": "user", "content": "Describe a lighthouse keeper's morning."}]
+WEATHER: Any = {
     "name": "get_weather",
     "description": "The current weather in a city.",
     "input_schema": {
@@ -46,7 +46,7 @@ WEATHER = {
         "required": ["city"],
     },
 }
-ASK_WEATHER = [{"role": "user", "content": "What's the weather like in Paris today?"}]
+ASK_WEATHER: Any = [{"role": "user", "content": "What's the weather like in Paris today?"}]
 
 
 @dataclass
@@ -93,6 +93,12 @@ def _text(message: Any) -> str:
     return "".join(b.text for b in message.content if b.type == "text")
 
 
+def _error(failure: anthropic.APIStatusError) -> Any:
+    """The ``error`` object of Anthropic's error body."""
+    body: Any = failure.body
+    return body["error"]
+
+
 def _events(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
     decoder = SSEDecoder()
     return [(e.event or "", json.loads(e.data)) for e in decoder.feed(raw)]
@@ -103,7 +109,7 @@ async def test_create_answers_a_message(served: Served) -> None:
         model=FLASH,
         max_tokens=256,
         system="Be brief.",
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     )
     assert message.type == "message" and message.role == "assistant"
     assert message.id.startswith("msg_") and message.model == FLASH
@@ -116,12 +122,12 @@ async def test_claude_names_route_to_gemini_models(served: Served) -> None:
     routed = await served.client.messages.create(
         model=ALIAS,
         max_tokens=256,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     )
     direct = await served.client.messages.create(
         model=FLASH,
         max_tokens=256,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     )
     assert routed.model == ALIAS  # the caller's name, as Anthropic echoes it
     assert _text(routed) == _text(direct)  # the emulator's answer is deterministic
@@ -132,7 +138,7 @@ async def test_an_overloaded_model_falls_back_along_its_route(served: Served) ->
     message = await served.client.messages.create(
         model=FALLBACK,
         max_tokens=256,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     )
     assert _text(message)
     await served.faults({"kind": "status", "status": 503})
@@ -140,22 +146,22 @@ async def test_an_overloaded_model_falls_back_along_its_route(served: Served) ->
         await served.client.messages.create(
             model=FLASH,
             max_tokens=256,
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
         )
     assert failed.value.status_code == 529
-    assert failed.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+    assert _error(failed.value)["type"] == "overloaded_error"
 
 
 async def test_stream_matches_the_created_message(served: Served) -> None:
     whole = await served.client.messages.create(
         model=FLASH,
         max_tokens=256,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     )
     async with served.client.messages.stream(
         model=FLASH,
         max_tokens=256,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     ) as stream:
         pieces = [text async for text in stream.text_stream]
         final = await stream.get_final_message()
@@ -190,18 +196,18 @@ async def test_tool_use_round_trip(served: Served) -> None:
         model=FLASH,
         max_tokens=512,
         tools=[WEATHER],
-        messages=ASK_WEATHER,  # type: ignore[arg-type,list-item]
+        messages=ASK_WEATHER,
     )
     assert first.stop_reason == "tool_use"
     call = next(b for b in first.content if b.type == "tool_use")
     assert call.name == "get_weather" and call.input == {"city": "Paris"}
     assert call.id.startswith("toolu_")
-    result = {"type": "tool_result", "tool_use_id": call.id, "content": '{"temp_c": 21}'}
+    result: Any = {"type": "tool_result", "tool_use_id": call.id, "content": '{"temp_c": 21}'}
     second = await served.client.messages.create(
         model=FLASH,
         max_tokens=512,
-        tools=[WEATHER],  # type: ignore[list-item]
-        messages=[  # type: ignore[arg-type]
+        tools=[WEATHER],
+        messages=[
             *ASK_WEATHER,
             {"role": "assistant", "content": first.content},
             {"role": "user", "content": [result]},
@@ -209,12 +215,16 @@ async def test_tool_use_round_trip(served: Served) -> None:
     )
     assert second.stop_reason == "end_turn"
     assert "get_weather" in _text(second) and "21" in _text(second)
-    failed = {**result, "content": [{"type": "text", "text": "no such city"}], "is_error": True}
+    failed: Any = {
+        **result,
+        "content": [{"type": "text", "text": "no such city"}],
+        "is_error": True,
+    }
     third = await served.client.messages.create(
         model=FLASH,
         max_tokens=512,
-        tools=[WEATHER],  # type: ignore[list-item]
-        messages=[  # type: ignore[arg-type]
+        tools=[WEATHER],
+        messages=[
             *ASK_WEATHER,
             {"role": "assistant", "content": first.content},
             {"role": "user", "content": [failed]},
@@ -224,21 +234,21 @@ async def test_tool_use_round_trip(served: Served) -> None:
 
 
 async def test_tool_choice(served: Served) -> None:
-    plain = [{"role": "user", "content": "Say something nice."}]
+    plain: Any = [{"role": "user", "content": "Say something nice."}]
     forced = await served.client.messages.create(
         model=FLASH,
         max_tokens=512,
-        tools=[WEATHER],  # type: ignore[list-item]
+        tools=[WEATHER],
         tool_choice={"type": "tool", "name": "get_weather"},
-        messages=plain,  # type: ignore[arg-type]
+        messages=plain,
     )
     assert [b.type for b in forced.content if b.type != "thinking"] == ["tool_use"]
     refused = await served.client.messages.create(
         model=FLASH,
         max_tokens=512,
-        tools=[WEATHER],  # type: ignore[list-item]
+        tools=[WEATHER],
         tool_choice={"type": "none"},
-        messages=ASK_WEATHER,  # type: ignore[arg-type]
+        messages=ASK_WEATHER,
     )
     assert refused.stop_reason == "end_turn"
     assert [b.type for b in refused.content] == ["text"]
@@ -249,7 +259,7 @@ async def test_streamed_tool_use(served: Served) -> None:
         model=FLASH,
         max_tokens=512,
         tools=[WEATHER],
-        messages=ASK_WEATHER,  # type: ignore[arg-type,list-item]
+        messages=ASK_WEATHER,
     ) as stream:
         final = await stream.get_final_message()
     call = next(b for b in final.content if b.type == "tool_use")
@@ -282,15 +292,15 @@ async def test_thought_signatures_round_trip_through_thinking_blocks(
     assert [b.type for b in content] == ["thinking", "tool_use"]
     assert content[0].signature and not content[0].thinking  # the call's signature
     call = content[-1]
-    answer = {"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}
+    answer: Any = {"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}
 
     async def follow_up(assistant: list[Any]) -> anthropic.types.Message:
         return await served.client.messages.create(
             model=THINKER,
             max_tokens=4096,
-            tools=[WEATHER],  # type: ignore[list-item]
+            tools=[WEATHER],
             thinking={"type": "enabled", "budget_tokens": 1024},
-            messages=[  # type: ignore[arg-type]
+            messages=[
                 *ASK_WEATHER,
                 {"role": "assistant", "content": assistant},
                 {"role": "user", "content": [answer]},
@@ -313,35 +323,36 @@ async def test_thinking_blocks_carry_the_thoughts(served: Served) -> None:
         model=FLASH,
         max_tokens=4096,
         thinking={"type": "enabled", "budget_tokens": 2048},
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     )
     assert [b.type for b in message.content] == ["thinking", "text"]
-    assert message.content[0].thinking  # type: ignore[union-attr]
+    thought: Any = message.content[0]
+    assert thought.thinking
     quiet = await served.client.messages.create(
         model=FLASH,
         max_tokens=4096,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     )
     assert [b.type for b in quiet.content] == ["text"]
 
 
 async def test_count_tokens(served: Served) -> None:
-    short = await served.client.messages.count_tokens(model=FLASH, messages=QUESTION)  # type: ignore[arg-type]
+    short = await served.client.messages.count_tokens(model=FLASH, messages=QUESTION)
     longer = await served.client.messages.count_tokens(
         model=ALIAS,
         system="You are a careful assistant who answers in full sentences.",
-        tools=[WEATHER],  # type: ignore[list-item]
-        messages=QUESTION,  # type: ignore[arg-type]
+        tools=[WEATHER],
+        messages=QUESTION,
     )
     assert 0 < short.input_tokens < longer.input_tokens
     message = await served.client.messages.create(
         model=FLASH,
         max_tokens=64,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
     )
     assert short.input_tokens == message.usage.input_tokens
     with pytest.raises(anthropic.NotFoundError):
-        await served.client.messages.count_tokens(model="claude-nope", messages=QUESTION)  # type: ignore[arg-type]
+        await served.client.messages.count_tokens(model="claude-nope", messages=QUESTION)
 
 
 def _png(width: int = 2, height: int = 2) -> bytes:
@@ -360,7 +371,7 @@ def _png(width: int = 2, height: int = 2) -> bytes:
 
 
 async def test_images(served: Served) -> None:
-    image = {
+    image: Any = {
         "type": "image",
         "source": {
             "type": "base64",
@@ -368,28 +379,28 @@ async def test_images(served: Served) -> None:
             "data": base64.b64encode(_png()).decode(),
         },
     }
-    question = {"type": "text", "text": "What is in this picture?"}
+    question: Any = {"type": "text", "text": "What is in this picture?"}
     message = await served.client.messages.create(
         model=FLASH,
         max_tokens=256,
-        messages=[{"role": "user", "content": [image, question]}],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": [image, question]}],
     )
     assert _text(message)
     text_only = await served.client.messages.count_tokens(
         model=FLASH,
-        messages=[{"role": "user", "content": [question]}],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": [question]}],
     )
     with_image = await served.client.messages.count_tokens(
         model=FLASH,
-        messages=[{"role": "user", "content": [image, question]}],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": [image, question]}],
     )
     assert with_image.input_tokens > text_only.input_tokens
-    private = {"type": "image", "source": {"type": "url", "url": "http://127.0.0.1:9/a.png"}}
+    private: Any = {"type": "image", "source": {"type": "url", "url": "http://127.0.0.1:9/a.png"}}
     with pytest.raises(anthropic.BadRequestError):  # the SSRF guard: no private addresses
         await served.client.messages.create(
             model=FLASH,
             max_tokens=256,
-            messages=[{"role": "user", "content": [private, question]}],  # type: ignore[list-item]
+            messages=[{"role": "user", "content": [private, question]}],
         )
 
 
@@ -430,12 +441,12 @@ async def test_bad_requests_are_400_invalid_request_errors(served: Served) -> No
     for body, field in cases:
         with pytest.raises(anthropic.BadRequestError) as bad:
             await served.client.post("/v1/messages", body=body, cast_to=object)
-        error = bad.value.body
+        error: Any = bad.value.body
         assert error == {  # Anthropic's shape, naming the field
             "type": "error",
-            "error": {"type": "invalid_request_error", "message": error["error"]["message"]},  # type: ignore[index]
+            "error": {"type": "invalid_request_error", "message": error["error"]["message"]},
         }
-        assert error["error"]["message"].startswith(field), (field, error)  # type: ignore[index]
+        assert error["error"]["message"].startswith(field), (field, error)
     raw = await served.http.post("/v1/messages", content=b"{not json")
     assert raw.status_code == 400 and raw.json()["error"]["type"] == "invalid_request_error"
 
@@ -446,9 +457,9 @@ async def test_unknown_models_are_404_not_found_errors(served: Served) -> None:
             await served.client.messages.create(
                 model=name,
                 max_tokens=64,
-                messages=QUESTION,  # type: ignore[arg-type]
+                messages=QUESTION,
             )
-        assert missing.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+        assert _error(missing.value)["type"] == "not_found_error"
 
 
 async def test_keys_from_x_api_key_and_authorization(served: Served) -> None:
@@ -458,11 +469,11 @@ async def test_keys_from_x_api_key_and_authorization(served: Served) -> None:
             await wrong.messages.create(
                 model=FLASH,
                 max_tokens=64,
-                messages=QUESTION,  # type: ignore[arg-type]
+                messages=QUESTION,
             )
     finally:
         await wrong.close()
-    assert refused.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    assert _error(refused.value)["type"] == "authentication_error"
     assert "not-the-key" not in str(refused.value.body)
     body = {"model": FLASH, "max_tokens": 64, "messages": QUESTION}
     async with httpx2.AsyncClient(base_url=served.url, timeout=30) as http:
@@ -489,7 +500,7 @@ async def test_midstream_failure_is_an_error_event(served: Served) -> None:
         async with served.client.messages.stream(
             model=FLASH,
             max_tokens=256,
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
         ) as stream:
             async for _ in stream.text_stream:
                 pass
