@@ -235,7 +235,6 @@ def openai_body(problem: Problem) -> dict[str, Any]:
 
 _ANTHROPIC_TYPES = {
     **_OPENAI_TYPES,
-    405: "not_found_error",
     413: "request_too_large",
     529: "overloaded_error",
 }
