@@ -257,6 +257,22 @@ async def test_tool_choice(served: Served) -> None:
     assert [b.type for b in refused.content] == ["text"]
 
 
+async def test_structured_output(served: Served) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    message = await served.client.messages.create(
+        model=FLASH,
+        max_tokens=256,
+        output_config={"format": {"type": "json_schema", "schema": schema}},
+        messages=QUESTION,
+    )
+    assert set(json.loads(_text(message))) == {"city"}
+
+
 async def test_streamed_tool_use(served: Served) -> None:
     async with served.client.messages.stream(
         model=FLASH,

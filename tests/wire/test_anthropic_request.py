@@ -68,6 +68,17 @@ def test_generation_fields() -> None:
     assert anthropic.messages_request(BASE).stream is False
 
 
+def test_output_config_json_schema() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    config = _request(
+        output_config={"format": {"type": "json_schema", "schema": schema}, "effort": "low"},
+        cache_control={"type": "ephemeral"},
+    )["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseJsonSchema"] == schema
+    assert "responseMimeType" not in _request(output_config={"effort": "high"})["generationConfig"]
+
+
 def test_system_as_string_or_text_blocks() -> None:
     assert _request(system="Be brief.")["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     blocks = [{"type": "text", "text": "One."}, {"type": "text", "text": "Two."}]
@@ -261,6 +272,9 @@ def test_thinking_with_text_is_a_thought_part_with_its_own_signature() -> None:
         ({**BASE, "tools": [WEATHER], "tool_choice": {"type": "required"}}, "tool_choice.type"),
         ({**BASE, "tools": [WEATHER], "tool_choice": {"type": "tool"}}, "tool_choice.name"),
         ({**BASE, "metadata": {"user_id": 3}}, "metadata.user_id"),
+        ({**BASE, "output_config": {"effort": "extreme"}}, "output_config.effort"),
+        ({**BASE, "output_config": {"format": {"type": "text"}}}, "output_config.format.type"),
+        ({**BASE, "cache_control": "yes"}, "cache_control"),
         (
             {
                 **BASE,

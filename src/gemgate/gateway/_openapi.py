@@ -272,6 +272,8 @@ MESSAGES = {
         "top_k": {"type": "integer", "minimum": 0},
         "stop_sequences": {"type": "array", "items": {"type": "string"}},
         "metadata": _OBJECT,
+        "output_config": _OBJECT,
+        "cache_control": _OBJECT,
         "service_tier": {"type": "string"},
     },
 }

@@ -36,8 +36,10 @@ __all__ = ["COUNT_FIELDS", "MESSAGE_FIELDS", "MessagesRequest", "count_request",
 COUNT_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking"})
 """Every field a ``count_tokens`` body may carry."""
 MESSAGE_FIELDS = COUNT_FIELDS | {
+    "cache_control",
     "max_tokens",
     "metadata",
+    "output_config",
     "service_tier",
     "stop_sequences",
     "stream",
@@ -47,6 +49,7 @@ MESSAGE_FIELDS = COUNT_FIELDS | {
 }
 """Every field a Messages body may carry."""
 _MIN_BUDGET = 1024
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _CHOICES = {"auto": "AUTO", "any": "ANY", "tool": "ANY", "none": "NONE"}
 _TOOL_KEYS = frozenset({"name", "description", "input_schema", "type", "cache_control"})
 
@@ -169,6 +172,24 @@ def _choice(value: Any) -> dict[str, Any]:
     return calling
 
 
+def _output(value: Any) -> dict[str, Any]:
+    """``output_config``: a ``json_schema`` format → JSON output with that schema.
+
+    ``effort`` is checked and left to the model (Gemini's thinking budget is ``thinking``).
+    """
+    output = object_(value, "output_config")
+    effort = output.get("effort")
+    if effort is not None and effort not in _EFFORTS:
+        raise invalid("output_config.effort", f"Input should be one of {', '.join(_EFFORTS)}")
+    if output.get("format") is None:
+        return {}
+    fmt = object_(output["format"], "output_config.format")
+    if fmt.get("type") != "json_schema":
+        raise invalid("output_config.format.type", "Input should be 'json_schema'")
+    schema = object_(fmt.get("schema"), "output_config.format.schema")
+    return {"responseMimeType": "application/json", "responseJsonSchema": dict(schema)}
+
+
 def _metadata(value: Any) -> None:
     metadata = object_(value, "metadata")
     user = metadata.get("user_id")
@@ -197,6 +218,10 @@ def messages_request(body: Any) -> MessagesRequest:
     model = _check_fields(fields, MESSAGE_FIELDS)
     request = _contents(fields)
     request["generationConfig"] = _generation(fields)
+    if fields.get("output_config") is not None:
+        request["generationConfig"].update(_output(fields["output_config"]))
+    if fields.get("cache_control") is not None:
+        object_(fields["cache_control"], "cache_control")  # Gemini caches implicitly
     if fields.get("metadata") is not None:
         _metadata(fields["metadata"])
     if fields.get("service_tier") is not None:
