@@ -360,7 +360,7 @@ def face_of(path: str) -> Face:
     """The face a path belongs to, by its prefix (unknown paths included)."""
     if path.startswith("/gemini/") or path == "/gemini":
         return GOOGLE
-    if path.startswith("/v1/messages"):
+    if path == "/v1/messages" or path.startswith("/v1/messages/"):
         return ANTHROPIC
     if path.startswith("/v1/") or path == "/v1":
         return OPENAI
