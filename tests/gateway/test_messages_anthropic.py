@@ -34,6 +34,7 @@ from .conftest import Stack
 pytestmark = pytest.mark.anyio
 
 SECRET = "anthropic-gw-" + "secret"
+LITE_SECRET = "anthropic-gw-" + "lite"
 FLASH = "gemini-2.5-flash"
 THINKER = "gemini-3-flash-preview"
 """Requires thought signatures on function calls, as Gemini 3 does."""
@@ -75,7 +76,15 @@ async def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterat
         base_url=emulator_url,
         retry=RetrySettings(max_retries=0),
         sessions_url="memory://",
-        gateway_keys=[GatewayKey(name="team", secret_sha256=hash_secret(SECRET))],
+        gateway_keys=[
+            GatewayKey(name="team", secret_sha256=hash_secret(SECRET)),
+            GatewayKey(
+                name="lite",
+                secret_sha256=hash_secret(LITE_SECRET),
+                models=["gemini-2.5-flash-lite"],
+                rpm=2,
+            ),
+        ],
         model_routes={ALIAS: [FLASH], FALLBACK: ["gemini-2.5-flash-lite", FLASH]},
     )
     gw_server, gw_task, url = await serve_in_loop(create_gateway(gemini), lifespan="on")
@@ -503,6 +512,26 @@ async def test_keys_from_x_api_key_and_authorization(served: Served) -> None:
     assert bearer.status_code == 200 and bearer.json()["type"] == "message"
     assert anonymous.status_code == 401
     assert anonymous.json()["error"]["type"] == "authentication_error"
+
+
+async def test_a_keys_models_and_budget(served: Served) -> None:
+    lite = anthropic.AsyncAnthropic(api_key=LITE_SECRET, base_url=served.url, max_retries=0)
+    try:
+        with pytest.raises(anthropic.PermissionDeniedError) as refused:
+            await lite.messages.create(model=FLASH, max_tokens=64, messages=QUESTION)
+        assert _error(refused.value)["type"] == "permission_error"
+        allowed = await lite.messages.create(
+            model="gemini-2.5-flash-lite", max_tokens=64, messages=QUESTION
+        )
+        assert _text(allowed)
+        with pytest.raises(anthropic.RateLimitError) as over:  # rpm=2: every request counts
+            await lite.messages.create(
+                model="gemini-2.5-flash-lite", max_tokens=64, messages=QUESTION
+            )
+        assert _error(over.value)["type"] == "rate_limit_error"
+        assert over.value.response.headers["retry-after"]
+    finally:
+        await lite.close()
 
 
 async def test_midstream_failure_is_an_error_event(served: Served) -> None:
