@@ -266,6 +266,20 @@ async def test_tool_choice(served: Served) -> None:
     assert [b.type for b in refused.content] == ["text"]
 
 
+async def test_web_search_cites_its_sources(served: Served) -> None:
+    message = await served.client.messages.create(
+        model=FLASH,
+        max_tokens=512,
+        tools=[{"type": "web_search_20250305", "name": "web_search"}],
+        messages=[{"role": "user", "content": "Who won the 2024 Euro football championship?"}],
+    )
+    text: Any = message.content[-1]
+    assert text.type == "text" and text.citations
+    for citation in text.citations:
+        assert citation.type == "web_search_result_location"
+        assert citation.url.startswith("https://") and citation.cited_text in text.text
+
+
 async def test_structured_output(served: Served) -> None:
     schema = {
         "type": "object",
