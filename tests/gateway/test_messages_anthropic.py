@@ -266,18 +266,22 @@ async def test_tool_choice(served: Served) -> None:
     assert [b.type for b in refused.content] == ["text"]
 
 
-async def test_web_search_cites_its_sources(served: Served) -> None:
-    message = await served.client.messages.create(
-        model=FLASH,
-        max_tokens=512,
-        tools=[{"type": "web_search_20250305", "name": "web_search"}],
-        messages=[{"role": "user", "content": "Who won the 2024 Euro football championship?"}],
-    )
+async def test_web_search_cites_its_sources_streamed_or_not(served: Served) -> None:
+    args: Any = {
+        "model": FLASH,
+        "max_tokens": 512,
+        "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+        "messages": [{"role": "user", "content": "Who won the 2024 Euro football championship?"}],
+    }
+    message = await served.client.messages.create(**args)
     text: Any = message.content[-1]
     assert text.type == "text" and text.citations
     for citation in text.citations:
         assert citation.type == "web_search_result_location"
         assert citation.url.startswith("https://") and citation.cited_text in text.text
+    async with served.client.messages.stream(**args) as stream:
+        final = await stream.get_final_message()
+    assert [b.model_dump() for b in final.content] == [b.model_dump() for b in message.content]
 
 
 async def test_structured_output(served: Served) -> None:

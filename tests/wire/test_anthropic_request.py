@@ -34,7 +34,7 @@ def _refused(body: Any) -> InvalidRequest:
 
 @pytest.mark.parametrize(
     "module",
-    ["__init__", "_checks", "_content", "_request", "_response", "_stream"],
+    ["__init__", "_checks", "_citations", "_content", "_request", "_response", "_stream"],
 )
 def test_docstring_examples(module: str) -> None:
     name = "gemgate.wire.anthropic" + ("" if module == "__init__" else f".{module}")

@@ -208,6 +208,23 @@ def test_citations_from_web_grounding() -> None:
     assert anthropic.citations(None, "x") == []
 
 
+def test_streamed_citations_come_before_the_texts_signature() -> None:
+    grounding = {
+        "groundingChunks": [{"web": {"uri": "https://example.org/a", "title": "A"}}],
+        "groundingSupports": [
+            {"segment": {"startIndex": 6, "endIndex": 11}, "groundingChunkIndices": [0]}
+        ],
+    }
+    last = _chunk({"text": "lovely", "thoughtSignature": "cA=="}, finish="STOP")
+    last["candidates"][0]["groundingMetadata"] = grounding
+    events = _events(_chunk({"text": "Paris "}), last)
+    deltas = [e["delta"]["type"] for e in events if e["type"] == "content_block_delta"]
+    assert deltas == ["text_delta", "text_delta", "citations_delta", "signature_delta"]
+    message = anthropic.accumulate(events)
+    assert message["content"][0]["citations"][0]["cited_text"] == "lovel"
+    assert message["content"][1] == {"type": "thinking", "thinking": "", "signature": "cA=="}
+
+
 def test_sse_event_framing() -> None:
     frame = anthropic.sse_event({"type": "ping"})
     assert frame == b'event: ping\ndata: {"type":"ping"}\n\n'

@@ -21,6 +21,7 @@ greater than `budget_tokens`
 
 from __future__ import annotations
 
+from gemgate.wire.anthropic._citations import citations
 from gemgate.wire.anthropic._content import messages_to_contents, system_instruction
 from gemgate.wire.anthropic._request import (
     COUNT_FIELDS,
@@ -29,7 +30,7 @@ from gemgate.wire.anthropic._request import (
     count_request,
     messages_request,
 )
-from gemgate.wire.anthropic._response import accumulate, citations, message
+from gemgate.wire.anthropic._response import accumulate, message
 from gemgate.wire.anthropic._stream import MessageStream, sse_event, stop_reason, usage
 
 __all__ = [

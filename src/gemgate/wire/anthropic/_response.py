@@ -2,8 +2,7 @@
 
 The message is :class:`~gemgate.wire.anthropic._stream.MessageStream`'s events for the
 response, accumulated as Anthropic's own clients accumulate a stream, so a streamed and
-a non-streamed answer carry the same blocks. Web sources of ``groundingMetadata``
-become ``web_search_result_location`` citations on the text.
+a non-streamed answer carry the same blocks, citations included.
 
 Example:
     >>> response = {"candidates": [{"content": {"parts": [{"text": "Hi"}]},
@@ -23,7 +22,7 @@ from typing import Any
 
 from gemgate.wire.anthropic._stream import MessageStream
 
-__all__ = ["accumulate", "citations", "message"]
+__all__ = ["accumulate", "message"]
 
 _DELTA_FIELDS = {
     "text_delta": "text",
@@ -46,6 +45,8 @@ def accumulate(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             block, delta = message["content"][event["index"]], event["delta"]
             if delta["type"] == "input_json_delta":
                 partial[event["index"]] = partial.get(event["index"], "") + delta["partial_json"]
+            elif delta["type"] == "citations_delta":
+                block.setdefault("citations", []).append(delta["citation"])
             else:
                 field = _DELTA_FIELDS[delta["type"]]
                 block[field] += delta[field]
@@ -55,32 +56,6 @@ def accumulate(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             message.update(event["delta"])
             message["usage"] = {**message["usage"], **event["usage"]}
     return message
-
-
-def citations(grounding: Mapping[str, Any] | None, text: str) -> list[dict[str, Any]]:
-    """Web sources of ``groundingMetadata`` → ``web_search_result_location`` citations."""
-    if not grounding:
-        return []
-    chunks = grounding.get("groundingChunks") or []
-    data = text.encode()
-    out: list[dict[str, Any]] = []
-    for support in grounding.get("groundingSupports") or []:
-        segment = support.get("segment") or {}
-        start, end = int(segment.get("startIndex", 0)), int(segment.get("endIndex", 0))
-        cited = segment.get("text") or data[start:end].decode(errors="ignore")
-        for index in support.get("groundingChunkIndices") or []:
-            web = chunks[index].get("web") if 0 <= index < len(chunks) else None
-            if web and web.get("uri"):
-                out.append(
-                    {
-                        "type": "web_search_result_location",
-                        "cited_text": cited,
-                        "url": web["uri"],
-                        "title": web.get("title"),
-                        "encrypted_index": "",
-                    }
-                )
-    return out
 
 
 def message(response: Mapping[str, Any], model: str, message_id: str) -> dict[str, Any]:
@@ -93,9 +68,4 @@ def message(response: Mapping[str, Any], model: str, message_id: str) -> dict[st
     """
     stream = MessageStream(model, message_id)
     events = [*stream.start(response), *stream.convert(response), *stream.finish()]
-    answer = accumulate(events)
-    texts = [b for b in answer["content"] if b["type"] == "text"]
-    cited = citations(stream.grounding, "".join(b["text"] for b in texts))
-    if cited:
-        texts[-1]["citations"] = cited
-    return answer
+    return accumulate(events)

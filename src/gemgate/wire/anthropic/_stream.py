@@ -14,8 +14,12 @@ Blocks:
 * text parts → ``text`` blocks; ``functionCall`` parts → ``tool_use`` blocks;
 * a thought signature on a text or ``functionCall`` part → a ``thinking`` block with no
   text whose ``signature`` is it: just before a ``tool_use`` block, just after the text
-  it signs. Clients send assistant content back as they got it, and
-  :func:`~gemgate.wire.anthropic._content.messages_to_contents` puts it back in place.
+  it signs;
+* web sources of ``groundingMetadata`` → ``citations_delta`` events on the open text
+  block (``web_search_result_location`` citations).
+
+Clients send assistant content back as they got it, and
+:func:`~gemgate.wire.anthropic._content.messages_to_contents` puts signatures back in place.
 
 Example:
     >>> stream = MessageStream("gemini-2.5-flash", "msg_1")
@@ -37,6 +41,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+
+from gemgate.wire.anthropic._citations import citations
 
 __all__ = ["MessageStream", "sse_event", "stop_reason", "usage"]
 
@@ -98,8 +104,10 @@ class MessageStream:
         self._finish: str | None = None
         self._blocked = False
         self._usage: Mapping[str, Any] | None = None
-        self.grounding: Mapping[str, Any] | None = None
-        """The answer's latest ``groundingMetadata``."""
+        self._said: list[str] = []
+        """The text so far (grounding segments index into it)."""
+        self._pending: str | None = None
+        """A signature for the open text block, sent once the block is done."""
 
     def start(self, first: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         """``message_start`` (input usage from ``first``, the first chunk) and a ``ping``."""
@@ -128,8 +136,6 @@ class MessageStream:
         candidate = candidates[0]
         if candidate.get("finishReason"):
             self._finish = candidate["finishReason"]
-        if candidate.get("groundingMetadata"):
-            self.grounding = candidate["groundingMetadata"]
         events: list[dict[str, Any]] = []
         for part in (candidate.get("content") or {}).get("parts") or []:
             if part.get("thought"):
@@ -138,11 +144,16 @@ class MessageStream:
                 self._call(part, events)
             elif "text" in part:
                 self._text(part, events)
+        if candidate.get("groundingMetadata") and self._open == "text":
+            for citation in citations(candidate["groundingMetadata"], "".join(self._said)):
+                self._delta({"type": "citations_delta", "citation": citation}, events)
+        self._sign(events)
         return events
 
     def finish(self) -> list[dict[str, Any]]:
         """Close the open block; then ``message_delta`` and ``message_stop``."""
         events: list[dict[str, Any]] = []
+        self._sign(events)
         self._close(events)
         reason = "refusal" if self._blocked else stop_reason(self._finish, self._calls > 0)
         delta = {"stop_reason": reason, "stop_sequence": None}
@@ -151,10 +162,17 @@ class MessageStream:
         return events
 
     def _open_block(self, block: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        self._sign(events)
         self._close(events)
         self._index += 1
         self._open, self._signed = block["type"], False
         events.append({"type": "content_block_start", "index": self._index, "content_block": block})
+
+    def _sign(self, events: list[dict[str, Any]]) -> None:
+        """The pending text signature, in a block of its own after the text."""
+        signature, self._pending = self._pending, None
+        if signature:
+            self._signature(signature, events)
 
     def _close(self, events: list[dict[str, Any]]) -> None:
         if self._open is not None:
@@ -184,8 +202,9 @@ class MessageStream:
             if self._open != "text":
                 self._open_block({"type": "text", "text": ""}, events)
             self._delta({"type": "text_delta", "text": part["text"]}, events)
+            self._said.append(part["text"])
         if part.get("thoughtSignature"):
-            self._signature(part["thoughtSignature"], events)
+            self._pending = part["thoughtSignature"]
 
     def _call(self, part: Mapping[str, Any], events: list[dict[str, Any]]) -> None:
         if part.get("thoughtSignature"):
