@@ -1,6 +1,6 @@
 """How the gateway answers a failure: one ``exception → (status, body, headers)`` per face.
 
-The gateway has three faces, told apart by the path's prefix (`face_of`):
+The gateway has four faces, told apart by the path's prefix (`face_of`):
 
 - ``/gemini/…`` (native) answers like Google:
   ``{"error": {"code", "message", "status", "details"?}}``;
