@@ -34,6 +34,7 @@ from gemgate.gateway._files_api import FilesRoute
 from gemgate.gateway._gemini_batches import GeminiBatches
 from gemgate.gateway._keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway._live_api import LiveRoute, Logins
+from gemgate.gateway._messages_api import MessagesRoute
 from gemgate.gateway._metrics import CONTENT_TYPE as METRICS_TYPE
 from gemgate.gateway._metrics import Metrics
 from gemgate.gateway._native import PREFIX, NativeRoute
@@ -70,7 +71,7 @@ def _page() -> bytes:
 
 
 class Gateway:
-    """``gemgate serve``'s app: ``/gemini`` (native), ``/v1`` (OpenAI), ``/healthz``.
+    """``gemgate serve``'s app: ``/gemini`` (native), ``/v1`` (OpenAI, Anthropic), ``/healthz``.
 
     Example::
 
@@ -89,6 +90,7 @@ class Gateway:
         self.backends_api = BackendsRoute(self.backends)
         self.native = NativeRoute(client.engine, max_body)
         self.openai = OpenAIRoute(client, max_body, self.backends)
+        self.messages = MessagesRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url, max_body)
         self.stores = StoresRoute(client, max_body)
         files = Files(_files_url(client.settings))
@@ -394,7 +396,7 @@ def _secret(scope: Scope) -> str | None:
     bearer = header(scope, b"authorization")
     if bearer and bearer.lower().startswith("bearer "):
         return bearer[7:].strip()
-    key = header(scope, b"x-goog-api-key")
+    key = header(scope, b"x-goog-api-key") or header(scope, b"x-api-key")  # Google's, Anthropic's
     if key:
         return key
     query: bytes = scope.get("query_string", b"")

@@ -1,13 +1,16 @@
 """How the gateway answers a failure: one ``exception → (status, body, headers)`` per face.
 
-The gateway has three faces, told apart by the path's prefix (`face_of`):
+The gateway has four faces, told apart by the path's prefix (`face_of`):
 
 - ``/gemini/…`` (native) answers like Google:
   ``{"error": {"code", "message", "status", "details"?}}``;
+- ``/v1/messages…`` (Anthropic) answers like Anthropic:
+  ``{"type": "error", "error": {"type", "message"}}``, an overloaded upstream (503) as 529;
 - ``/v1/…`` (OpenAI) answers like OpenAI: ``{"error": {"message", "type", "param", "code"}}``;
 - everything else (``/api/v1/…``, ``/healthz``, unknown paths) answers ``{"detail": "…"}``.
 
-The status does not depend on the face: `problem_of` reads it from the exception alone.
+The status does not depend on the face (but for Anthropic's 529): `problem_of` reads it
+from the exception alone.
 An upstream timeout is 504, an upstream that cannot be reached 502, exhausted quota 429
 with ``Retry-After``, a body over the cap 413, a body that is not a JSON object 400, and
 an error status from the upstream passes with its own status, message and details.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +50,7 @@ from gemgate.sessions import ChatNotFound
 from gemgate.wire.errors import RETRY_INFO, error_body, retry_info
 
 __all__ = [
+    "ANTHROPIC",
     "FACES",
     "GATEWAY",
     "GOOGLE",
@@ -53,6 +58,8 @@ __all__ = [
     "Answer",
     "Face",
     "Problem",
+    "anthropic_body",
+    "anthropic_status",
     "detail_body",
     "expected",
     "face_of",
@@ -226,6 +233,28 @@ def openai_body(problem: Problem) -> dict[str, Any]:
     return {"error": {**error, "code": problem.code}}
 
 
+_ANTHROPIC_TYPES = {
+    **_OPENAI_TYPES,
+    413: "request_too_large",
+    529: "overloaded_error",
+}
+_ANTHROPIC_STATUS = {503: 529}
+"""Anthropic answers an overloaded service with 529; Gemini with 503 UNAVAILABLE."""
+
+
+def anthropic_status(problem: Problem) -> int:
+    """The status Anthropic would answer ``problem`` with."""
+    return _ANTHROPIC_STATUS.get(problem.status, problem.status)
+
+
+def anthropic_body(problem: Problem) -> dict[str, Any]:
+    """Anthropic's error body: ``{"type": "error", "error": {"type", "message"}}``."""
+    status = anthropic_status(problem)
+    fallback = "api_error" if status >= 500 else "invalid_request_error"
+    kind = _ANTHROPIC_TYPES.get(status, fallback)
+    return {"type": "error", "error": {"type": kind, "message": problem.message}}
+
+
 def detail_body(problem: Problem) -> dict[str, Any]:
     """The gateway's own error body: ``{"detail": message}``."""
     return {"detail": problem.message}
@@ -244,6 +273,8 @@ class Face:
     render: Callable[[Problem], dict[str, Any]]
     schema: Mapping[str, Any]
     """The JSON schema of its error bodies."""
+    status: Callable[[Problem], int] = operator.attrgetter("status")
+    """The HTTP status it answers a problem with (the problem's own, but for Anthropic)."""
 
     def answer(self, exc: BaseException, now: float | None = None) -> Answer:
         """The response for ``exc`` on this face.
@@ -257,7 +288,7 @@ class Face:
         headers = [*problem.headers, ("content-type", "application/json")]
         if problem.retry_after is not None:
             headers.append(("retry-after", str(math.ceil(problem.retry_after))))
-        return Answer(problem.status, body.encode(), headers)
+        return Answer(self.status(problem), body.encode(), headers)
 
 
 GOOGLE = Face(
@@ -300,18 +331,37 @@ OPENAI = Face(
         },
     },
 )
+ANTHROPIC = Face(
+    "AnthropicError",
+    anthropic_body,
+    {
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {"type": _STRING, "message": _STRING},
+            },
+        },
+    },
+    anthropic_status,
+)
 GATEWAY = Face(
     "GatewayError",
     detail_body,
     {"type": "object", "required": ["detail"], "properties": {"detail": _STRING}},
 )
-FACES = (GOOGLE, OPENAI, GATEWAY)
+FACES = (GOOGLE, ANTHROPIC, OPENAI, GATEWAY)
 
 
 def face_of(path: str) -> Face:
     """The face a path belongs to, by its prefix (unknown paths included)."""
     if path.startswith("/gemini/") or path == "/gemini":
         return GOOGLE
+    if path == "/v1/messages" or path.startswith("/v1/messages/"):
+        return ANTHROPIC
     if path.startswith("/v1/") or path == "/v1":
         return OPENAI
     return GATEWAY

@@ -9,7 +9,8 @@ a usable key::
     models = ["gemini-2.5-flash"]      # default: every model
     rpm = 600
 
-Clients send the key as ``Authorization: Bearer …`` or ``x-goog-api-key``.
+Clients send the key as ``Authorization: Bearer …``, ``x-goog-api-key`` or (Anthropic's
+clients) ``x-api-key``.
 
 A key's rpm and tpm are counted in the engine's quota state, like a project's: with
 ``state_url`` every gateway process counts against the same window.

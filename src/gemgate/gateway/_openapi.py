@@ -21,6 +21,8 @@ __all__ = [
     "LIVE_TOKEN",
     "FILE_UPLOAD",
     "LOAD_BACKEND",
+    "MESSAGES",
+    "MESSAGES_COUNT",
     "NATIVE",
     "NEW_DOCUMENT",
     "NEW_SESSION",
@@ -253,6 +255,46 @@ VECTOR_STORE_SEARCH = {
         "ranking_options": _OBJECT,
     },
 }
+_ANTHROPIC_MESSAGE = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"type": "string", "enum": ["user", "assistant"]},
+        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+    },
+}
+_ANTHROPIC_INPUT = {
+    "model": {"type": "string", "minLength": 1},
+    "messages": {"type": "array", "minItems": 1, "items": _ANTHROPIC_MESSAGE},
+    "system": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+    "tools": {"type": "array", "items": {"type": "object"}},
+    "tool_choice": {"type": "object"},
+    "thinking": {"type": "object"},
+}
+MESSAGES = {
+    "type": "object",
+    "required": ["model", "messages", "max_tokens"],
+    "properties": {
+        **_ANTHROPIC_INPUT,
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "stream": {"type": "boolean"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "top_k": {"type": "integer", "minimum": 0},
+        "stop_sequences": {"type": "array", "items": {"type": "string"}},
+        "metadata": _OBJECT,
+        "output_config": _OBJECT,
+        "cache_control": _OBJECT,
+        "service_tier": {"type": "string"},
+    },
+}
+"""Anthropic's Messages body (``POST /v1/messages``)."""
+MESSAGES_COUNT = {
+    "type": "object",
+    "required": ["model", "messages"],
+    "properties": _ANTHROPIC_INPUT,
+}
+"""Anthropic's ``count_tokens`` body."""
 NATIVE = {"type": "object"}
 """Native request bodies are Google's; the upstream checks them."""
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from gemgate.gateway._assets import serve_asset
 from gemgate.gateway._batches_api import BatchesRoute
 from gemgate.gateway._files_api import FilesRoute
+from gemgate.gateway._messages_api import MessagesRoute
 from gemgate.gateway._native import PREFIX, NativeRoute
 from gemgate.gateway._openai_api import OpenAIRoute
 from gemgate.gateway._openapi import (
@@ -20,6 +21,8 @@ from gemgate.gateway._openapi import (
     FILE_UPLOAD,
     LIVE_TOKEN,
     LOAD_BACKEND,
+    MESSAGES,
+    MESSAGES_COUNT,
     NATIVE,
     NEW_DOCUMENT,
     NEW_SESSION,
@@ -52,6 +55,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
     return [
         _native(gateway.native),
         *_openai(gateway.openai),
+        *_messages(gateway.messages),
         *_files(gateway.files),
         *_batches(gateway.batches),
         *_vector_stores(gateway.vector_stores),
@@ -135,6 +139,23 @@ def _openai(openai: OpenAIRoute) -> list[Route]:
         ),
         Route("GET", "/v1/models", openai.list_models, Doc("List models")),
         Route("GET", "/v1/models/{model}", openai.get_model, Doc("Get a model")),
+    ]
+
+
+def _messages(messages: MessagesRoute) -> list[Route]:
+    return [
+        Route(
+            "POST",
+            "/v1/messages",
+            messages.create,
+            Doc("Anthropic messages over Gemini (server-sent events with stream)", MESSAGES),
+        ),
+        Route(
+            "POST",
+            "/v1/messages/count_tokens",
+            messages.count_tokens,
+            Doc("Count a message's input tokens (Anthropic)", MESSAGES_COUNT),
+        ),
     ]
 
 
