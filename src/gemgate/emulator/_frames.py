@@ -8,9 +8,12 @@ the last chunk. Usage always adds up: ``total = prompt + candidates + thoughts``
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gemgate.emulator._media import output_tokens
 from gemgate.emulator._responder import Draft, Reply
 from gemgate.emulator._tokens import count_part
 
@@ -26,9 +29,18 @@ _BLOCKED_RATING = {
 
 
 def usage_metadata(
-    prompt: int, candidates: int, thoughts: int, cached: int, tool_use: int = 0
+    prompt: int,
+    candidates: int,
+    thoughts: int,
+    cached: int,
+    tool_use: int = 0,
+    modalities: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """A ``usageMetadata`` object; zero counts are omitted, as the service does."""
+    """A ``usageMetadata`` object; zero counts are omitted, as the service does.
+
+    ``modalities`` (output tokens by modality) adds ``candidatesTokensDetails`` when the
+    candidates hold more than text (generated images or speech).
+    """
     usage: dict[str, Any] = {"promptTokenCount": prompt}
     if candidates:
         usage["candidatesTokenCount"] = candidates
@@ -36,6 +48,10 @@ def usage_metadata(
     if cached:
         usage["cachedContentTokenCount"] = cached
     usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+    if modalities and set(modalities) - {"TEXT"}:
+        usage["candidatesTokensDetails"] = [
+            {"modality": m, "tokenCount": n} for m, n in sorted(modalities.items()) if n
+        ]
     if cached:
         usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     if thoughts:
@@ -46,8 +62,18 @@ def usage_metadata(
     return usage
 
 
-def _visible_tokens(parts: list[dict[str, Any]]) -> int:
-    return sum(count_part(p) for p in parts if not p.get("thought"))
+def _visible_tokens(parts: Iterable[dict[str, Any]]) -> Counter[str]:
+    """Output tokens of the visible parts, by modality."""
+    counts: Counter[str] = Counter()
+    for part in parts:
+        if part.get("thought"):
+            continue
+        media = output_tokens(part)
+        if media is None:
+            counts["TEXT"] += count_part(part)
+        else:
+            counts[media[0]] += media[1]
+    return counts
 
 
 @dataclass(frozen=True)
@@ -97,13 +123,14 @@ class Framing:
         if reply.block_reason:
             return self.blocked(reply.block_reason)
         candidates = [self._candidate(d, i, d.parts, last=True) for i, d in enumerate(reply.drafts)]
-        visible = sum(_visible_tokens(d.parts) for d in reply.drafts)
+        visible = _visible_tokens(p for d in reply.drafts for p in d.parts)
         usage = usage_metadata(
             self.prompt_tokens,
-            visible,
+            visible.total(),
             reply.thoughts_tokens,
             self.cached_tokens,
             reply.tool_tokens,
+            visible,
         )
         return self._envelope(candidates, usage)
 
@@ -114,18 +141,23 @@ class Framing:
         pieces = [_split(d.parts) for d in reply.drafts]
         steps = max((len(p) for p in pieces), default=1)
         chunks: list[dict[str, Any]] = []
-        visible = 0
+        visible: Counter[str] = Counter()
         thoughts = reply.thoughts_tokens
         for step in range(steps):
             last = step == steps - 1
             candidates = []
             for index, (draft, parts) in enumerate(zip(reply.drafts, pieces, strict=True)):
                 step_parts = parts[step] if step < len(parts) else []
-                visible += _visible_tokens(step_parts)
+                visible.update(_visible_tokens(step_parts))
                 if step_parts or last:
                     candidates.append(self._candidate(draft, index, step_parts, last))
             usage = usage_metadata(
-                self.prompt_tokens, visible, thoughts, self.cached_tokens, reply.tool_tokens
+                self.prompt_tokens,
+                visible.total(),
+                thoughts,
+                self.cached_tokens,
+                reply.tool_tokens,
+                visible,
             )
             chunks.append(self._envelope(candidates, usage))
         return chunks
