@@ -25,6 +25,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "gemgate.client": (
         "AsyncGemini",
         "Gemini",
+        "Image",
+        "pcm_to_wav",
     ),
     "gemgate.config": ("Settings",),
     "gemgate.projects": (
@@ -176,6 +178,7 @@ __all__ = [
     "GeminiResponseError",
     "GeminiToolExecutionError",
     "Hit",
+    "Image",
     "IngestReport",
     "KeyReport",
     "Limits",
@@ -232,6 +235,7 @@ __all__ = [
     "__version__",
     "fingerprint",
     "hash_secret",
+    "pcm_to_wav",
     "tool",
 ]
 
@@ -243,6 +247,8 @@ if TYPE_CHECKING:
     from gemgate.client import (
         AsyncGemini,
         Gemini,
+        Image,
+        pcm_to_wav,
     )
     from gemgate.config import (
         Settings,

@@ -7,7 +7,7 @@ import base64
 import pytest
 from google.genai import errors, types
 
-from gemgate.wire.media import PCM_MIME, pcm_to_wav
+from gemgate.wire._media import PCM_MIME, pcm_to_wav
 from tests.media_checks import png_size, wav_info
 
 from .conftest import Target

@@ -23,7 +23,7 @@ from gemgate.emulator._config import ModelSpec
 from gemgate.emulator._errors import invalid_argument
 from gemgate.emulator._normalize import decode_bytes
 from gemgate.wire.errors import FieldViolation
-from gemgate.wire.media import ASPECT_RATIOS, IMAGE_TYPES, PCM_MIME, PCM_RATE, VOICES, image_type
+from gemgate.wire._media import ASPECT_RATIOS, IMAGE_TYPES, PCM_MIME, PCM_RATE, VOICES, image_type
 
 __all__ = [
     "IMAGE_TOKENS",
@@ -251,7 +251,8 @@ def media_parts(
     ratio = _get(_get(config, "imageConfig") or {}, "aspectRatio") or "1:1"
     width, height = ASPECT_RATIOS[ratio]
     images = _input_images(request.get("contents", []))
-    seed = hashlib.sha256(digest.encode() + images).digest()
+    sampled = f"/{config['seed']}" if "seed" in config else ""
+    seed = hashlib.sha256(f"{digest}{sampled}".encode() + images).digest()
     parts: list[dict[str, Any]] = []
     if "TEXT" in asked:
         verb = "the edited image" if images else "an image"
