@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     default_model: str = "gemini-2.5-flash"
     embedding_model: str = "gemini-embedding-001"
     image_model: str = "gemini-2.5-flash-image"
-    """The model ``generate_image`` and ``/v1/images/*`` use when none (or an OpenAI one) is named."""
+    """The model of ``generate_image``, ``/v1/images/*`` when none (or an OpenAI one) is given."""
     speech_model: str = "gemini-2.5-flash-preview-tts"
     """The model ``speak`` and ``/v1/audio/speech`` use when none (or an OpenAI one) is named."""
     strategy: Strategy = Strategy.ROUND_ROBIN

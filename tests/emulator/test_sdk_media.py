@@ -200,8 +200,12 @@ async def test_speech_is_24khz_pcm_growing_with_the_text(target: Target) -> None
 async def test_voices_differ_and_unknown_voices_are_refused(inprocess: Target) -> None:
     client = inprocess.sdk()
     text = "Good morning"
-    kore = await client.aio.models.generate_content(model=TTS, contents=text, config=_speech("Kore"))
-    puck = await client.aio.models.generate_content(model=TTS, contents=text, config=_speech("Puck"))
+    kore = await client.aio.models.generate_content(
+        model=TTS, contents=text, config=_speech("Kore")
+    )
+    puck = await client.aio.models.generate_content(
+        model=TTS, contents=text, config=_speech("Puck")
+    )
     assert _images(kore)[0].data != _images(puck)[0].data
     with pytest.raises(errors.ClientError) as caught:
         await client.aio.models.generate_content(model=TTS, contents=text, config=_speech("Alloy"))

@@ -135,14 +135,19 @@ class Media:
         if aspect_ratio is not None and aspect_ratio not in ASPECT_RATIOS:
             raise UsageError(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}")
         parts = [_image_part(image) for image in images] + [{"text": prompt}]
-        config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"] if with_text else ["IMAGE"]}
+        config: dict[str, Any] = {
+            "responseModalities": ["TEXT", "IMAGE"] if with_text else ["IMAGE"]
+        }
         if aspect_ratio is not None:
             config["imageConfig"] = {"aspectRatio": aspect_ratio}
         name = bare_model(model or self.engine.settings.image_model)
 
         async def one(seed: int | None) -> list[Image]:
             generation = config if seed is None else {**config, "seed": seed}
-            request = {"contents": [{"role": "user", "parts": parts}], "generationConfig": generation}
+            request = {
+                "contents": [{"role": "user", "parts": parts}],
+                "generationConfig": generation,
+            }
             response = await self.engine.generate(request, name, request_id=request_id)
             return [Image(data, mime, text) for mime, data, text in _media(response, "image/")]
 

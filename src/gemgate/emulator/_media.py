@@ -22,8 +22,8 @@ from typing import Any
 from gemgate.emulator._config import ModelSpec
 from gemgate.emulator._errors import invalid_argument
 from gemgate.emulator._normalize import decode_bytes
-from gemgate.wire.errors import FieldViolation
 from gemgate.wire._media import ASPECT_RATIOS, IMAGE_TYPES, PCM_MIME, PCM_RATE, VOICES, image_type
+from gemgate.wire.errors import FieldViolation
 
 __all__ = [
     "IMAGE_TOKENS",
@@ -169,7 +169,9 @@ def _stream(seed: bytes) -> Iterator[int]:
 def png(width: int, height: int, seed: bytes) -> bytes:
     """A ``width`` x ``height`` RGB PNG of 8 x 8 coloured tiles derived from ``seed``."""
     source = _stream(seed)
-    colours = [[bytes(next(source) for _ in range(3)) for _ in range(_TILES)] for _ in range(_TILES)]
+    colours = [
+        [bytes(next(source) for _ in range(3)) for _ in range(_TILES)] for _ in range(_TILES)
+    ]
     edges = [width * k // _TILES for k in range(_TILES + 1)]
     rows = []
     for ty in range(_TILES):

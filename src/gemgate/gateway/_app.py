@@ -31,6 +31,7 @@ from gemgate.gateway._files import Files
 from gemgate.gateway._files_api import FilesRoute
 from gemgate.gateway._keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway._live_api import LiveRoute, Logins
+from gemgate.gateway._media_api import MediaRoute
 from gemgate.gateway._metrics import CONTENT_TYPE as METRICS_TYPE
 from gemgate.gateway._metrics import Metrics
 from gemgate.gateway._native import PREFIX, NativeRoute
@@ -86,6 +87,7 @@ class Gateway:
         self.backends_api = BackendsRoute(self.backends)
         self.native = NativeRoute(client.engine, max_body)
         self.openai = OpenAIRoute(client, max_body, self.backends)
+        self.media = MediaRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url, max_body)
         self.stores = StoresRoute(client, max_body)
         files = Files(_files_url(client.settings))

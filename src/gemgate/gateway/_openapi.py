@@ -19,6 +19,8 @@ __all__ = [
     "EMBEDDINGS",
     "LIVE_TOKEN",
     "FILE_UPLOAD",
+    "IMAGE_EDIT",
+    "IMAGE_GENERATION",
     "LOAD_BACKEND",
     "NATIVE",
     "NEW_DOCUMENT",
@@ -30,6 +32,7 @@ __all__ = [
     "RENAME_SESSION",
     "SEARCH_STORE",
     "SESSION_MESSAGE",
+    "SPEECH",
     "VECTOR_STORE_SEARCH",
     "spec",
 ]
@@ -217,6 +220,44 @@ FILE_UPLOAD = {
             }
         }
     }
+}
+_IMAGE_OPTIONS = {
+    "model": {"type": "string"},
+    "n": {"type": "integer", "minimum": 1, "maximum": 10},
+    "size": {"type": "string", "examples": ["1024x1024", "1536x1024", "auto"]},
+    "response_format": {"type": "string", "enum": ["b64_json", "url"]},
+}
+IMAGE_GENERATION = {
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {"prompt": {"type": "string", "minLength": 1}, **_IMAGE_OPTIONS},
+}
+IMAGE_EDIT = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image", "prompt"],
+                "properties": {
+                    "image": {"type": "string", "format": "binary"},
+                    "prompt": {"type": "string", "minLength": 1},
+                    **_IMAGE_OPTIONS,
+                },
+            }
+        }
+    }
+}
+SPEECH = {
+    "type": "object",
+    "required": ["input", "voice"],
+    "properties": {
+        "model": {"type": "string"},
+        "input": {"type": "string", "minLength": 1, "maxLength": 4096},
+        "voice": {"type": "string", "examples": ["alloy", "Kore"]},
+        "response_format": {"type": "string", "enum": ["wav", "pcm"]},
+        "speed": {"type": "number", "minimum": 0.25, "maximum": 4},
+        "instructions": {"type": "string"},
+    },
 }
 NEW_VECTOR_STORE = {
     "type": "object",

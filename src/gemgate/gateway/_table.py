@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 
 from gemgate.gateway._assets import serve_asset
 from gemgate.gateway._files_api import FilesRoute
+from gemgate.gateway._media_api import MediaRoute
 from gemgate.gateway._native import PREFIX, NativeRoute
 from gemgate.gateway._openai_api import OpenAIRoute
 from gemgate.gateway._openapi import (
     CHAT,
     EMBEDDINGS,
     FILE_UPLOAD,
+    IMAGE_EDIT,
+    IMAGE_GENERATION,
     LIVE_TOKEN,
     LOAD_BACKEND,
     NATIVE,
@@ -28,6 +31,7 @@ from gemgate.gateway._openapi import (
     RENAME_SESSION,
     SEARCH_STORE,
     SESSION_MESSAGE,
+    SPEECH,
     VECTOR_STORE_SEARCH,
 )
 from gemgate.gateway._quota_api import PATH as QUOTA
@@ -50,6 +54,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
     return [
         _native(gateway.native),
         *_openai(gateway.openai),
+        *_media(gateway.media),
         *_files(gateway.files),
         *_vector_stores(gateway.vector_stores),
         *_sessions(gateway.sessions),
@@ -132,6 +137,32 @@ def _openai(openai: OpenAIRoute) -> list[Route]:
         ),
         Route("GET", "/v1/models", openai.list_models, Doc("List models")),
         Route("GET", "/v1/models/{model}", openai.get_model, Doc("Get a model")),
+    ]
+
+
+def _media(media: MediaRoute) -> list[Route]:
+    return [
+        Route(
+            "POST",
+            "/v1/images/generations",
+            media.generations,
+            Doc(
+                "OpenAI image generation over Gemini (b64_json, or url as a data URL)",
+                IMAGE_GENERATION,
+            ),
+        ),
+        Route(
+            "POST",
+            "/v1/images/edits",
+            media.edits,
+            Doc("OpenAI image edits over Gemini (multipart image files and a prompt)", IMAGE_EDIT),
+        ),
+        Route(
+            "POST",
+            "/v1/audio/speech",
+            media.speech,
+            Doc("OpenAI text-to-speech over Gemini TTS (wav or pcm)", SPEECH),
+        ),
     ]
 
 

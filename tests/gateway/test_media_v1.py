@@ -1,0 +1,145 @@
+"""``/v1/images/generations``, ``/v1/images/edits`` and ``/v1/audio/speech`` with the openai SDK."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+
+import openai
+import pytest
+
+from gemgate.gateway._media_api import aspect_ratio_of
+from tests.media_checks import png_size, wav_info
+
+from .conftest import Stack
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def oai(stack: Stack) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official OpenAI SDK, unchanged, on the gateway's /v1."""
+    client = openai.AsyncOpenAI(api_key="any-key", base_url=f"{stack.url}/v1", max_retries=0)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def test_generate_b64_png(oai: openai.AsyncOpenAI) -> None:
+    result = await oai.images.generate(
+        model="dall-e-3", prompt="A lighthouse at dusk", size="1792x1024", n=2
+    )
+    assert result.created > 0 and result.data and len(result.data) == 2
+    pictures = [base64.b64decode(d.b64_json or "") for d in result.data]
+    assert [png_size(p) for p in pictures] == [(1344, 768), (1344, 768)]
+    assert pictures[0] != pictures[1]
+    same = await oai.images.generate(
+        model="gemini-2.5-flash-image", prompt="A lighthouse at dusk", size="1792x1024"
+    )
+    assert same.data and png_size(base64.b64decode(same.data[0].b64_json or "")) == (1344, 768)
+
+
+async def test_url_is_a_data_url(oai: openai.AsyncOpenAI) -> None:
+    result = await oai.images.generate(prompt="A red kite", response_format="url")
+    assert result.data and result.data[0].url
+    head, _, data = result.data[0].url.partition(",")
+    assert head == "data:image/png;base64"
+    assert png_size(base64.b64decode(data)) == (1024, 1024)
+
+
+async def test_edit_with_multipart_image(oai: openai.AsyncOpenAI) -> None:
+    made = await oai.images.generate(prompt="A cat on a wall")
+    assert made.data
+    cat = base64.b64decode(made.data[0].b64_json or "")
+    edited = await oai.images.edit(
+        image=("cat.png", cat, "image/png"), prompt="Give the cat a hat", size="1024x1536"
+    )
+    assert edited.data
+    hat = base64.b64decode(edited.data[0].b64_json or "")
+    assert png_size(hat) == (832, 1248) and hat != cat
+    with pytest.raises(openai.BadRequestError) as caught:
+        await oai.images.edit(image=("x.png", b"plain text", "image/png"), prompt="Hat")
+    assert caught.value.body and caught.value.body["param"] == "image"  # type: ignore[index]
+
+
+async def test_speech_wav_and_pcm(oai: openai.AsyncOpenAI) -> None:
+    wav = await oai.audio.speech.create(
+        model="tts-1", voice="alloy", input="Have a wonderful day by the sea."
+    )
+    assert wav.response.headers["content-type"] == "audio/wav"
+    channels, width, rate, frames = wav_info(wav.content)
+    assert (channels, width, rate) == (1, 2, 24_000) and frames > 0
+    pcm = await oai.audio.speech.create(
+        model="gemini-2.5-flash-preview-tts",
+        voice="Kore",  # a Gemini voice; alloy speaks as Kore too
+        input="Have a wonderful day by the sea.",
+        response_format="pcm",
+    )
+    assert pcm.response.headers["content-type"] == "audio/pcm"
+    assert pcm.content == wav.content[44:]
+    longer = await oai.audio.speech.create(
+        model="tts-1", voice="echo", input="Have a wonderful day by the sea, and a calm night."
+    )
+    assert wav_info(longer.content)[3] > frames
+
+
+@pytest.mark.parametrize(
+    ("call", "param"),
+    [
+        ({"voice": "nobody", "input": "Hi"}, "voice"),
+        ({"voice": "alloy", "input": "Hi", "response_format": "mp3"}, "response_format"),
+        ({"voice": "alloy", "input": "Hi", "response_format": "opus"}, "response_format"),
+        ({"voice": "alloy", "input": ""}, "input"),
+        ({"voice": "alloy", "input": "x" * 4097}, "input"),
+        ({"voice": "alloy", "input": "Hi", "speed": 9}, "speed"),
+    ],
+)
+async def test_speech_bad_input_is_an_openai_400(
+    oai: openai.AsyncOpenAI, call: dict[str, object], param: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await oai.audio.speech.create(model="tts-1", **call)  # type: ignore[arg-type]
+    error = caught.value.body
+    assert isinstance(error, dict) and error["param"] == param
+    assert error["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("call", "param"),
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "A cat", "n": 11}, "n"),
+        ({"prompt": "A cat", "size": "big"}, "size"),
+        ({"prompt": "A cat", "response_format": "jpeg"}, "response_format"),
+        ({"prompt": "A cat", "extra_body": {"colour": "red"}}, "colour"),
+    ],
+)
+async def test_image_bad_input_is_an_openai_400(
+    oai: openai.AsyncOpenAI, call: dict[str, object], param: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await oai.images.generate(**call)  # type: ignore[arg-type]
+    error = caught.value.body
+    assert isinstance(error, dict) and error["param"] == param
+
+
+async def test_unknown_model_and_model_without_images(oai: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.NotFoundError):
+        await oai.images.generate(model="gemini-9-nothing", prompt="A cat")
+    with pytest.raises(openai.BadRequestError) as caught:
+        await oai.images.generate(model="gemini-2.5-flash", prompt="A cat")
+    assert "response modalities" in caught.value.message
+
+
+async def test_routes_are_documented(stack: Stack) -> None:
+    paths = (await stack.http.get("/openapi.json")).json()["paths"]
+    for path in ("/v1/images/generations", "/v1/images/edits", "/v1/audio/speech"):
+        assert "post" in paths[path]
+
+
+def test_sizes_map_to_the_nearest_aspect_ratio() -> None:
+    assert aspect_ratio_of("1024x1024") == "1:1"
+    assert aspect_ratio_of("1536x1024") == "3:2"
+    assert aspect_ratio_of("1024x1792") == "9:16"
+    assert aspect_ratio_of("auto") is None
