@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from gemgate import AsyncGemini, BadRequestError, Gemini, Image, UsageError, pcm_to_wav
+from gemgate import (
+    AsyncGemini,
+    BadRequestError,
+    Gemini,
+    GeminiResponseError,
+    Image,
+    UsageError,
+    pcm_to_wav,
+)
 from tests.media_checks import png_size, wav_info
 
 from .conftest import Start
@@ -29,6 +37,7 @@ async def test_generate_image_sizes_counts_and_saves(tmp_path: Path) -> None:
     assert [png_size(i.data) for i in wide] == [(1344, 768), (1344, 768)]
     assert wide[0].data != wide[1].data  # n images are n samples
     assert square.text == "" and "lighthouse" in talky.text
+    assert square.usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": 1290}]
     saved = square.save(tmp_path)
     assert saved.name == "image.png" and saved.read_bytes() == square.data
     assert Image(b"x").b64() == "eA=="
@@ -55,7 +64,10 @@ async def test_generate_image_refuses_bad_input() -> None:
             await g.generate_image("x", n=0)
         with pytest.raises(BadRequestError) as caught:
             await g.generate_image("x", images=[Image(b"junk", "image/png")])
+        with pytest.raises(GeminiResponseError) as blocked:
+            await g.generate_image("A cat [[emulator:block]]")
     assert "Unable to process input image" in str(caught.value)
+    assert "blockReason SAFETY" in str(blocked.value)
 
 
 @pytest.mark.usefixtures("_emulated")

@@ -7,6 +7,7 @@ import base64
 import pytest
 from google.genai import errors, types
 
+from gemgate.emulator._media import png
 from gemgate.wire._media import PCM_MIME, pcm_to_wav
 from tests.media_checks import png_size, wav_info
 
@@ -99,6 +100,10 @@ async def test_editing_depends_on_the_input_image(inprocess: Target) -> None:
         )
         data = _images(response)[0].data
         assert data is not None
+        usage = response.usage_metadata
+        assert usage and usage.prompt_tokens_details
+        details = {d.modality: d.token_count for d in usage.prompt_tokens_details}
+        assert details[types.MediaModality.IMAGE] == 258 and details[types.MediaModality.TEXT]
         return data
 
     edited = await edit(made.data)
@@ -276,7 +281,13 @@ async def test_catalog_lists_the_media_models(inprocess: Target) -> None:
 
 
 def test_png_data_round_trips_base64() -> None:
-    from gemgate.emulator._media import png
-
     data = png(10, 7, b"seed")
     assert png_size(base64.b64decode(base64.b64encode(data))) == (10, 7)
+
+
+async def test_count_tokens_splits_images(inprocess: Target) -> None:
+    picture = png(4, 4, b"x")
+    counted = await inprocess.sdk().aio.models.count_tokens(
+        model=IMAGE, contents=[types.Part.from_bytes(data=picture, mime_type="image/png"), "Hat"]
+    )
+    assert counted.total_tokens == 259

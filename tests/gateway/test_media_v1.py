@@ -34,6 +34,8 @@ async def test_generate_b64_png(oai: openai.AsyncOpenAI) -> None:
     pictures = [base64.b64decode(d.b64_json or "") for d in result.data]
     assert [png_size(p) for p in pictures] == [(1344, 768), (1344, 768)]
     assert pictures[0] != pictures[1]
+    assert result.usage and result.usage.output_tokens == 2 * 1290
+    assert result.usage.total_tokens == result.usage.input_tokens + 2 * 1290
     same = await oai.images.generate(
         model="gemini-2.5-flash-image", prompt="A lighthouse at dusk", size="1792x1024"
     )
@@ -130,6 +132,21 @@ async def test_unknown_model_and_model_without_images(oai: openai.AsyncOpenAI) -
     with pytest.raises(openai.BadRequestError) as caught:
         await oai.images.generate(model="gemini-2.5-flash", prompt="A cat")
     assert "response modalities" in caught.value.message
+
+
+async def test_a_blocked_prompt_is_a_content_policy_400(oai: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await oai.images.generate(prompt="A cat [[emulator:block]]")
+    assert caught.value.code == "content_policy_violation"
+
+
+async def test_edit_usage_counts_the_input_image(oai: openai.AsyncOpenAI) -> None:
+    made = await oai.images.generate(prompt="A dog")
+    assert made.data
+    dog = base64.b64decode(made.data[0].b64_json or "")
+    edited = await oai.images.edit(image=("dog.png", dog, "image/png"), prompt="Add a ball")
+    assert edited.usage and edited.usage.input_tokens_details
+    assert edited.usage.input_tokens_details.image_tokens == 258
 
 
 async def test_routes_are_documented(stack: Stack) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +38,8 @@ class Image:
     mime_type: str = "image/png"
     text: str = ""
     """Text the model said along with the image (empty when it said none)."""
+    usage: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The ``usageMetadata`` of the response that brought the image."""
 
     def save(self, path: str | Path) -> Path:
         """Write the bytes to ``path`` (a directory gets ``image`` plus the right suffix)."""
@@ -149,7 +151,10 @@ class Media:
                 "generationConfig": generation,
             }
             response = await self.engine.generate(request, name, request_id=request_id)
-            return [Image(data, mime, text) for mime, data, text in _media(response, "image/")]
+            usage = response.get("usageMetadata") or {}
+            return [
+                Image(data, mime, text, usage) for mime, data, text in _media(response, "image/")
+            ]
 
         seeds: list[int | None] = [None] if n == 1 else list(range(n))
         found = await asyncio.gather(*(one(seed) for seed in seeds))

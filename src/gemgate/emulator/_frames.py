@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gemgate.emulator._media import output_tokens
@@ -35,11 +35,13 @@ def usage_metadata(
     cached: int,
     tool_use: int = 0,
     modalities: Mapping[str, int] | None = None,
+    prompt_media: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """A ``usageMetadata`` object; zero counts are omitted, as the service does.
 
     ``modalities`` (output tokens by modality) adds ``candidatesTokensDetails`` when the
-    candidates hold more than text (generated images or speech).
+    candidates hold more than text (generated images or speech); ``prompt_media`` (prompt
+    tokens of media parts, by modality) splits ``promptTokensDetails`` the same way.
     """
     usage: dict[str, Any] = {"promptTokenCount": prompt}
     if candidates:
@@ -47,7 +49,11 @@ def usage_metadata(
     usage["totalTokenCount"] = prompt + candidates + thoughts + tool_use
     if cached:
         usage["cachedContentTokenCount"] = cached
-    usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+    media = {k: v for k, v in (prompt_media or {}).items() if v}
+    text = max(prompt - sum(media.values()), 0)
+    usage["promptTokensDetails"] = [
+        {"modality": m, "tokenCount": n} for m, n in [("TEXT", text), *sorted(media.items())] if n
+    ] or [{"modality": "TEXT", "tokenCount": 0}]
     if modalities and set(modalities) - {"TEXT"}:
         usage["candidatesTokensDetails"] = [
             {"modality": m, "tokenCount": n} for m, n in sorted(modalities.items()) if n
@@ -84,6 +90,8 @@ class Framing:
     response_id: str
     prompt_tokens: int
     cached_tokens: int
+    prompt_media: Mapping[str, int] = field(default_factory=dict)
+    """Prompt tokens of media parts, by modality (see `count_media`)."""
 
     def _envelope(self, candidates: list[dict[str, Any]], usage: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"candidates": candidates} if candidates else {}
@@ -97,7 +105,10 @@ class Framing:
         out: dict[str, Any] = {
             "promptFeedback": {"blockReason": reason, "safetyRatings": [_BLOCKED_RATING]}
         }
-        out.update(self._envelope([], usage_metadata(self.prompt_tokens, 0, 0, self.cached_tokens)))
+        usage = usage_metadata(
+            self.prompt_tokens, 0, 0, self.cached_tokens, prompt_media=self.prompt_media
+        )
+        out.update(self._envelope([], usage))
         return out
 
     @staticmethod
@@ -131,6 +142,7 @@ class Framing:
             self.cached_tokens,
             reply.tool_tokens,
             visible,
+            self.prompt_media,
         )
         return self._envelope(candidates, usage)
 
@@ -158,6 +170,7 @@ class Framing:
                 self.cached_tokens,
                 reply.tool_tokens,
                 visible,
+                self.prompt_media,
             )
             chunks.append(self._envelope(candidates, usage))
         return chunks

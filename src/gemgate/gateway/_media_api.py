@@ -212,7 +212,8 @@ class MediaRoute:
             else {"url": f"data:{i.mime_type};base64,{i.b64()}"}
             for i in made
         ]
-        await send_json(send, 200, {"created": int(time.time()), "data": data})
+        answered = {"created": int(time.time()), "data": data, "usage": _usage(made)}
+        await send_json(send, 200, answered)
 
     async def speech(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/audio/speech``: WAV (default) or raw PCM."""
@@ -260,6 +261,24 @@ class MediaRoute:
                 400, f"No speech was generated: {exc}", code="content_policy_violation"
             ) from None
         await send_bytes(send, 200, audio, [("content-type", _SPEECH_FORMATS[kind])])
+
+
+def _usage(images: Sequence[Image]) -> dict[str, Any]:
+    """OpenAI's image ``usage`` from the Gemini responses (one per image, or shared)."""
+    seen: dict[int, Mapping[str, Any]] = {id(i.usage): i.usage for i in images}
+    sums = {"input": 0, "output": 0, "text": 0, "image": 0}
+    for usage in seen.values():
+        sums["input"] += int(usage.get("promptTokenCount", 0))
+        sums["output"] += int(usage.get("candidatesTokenCount", 0))
+        for detail in usage.get("promptTokensDetails", []):
+            kind = "image" if detail.get("modality") == "IMAGE" else "text"
+            sums[kind] += int(detail.get("tokenCount", 0))
+    return {
+        "total_tokens": sums["input"] + sums["output"],
+        "input_tokens": sums["input"],
+        "output_tokens": sums["output"],
+        "input_tokens_details": {"text_tokens": sums["text"], "image_tokens": sums["image"]},
+    }
 
 
 def _input_image(upload: Upload) -> Image:
