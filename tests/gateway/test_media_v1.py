@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import openai
 import pytest
+from google import genai
+from google.genai import types
 
 from gemgate.gateway._media_api import aspect_ratio_of
 from tests.media_checks import png_size, wav_info
@@ -160,3 +162,27 @@ def test_sizes_map_to_the_nearest_aspect_ratio() -> None:
     assert aspect_ratio_of("1536x1024") == "3:2"
     assert aspect_ratio_of("1024x1792") == "9:16"
     assert aspect_ratio_of("auto") is None
+
+
+def test_served_gateway_with_both_official_clients(gateway_server: str) -> None:
+    """`gemgate serve`: blocking openai on /v1 and google-genai on the native /gemini face."""
+    with openai.OpenAI(api_key="k", base_url=f"{gateway_server}/v1", max_retries=0) as oai:
+        result = oai.images.generate(model="gpt-image-1", prompt="A barn", size="1024x1024")
+        assert result.data and png_size(base64.b64decode(result.data[0].b64_json or "")) == (
+            1024,
+            1024,
+        )
+        speech = oai.audio.speech.create(model="tts-1", voice="nova", input="Hello barn")
+        assert wav_info(speech.content)[:3] == (1, 2, 24_000)
+    client = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=f"{gateway_server}/gemini")
+    )
+    response = client.models.generate_content(
+        model="gemini-2.5-flash-image",
+        contents="A barn",
+        config=types.GenerateContentConfig(response_modalities=["IMAGE"]),
+    )
+    assert response.candidates and response.candidates[0].content
+    (part,) = response.candidates[0].content.parts or []
+    assert part.inline_data and part.inline_data.data
+    assert png_size(part.inline_data.data) == (1024, 1024)
