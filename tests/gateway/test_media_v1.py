@@ -5,12 +5,17 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 
+import httpx2
 import openai
 import pytest
 from google import genai
 from google.genai import types
 
+from gemgate import AsyncGemini
+from gemgate.config import Settings
+from gemgate.gateway import create_app
 from gemgate.gateway._media_api import aspect_ratio_of
+from tests.conftest import serve_in_loop, stop_serving
 from tests.media_checks import png_size, wav_info
 
 from .conftest import Stack
@@ -186,3 +191,29 @@ def test_served_gateway_with_both_official_clients(gateway_server: str) -> None:
     (part,) = response.candidates[0].content.parts or []
     assert part.inline_data and part.inline_data.data
     assert png_size(part.inline_data.data) == (1024, 1024)
+
+
+async def test_an_openai_compatible_backend_gets_the_json_routes_relayed() -> None:
+    behind, ahead = (AsyncGemini(settings=Settings(upstream="emulator")) for _ in range(2))
+    upstream, front = create_app(behind), create_app(ahead)
+    servers = [await serve_in_loop(app, lifespan="on") for app in (upstream, front)]
+    (_, _, upstream_url), (_, _, front_url) = servers
+    try:
+        async with httpx2.AsyncClient(base_url=front_url) as http:
+            loaded = await http.post(
+                "/api/v1/models/load",
+                json={"backend_type": "openai_compatible", "base_url": f"{upstream_url}/v1"},
+            )
+            assert loaded.status_code == 200, loaded.text
+        async with openai.AsyncOpenAI(api_key="k", base_url=f"{front_url}/v1") as oai:
+            speech = await oai.audio.speech.create(model="tts-1", voice="onyx", input="Relayed")
+            assert speech.response.headers["content-type"] == "audio/wav"
+            assert wav_info(speech.content)[2] == 24_000
+            image = await oai.images.generate(prompt="A relayed kite")
+            assert image.data and png_size(base64.b64decode(image.data[0].b64_json or ""))
+        answered = {h["model"] for h in behind.get_request_history().values()}
+        assert {"gemini-2.5-flash-preview-tts", "gemini-2.5-flash-image"} <= answered
+        assert not ahead.get_request_history()
+    finally:
+        for server, task, _ in servers:
+            await stop_serving(server, task)

@@ -12,6 +12,9 @@ are used as they are. Choices where Gemini and OpenAI differ:
   ``mp3``, ``opus``, ``aac`` and ``flac`` would need an encoder the gateway does not
   have, so they are a 400 (OpenAI's default is mp3: ask for ``wav``).
 - OpenAI voices map to Gemini voices (``alloy`` → ``Kore`` …); Gemini voice names work too.
+
+When the active ``/v1`` backend is an OpenAI-compatible server, generations and speech are
+relayed to it as they are; edits (multipart) are always answered by Gemini.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from starlette.types import Receive, Scope, Send
 from gemgate.client._async_client import AsyncGemini
 from gemgate.client._media import Image
 from gemgate.errors import GeminiResponseError, NotFoundError
-from gemgate.gateway._asgi import read_json, send_bytes, send_json
+from gemgate.gateway._asgi import read_body, read_json, send_bytes, send_json, send_stream
 from gemgate.gateway._backends import Registry
 from gemgate.gateway._faces import Problem, model_not_found
 from gemgate.gateway._multipart import Upload, is_multipart, read_form
@@ -159,9 +162,21 @@ class MediaRoute:
         _check_model(scope, chosen)
         return chosen
 
+    async def _json(self, scope: Scope, receive: Receive, send: Send) -> dict[str, Any] | None:
+        """The JSON body; None once relayed to an OpenAI-compatible backend."""
+        if self._registry.active.type != "openai_compatible":
+            return await read_json(receive, self._max_body)
+        raw = await read_body(receive, self._max_body)
+        path = scope["path"].removeprefix("/v1")
+        status, headers, chunks = await self._registry.active.relay(path, raw)
+        await send_stream(send, receive, status, chunks, list(headers.items()))
+        return None
+
     async def generations(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/images/generations``."""
-        body = await read_json(receive, self._max_body)
+        body = await self._json(scope, receive, send)
+        if body is None:
+            return
         _unknown(body, _IMAGE_FIELDS)
         await self._images(scope, send, body, [])
 
@@ -217,7 +232,9 @@ class MediaRoute:
 
     async def speech(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/audio/speech``: WAV (default) or raw PCM."""
-        body = await read_json(receive, self._max_body)
+        body = await self._json(scope, receive, send)
+        if body is None:
+            return
         _unknown(body, _SPEECH_FIELDS)
         text = _string(body, "input", required=True)
         assert text is not None
