@@ -217,3 +217,16 @@ async def test_an_openai_compatible_backend_gets_the_json_routes_relayed() -> No
     finally:
         for server, task, _ in servers:
             await stop_serving(server, task)
+
+
+async def test_instructions_and_speed_reach_the_model(oai: openai.AsyncOpenAI) -> None:
+    plain = await oai.audio.speech.create(model="tts-1", voice="sage", input="Good night")
+    styled = await oai.audio.speech.create(
+        model="gpt-4o-mini-tts",
+        voice="sage",
+        input="Good night",
+        instructions="Whisper softly",
+        speed=0.5,
+    )
+    assert wav_info(styled.content)[3] > wav_info(plain.content)[3]
+    assert styled.content.endswith(plain.content[44:])  # the same words, said last

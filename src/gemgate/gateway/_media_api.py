@@ -130,6 +130,12 @@ def _string(body: Mapping[str, Any], name: str, *, required: bool = False) -> st
     return value
 
 
+def _required(body: Mapping[str, Any], name: str) -> str:
+    value = _string(body, name, required=True)
+    assert value is not None  # required: never None
+    return value
+
+
 def _voice(value: Any) -> str:
     name = value.get("id") if isinstance(value, Mapping) else value
     if isinstance(name, str):
@@ -200,8 +206,7 @@ class MediaRoute:
     async def _images(
         self, scope: Scope, send: Send, body: Mapping[str, Any], images: Sequence[Image]
     ) -> None:
-        prompt = _string(body, "prompt", required=True)
-        assert prompt is not None
+        prompt = _required(body, "prompt")
         settings = self._client.settings
         model = self._model(scope, body.get("model"), _OPENAI_IMAGE_MODELS, settings.image_model)
         n = _integer(body, "n", 1, 10, 1)
@@ -235,38 +240,12 @@ class MediaRoute:
         body = await self._json(scope, receive, send)
         if body is None:
             return
-        _unknown(body, _SPEECH_FIELDS)
-        text = _string(body, "input", required=True)
-        assert text is not None
-        if len(text) > _MAX_SPEECH_INPUT:
-            raise Problem(400, f"'input' is longer than {_MAX_SPEECH_INPUT} characters.", "input")
-        if "voice" not in body:
-            raise Problem(400, "'voice' is required.", "voice")
-        voice = _voice(body["voice"])
-        kind = _string(body, "response_format") or "wav"
-        if kind in _UNENCODABLE:
-            raise Problem(
-                400,
-                f"response_format '{kind}' is not available on this gateway (no {kind} "
-                "encoder): use 'wav' or 'pcm'.",
-                "response_format",
-            )
-        if kind not in _SPEECH_FORMATS:
-            raise Problem(400, "'response_format' must be 'wav' or 'pcm'.", "response_format")
-        if (_string(body, "stream_format") or "audio") != "audio":
-            raise Problem(400, "Only stream_format 'audio' is available.", "stream_format")
-        speed = body.get("speed", 1.0)
-        if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4:
-            raise Problem(400, "'speed' must be a number from 0.25 to 4.0.", "speed")
-        style = [_string(body, "instructions") or ""]
-        if speed != 1:
-            style.append(f"at {speed:g} times the normal pace")
-        said = " ".join(s for s in style if s)
+        text, voice, kind = _speech_request(body)
         settings = self._client.settings
         model = self._model(scope, body.get("model"), _OPENAI_SPEECH_MODELS, settings.speech_model)
         try:
             audio = await self._client.speak(
-                f"{said}: {text}" if said else text,
+                text,
                 voice=voice,
                 model=model,
                 format="pcm" if kind == "pcm" else "wav",
@@ -278,6 +257,41 @@ class MediaRoute:
                 400, f"No speech was generated: {exc}", code="content_policy_violation"
             ) from None
         await send_bytes(send, 200, audio, [("content-type", _SPEECH_FORMATS[kind])])
+
+
+def _speech_request(body: Mapping[str, Any]) -> tuple[str, str, str]:
+    """What to say (style first), the Gemini voice and ``wav`` or ``pcm``, from the body.
+
+    Raises:
+        Problem: A field OpenAI would refuse, or a format the gateway cannot encode.
+    """
+    _unknown(body, _SPEECH_FIELDS)
+    text = _required(body, "input")
+    if len(text) > _MAX_SPEECH_INPUT:
+        raise Problem(400, f"'input' is longer than {_MAX_SPEECH_INPUT} characters.", "input")
+    if "voice" not in body:
+        raise Problem(400, "'voice' is required.", "voice")
+    voice = _voice(body["voice"])
+    kind = _string(body, "response_format") or "wav"
+    if kind in _UNENCODABLE:
+        raise Problem(
+            400,
+            f"response_format '{kind}' is not available on this gateway (no {kind} "
+            "encoder): use 'wav' or 'pcm'.",
+            "response_format",
+        )
+    if kind not in _SPEECH_FORMATS:
+        raise Problem(400, "'response_format' must be 'wav' or 'pcm'.", "response_format")
+    if (_string(body, "stream_format") or "audio") != "audio":
+        raise Problem(400, "Only stream_format 'audio' is available.", "stream_format")
+    speed = body.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4:
+        raise Problem(400, "'speed' must be a number from 0.25 to 4.0.", "speed")
+    style = [_string(body, "instructions") or ""]
+    if speed != 1:
+        style.append(f"at {speed:g} times the normal pace")
+    said = " ".join(s for s in style if s)
+    return (f"{said}: {text}" if said else text), voice, kind
 
 
 def _usage(images: Sequence[Image]) -> dict[str, Any]:
