@@ -265,14 +265,21 @@ async def test_media_streams(inprocess: Target) -> None:
     assert "".join(c.text or "" for c in chunks).startswith("Here is an image")
     final = chunks[-1].usage_metadata
     assert final and final.candidates_tokens_details
+    text = "one two three four five six seven eight nine ten"  # 3 s: a tone per word
     spoken = [
         chunk
         async for chunk in await client.aio.models.generate_content_stream(
-            model=TTS, contents="Hello there", config=_speech("Charon")
+            model=TTS, contents=text, config=_speech("Charon")
         )
     ]
-    audio = b"".join(b.data or b"" for c in spoken if c.candidates for b in _images(c))
-    assert audio and len(audio) % 2 == 0
+    pieces = [b.data or b"" for c in spoken if c.candidates for b in _images(c)]
+    whole = await client.aio.models.generate_content(
+        model=TTS, contents=text, config=_speech("Charon")
+    )
+    assert [len(p) for p in pieces] == [48_000, 48_000, 48_000]  # a second each
+    assert b"".join(pieces) == _images(whole)[0].data
+    last = spoken[-1].usage_metadata
+    assert last and last.candidates_token_count == 75  # 25 tokens a second
 
 
 async def test_catalog_lists_the_media_models(inprocess: Target) -> None:

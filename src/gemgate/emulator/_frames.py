@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gemgate.emulator._media import output_tokens
+from gemgate.emulator._media import audio_pieces, output_tokens
 from gemgate.emulator._responder import Draft, Reply
 from gemgate.emulator._tokens import count_part
 
@@ -177,10 +177,20 @@ class Framing:
 
 
 def _split(parts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Group a candidate's parts into stream steps, in order; adjacent non-text parts share one."""
+    """Group a candidate's parts into stream steps, in order; adjacent non-text parts share one.
+
+    Generated speech streams in pieces of a second, as the TTS models send it.
+    """
     steps: list[list[dict[str, Any]]] = []
     calls: list[dict[str, Any]] = []
     for part in parts:
+        audio = audio_pieces(part)
+        if audio:
+            if calls:
+                steps.append(calls)
+                calls = []
+            steps += [[piece] for piece in audio]
+            continue
         if "text" not in part:
             calls.append(part)
             continue

@@ -28,6 +28,7 @@ from gemgate.wire.errors import FieldViolation
 
 __all__ = [
     "IMAGE_TOKENS",
+    "audio_pieces",
     "check_media_request",
     "media_parts",
     "modalities",
@@ -235,6 +236,19 @@ def output_tokens(part: Mapping[str, Any]) -> tuple[str, int] | None:
         return "IMAGE", IMAGE_TOKENS
     size = len(decode_bytes(blob.get("data", "")) or b"")
     return "AUDIO", math.ceil(size / 2 / PCM_RATE * AUDIO_TOKENS_PER_SECOND)
+
+
+def audio_pieces(part: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A generated speech part cut into parts of one second each; [] for any other part."""
+    blob = part.get("inlineData")
+    if not isinstance(blob, Mapping) or not str(blob.get("mimeType", "")).startswith("audio/"):
+        return []
+    data = decode_bytes(blob.get("data", "")) or b""
+    second = PCM_RATE * 2
+    mime = blob["mimeType"]
+    return [_inline(mime, data[i : i + second]) for i in range(0, len(data), second)] or [
+        dict(part)
+    ]
 
 
 def _inline(mime: str, data: bytes) -> dict[str, Any]:
