@@ -25,6 +25,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "gemgate.client": (
         "AsyncGemini",
         "Gemini",
+        "Image",
+        "pcm_to_wav",
     ),
     "gemgate.config": ("Settings",),
     "gemgate.projects": (
@@ -190,6 +192,7 @@ __all__ = [
     "GeminiResponseError",
     "GeminiToolExecutionError",
     "Hit",
+    "Image",
     "IngestReport",
     "KeyReport",
     "Limits",
@@ -246,6 +249,7 @@ __all__ = [
     "__version__",
     "fingerprint",
     "hash_secret",
+    "pcm_to_wav",
     "tool",
 ]
 
@@ -263,6 +267,8 @@ if TYPE_CHECKING:
     from gemgate.client import (
         AsyncGemini,
         Gemini,
+        Image,
+        pcm_to_wav,
     )
     from gemgate.config import (
         Settings,

@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     api_version: Literal["v1beta", "v1", "v1alpha"] = "v1beta"
     default_model: str = "gemini-2.5-flash"
     embedding_model: str = "gemini-embedding-001"
+    image_model: str = "gemini-2.5-flash-image"
+    """The model of ``generate_image``, ``/v1/images/*`` when none (or an OpenAI one) is given."""
+    speech_model: str = "gemini-2.5-flash-preview-tts"
+    """The model ``speak`` and ``/v1/audio/speech`` use when none (or an OpenAI one) is named."""
     strategy: Strategy = Strategy.ROUND_ROBIN
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetrySettings = Field(default_factory=RetrySettings)

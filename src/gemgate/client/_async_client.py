@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gemgate.client._media import Media
 from gemgate.client._operations import Operations
 from gemgate.config import Settings
 from gemgate.errors import GemgateError, UsageError
@@ -35,7 +36,7 @@ _ROUTING = frozenset({"model", "request_id", "endpoint_id"})
 """Parameters that choose where a request goes, not what it asks."""
 
 
-class AsyncGemini(Operations):
+class AsyncGemini(Operations, Media):
     """Gemini with many keys, per-project quotas, retries, caching and tracking.
 
     Example::

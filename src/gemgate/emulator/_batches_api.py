@@ -26,7 +26,7 @@ from gemgate.emulator._http import json_response, read_json
 from gemgate.emulator._normalize import normalize
 from gemgate.emulator._resources import get_file, paged
 from gemgate.emulator._state import EmulatorState
-from gemgate.emulator._tokens import count_contents, count_request
+from gemgate.emulator._tokens import count_contents, count_media, count_request
 from gemgate.emulator._validate import check_generate_request
 
 __all__ = [
@@ -63,7 +63,9 @@ def _answer_generate(state: EmulatorState, project: str, model: ModelSpec) -> An
         reply = state.responder.reply(merged, model, grounding)
         tokens = count_request(merged)
         state.quota.admit(project, model.name, None, tokens, family="Generate")
-        return Framing(model.name, secrets.token_urlsafe(16), tokens, cached).response(reply)
+        return Framing(
+            model.name, secrets.token_urlsafe(16), tokens, cached, count_media(merged)
+        ).response(reply)
 
     return answer
 

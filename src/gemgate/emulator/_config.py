@@ -97,6 +97,9 @@ class ModelSpec(_Strict):
     """Gemini 3 behaviour: history without signatures on current-turn calls is a 400."""
     native_audio: bool = False
     """A Live model that only answers in AUDIO."""
+    output_modalities: list[str] = Field(default_factory=lambda: ["TEXT"])
+    """What ``generateContent`` may answer with (``TEXT``, ``IMAGE``, ``AUDIO``); the
+    default ``responseModalities``. An ``AUDIO`` model (TTS) answers in AUDIO only."""
     embedding_dimensions: int = 768
     cache_min_tokens: int = 1024
     aliases: list[str] = Field(default_factory=list)

@@ -8,9 +8,12 @@ the last chunk. Usage always adds up: ``total = prompt + candidates + thoughts``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from gemgate.emulator._media import audio_pieces, output_tokens
 from gemgate.emulator._responder import Draft, Reply
 from gemgate.emulator._tokens import count_part
 
@@ -26,16 +29,35 @@ _BLOCKED_RATING = {
 
 
 def usage_metadata(
-    prompt: int, candidates: int, thoughts: int, cached: int, tool_use: int = 0
+    prompt: int,
+    candidates: int,
+    thoughts: int,
+    cached: int,
+    tool_use: int = 0,
+    modalities: Mapping[str, int] | None = None,
+    prompt_media: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """A ``usageMetadata`` object; zero counts are omitted, as the service does."""
+    """A ``usageMetadata`` object; zero counts are omitted, as the service does.
+
+    ``modalities`` (output tokens by modality) adds ``candidatesTokensDetails`` when the
+    candidates hold more than text (generated images or speech); ``prompt_media`` (prompt
+    tokens of media parts, by modality) splits ``promptTokensDetails`` the same way.
+    """
     usage: dict[str, Any] = {"promptTokenCount": prompt}
     if candidates:
         usage["candidatesTokenCount"] = candidates
     usage["totalTokenCount"] = prompt + candidates + thoughts + tool_use
     if cached:
         usage["cachedContentTokenCount"] = cached
-    usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+    media = {k: v for k, v in (prompt_media or {}).items() if v}
+    text = max(prompt - sum(media.values()), 0)
+    usage["promptTokensDetails"] = [
+        {"modality": m, "tokenCount": n} for m, n in [("TEXT", text), *sorted(media.items())] if n
+    ] or [{"modality": "TEXT", "tokenCount": 0}]
+    if modalities and set(modalities) - {"TEXT"}:
+        usage["candidatesTokensDetails"] = [
+            {"modality": m, "tokenCount": n} for m, n in sorted(modalities.items()) if n
+        ]
     if cached:
         usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     if thoughts:
@@ -46,8 +68,18 @@ def usage_metadata(
     return usage
 
 
-def _visible_tokens(parts: list[dict[str, Any]]) -> int:
-    return sum(count_part(p) for p in parts if not p.get("thought"))
+def _visible_tokens(parts: Iterable[dict[str, Any]]) -> Counter[str]:
+    """Output tokens of the visible parts, by modality."""
+    counts: Counter[str] = Counter()
+    for part in parts:
+        if part.get("thought"):
+            continue
+        media = output_tokens(part)
+        if media is None:
+            counts["TEXT"] += count_part(part)
+        else:
+            counts[media[0]] += media[1]
+    return counts
 
 
 @dataclass(frozen=True)
@@ -58,6 +90,8 @@ class Framing:
     response_id: str
     prompt_tokens: int
     cached_tokens: int
+    prompt_media: Mapping[str, int] = field(default_factory=dict)
+    """Prompt tokens of media parts, by modality (see `count_media`)."""
 
     def _envelope(self, candidates: list[dict[str, Any]], usage: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"candidates": candidates} if candidates else {}
@@ -71,7 +105,10 @@ class Framing:
         out: dict[str, Any] = {
             "promptFeedback": {"blockReason": reason, "safetyRatings": [_BLOCKED_RATING]}
         }
-        out.update(self._envelope([], usage_metadata(self.prompt_tokens, 0, 0, self.cached_tokens)))
+        usage = usage_metadata(
+            self.prompt_tokens, 0, 0, self.cached_tokens, prompt_media=self.prompt_media
+        )
+        out.update(self._envelope([], usage))
         return out
 
     @staticmethod
@@ -97,13 +134,15 @@ class Framing:
         if reply.block_reason:
             return self.blocked(reply.block_reason)
         candidates = [self._candidate(d, i, d.parts, last=True) for i, d in enumerate(reply.drafts)]
-        visible = sum(_visible_tokens(d.parts) for d in reply.drafts)
+        visible = _visible_tokens(p for d in reply.drafts for p in d.parts)
         usage = usage_metadata(
             self.prompt_tokens,
-            visible,
+            visible.total(),
             reply.thoughts_tokens,
             self.cached_tokens,
             reply.tool_tokens,
+            visible,
+            self.prompt_media,
         )
         return self._envelope(candidates, usage)
 
@@ -114,28 +153,44 @@ class Framing:
         pieces = [_split(d.parts) for d in reply.drafts]
         steps = max((len(p) for p in pieces), default=1)
         chunks: list[dict[str, Any]] = []
-        visible = 0
+        visible: Counter[str] = Counter()
         thoughts = reply.thoughts_tokens
         for step in range(steps):
             last = step == steps - 1
             candidates = []
             for index, (draft, parts) in enumerate(zip(reply.drafts, pieces, strict=True)):
                 step_parts = parts[step] if step < len(parts) else []
-                visible += _visible_tokens(step_parts)
+                visible.update(_visible_tokens(step_parts))
                 if step_parts or last:
                     candidates.append(self._candidate(draft, index, step_parts, last))
             usage = usage_metadata(
-                self.prompt_tokens, visible, thoughts, self.cached_tokens, reply.tool_tokens
+                self.prompt_tokens,
+                visible.total(),
+                thoughts,
+                self.cached_tokens,
+                reply.tool_tokens,
+                visible,
+                self.prompt_media,
             )
             chunks.append(self._envelope(candidates, usage))
         return chunks
 
 
 def _split(parts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Group a candidate's parts into stream steps, in order; adjacent non-text parts share one."""
+    """Group a candidate's parts into stream steps, in order; adjacent non-text parts share one.
+
+    Generated speech streams in pieces of a second, as the TTS models send it.
+    """
     steps: list[list[dict[str, Any]]] = []
     calls: list[dict[str, Any]] = []
     for part in parts:
+        audio = audio_pieces(part)
+        if audio:
+            if calls:
+                steps.append(calls)
+                calls = []
+            steps += [[piece] for piece in audio]
+            continue
         if "text" not in part:
             calls.append(part)
             continue

@@ -15,12 +15,12 @@ from gemgate.emulator._config import ModelSpec
 from gemgate.emulator._embedding import embed_text
 from gemgate.emulator._errors import ApiError, invalid_argument
 from gemgate.emulator._faults import FaultRule
-from gemgate.emulator._frames import Framing
+from gemgate.emulator._frames import Framing, usage_metadata
 from gemgate.emulator._http import DropResponse, dumps, json_response, read_json
 from gemgate.emulator._normalize import normalize
 from gemgate.emulator._retrieval import Grounding, search
 from gemgate.emulator._state import EmulatorState
-from gemgate.emulator._tokens import count_contents, count_request
+from gemgate.emulator._tokens import count_contents, count_media, count_request
 from gemgate.emulator._validate import check_contents, check_generate_request
 from gemgate.wire.durations import parse_duration
 from gemgate.wire.errors import help_links, quota_failure, retry_info
@@ -174,7 +174,7 @@ async def generate(
     if late is not None:
         state.quota.record_fault(project, before_admission=False)
     reply = state.responder.reply(merged, model, grounding)
-    framing = Framing(model.name, secrets.token_urlsafe(16), tokens, cached)
+    framing = Framing(model.name, secrets.token_urlsafe(16), tokens, cached, count_media(merged))
     if not stream:
         if late is not None and late.kind == "malformed":
             return Response(_BROKEN, media_type="application/json")
@@ -226,7 +226,8 @@ async def count_tokens(
     result: dict[str, Any] = {"totalTokens": total}
     if cached:
         result["cachedContentTokenCount"] = cached
-    result["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": total}]
+    split = usage_metadata(total, 0, 0, 0, prompt_media=count_media(merged))
+    result["promptTokensDetails"] = split["promptTokensDetails"]
     if cached:
         result["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     return json_response(result)

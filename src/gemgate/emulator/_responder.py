@@ -24,6 +24,7 @@ from gemgate.emulator._builtin_tools import (
 )
 from gemgate.emulator._config import EmulatorSettings, ModelSpec, Rule
 from gemgate.emulator._instances import Instances
+from gemgate.emulator._media import media_parts
 from gemgate.emulator._signatures import Signer
 from gemgate.emulator._sources import cited_answer, numbered_sources
 from gemgate.emulator._tokens import count_text, truncate_tokens
@@ -145,6 +146,9 @@ class Responder:
             return Draft(
                 parts=[], finish_reason="SAFETY", thought_text=thought, safety_blocked=True
             )
+        media = media_parts(request, model, prompt, digest)
+        if media is not None:
+            return Draft(parts=media, thought_text=thought)
         answer = self._function_answer(request)
         calls = self._follow_up(request, model) if answer else self._calls(request, model, prompt)
         if calls:

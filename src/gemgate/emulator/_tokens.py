@@ -10,6 +10,7 @@ from typing import Any
 
 __all__ = [
     "count_contents",
+    "count_media",
     "count_part",
     "count_request",
     "count_text",
@@ -44,6 +45,23 @@ def count_part(part: Mapping[str, Any]) -> int:
 def count_contents(contents: Iterable[Mapping[str, Any]]) -> int:
     """Tokens in a list of Contents."""
     return sum(count_part(p) for c in contents for p in c.get("parts", ()))
+
+
+def _modality(mime: str) -> str:
+    kind = mime.split("/", 1)[0].upper()
+    return kind if kind in ("IMAGE", "AUDIO", "VIDEO") else "DOCUMENT"
+
+
+def count_media(request: Mapping[str, Any]) -> dict[str, int]:
+    """Prompt tokens of the request's media parts, by modality (``IMAGE``, ``AUDIO`` …)."""
+    counts: dict[str, int] = {}
+    for content in request.get("contents", []):
+        for part in content.get("parts", ()):
+            blob = part.get("inlineData") or part.get("fileData")
+            if isinstance(blob, Mapping):
+                kind = _modality(str(blob.get("mimeType", "")))
+                counts[kind] = counts.get(kind, 0) + MEDIA_TOKENS
+    return counts
 
 
 def count_tools(tools: Iterable[Mapping[str, Any]]) -> int:

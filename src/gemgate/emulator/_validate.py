@@ -9,6 +9,7 @@ from typing import Any
 from gemgate.emulator._builtin_tools import check_builtin_tools
 from gemgate.emulator._config import ModelSpec
 from gemgate.emulator._errors import invalid_argument
+from gemgate.emulator._media import check_media_request
 from gemgate.emulator._normalize import snake
 from gemgate.emulator._signatures import Signer
 from gemgate.wire.errors import FieldViolation
@@ -92,6 +93,7 @@ def check_generate_request(request: Mapping[str, Any], model: ModelSpec, signer:
     check_builtin_tools(request, model.name)
     _check_safety(request.get("safetySettings", []))
     _check_generation_config(request.get("generationConfig", {}), model)
+    check_media_request(request, model)
     _check_function_turns(contents)
     _check_signatures(contents, model, signer)
 

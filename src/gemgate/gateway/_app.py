@@ -34,6 +34,7 @@ from gemgate.gateway._files_api import FilesRoute
 from gemgate.gateway._gemini_batches import GeminiBatches
 from gemgate.gateway._keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway._live_api import LiveRoute, Logins
+from gemgate.gateway._media_api import MediaRoute
 from gemgate.gateway._messages_api import MessagesRoute
 from gemgate.gateway._metrics import CONTENT_TYPE as METRICS_TYPE
 from gemgate.gateway._metrics import Metrics
@@ -91,6 +92,7 @@ class Gateway:
         self.native = NativeRoute(client.engine, max_body)
         self.openai = OpenAIRoute(client, max_body, self.backends)
         self.messages = MessagesRoute(client, max_body, self.backends)
+        self.media = MediaRoute(client, max_body, self.backends)
         self.sessions = SessionsRoute(client, client.settings.sessions_url, max_body)
         self.stores = StoresRoute(client, max_body)
         files = Files(_files_url(client.settings))

@@ -20,6 +20,8 @@ __all__ = [
     "EMBEDDINGS",
     "LIVE_TOKEN",
     "FILE_UPLOAD",
+    "IMAGE_EDIT",
+    "IMAGE_GENERATION",
     "LOAD_BACKEND",
     "MESSAGES",
     "MESSAGES_COUNT",
@@ -33,6 +35,7 @@ __all__ = [
     "RENAME_SESSION",
     "SEARCH_STORE",
     "SESSION_MESSAGE",
+    "SPEECH",
     "VECTOR_STORE_SEARCH",
     "spec",
 ]
@@ -229,6 +232,44 @@ CREATE_BATCH = {
         "endpoint": {"type": "string", "enum": ["/v1/chat/completions", "/v1/embeddings"]},
         "completion_window": {"type": "string", "enum": ["24h"]},
         "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+_IMAGE_OPTIONS = {
+    "model": {"type": "string"},
+    "n": {"type": "integer", "minimum": 1, "maximum": 10},
+    "size": {"type": "string", "examples": ["1024x1024", "1536x1024", "auto"]},
+    "response_format": {"type": "string", "enum": ["b64_json", "url"]},
+}
+IMAGE_GENERATION = {
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {"prompt": {"type": "string", "minLength": 1}, **_IMAGE_OPTIONS},
+}
+IMAGE_EDIT = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image", "prompt"],
+                "properties": {
+                    "image": {"type": "string", "format": "binary"},
+                    "prompt": {"type": "string", "minLength": 1},
+                    **_IMAGE_OPTIONS,
+                },
+            }
+        }
+    }
+}
+SPEECH = {
+    "type": "object",
+    "required": ["input", "voice"],
+    "properties": {
+        "model": {"type": "string"},
+        "input": {"type": "string", "minLength": 1, "maxLength": 4096},
+        "voice": {"type": "string", "examples": ["alloy", "Kore"]},
+        "response_format": {"type": "string", "enum": ["wav", "pcm"]},
+        "speed": {"type": "number", "minimum": 0.25, "maximum": 4},
+        "instructions": {"type": "string"},
     },
 }
 NEW_VECTOR_STORE = {

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from gemgate.gateway._assets import serve_asset
 from gemgate.gateway._batches_api import BatchesRoute
 from gemgate.gateway._files_api import FilesRoute
+from gemgate.gateway._media_api import MediaRoute
 from gemgate.gateway._messages_api import MessagesRoute
 from gemgate.gateway._native import PREFIX, NativeRoute
 from gemgate.gateway._openai_api import OpenAIRoute
@@ -19,6 +20,8 @@ from gemgate.gateway._openapi import (
     CREATE_BATCH,
     EMBEDDINGS,
     FILE_UPLOAD,
+    IMAGE_EDIT,
+    IMAGE_GENERATION,
     LIVE_TOKEN,
     LOAD_BACKEND,
     MESSAGES,
@@ -33,6 +36,7 @@ from gemgate.gateway._openapi import (
     RENAME_SESSION,
     SEARCH_STORE,
     SESSION_MESSAGE,
+    SPEECH,
     VECTOR_STORE_SEARCH,
 )
 from gemgate.gateway._quota_api import PATH as QUOTA
@@ -56,6 +60,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
         _native(gateway.native),
         *_openai(gateway.openai),
         *_messages(gateway.messages),
+        *_media(gateway.media),
         *_files(gateway.files),
         *_batches(gateway.batches),
         *_vector_stores(gateway.vector_stores),
@@ -155,6 +160,32 @@ def _messages(messages: MessagesRoute) -> list[Route]:
             "/v1/messages/count_tokens",
             messages.count_tokens,
             Doc("Count a message's input tokens (Anthropic)", MESSAGES_COUNT),
+        ),
+    ]
+
+
+def _media(media: MediaRoute) -> list[Route]:
+    return [
+        Route(
+            "POST",
+            "/v1/images/generations",
+            media.generations,
+            Doc(
+                "OpenAI image generation over Gemini (b64_json, or url as a data URL)",
+                IMAGE_GENERATION,
+            ),
+        ),
+        Route(
+            "POST",
+            "/v1/images/edits",
+            media.edits,
+            Doc("OpenAI image edits over Gemini (multipart image files and a prompt)", IMAGE_EDIT),
+        ),
+        Route(
+            "POST",
+            "/v1/audio/speech",
+            media.speech,
+            Doc("OpenAI text-to-speech over Gemini TTS (wav or pcm)", SPEECH),
         ),
     ]
 
