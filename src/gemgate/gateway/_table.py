@@ -26,12 +26,14 @@ from gemgate.gateway._openapi import (
     NEW_VECTOR_STORE_FILE,
     REGENERATE,
     RENAME_SESSION,
+    RESPONSE,
     SEARCH_STORE,
     SESSION_MESSAGE,
     VECTOR_STORE_SEARCH,
 )
 from gemgate.gateway._quota_api import PATH as QUOTA
 from gemgate.gateway._quota_api import quota_route
+from gemgate.gateway._responses_api import ResponsesRoute
 from gemgate.gateway._routing import Doc, Mount, Route
 from gemgate.gateway._sessions_api import PREFIX as SESSIONS
 from gemgate.gateway._sessions_api import SessionsRoute
@@ -50,6 +52,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
     return [
         _native(gateway.native),
         *_openai(gateway.openai),
+        *_responses(gateway.responses),
         *_files(gateway.files),
         *_vector_stores(gateway.vector_stores),
         *_sessions(gateway.sessions),
@@ -132,6 +135,21 @@ def _openai(openai: OpenAIRoute) -> list[Route]:
         ),
         Route("GET", "/v1/models", openai.list_models, Doc("List models")),
         Route("GET", "/v1/models/{model}", openai.get_model, Doc("Get a model")),
+    ]
+
+
+def _responses(responses: ResponsesRoute) -> list[Route]:
+    one = "/v1/responses/{response_id}"
+    return [
+        Route(
+            "POST",
+            "/v1/responses",
+            responses.create,
+            Doc("OpenAI Responses over Gemini (server-sent events with stream)", RESPONSE),
+        ),
+        Route("GET", one, responses.retrieve, Doc("A stored response (OpenAI)")),
+        Route("DELETE", one, responses.delete, Doc("Delete a stored response (OpenAI)")),
+        Route("GET", one + "/input_items", responses.input_items, Doc("A response's input")),
     ]
 
 

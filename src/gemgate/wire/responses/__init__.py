@@ -27,8 +27,8 @@ from gemgate.wire.responses._items import (
     known_calls,
 )
 from gemgate.wire.responses._output import (
-    annotations,
     new_id,
+    output_annotations,
     output_items,
     response_object,
     response_usage,
@@ -46,7 +46,7 @@ __all__ = [
     "EventStream",
     "KnownCall",
     "ResponsesRequest",
-    "annotations",
+    "output_annotations",
     "call_ids",
     "event_frame",
     "input_contents",

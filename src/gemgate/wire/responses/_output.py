@@ -25,7 +25,7 @@ from typing import Any
 from gemgate.wire.openai import citation_annotations, usage
 
 __all__ = [
-    "annotations",
+    "output_annotations",
     "function_call_item",
     "message_item",
     "new_id",
@@ -52,7 +52,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def annotations(grounding: Mapping[str, Any] | None, text: str) -> list[dict[str, Any]]:
+def output_annotations(grounding: Mapping[str, Any] | None, text: str) -> list[dict[str, Any]]:
     """Gemini ``groundingMetadata`` → Responses ``output_text`` annotations (flat citations)."""
     out: list[dict[str, Any]] = []
     for note in citation_annotations(grounding, text):
@@ -132,7 +132,7 @@ def output_items(candidate: Mapping[str, Any]) -> list[dict[str, Any]]:
     if thoughts:
         out.append(reasoning_item(new_id("rs"), thoughts))
     if text:
-        notes = annotations(candidate.get("groundingMetadata"), text)
+        notes = output_annotations(candidate.get("groundingMetadata"), text)
         out.append(message_item(new_id("msg"), text, notes))
     for part in parts:
         if "functionCall" in part:

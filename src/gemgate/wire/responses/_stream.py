@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gemgate.wire.responses._output import (
-    annotations,
     function_call_item,
     message_item,
     new_id,
+    output_annotations,
     reasoning_item,
     response_object,
 )
@@ -141,19 +141,24 @@ class EventStream:
         at = {"output_index": index}
         if kind == "reasoning":
             item = {**reasoning_item(self._open.item_id, ""), "status": "in_progress"}
-            part = {"type": "summary_text", "text": ""}
+            summary: dict[str, Any] = {"type": "summary_text", "text": ""}
             return [
                 self._event("response.output_item.added", item=item, **at),
                 self._event(
                     "response.reasoning_summary_part.added",
                     item_id=self._open.item_id,
                     summary_index=0,
-                    part=part,
+                    part=summary,
                     **at,
                 ),
             ]
         item = message_item(self._open.item_id, None, done=False)
-        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        part: dict[str, Any] = {
+            "type": "output_text",
+            "text": "",
+            "annotations": [],
+            "logprobs": [],
+        }
         return [
             self._event("response.output_item.added", item=item, **at),
             self._event(
@@ -199,7 +204,7 @@ class EventStream:
                 ),
             ]
         else:
-            notes = annotations(self._grounding, text)
+            notes = output_annotations(self._grounding, text)
             item = message_item(opened.item_id, text, notes)
             events = [
                 self._event(
