@@ -101,7 +101,7 @@ def _types(events: list[Any]) -> list[str]:
 
 def test_stream_events_come_in_the_responses_order(oai: openai.OpenAI) -> None:
     whole = oai.responses.create(model=FLASH, input=PROMPT)
-    events = list(oai.responses.create(model=FLASH, input=PROMPT, stream=True))
+    events: list[Any] = list(oai.responses.create(model=FLASH, input=PROMPT, stream=True))
     assert [e.sequence_number for e in events] == list(range(len(events)))
     kinds = _types(events)
     deltas = kinds.count("response.output_text.delta")
@@ -132,7 +132,7 @@ def test_stream_events_come_in_the_responses_order(oai: openai.OpenAI) -> None:
 def test_stream_helper_with_reasoning_summaries(oai: openai.OpenAI) -> None:
     reasoning: Any = {"effort": "low", "summary": "auto"}
     with oai.responses.stream(model=FLASH, input=PROMPT, reasoning=reasoning) as stream:
-        events = list(stream)
+        events: list[Any] = list(stream)
         final = stream.get_final_response()
     kinds = _types(events)
     assert kinds[:4] == [
@@ -194,12 +194,12 @@ def test_function_call_round_trip_with_explicit_items(oai: openai.OpenAI, model:
     question: Any = [{"role": "user", "content": WEATHER}]
     first = oai.responses.create(model=model, input=question, tools=tools)
     call = _call(first)
-    items = [
+    items: Any = [
         *question,
         *(o.model_dump(exclude_none=True) for o in first.output),
         {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps(FORECAST)},
     ]
-    second = oai.responses.create(model=model, input=items, tools=tools)  # type: ignore[arg-type]
+    second = oai.responses.create(model=model, input=items, tools=tools)
     assert FORECAST["forecast"] in second.output_text
 
 
@@ -227,7 +227,9 @@ def test_explicit_items_of_an_unstored_response_work_where_no_signature_is_neede
 
 def test_streamed_function_call(oai: openai.OpenAI) -> None:
     tools: Any = [WEATHER_TOOL]
-    events = list(oai.responses.create(model=THINKER, input=WEATHER, tools=tools, stream=True))
+    events: list[Any] = list(
+        oai.responses.create(model=THINKER, input=WEATHER, tools=tools, stream=True)
+    )
     kinds = _types(events)
     assert kinds == [
         "response.created",
@@ -274,7 +276,7 @@ def test_conversation_continues_with_previous_response_id(oai: openai.OpenAI) ->
     assert second.output_text != fresh.output_text  # the upstream saw the earlier turn
     listed = oai.responses.input_items.list(second.id, order="asc")
     [item] = listed.data
-    assert item.type == "message" and item.role == "user"  # type: ignore[union-attr]
+    assert item.type == "message" and item.role == "user"
     assert item.content[0].text == PROMPT  # type: ignore[union-attr]
 
 
@@ -283,20 +285,20 @@ def test_web_search_sources_are_url_citations(oai: openai.OpenAI) -> None:
     answer = oai.responses.create(model=FLASH, input=question, tools=[{"type": "web_search"}])
     text = answer.output_text
     [message] = [o for o in answer.output if o.type == "message"]
-    notes = message.content[0].annotations  # type: ignore[union-attr]
+    notes: list[Any] = message.content[0].annotations  # type: ignore[union-attr]
     assert notes and {n.type for n in notes} == {"url_citation"}
     for note in notes:
-        assert note.url.startswith("https://")  # type: ignore[union-attr]
-        assert 0 <= note.start_index < note.end_index <= len(text)  # type: ignore[union-attr]
-    events = list(
+        assert note.url.startswith("https://")
+        assert 0 <= note.start_index < note.end_index <= len(text)
+    events: list[Any] = list(
         oai.responses.create(
             model=FLASH, input=question, tools=[{"type": "web_search_preview"}], stream=True
         )
     )
     added = [e.annotation for e in events if e.type == "response.output_text.annotation.added"]
-    assert [a.url for a in added] == [n.url for n in notes]  # type: ignore[union-attr]
+    assert [a.url for a in added] == [n.url for n in notes]
     final = events[-1].response
-    assert final.output[0].content[0].annotations == notes  # type: ignore[union-attr]
+    assert final.output[0].content[0].annotations == notes
 
 
 class Keeper(pydantic.BaseModel):
@@ -308,7 +310,7 @@ class Keeper(pydantic.BaseModel):
 def test_json_schema_output_is_parsed(oai: openai.OpenAI) -> None:
     parsed = oai.responses.parse(model=FLASH, input=PROMPT, text_format=Keeper)
     assert isinstance(parsed.output_parsed, Keeper)
-    assert parsed.text and parsed.text.format.type == "json_schema"
+    assert parsed.text and parsed.text.format and parsed.text.format.type == "json_schema"
     loose = oai.responses.create(
         model=FLASH, input=PROMPT, text={"format": {"type": "json_object"}}
     )
@@ -356,9 +358,10 @@ async def test_file_search_grounds_on_the_callers_vector_stores(keyed: Gateway) 
     tools: Any = [{"type": "file_search", "vector_store_ids": [store.id]}]
     question = "Does the arctic fox change its coat in winter?"
     answer = await client.responses.create(model=FLASH, input=question, tools=tools)
-    notes = answer.output[0].content[0].annotations  # type: ignore[union-attr]
+    message: Any = answer.output[0]
+    notes = message.content[0].annotations
     assert notes and notes[0].type == "file_citation"
-    assert notes[0].filename == "foxes.txt"  # type: ignore[union-attr]
+    assert notes[0].filename == "foxes.txt"
     assert answer.tools[0].type == "file_search"
     with pytest.raises(openai.NotFoundError):
         await openai_of(keyed, KEY_B).responses.create(model=FLASH, input=question, tools=tools)

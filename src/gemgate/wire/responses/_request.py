@@ -142,7 +142,7 @@ def _tools(value: Any) -> list[dict[str, Any]] | None:
 
 
 def _tool_choice(value: Any) -> Any:
-    """Responses ``tool_choice`` → chat ``tool_choice`` (a hosted tool's choice is auto)."""
+    """Responses ``tool_choice`` → chat ``tool_choice`` (a hosted tool's: none, Gemini's own)."""
     if value is None or isinstance(value, str):
         return value
     choice = object_(value, "tool_choice")
@@ -153,7 +153,7 @@ def _tool_choice(value: Any) -> Any:
             "function": {"name": string(choice.get("name"), "tool_choice.name")},
         }
     if kind in _SEARCH or kind in ("file_search", "code_interpreter"):
-        return "auto"
+        return None
     raise InvalidRequest(f"unsupported tool_choice type: {kind!r}", "tool_choice.type")
 
 
@@ -280,6 +280,7 @@ def responses_request(
     model = fields.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a string", "model")
+    previous_response_id(fields)
     instructions = fields.get("instructions")
     if instructions is not None:
         string(instructions, "instructions")
