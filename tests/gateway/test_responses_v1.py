@@ -16,6 +16,7 @@ import httpx2
 import openai
 import pydantic
 import pytest
+from openai.types.responses import Response, ResponseItem, ResponseStreamEvent
 
 from gemgate.gateway import Gateway
 from gemgate.wire.sse import SSEDecoder
@@ -423,10 +424,44 @@ async def test_midstream_failure_ends_with_response_failed(stack: Stack) -> None
     assert kinds.count("response.output_text.delta") == 2
     failed = events[-1]["response"]
     assert failed["status"] == "failed" and failed["error"]["message"]
+    for event in events:
+        _EVENT.validate_python(event)
     await stack.faults()
     body = {"model": FLASH, "input": PROMPT}
     assert (await stack.http.post("/v1/responses", json=body)).status_code == 200
     await stack.idle()
+
+
+_EVENT = pydantic.TypeAdapter(ResponseStreamEvent)
+_ITEM = pydantic.TypeAdapter(ResponseItem)
+
+
+def test_bodies_and_events_validate_against_the_sdk_types(raw: httpx2.Client) -> None:
+    """Every field the SDK's types require is there (its parsing alone does not check)."""
+    tools = [WEATHER_TOOL, {"type": "web_search"}]
+    reasoning = {"effort": "low", "summary": "auto"}
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    bodies = [
+        {"model": FLASH, "input": WEATHER, "tools": tools, "metadata": {"k": "v"}},
+        {
+            "model": FLASH,
+            "input": [{"role": "user", "content": "Who won the Tour de France in 2023?"}],
+            "tools": [{"type": "web_search_preview"}],
+            "reasoning": reasoning,
+            "text": {"format": {"type": "json_schema", "name": "a", "schema": schema}},
+        },
+    ]
+    for body in bodies:
+        answer = raw.post("/responses", json=body).json()
+        Response.model_validate(answer)
+        Response.model_validate(raw.get(f"/responses/{answer['id']}").json())
+        for item in raw.get(f"/responses/{answer['id']}/input_items").json()["data"]:
+            _ITEM.validate_python(item)
+        with raw.stream("POST", "/responses", json={**body, "stream": True}) as response:
+            decoder = SSEDecoder()
+            frames = decoder.feed(response.read()) + decoder.flush()
+        kinds = {_EVENT.validate_python(json.loads(f.data)).type for f in frames}
+        assert "response.completed" in kinds
 
 
 def test_the_routes_are_documented(raw: httpx2.Client) -> None:

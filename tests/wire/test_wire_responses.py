@@ -337,7 +337,7 @@ def test_response_object_items_in_order_with_usage() -> None:
     assert call["call_id"].startswith("call_") and call["id"].startswith("fc_")
     assert answer["usage"] == {
         "input_tokens": 10,
-        "input_tokens_details": {"cached_tokens": 4},
+        "input_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 0},
         "output_tokens": 12,
         "output_tokens_details": {"reasoning_tokens": 7},
         "total_tokens": 22,

@@ -78,7 +78,7 @@ def response_usage(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     cached = chat.get("prompt_tokens_details", {}).get("cached_tokens", 0)
     return {
         "input_tokens": chat["prompt_tokens"],
-        "input_tokens_details": {"cached_tokens": cached},
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
         "output_tokens": chat["completion_tokens"],
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": chat["total_tokens"],
