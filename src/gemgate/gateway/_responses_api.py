@@ -215,6 +215,13 @@ class _Turn:
         await self.route.stored.save(self.owner, stored, calls)
 
 
+def _failure_code(status: int) -> str:
+    """A failed response's ``error.code``: one of the codes OpenAI's types allow."""
+    if status == 429:
+        return "rate_limit_exceeded"
+    return "invalid_prompt" if 400 <= status < 500 else "server_error"
+
+
 def _not_found(response_id: str) -> Problem:
     return Problem(404, f"Response with id '{response_id}' not found.", code="not_found")
 
@@ -257,7 +264,7 @@ async def _sse(
             chunk = await _first(stream)
     except GemgateError as exc:
         problem = problem_of(exc)
-        for event in events.fail(problem.code or "server_error", problem.message):
+        for event in events.fail(_failure_code(problem.status), problem.message):
             yield responses.event_frame(event)
         return
     finally:
