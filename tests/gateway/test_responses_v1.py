@@ -7,7 +7,10 @@ mid-stream failure the in-process stack with fault injection.
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,13 @@ import openai
 import pydantic
 import pytest
 from openai.types.responses import Response, ResponseItem, ResponseStreamEvent
+from starlette.applications import Starlette
+from starlette.responses import Response as StarletteResponse
+from starlette.routing import Route as StarletteRoute
 
 from gemgate.gateway import Gateway
 from gemgate.wire.sse import SSEDecoder
+from tests.conftest import serve_in_loop, stop_serving
 from tests.gateway._rag_app import KEY_A, KEY_B, http_of, openai_of, rag_gateway
 
 from .conftest import FLASH, Stack
@@ -368,6 +375,47 @@ async def test_file_search_grounds_on_the_callers_vector_stores(keyed: Gateway) 
         await openai_of(keyed, KEY_B).responses.create(model=FLASH, input=question, tools=tools)
 
 
+def _png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+    return png + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.anyio
+async def test_input_images_by_data_or_fetched_url(tmp_path: Path) -> None:
+    async def image(request: Any) -> StarletteResponse:
+        return StarletteResponse(_png(), media_type="image/png")
+
+    server, task, base = await serve_in_loop(Starlette(routes=[StarletteRoute("/i.png", image)]))
+    data_url = "data:image/png;base64," + base64.b64encode(_png()).decode()
+    try:
+        async with rag_gateway(tmp_path, fetch_private=True) as app:
+            client = openai_of(app, KEY_A)
+            for url in (data_url, f"{base}/i.png"):
+                content: Any = [
+                    {"type": "input_text", "text": "What is in this image?"},
+                    {"type": "input_image", "image_url": url, "detail": "auto"},
+                ]
+                answer = await client.responses.create(
+                    model=FLASH, input=[{"role": "user", "content": content}]
+                )
+                assert answer.output_text and answer.usage and answer.usage.input_tokens > 0
+            await app.responses.stored.aclose()
+        (tmp_path / "guarded").mkdir()
+        async with rag_gateway(tmp_path / "guarded") as app:  # loopback URLs are refused
+            with pytest.raises(openai.BadRequestError):
+                await openai_of(app, KEY_A).responses.create(
+                    model=FLASH, input=[{"role": "user", "content": content}]
+                )
+            await app.responses.stored.aclose()
+    finally:
+        await stop_serving(server, task)
+
+
 @pytest.mark.anyio
 async def test_bad_requests_are_openai_errors(keyed: Gateway) -> None:
     async with http_of(keyed, KEY_A) as http:
@@ -441,7 +489,7 @@ def test_bodies_and_events_validate_against_the_sdk_types(raw: httpx2.Client) ->
     tools = [WEATHER_TOOL, {"type": "web_search"}]
     reasoning = {"effort": "low", "summary": "auto"}
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {"model": FLASH, "input": WEATHER, "tools": tools, "metadata": {"k": "v"}},
         {
             "model": FLASH,

@@ -28,6 +28,7 @@ from gemgate.errors import GemgateError, NotFoundError
 from gemgate.gateway._asgi import read_json, send_json, send_stream
 from gemgate.gateway._backends import Registry
 from gemgate.gateway._faces import Problem, model_not_found, problem_of
+from gemgate.gateway._fetch import FetchError, fetch_image
 from gemgate.gateway._openai_api import _check_model, _first, _model_id
 from gemgate.gateway._responses import StoredResponse, StoredResponses
 from gemgate.gateway._retrieval import Retrieval, grounded_stream
@@ -68,6 +69,7 @@ class ResponsesRoute:
         """``POST /v1/responses``."""
         body = await read_json(receive, self._max_body)
         _check_model(scope, body.get("model"))
+        await self._inline_images(body)
         owner = owner_of(scope) or ""
         tools = body.get("tools")
         retrieval = await Retrieval.of(body, self._client.stores.for_owner(owner))
@@ -85,6 +87,24 @@ class ResponsesRoute:
                 await send_json(send, 200, await self._answer(turn, request, model, hits))
         except NotFoundError:
             raise model_not_found(parsed.model) from None
+
+    async def _inline_images(self, body: dict[str, Any]) -> None:
+        """Replace http(s) ``input_image`` URLs with fetched ``data:`` URLs."""
+        settings = self._client.settings
+        items = body.get("input")
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            content = item.get("content") if isinstance(item, dict) else None
+            for part in content if isinstance(content, list) else []:
+                url = part.get("image_url") if isinstance(part, dict) else None
+                if isinstance(url, str) and url.startswith(("http://", "https://")):
+                    try:
+                        part["image_url"] = await fetch_image(
+                            url,
+                            max_bytes=settings.image_fetch_max_bytes,
+                            allow_private=settings.image_fetch_private,
+                        )
+                    except FetchError as exc:
+                        raise Problem(400, str(exc), f"input[{i}].content") from None
 
     async def _parse(self, owner: str, body: dict[str, Any]) -> ResponsesRequest:
         """The translated body, after the stored conversation and calls it refers to."""
