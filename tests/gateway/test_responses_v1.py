@@ -24,12 +24,17 @@ from starlette.applications import Starlette
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import Route as StarletteRoute
 
+from gemgate import AsyncGemini
+from gemgate.config import RetrySettings
+from gemgate.emulator import EmulatorConfig
+from gemgate.emulator import create_app as create_emulator
 from gemgate.gateway import Gateway
+from gemgate.gateway import create_app as create_gateway
 from gemgate.wire.sse import SSEDecoder
 from tests.conftest import serve_in_loop, stop_serving
 from tests.gateway._rag_app import KEY_A, KEY_B, http_of, openai_of, rag_gateway
 
-from .conftest import FLASH, Stack
+from .conftest import FLASH, Stack, serve
 
 PROMPT = "Describe a lighthouse keeper's morning."
 WEATHER = "What's the weather like in Paris today?"
@@ -517,3 +522,35 @@ def test_the_routes_are_documented(raw: httpx2.Client) -> None:
     assert paths["/v1/responses"]["post"]["requestBody"]
     assert set(paths["/v1/responses/{response_id}"]) == {"get", "delete"}
     assert "get" in paths["/v1/responses/{response_id}/input_items"]
+
+
+@pytest.mark.anyio
+async def test_model_routes_fall_back_on_retryable_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    emu_server, emu_task, emulator = await serve(create_emulator(EmulatorConfig(), control=True))
+    routes = {"fast": ["gemini-2.5-flash-lite", FLASH], "solo": ["gemini-2.5-flash-lite"]}
+    client = AsyncGemini(
+        api_key="k", base_url=emulator, retry=RetrySettings(max_retries=0), model_routes=routes
+    )
+    gw_server, gw_task, url = await serve(create_gateway(client), lifespan="on")
+    oai = openai.AsyncOpenAI(api_key="any", base_url=f"{url}/v1", max_retries=0)
+    try:
+        assert (await oai.responses.create(model="fast", input=PROMPT)).model == "fast"
+        faults = {"faults": [{"kind": "status", "status": 503, "model": "gemini-2.5-flash-lite"}]}
+        async with httpx2.AsyncClient(timeout=30) as http:
+            (await http.post(f"{emulator}/_emulator/faults", json=faults)).raise_for_status()
+        assert (await oai.responses.create(model="fast", input=PROMPT)).output_text
+        streamed = await oai.responses.create(model="fast", input=PROMPT, stream=True)
+        assert [e.type async for e in streamed][-1] == "response.completed"
+        with pytest.raises(openai.InternalServerError):
+            await oai.responses.create(model="solo", input=PROMPT)
+        models = [h["model"] for h in client.get_request_history().values()]
+        assert models[:3] == ["gemini-2.5-flash-lite", "gemini-2.5-flash-lite", FLASH]
+    finally:
+        await oai.close()
+        gw_server.should_exit = True
+        await gw_task
+        emu_server.should_exit = True
+        await emu_task

@@ -15,6 +15,7 @@ stream that fails after it started ends with a ``response.failed`` event.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,14 @@ from urllib.parse import parse_qs
 from starlette.types import Receive, Scope, Send
 
 from gemgate.client._async_client import AsyncGemini
-from gemgate.errors import GemgateError, NotFoundError
+from gemgate.errors import (
+    GemgateError,
+    NotFoundError,
+    QuotaExhausted,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
 from gemgate.gateway._asgi import read_json, send_json, send_stream
 from gemgate.gateway._backends import Registry
 from gemgate.gateway._faces import Problem, model_not_found, problem_of
@@ -36,10 +44,15 @@ from gemgate.gateway._sessions_api import owner_of
 from gemgate.rag import Hit, ground_response, grounded_request
 from gemgate.tools._loop import merge_parts
 from gemgate.wire import responses
+from gemgate.wire._models import backend_model
 from gemgate.wire.responses import ResponsesRequest
 
 __all__ = ["ResponsesRoute"]
 
+logger = logging.getLogger("gemgate.gateway")
+
+_FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError)
+"""Failures (after the core's own retries) after which the next model of a route serves."""
 _SSE_HEADERS = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
 
 
@@ -73,20 +86,44 @@ class ResponsesRoute:
         owner = owner_of(scope) or ""
         tools = body.get("tools")
         retrieval = await Retrieval.of(body, self._client.stores.for_owner(owner))
-        parsed = await self._parse(owner, body)
+        parsed = await self._parse(owner, {**self._defaults(), **body})
         if tools is not None:
             parsed.echo["tools"] = tools
-        model = _model_id(parsed.model)
         hits = await retrieval.hits(parsed.request)
         request = grounded_request(parsed.request, hits) if hits else parsed.request
         turn = _Turn(self, owner, parsed, responses.new_id("resp"), int(time.time()))
-        try:
-            if parsed.stream:
-                await self._stream(turn, request, model, hits, receive, send)
-            else:
-                await send_json(send, 200, await self._answer(turn, request, model, hits))
-        except NotFoundError:
-            raise model_not_found(parsed.model) from None
+        chain = self._models(parsed.model)
+        for position, model in enumerate(chain):
+            try:
+                if parsed.stream:
+                    await self._stream(turn, request, model, hits, receive, send)
+                else:
+                    await send_json(send, 200, await self._answer(turn, request, model, hits))
+                return
+            except NotFoundError:  # a 404 here is the model's: no fallback hides it
+                raise model_not_found(model) from None
+            except _FALLBACK as exc:
+                if position == len(chain) - 1:
+                    raise
+                logger.warning("model %s failed (%s); falling back", model, type(exc).__name__)
+
+    def _models(self, name: str) -> list[str]:
+        """The Gemini models a name stands for, in order (a route's, or the model itself).
+
+        A route's OpenAI-compatible entries (``NAME/model``) are left out: this API is
+        served by Gemini only.
+        """
+        chain = self._client.settings.model_routes.get(name, [name])
+        models = [_model_id(m) for m in chain if backend_model(m) is None or m == name]
+        if not models:
+            raise model_not_found(name)
+        return models
+
+    def _defaults(self) -> dict[str, Any]:
+        """The gateway's default generation settings, by their Responses names."""
+        names = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"}
+        defaults = self._registry.defaults
+        return {names[k]: v for k, v in defaults.items() if k in names}
 
     async def _inline_images(self, body: dict[str, Any]) -> None:
         """Replace http(s) ``input_image`` URLs with fetched ``data:`` URLs."""
