@@ -30,6 +30,7 @@ from gemgate.emulator import EmulatorConfig
 from gemgate.emulator import create_app as create_emulator
 from gemgate.gateway import Gateway
 from gemgate.gateway import create_app as create_gateway
+from gemgate.wire.responses import SKIP_SIGNATURE
 from gemgate.wire.sse import SSEDecoder
 from tests.conftest import serve_in_loop, stop_serving
 from tests.gateway._rag_app import KEY_A, KEY_B, http_of, openai_of, rag_gateway
@@ -216,11 +217,11 @@ def test_function_call_round_trip_with_explicit_items(oai: openai.OpenAI, model:
     assert FORECAST["forecast"] in second.output_text
 
 
-def test_explicit_items_of_an_unstored_response_work_where_no_signature_is_needed(
-    oai: openai.OpenAI,
-) -> None:
+@pytest.mark.parametrize("model", [FLASH, THINKER])
+def test_explicit_items_of_an_unstored_response(oai: openai.OpenAI, model: str) -> None:
+    """Without the stored signature, Gemini 3 gets Google's documented stand-in for it."""
     tools: Any = [WEATHER_TOOL]
-    first = oai.responses.create(model=FLASH, input=WEATHER, tools=tools, store=False)
+    first = oai.responses.create(model=model, input=WEATHER, tools=tools, store=False)
     call = _call(first)
     with pytest.raises(openai.NotFoundError):
         oai.responses.retrieve(first.id)
@@ -234,7 +235,7 @@ def test_explicit_items_of_an_unstored_response_work_where_no_signature_is_neede
         },
         {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps(FORECAST)},
     ]
-    second = oai.responses.create(model=FLASH, input=items, tools=tools)
+    second = oai.responses.create(model=model, input=items, tools=tools)
     assert FORECAST["forecast"] in second.output_text
 
 
@@ -280,6 +281,21 @@ def test_tool_choice_forces_or_forbids_calls(oai: openai.OpenAI) -> None:
     assert [o.type for o in named.output] == ["function_call"]
     none = oai.responses.create(model=FLASH, input=WEATHER, tools=tools, tool_choice="none")
     assert [o.type for o in none.output] == ["message"]
+
+
+def test_cut_short_and_blocked_answers_are_incomplete(oai: openai.OpenAI) -> None:
+    whole = oai.responses.create(model=FLASH, input=PROMPT)
+    short = oai.responses.create(model=FLASH, input=PROMPT, max_output_tokens=16)
+    assert short.status == "incomplete" and short.incomplete_details
+    assert short.incomplete_details.reason == "max_output_tokens"
+    assert short.output_text and whole.output_text.startswith(short.output_text)
+    blocked = "please [[emulator:block]] this"
+    refused = oai.responses.create(model=FLASH, input=blocked)
+    assert refused.status == "incomplete" and refused.output == []
+    assert refused.incomplete_details and refused.incomplete_details.reason == "content_filter"
+    events: list[Any] = list(oai.responses.create(model=FLASH, input=blocked, stream=True))
+    assert _types(events) == ["response.created", "response.in_progress", "response.incomplete"]
+    assert events[-1].response.incomplete_details.reason == "content_filter"
 
 
 def test_conversation_continues_with_previous_response_id(oai: openai.OpenAI) -> None:
@@ -554,3 +570,36 @@ async def test_model_routes_fall_back_on_retryable_failures(
         await gw_task
         emu_server.should_exit = True
         await emu_task
+
+
+@pytest.mark.anyio
+async def test_function_calls_sent_back_get_their_stored_signatures(keyed: Gateway) -> None:
+    client = openai_of(keyed, KEY_A)
+    tools: Any = [WEATHER_TOOL]
+    first = await client.responses.create(model=THINKER, input=WEATHER, tools=tools)
+    call = _call(first)
+    items: Any = [
+        {"role": "user", "content": WEATHER},
+        {
+            "type": "function_call",
+            "call_id": call.call_id,
+            "name": call.name,
+            "arguments": call.arguments,
+        },
+        {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps(FORECAST)},
+    ]
+    second = await client.responses.create(model=THINKER, input=items, tools=tools)
+    assert FORECAST["forecast"] in second.output_text
+    stored = await keyed.responses.stored.get("a", second.id)
+    assert stored is not None
+    [signed] = [p for c in stored.contents for p in c["parts"] if "functionCall" in p]
+    earlier = await keyed.responses.stored.get("a", first.id)
+    assert earlier is not None
+    assert signed["thoughtSignature"] == earlier.contents[-1]["parts"][0]["thoughtSignature"]
+    assert signed["thoughtSignature"] != SKIP_SIGNATURE
+    other = openai_of(keyed, KEY_B)  # another key's call ids restore nothing
+    answer = await other.responses.create(model=THINKER, input=items, tools=tools)
+    theirs = await keyed.responses.stored.get("b", answer.id)
+    assert theirs is not None
+    [unsigned] = [p for c in theirs.contents for p in c["parts"] if "functionCall" in p]
+    assert unsigned["thoughtSignature"] == SKIP_SIGNATURE

@@ -11,16 +11,19 @@ from hypothesis import strategies as st
 
 from gemgate.wire.openai import InvalidRequest
 from gemgate.wire.responses import (
+    SKIP_SIGNATURE,
     EventStream,
     KnownCall,
     call_ids,
     event_frame,
     input_contents,
     known_calls,
+    needs_signatures,
     output_annotations,
     response_object,
     response_usage,
     responses_request,
+    sign_unsigned_calls,
 )
 
 MODEL = "gemini-2.5-flash"
@@ -474,3 +477,29 @@ def test_streamed_deltas_join_to_the_final_text(pieces: list[str]) -> None:
     out += events.finish()
     deltas = "".join(e["delta"] for e in out if e["type"] == "response.output_text.delta")
     assert deltas == "".join(pieces) == out[-1]["response"]["output"][0]["content"][0]["text"]
+
+
+def test_unsigned_calls_get_the_stand_in_on_models_that_need_signatures() -> None:
+    call = {"functionCall": {"name": "f", "args": {}}}
+    contents = [
+        {"role": "user", "parts": [{"text": "Hi"}]},
+        {"role": "model", "parts": [{"text": "Let me see."}, call, call]},
+        {"role": "model", "parts": [{**call, "thoughtSignature": "real"}]},
+    ]
+    signed = sign_unsigned_calls(contents)
+    assert signed[0] == contents[0] and signed[2] == contents[2]
+    assert signed[1]["parts"] == [
+        {"text": "Let me see."},
+        {**call, "thoughtSignature": SKIP_SIGNATURE},
+        call,
+    ]
+    assert "thoughtSignature" not in contents[1]["parts"][1]  # the input is left alone
+    assert [
+        needs_signatures(m)
+        for m in ("gemini-3-flash-preview", "gemini-2.5-pro", "gemini-10-x", "gemma-3")
+    ] == [
+        True,
+        False,
+        True,
+        False,
+    ]

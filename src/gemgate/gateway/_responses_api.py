@@ -94,11 +94,14 @@ class ResponsesRoute:
         turn = _Turn(self, owner, parsed, responses.new_id("resp"), int(time.time()))
         chain = self._models(parsed.model)
         for position, model in enumerate(chain):
+            sent = request
+            if responses.needs_signatures(model):  # calls sent back from unstored responses
+                sent = {**request, "contents": responses.sign_unsigned_calls(request["contents"])}
             try:
                 if parsed.stream:
-                    await self._stream(turn, request, model, hits, receive, send)
+                    await self._stream(turn, sent, model, hits, receive, send)
                 else:
-                    await send_json(send, 200, await self._answer(turn, request, model, hits))
+                    await send_json(send, 200, await self._answer(turn, sent, model, hits))
                 return
             except NotFoundError:  # a 404 here is the model's: no fallback hides it
                 raise model_not_found(model) from None

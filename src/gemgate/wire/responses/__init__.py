@@ -20,11 +20,14 @@ Example:
 from __future__ import annotations
 
 from gemgate.wire.responses._items import (
+    SKIP_SIGNATURE,
     KnownCall,
     call_ids,
     input_contents,
     input_items,
     known_calls,
+    needs_signatures,
+    sign_unsigned_calls,
 )
 from gemgate.wire.responses._output import (
     new_id,
@@ -43,6 +46,7 @@ from gemgate.wire.responses._stream import EventStream, event_frame
 
 __all__ = [
     "RESPONSE_FIELDS",
+    "SKIP_SIGNATURE",
     "EventStream",
     "KnownCall",
     "ResponsesRequest",
@@ -52,10 +56,12 @@ __all__ = [
     "input_contents",
     "input_items",
     "known_calls",
+    "needs_signatures",
     "new_id",
     "output_items",
     "previous_response_id",
     "response_object",
     "response_usage",
     "responses_request",
+    "sign_unsigned_calls",
 ]

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,16 @@ from typing import Any
 from gemgate.wire.openai import InvalidRequest, messages_to_contents
 from gemgate.wire.openai._checks import object_, sequence, string
 
-__all__ = ["KnownCall", "call_ids", "input_contents", "input_items", "known_calls"]
+__all__ = [
+    "SKIP_SIGNATURE",
+    "KnownCall",
+    "call_ids",
+    "input_contents",
+    "input_items",
+    "known_calls",
+    "needs_signatures",
+    "sign_unsigned_calls",
+]
 
 _MESSAGE_ROLES = frozenset({"user", "system", "developer", "assistant"})
 _TEXT_PARTS = frozenset({"input_text", "output_text", "text"})
@@ -195,3 +205,32 @@ def known_calls(output: list[dict[str, Any]], parts: list[dict[str, Any]]) -> di
         item["call_id"]: KnownCall(item["name"], part.get("thoughtSignature"))
         for item, part in zip(items, calls, strict=False)
     }
+
+
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+"""Google's documented stand-in for a thought signature a client cannot give back."""
+_SIGNING_MODEL = re.compile(r"^gemini-(\d+)")
+
+
+def needs_signatures(model: str) -> bool:
+    """Whether ``model`` refuses function calls sent back without a thought signature."""
+    match = _SIGNING_MODEL.match(model)
+    return match is not None and int(match[1]) >= 3
+
+
+def sign_unsigned_calls(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``contents`` with :data:`SKIP_SIGNATURE` on each model turn's first unsigned call.
+
+    For calls whose signature is lost (a response that was not stored, items from
+    elsewhere); calls that have their signature are left as they are.
+    """
+    out = []
+    for content in contents:
+        parts = content.get("parts") or []
+        calls = [i for i, p in enumerate(parts) if "functionCall" in p]
+        if content.get("role") == "model" and calls and "thoughtSignature" not in parts[calls[0]]:
+            parts = list(parts)
+            parts[calls[0]] = {**parts[calls[0]], "thoughtSignature": SKIP_SIGNATURE}
+            content = {**content, "parts": parts}
+        out.append(content)
+    return out
