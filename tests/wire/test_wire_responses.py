@@ -480,8 +480,8 @@ def test_streamed_deltas_join_to_the_final_text(pieces: list[str]) -> None:
 
 
 def test_unsigned_calls_get_the_stand_in_on_models_that_need_signatures() -> None:
-    call = {"functionCall": {"name": "f", "args": {}}}
-    contents = [
+    call: dict[str, Any] = {"functionCall": {"name": "f", "args": {}}}
+    contents: list[dict[str, Any]] = [
         {"role": "user", "parts": [{"text": "Hi"}]},
         {"role": "model", "parts": [{"text": "Let me see."}, call, call]},
         {"role": "model", "parts": [{**call, "thoughtSignature": "real"}]},
