@@ -339,6 +339,9 @@ class Keeper(pydantic.BaseModel):
 def test_json_schema_output_is_parsed(oai: openai.OpenAI) -> None:
     parsed = oai.responses.parse(model=FLASH, input=PROMPT, text_format=Keeper)
     assert isinstance(parsed.output_parsed, Keeper)
+    with oai.responses.stream(model=FLASH, input=PROMPT, text_format=Keeper) as stream:
+        streamed = stream.get_final_response()
+    assert streamed.output_parsed == parsed.output_parsed
     assert parsed.text and parsed.text.format and parsed.text.format.type == "json_schema"
     loose = oai.responses.create(
         model=FLASH, input=PROMPT, text={"format": {"type": "json_object"}}

@@ -5,8 +5,10 @@ server-sent events); ``GET``/``DELETE /v1/responses/{id}`` read and delete a sto
 ``GET /v1/responses/{id}/input_items`` lists its input. A response is stored (unless
 ``"store": false``) with the whole Gemini conversation behind it, so
 ``previous_response_id`` continues it, tool calls' thought signatures included, without
-the client sending them. Each gateway key sees only its own responses: another key's id
-is a 404. ``file_search`` tools name the caller's stores, whose best chunks ground the
+the client sending them; calls sent back without a known signature get Google's stand-in
+on models that require one. Each gateway key sees only its own responses: another key's id
+is a 404. A model route (``model_routes``) falls back as on ``/v1/chat/completions``, over
+its Gemini entries. ``file_search`` tools name the caller's stores, whose best chunks ground the
 answer (it then carries ``file_citation`` annotations).
 
 Failures are raised and answered in OpenAI's shape (`gemgate.gateway._faces.OPENAI`); a
