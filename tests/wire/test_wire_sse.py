@@ -40,6 +40,14 @@ def test_gemini_framing() -> None:
     assert all(event.event is None and event.id is None for event in events)
 
 
+def test_a_crlf_split_across_chunks_keeps_the_next_blank_line() -> None:
+    # "\r" | "\n" | "\n": the second LF ends the event, it is not the CRLF's rest.
+    assert decode_all(b"data: a\r", b"\n", b"\ndata: b\n\n") == [
+        SSEEvent("a"),
+        SSEEvent("b"),
+    ]
+
+
 def test_gemini_framing_byte_by_byte() -> None:
     chunks = [GEMINI_STREAM[i : i + 1] for i in range(len(GEMINI_STREAM))]
     assert decode_all(*chunks) == decode_all(GEMINI_STREAM)

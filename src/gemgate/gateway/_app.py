@@ -41,6 +41,8 @@ from gemgate.gateway._metrics import Metrics
 from gemgate.gateway._native import PREFIX, NativeRoute
 from gemgate.gateway._openai_api import OpenAIRoute
 from gemgate.gateway._openapi import spec
+from gemgate.gateway._responses import StoredResponses
+from gemgate.gateway._responses_api import ResponsesRoute
 from gemgate.gateway._routing import Router
 from gemgate.gateway._sessions_api import SessionsRoute
 from gemgate.gateway._sockets import refuse
@@ -98,6 +100,8 @@ class Gateway:
         files = Files(_files_url(client.settings))
         self.files = FilesRoute(files, max_body)
         self.vector_stores = VectorStoresRoute(client, files)
+        stored = StoredResponses(_files_url(client.settings))
+        self.responses = ResponsesRoute(client, max_body, self.backends, stored)
         self.keyring = Keyring(
             client.settings.gateway_keys, client.engine.state, client.engine.clock
         )
@@ -366,6 +370,7 @@ class Gateway:
                 await self.usage.aclose()
                 await self.files.files.aclose()
                 await self.batches.batches.aclose()
+                await self.responses.stored.aclose()
                 await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -33,6 +33,7 @@ __all__ = [
     "NEW_VECTOR_STORE_FILE",
     "REGENERATE",
     "RENAME_SESSION",
+    "RESPONSE",
     "SEARCH_STORE",
     "SESSION_MESSAGE",
     "SPEECH",
@@ -101,6 +102,39 @@ EMBEDDINGS = {
             ]
         },
         "dimensions": {"type": "integer", "minimum": 1},
+    },
+}
+
+RESPONSE = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {"type": "string"},
+        "input": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "minItems": 1, "items": {"type": "object"}},
+            ]
+        },
+        "instructions": {"type": "string"},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {"anyOf": [{"type": "string"}, {"type": "object"}]},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "max_output_tokens": {"type": "integer", "minimum": 1},
+        "reasoning": {
+            "type": "object",
+            "properties": {
+                "effort": {"type": "string", "enum": ["none", "minimal", "low", "medium", "high"]},
+                "summary": {"type": "string", "enum": ["auto", "concise", "detailed"]},
+            },
+        },
+        "text": {"type": "object", "properties": {"format": {"type": "object"}}},
+        "store": {"type": "boolean"},
+        "stream": {"type": "boolean"},
+        "previous_response_id": {"type": "string"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "parallel_tool_calls": {"type": "boolean"},
     },
 }
 

@@ -34,6 +34,7 @@ from gemgate.gateway._openapi import (
     NEW_VECTOR_STORE_FILE,
     REGENERATE,
     RENAME_SESSION,
+    RESPONSE,
     SEARCH_STORE,
     SESSION_MESSAGE,
     SPEECH,
@@ -41,6 +42,7 @@ from gemgate.gateway._openapi import (
 )
 from gemgate.gateway._quota_api import PATH as QUOTA
 from gemgate.gateway._quota_api import quota_route
+from gemgate.gateway._responses_api import ResponsesRoute
 from gemgate.gateway._routing import Doc, Mount, Route
 from gemgate.gateway._sessions_api import PREFIX as SESSIONS
 from gemgate.gateway._sessions_api import SessionsRoute
@@ -61,6 +63,7 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
         *_openai(gateway.openai),
         *_messages(gateway.messages),
         *_media(gateway.media),
+        *_responses(gateway.responses),
         *_files(gateway.files),
         *_batches(gateway.batches),
         *_vector_stores(gateway.vector_stores),
@@ -187,6 +190,21 @@ def _media(media: MediaRoute) -> list[Route]:
             media.speech,
             Doc("OpenAI text-to-speech over Gemini TTS (wav or pcm)", SPEECH),
         ),
+    ]
+
+
+def _responses(responses: ResponsesRoute) -> list[Route]:
+    one = "/v1/responses/{response_id}"
+    return [
+        Route(
+            "POST",
+            "/v1/responses",
+            responses.create,
+            Doc("OpenAI Responses over Gemini (server-sent events with stream)", RESPONSE),
+        ),
+        Route("GET", one, responses.retrieve, Doc("A stored response (OpenAI)")),
+        Route("DELETE", one, responses.delete, Doc("Delete a stored response (OpenAI)")),
+        Route("GET", one + "/input_items", responses.input_items, Doc("A response's input")),
     ]
 
 

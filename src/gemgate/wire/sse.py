@@ -102,8 +102,10 @@ class SSEDecoder:
         return events
 
     def _process_text(self, text: str) -> list[SSEEvent]:
-        if self._skip_lf and text.startswith("\n"):
-            text = text[1:]
+        if self._skip_lf and text:
+            self._skip_lf = False
+            if text.startswith("\n"):  # the rest of a CRLF split between two chunks
+                text = text[1:]
         if not text:
             return []
         self._skip_lf = text.endswith("\r")
