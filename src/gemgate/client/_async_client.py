@@ -202,20 +202,25 @@ class AsyncGemini(Operations):
 
     @staticmethod
     def build_request(
-        contents: list[dict[str, Any]], system: Mapping[str, Any] | None, params: Mapping[str, Any]
+        contents: list[dict[str, Any]],
+        system: Mapping[str, Any] | None,
+        params: Mapping[str, Any],
+        *,
+        model: str | None = None,
     ) -> dict[str, Any]:
         """A GenerateContentRequest from contents, a system instruction and parameters.
 
         ``params`` are those of :meth:`chat` (OpenAI's, Google's ``extra_body.google`` and
         the Gemini-flavoured ones); ``model``, ``request_id`` and ``endpoint_id`` route the
-        call and are not part of the request.
+        call and are not part of the request. ``model`` picks how ``reasoning_effort``
+        maps (a ``thinkingLevel`` for Gemini 3 models, else a ``thinkingBudget``).
 
         Raises:
             UsageError: An unknown parameter or a value that cannot be translated
                 (a :class:`gemgate.wire.openai.InvalidRequest` naming the parameter).
         """
         fields = {k: v for k, v in params.items() if k not in _ROUTING}
-        return openai.gemini_request(contents, system, fields)
+        return openai.gemini_request(contents, system, fields, model=model)
 
     async def send_request(
         self, request: Mapping[str, Any], model: str, **routing: Any
@@ -288,11 +293,12 @@ class AsyncGemini(Operations):
         """
         from gemgate.tools._loop import ToolLoop
 
+        chosen = self._model({"model": model})
         loop = ToolLoop(
             engine=self.engine,
             query=query,
-            model=self._model({"model": model}),
-            build=lambda contents: self.build_request(contents, None, params),
+            model=chosen,
+            build=lambda contents: self.build_request(contents, None, params, model=chosen),
             cache_manager=self.cache_manager if cache_config is not None else None,
             tools=tools,
             executor=tool_executor,
@@ -340,19 +346,17 @@ class AsyncGemini(Operations):
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> dict[str, Any]:
         """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
-        request = self.build_request(_contents(prompt), None, params)
-        return await self.engine.generate(
-            request, self._model(params), **_routing(params), cacheable=True
-        )
+        model = self._model(params)
+        request = self.build_request(_contents(prompt), None, params, model=model)
+        return await self.engine.generate(request, model, **_routing(params), cacheable=True)
 
     async def stream_generate_content(
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream Gemini response chunks."""
-        request = self.build_request(_contents(prompt), None, params)
-        async for chunk in self.engine.stream_generate(
-            request, self._model(params), **_routing(params)
-        ):
+        model = self._model(params)
+        request = self.build_request(_contents(prompt), None, params, model=model)
+        async for chunk in self.engine.stream_generate(request, model, **_routing(params)):
             yield chunk
 
     async def chat(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> dict[str, Any]:
@@ -376,7 +380,9 @@ class AsyncGemini(Operations):
         top_k = int(params.pop("top_k", 8))
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        request = _with_file_search(self.build_request(contents, system, params), stores, top_k)
+        request = _with_file_search(
+            self.build_request(contents, system, params, model=model), stores, top_k
+        )
         hits = await self._retrieve(stores, contents, top_k)
         if hits:
             from gemgate.rag import ground_response, grounded_request
@@ -405,7 +411,9 @@ class AsyncGemini(Operations):
         top_k = int(params.pop("top_k", 8))
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        request = _with_file_search(self.build_request(contents, system, params), stores, top_k)
+        request = _with_file_search(
+            self.build_request(contents, system, params, model=model), stores, top_k
+        )
         hits = await self._retrieve(stores, contents, top_k)
         feed: Callable[[dict[str, Any]], dict[str, Any]] = lambda chunk: chunk  # noqa: E731
         if hits:

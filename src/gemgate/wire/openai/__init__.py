@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+from gemgate.wire.openai._citations import citation_annotations, url_annotations
 from gemgate.wire.openai._errors import InvalidRequest
 from gemgate.wire.openai._generation import GENERATION_PARAMS, generation_config
 from gemgate.wire.openai._messages import messages_to_contents
@@ -34,13 +35,7 @@ from gemgate.wire.openai._request import (
     chat_request,
     gemini_request,
 )
-from gemgate.wire.openai._response import (
-    citation_annotations,
-    completion,
-    completion_chunk,
-    finish_reason,
-    usage,
-)
+from gemgate.wire.openai._response import completion, completion_chunk, finish_reason, usage
 from gemgate.wire.openai._stream import SSE_DONE, ChunkStream, sse_frame
 from gemgate.wire.openai._tools import tools_to_gemini
 
@@ -62,5 +57,6 @@ __all__ = [
     "messages_to_contents",
     "sse_frame",
     "tools_to_gemini",
+    "url_annotations",
     "usage",
 ]
