@@ -9,7 +9,11 @@ translate through here, so one OpenAI payload gives one Gemini request on both:
 * :mod:`~gemgate.wire.openai._messages`, :mod:`~gemgate.wire.openai._tools`,
   :mod:`~gemgate.wire.openai._generation` — the parts of that translation;
 * :mod:`~gemgate.wire.openai._response` and :mod:`~gemgate.wire.openai._stream` — Gemini
-  answers back to ``chat.completion``/``chat.completion.chunk`` and OpenAI's SSE frames.
+  answers back to ``chat.completion``/``chat.completion.chunk`` and OpenAI's SSE frames;
+  nothing Gemini says is lost (what OpenAI has no field for rides under
+  ``extra_content.google``);
+* :mod:`~gemgate.wire.openai._reverse` — :func:`chat_request_of`, the inverse of
+  :func:`chat_request`.
 
 Model ids follow :mod:`gemgate.wire._models`. The mapping follows the one Gemini's own
 OpenAI-compatibility layer uses.
@@ -36,6 +40,7 @@ from gemgate.wire.openai._request import (
     gemini_request,
 )
 from gemgate.wire.openai._response import completion, completion_chunk, finish_reason, usage
+from gemgate.wire.openai._reverse import chat_request_of
 from gemgate.wire.openai._stream import SSE_DONE, ChunkStream, sse_frame
 from gemgate.wire.openai._tools import tools_to_gemini
 
@@ -48,6 +53,7 @@ __all__ = [
     "REQUEST_FIELDS",
     "SSE_DONE",
     "chat_request",
+    "chat_request_of",
     "citation_annotations",
     "completion",
     "completion_chunk",
