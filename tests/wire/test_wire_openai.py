@@ -397,6 +397,10 @@ def test_completion_thoughts_are_reasoning_content_never_content() -> None:
                     "role": "assistant",
                     "content": "Hello!",
                     "reasoning_content": "thinking hard",
+                    # two text parts: OpenAI's one content cannot tell them apart
+                    "extra_content": {
+                        "google": {"parts": response["candidates"][0]["content"]["parts"]}
+                    },
                 },
                 "finish_reason": "stop",
             }

@@ -32,7 +32,6 @@ __all__ = ["PartsView", "render_part"]
 _TEXT_KEYS = frozenset({"text", "thoughtSignature"})
 _THOUGHT_KEYS = frozenset({"text", "thought"})
 _CALL_KEYS = frozenset({"functionCall", "thoughtSignature"})
-_ORDER = {"thought": 0, "text": 1, "call": 2}
 
 
 def _fence(kind: str, body: str) -> str:
@@ -51,17 +50,22 @@ def render_part(part: Mapping[str, Any]) -> str:
     return ""
 
 
-def _kind(part: Mapping[str, Any]) -> str | None:
-    """``thought``/``text``/``call`` for a part OpenAI's own fields hold exactly, else None."""
-    keys = set(part)
-    if "text" in part and part.get("thought") is True and keys <= _THOUGHT_KEYS:
-        return "thought"
-    if "text" in part and keys <= _TEXT_KEYS:
-        return "text"
+def _kind(part: Mapping[str, Any]) -> int | None:
+    """0 (thought), 1 (text), 2 (call) for a part OpenAI's fields hold exactly, else None.
+
+    Sent back, a message makes a thought part of non-empty ``reasoning_content``, a
+    text part of non-empty text or a signature, and calls with ``name`` and ``args``.
+    """
+    keys, text = set(part), part.get("text")
+    signed = keys.isdisjoint({"thoughtSignature"}) or bool(part["thoughtSignature"])
+    if keys == _THOUGHT_KEYS and part["thought"] is True and isinstance(text, str) and text:
+        return 0
+    if "text" in part and keys <= _TEXT_KEYS and isinstance(text, str) and signed:
+        return 1 if text or "thoughtSignature" in keys else None
     call = part.get("functionCall")
-    plain_call = isinstance(call, Mapping) and "name" in call and set(call) <= {"name", "args"}
-    if plain_call and keys <= _CALL_KEYS:
-        return "call"
+    plain_call = isinstance(call, Mapping) and set(call) == {"name", "args"}
+    if plain_call and keys <= _CALL_KEYS and signed:
+        return 2
     return None
 
 
@@ -75,13 +79,15 @@ class PartsView:
         """The turn's parts so far."""
         self.calls = 0
         self.raw = False
-        self._stage = 0
+        self._kinds: list[int] = []
 
     def _natural(self, part: Mapping[str, Any]) -> bool:
+        """Whether the turn, with ``part`` new in it, is still one thought, one text, calls."""
         kind = _kind(part)
-        if kind is None or _ORDER[kind] < self._stage:
+        last = self._kinds[-1] if self._kinds else -1
+        if kind is None or kind < last or (kind == last and kind < 2):
             return False
-        self._stage = _ORDER[kind]
+        self._kinds.append(kind)
         return True
 
     def _merge(self, part: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,9 +122,10 @@ class PartsView:
         indexed: list[dict[str, Any]] = []
         was_raw = self.raw
         for part in parts:
-            if not self.raw and not self._natural(part):
-                self.raw = True
+            count = len(self.parts)
             indexed.append(self._merge(part))
+            if not self.raw and len(self.parts) > count and not self._natural(part):
+                self.raw = True
             if "text" in part and part.get("thought"):
                 thoughts += str(part["text"])
             else:

@@ -144,7 +144,8 @@ def _plain_call(part: Mapping[str, Any]) -> bool:
         and set(call) == {"name", "args"}
         and isinstance(call["name"], str)
         and isinstance(call["args"], dict)
-        and isinstance(part.get("thoughtSignature", ""), str)
+        and isinstance(part.get("thoughtSignature", "-"), str)
+        and part.get("thoughtSignature", "-") != ""
     )
 
 
@@ -159,10 +160,9 @@ def _model_parts(parts: Sequence[Any]) -> tuple[list[Any], list[Any], list[Any]]
         if set(part) == {"text", "thought"} and part["thought"] is True and text:
             kind = 0
         elif set(part) <= {"text", "thoughtSignature"} and isinstance(text, str):
-            signed = isinstance(part.get("thoughtSignature", ""), str) and part.get(
-                "thoughtSignature"
-            )
-            kind = 1 if (text or signed) else -1
+            signature = part.get("thoughtSignature")
+            signed = isinstance(signature, str) and bool(signature)
+            kind = 1 if (text or signed) and (signed or signature is None) else -1
         elif _plain_call(part):
             kind = 2
         else:
