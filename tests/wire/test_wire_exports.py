@@ -21,11 +21,15 @@ DOCUMENTED = [
     "gemgate.wire.jsonarray",
     "gemgate.wire._models",
     "gemgate.wire.openai",
+    "gemgate.wire.openai._candidate",
+    "gemgate.wire.openai._citations",
     "gemgate.wire.openai._errors",
     "gemgate.wire.openai._generation",
+    "gemgate.wire.openai._google",
     "gemgate.wire.openai._messages",
     "gemgate.wire.openai._request",
     "gemgate.wire.openai._response",
+    "gemgate.wire.openai._reverse",
     "gemgate.wire.openai._stream",
     "gemgate.wire.openai._tools",
     "gemgate.wire.sse",
@@ -100,7 +104,17 @@ def test_openai_adapter_all_is_sorted_and_complete() -> None:
     import gemgate.wire.openai as adapter
 
     assert adapter.__all__ == sorted(adapter.__all__)
-    parts = ["errors", "generation", "messages", "request", "response", "stream", "tools"]
+    parts = [
+        "citations",
+        "errors",
+        "generation",
+        "messages",
+        "request",
+        "response",
+        "reverse",
+        "stream",
+        "tools",
+    ]
     expected = {
         name
         for part in parts

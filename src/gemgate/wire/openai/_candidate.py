@@ -124,8 +124,10 @@ class PartsView:
         for part in parts:
             count = len(self.parts)
             indexed.append(self._merge(part))
-            if not self.raw and len(self.parts) > count and not self._natural(part):
-                self.raw = True
+            if len(self.parts) > count:
+                self.raw = self.raw or not self._natural(part)
+            else:  # a piece of the last part: it may have made that part one OpenAI cannot hold
+                self.raw = self.raw or _kind(self.parts[-1]) is None
             if "text" in part and part.get("thought"):
                 thoughts += str(part["text"])
             else:

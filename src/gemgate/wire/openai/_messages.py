@@ -115,13 +115,16 @@ def _google(message: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 
 
 def _raw_parts(google: Mapping[str, Any], where: str) -> list[dict[str, Any]] | None:
-    """``extra_content.google.parts``: Gemini parts that stand for the message as they are."""
+    """``extra_content.google.parts``: Gemini parts that stand for the message as they are.
+
+    An ``index`` on a part (a streamed delta's, so merging deltas rebuilds the list) is
+    no part of it.
+    """
     if google.get("parts") is None:
         return None
     at = f"{where}.extra_content.google.parts"
-    return [
-        dict(object_(part, f"{at}[{i}]")) for i, part in enumerate(sequence(google["parts"], at))
-    ]
+    parts = [object_(part, f"{at}[{i}]") for i, part in enumerate(sequence(google["parts"], at))]
+    return [{k: v for k, v in part.items() if k != "index"} for part in parts]
 
 
 def _signature(google: Mapping[str, Any], where: str) -> str | None:
