@@ -391,7 +391,8 @@ class AsyncGemini(Operations):
         response = await self.engine.generate(request, model, **_routing(params), cacheable=True)
         if hits:
             ground_response(response, hits)
-        return openai.completion(response, model, created=int(self.engine.clock()))
+        tag = openai.thought_tag_of(params)
+        return openai.completion(response, model, created=int(self.engine.clock()), thought_tag=tag)
 
     async def _retrieve(
         self, stores: Sequence[RetrievalStore], contents: Sequence[Mapping[str, Any]], k: int
@@ -421,7 +422,8 @@ class AsyncGemini(Operations):
 
             request = grounded_request(request, hits)
             feed = GroundedStream(hits).feed
-        chunks = openai.ChunkStream(model, created=int(self.engine.clock()))
+        tag = openai.thought_tag_of(params)
+        chunks = openai.ChunkStream(model, created=int(self.engine.clock()), thought_tag=tag)
         async for chunk in self.engine.stream_generate(request, model, **_routing(params)):
             yield chunks.convert(feed(chunk))
 

@@ -38,6 +38,7 @@ from gemgate.wire.openai._request import (
     ChatRequest,
     chat_request,
     gemini_request,
+    thought_tag_of,
 )
 from gemgate.wire.openai._response import completion, completion_chunk, finish_reason, usage
 from gemgate.wire.openai._reverse import chat_request_of
@@ -62,6 +63,7 @@ __all__ = [
     "generation_config",
     "messages_to_contents",
     "sse_frame",
+    "thought_tag_of",
     "tools_to_gemini",
     "url_annotations",
     "usage",

@@ -38,7 +38,14 @@ from gemgate.wire.openai._google import apply_google
 from gemgate.wire.openai._messages import messages_to_contents
 from gemgate.wire.openai._tools import tools_to_gemini
 
-__all__ = ["CHAT_FIELDS", "ChatRequest", "REQUEST_FIELDS", "chat_request", "gemini_request"]
+__all__ = [
+    "CHAT_FIELDS",
+    "ChatRequest",
+    "REQUEST_FIELDS",
+    "chat_request",
+    "gemini_request",
+    "thought_tag_of",
+]
 
 REQUEST_FIELDS = GENERATION_PARAMS | {
     "tools",
@@ -189,11 +196,12 @@ def chat_request(body: Any) -> ChatRequest:
         request,
         stream=stream is not None and boolean(stream, "stream"),
         include_usage=_include_usage(fields.get("stream_options")),
-        thought_tag=_thought_tag(fields),
+        thought_tag=thought_tag_of(fields),
     )
 
 
-def _thought_tag(fields: Mapping[str, Any]) -> str | None:
+def thought_tag_of(fields: Mapping[str, Any]) -> str | None:
+    """Google's ``thought_tag_marker`` among the extras of ``fields``, if any."""
     google, where = _google(fields)
     for key in ("thought_tag_marker", "thoughtTagMarker"):
         if google and google.get(key) is not None:
