@@ -33,6 +33,9 @@ from gemgate.wire.openai import (
 )
 
 MODEL = "gemini-2.5-flash"
+# The strategies below span every request message: Hypothesis may warn that their repr
+# (which it builds for its own reports) is large.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 # -- strategies: every field of a GenerateContentRequest -------------------------------
 

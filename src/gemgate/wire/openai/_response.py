@@ -175,7 +175,6 @@ def completion_chunk(
     first: bool,
     created: int,
     views: dict[int, PartsView] | None = None,
-    thought_tag: str | None = None,
 ) -> dict[str, Any]:
     """One Gemini stream chunk as an OpenAI ``chat.completion.chunk``.
 
@@ -188,7 +187,6 @@ def completion_chunk(
         index = candidate.get("index", position)
         view = views.setdefault(index, PartsView(stream=True))
         fields = view.feed(candidate.get("content", {}).get("parts", []))
-        _tagged(fields, thought_tag)
         has_calls = view.calls > 0
         delta: dict[str, Any] = {"role": "assistant"} if first else {}
         delta.update(fields)

@@ -70,8 +70,8 @@ class ChunkStream:
         self._views: dict[int, PartsView] = {}
         self._thinking: set[int] = set()
 
-    def _tag(self, index: int, delta: dict[str, Any]) -> None:
-        """Open ``<tag>`` before a choice's first thought, close it before its answer."""
+    def _tag(self, index: int, delta: dict[str, Any], finished: bool) -> None:
+        """``<tag>`` before a choice's first thought; ``</tag>`` before its answer or end."""
         tag = self.thought_tag
         if not tag:
             return
@@ -80,7 +80,7 @@ class ChunkStream:
         if thoughts:
             text += thoughts if index in self._thinking else f"<{tag}>{thoughts}"
             self._thinking.add(index)
-        if content and index in self._thinking:
+        if (content or finished) and index in self._thinking:
             self._thinking.discard(index)
             text += f"</{tag}>"
         if text:
@@ -95,7 +95,7 @@ class ChunkStream:
             delta = choice["delta"]
             seen = self._texts.setdefault(choice["index"], [])
             seen += [p["text"] for p in _parts(candidate) if "text" in p and not p.get("thought")]
-            self._tag(choice["index"], delta)
+            self._tag(choice["index"], delta, choice["finish_reason"] is not None)
             text = "".join(seen)
             cited = citation_annotations(candidate.get("groundingMetadata"), text)
             cited += url_annotations(candidate.get("urlContextMetadata"), text)
