@@ -415,6 +415,20 @@ def test_every_gemini_field_goes_where_it_belongs_snake_or_camel() -> None:
     }
 
 
+def test_google_tools_and_system_instruction_go_to_the_top_unless_already_set() -> None:
+    tools = [{"googleSearch": {}}]
+    system = {"parts": [{"text": "Be brief."}]}
+    google = {"tools": tools, "system_instruction": system}
+    assert chat_request(body(google=google)).request == {
+        "contents": CONTENTS,
+        "tools": tools,
+        "systemInstruction": system,
+    }
+    assert refused(body(tools=[WEATHER], google={"tools": tools})).param == "google.tools"
+    with_system = {**body(google=google), "messages": [{"role": "system", "content": "x"}, *USER]}
+    assert refused(with_system).param == "google.system_instruction"
+
+
 @pytest.mark.parametrize("where", ["google", "extra_body"])
 def test_an_unknown_google_field_is_refused_by_name(where: str) -> None:
     google = {"thinking_config": {}, "temprature": 0.5}

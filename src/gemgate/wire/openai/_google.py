@@ -3,7 +3,8 @@
 Any field of a ``GenerateContentRequest`` or of its ``generationConfig`` may be given,
 spelt in ``snake_case`` or ``camelCase``, as Gemini's own OpenAI-compatibility layer
 takes them: ``cached_content``, ``safety_settings``, ``service_tier``, ``store``,
-``labels`` and ``tool_config`` go to the top of the request; ``thinking_config``,
+``labels``, ``tool_config``, ``tools`` and ``system_instruction`` go to the top of the
+request (never over what the messages or OpenAI's fields already set there); ``thinking_config``,
 ``response_modalities``, ``speech_config``, ``media_resolution``, ``image_config`` … to
 ``generationConfig``. The keys inside message-typed values are camel-cased too; values
 that hold names of their own (``labels``, schemas) pass as they are. An unknown field is
@@ -38,6 +39,8 @@ TOP_FIELDS: dict[str, bool] = {
     "store": _AS_IS,
     "labels": _AS_IS,
     "toolConfig": _CAMEL,
+    "tools": _AS_IS,
+    "systemInstruction": _AS_IS,
 }
 """GenerateContentRequest fields an extra may set, and whether their keys are camel-cased."""
 GENERATION_FIELDS: dict[str, bool] = {
