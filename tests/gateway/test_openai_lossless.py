@@ -199,6 +199,14 @@ def test_thought_summaries_are_reasoning_content_never_content(oai: openai.OpenA
     assert streamed == thoughts and content == message.content
 
 
+def test_reasoning_effort_and_thought_summaries_together(oai: openai.OpenAI) -> None:
+    reply = oai.chat.completions.create(
+        model=GEMINI_3, messages=[KEEPER], reasoning_effort="low", extra_body=THOUGHTS
+    )
+    message = reply.choices[0].message
+    assert _extra(message)["reasoning_content"] and message.content
+
+
 def test_googles_thought_tag_marker_puts_them_in_content_when_asked(oai: openai.OpenAI) -> None:
     google = {"google": {**THOUGHTS["google"], "thought_tag_marker": "think"}}
     reply = oai.chat.completions.create(model=FLASH, messages=[KEEPER], extra_body=google)

@@ -415,6 +415,13 @@ def test_every_gemini_field_goes_where_it_belongs_snake_or_camel() -> None:
     }
 
 
+def test_reasoning_effort_with_thought_summaries_is_one_thinking_config() -> None:
+    fields = {"reasoning_effort": "low", "google": {"thinking_config": {"include_thoughts": True}}}
+    assert chat_request(body(**fields)).request["generationConfig"] == {
+        "thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}
+    }
+
+
 def test_google_tools_and_system_instruction_go_to_the_top_unless_already_set() -> None:
     tools = [{"googleSearch": {}}]
     system = {"parts": [{"text": "Be brief."}]}

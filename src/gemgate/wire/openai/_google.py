@@ -81,9 +81,12 @@ def _camel_keys(value: Any) -> Any:
 def apply_google(request: dict[str, Any], google: Mapping[str, Any], where: str) -> None:
     """Put each of Google's extras where it belongs in ``request``.
 
+    An object the request already has takes an extra's other keys: ``reasoning_effort``
+    with ``thinking_config: {include_thoughts: true}`` is one ``thinkingConfig``.
+
     Raises:
         InvalidRequest: An extra no GenerateContentRequest has, or one that sets what
-            the request already sets (``reasoning_effort`` and ``thinking_config``).
+            the request already sets (``reasoning_effort`` and a thinking budget).
     """
     for key, value in google.items():
         name = camel(key) if isinstance(key, str) else ""
@@ -99,8 +102,13 @@ def apply_google(request: dict[str, Any], google: Mapping[str, Any], where: str)
                 "GenerateContentRequest or of its generationConfig",
                 f"{where}.{key}",
             )
-        if name in target:
+        wire = _camel_keys(value) if nested else value
+        given = target.get(name)
+        if isinstance(given, dict) and isinstance(wire, dict) and given.keys().isdisjoint(wire):
+            target[name] = {**given, **wire}  # reasoning_effort + include_thoughts
+        elif name in target:
             raise InvalidRequest(
                 f"'{where}.{key}' sets what the request already sets", f"{where}.{key}"
             )
-        target[name] = _camel_keys(value) if nested else value
+        else:
+            target[name] = wire
