@@ -17,7 +17,7 @@ import openai
 import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 
-from .conftest import FLASH, WEATHER_TOOL
+from .conftest import FLASH, TIME_TOOL, WEATHER_TOOL
 
 GEMINI_3 = "gemini-3-flash-preview"
 PRO = "gemini-2.5-pro"
@@ -149,6 +149,22 @@ def test_streamed_signatures_survive_the_sdks_own_accumulation(oai: openai.OpenA
         messages=[*history, _history(answer), {"role": "user", "content": "Thanks!"}],
     )
     assert again.choices[0].message.content
+
+
+def test_parallel_calls_streamed_keep_their_signature_and_order(oai: openai.OpenAI) -> None:
+    question = {"role": "user", "content": "What's the weather and the local time in Paris?"}
+    tools: Any = [WEATHER_TOOL, TIME_TOOL]
+    with oai.chat.completions.stream(model=GEMINI_3, messages=[question], tools=tools) as stream:
+        called = stream.get_final_completion().choices[0].message
+    calls = called.tool_calls or []
+    assert [c.function.name for c in calls] == ["get_weather", "get_time"]
+    assert len({c.id for c in calls}) == 2
+    assert _google(calls[0])["thought_signature"]  # Gemini signs the first call of a step
+    answers = [{"role": "tool", "tool_call_id": c.id, "content": FORECAST} for c in calls]
+    reply = oai.chat.completions.create(
+        model=GEMINI_3, messages=[question, _history(called), *answers], tools=tools
+    )
+    assert reply.choices[0].message.content
 
 
 # -- 2. reasoning_effort -----------------------------------------------------------------
