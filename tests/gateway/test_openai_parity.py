@@ -107,6 +107,16 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "extra_body": {"google": {"thinking_config": {"thinking_budget": 0}}},
     },
     "reasoning_effort": {"messages": [KEEPER], "reasoning_effort": "low"},
+    "thought-summaries-tagged": {
+        "messages": [KEEPER],
+        "extra_body": {
+            "google": {
+                "thinking_config": {"include_thoughts": True},
+                "thought_tag_marker": "think",
+                "media_resolution": "MEDIA_RESOLUTION_LOW",
+            }
+        },
+    },
     "multi-turn-tool-results": {
         "messages": [QUESTION, CALLED, ANSWERED],
         "tools": TOOLS,

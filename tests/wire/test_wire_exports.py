@@ -22,11 +22,15 @@ DOCUMENTED = [
     "gemgate.wire._models",
     "gemgate.wire.openai",
     "gemgate.wire.openai._batch",
+    "gemgate.wire.openai._candidate",
+    "gemgate.wire.openai._citations",
     "gemgate.wire.openai._errors",
     "gemgate.wire.openai._generation",
+    "gemgate.wire.openai._google",
     "gemgate.wire.openai._messages",
     "gemgate.wire.openai._request",
     "gemgate.wire.openai._response",
+    "gemgate.wire.openai._reverse",
     "gemgate.wire.openai._stream",
     "gemgate.wire.openai._tools",
     "gemgate.wire.sse",
@@ -101,7 +105,18 @@ def test_openai_adapter_all_is_sorted_and_complete() -> None:
     import gemgate.wire.openai as adapter
 
     assert adapter.__all__ == sorted(adapter.__all__)
-    parts = ["batch", "errors", "generation", "messages", "request", "response", "stream", "tools"]
+    parts = [
+        "batch",
+        "citations",
+        "errors",
+        "generation",
+        "messages",
+        "request",
+        "response",
+        "reverse",
+        "stream",
+        "tools",
+    ]
     expected = {
         name
         for part in parts

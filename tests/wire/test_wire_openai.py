@@ -294,7 +294,7 @@ def test_thought_signatures_round_trip() -> None:
         ),
         ({"thinking": {"thinkingLevel": "low"}}, {"thinkingConfig": {"thinkingLevel": "low"}}),
         ({"reasoning_effort": "none"}, {"thinkingConfig": {"thinkingBudget": 0}}),
-        ({"reasoning_effort": "minimal"}, {"thinkingConfig": {"thinkingBudget": 512}}),
+        ({"reasoning_effort": "minimal"}, {"thinkingConfig": {"thinkingBudget": 1024}}),
         ({"reasoning_effort": "low"}, {"thinkingConfig": {"thinkingBudget": 1024}}),
         ({"reasoning_effort": "medium"}, {"thinkingConfig": {"thinkingBudget": 8192}}),
         ({"reasoning_effort": "high"}, {"thinkingConfig": {"thinkingBudget": 24576}}),
@@ -377,7 +377,7 @@ def candidate(
     return out
 
 
-def test_completion_text_without_thoughts() -> None:
+def test_completion_thoughts_are_reasoning_content_never_content() -> None:
     response = {
         "candidates": [
             candidate({"text": "thinking hard", "thought": True}, {"text": "Hello"}, {"text": "!"})
@@ -393,7 +393,15 @@ def test_completion_text_without_thoughts() -> None:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "Hello!"},
+                "message": {
+                    "role": "assistant",
+                    "content": "Hello!",
+                    "reasoning_content": "thinking hard",
+                    # two text parts: OpenAI's one content cannot tell them apart
+                    "extra_content": {
+                        "google": {"parts": response["candidates"][0]["content"]["parts"]}
+                    },
+                },
                 "finish_reason": "stop",
             }
         ],
@@ -404,6 +412,7 @@ def test_completion_text_without_thoughts() -> None:
             "completion_tokens_details": {"reasoning_tokens": 25},
             "prompt_tokens_details": {"cached_tokens": 32},
         },
+        "extra_content": {"google": {"usage_metadata": USAGE}},
     }
 
 
@@ -433,6 +442,7 @@ def test_completion_tool_calls() -> None:
                 "function": {"name": "b", "arguments": "{}"},
             },
         ],
+        "extra_content": {"google": {"parts": response["candidates"][0]["content"]["parts"]}},
     }
     ids = [c["id"] for c in choice["message"]["tool_calls"]]
     assert len(set(ids)) == len(ids)
@@ -472,7 +482,11 @@ def test_safety_stop_without_parts_gives_empty_content() -> None:
     choice = completion(response, "m", created=0)["choices"][0]
     assert choice == {
         "index": 0,
-        "message": {"role": "assistant", "content": ""},
+        "message": {
+            "role": "assistant",
+            "content": "",
+            "extra_content": {"google": {"finish_reason": "SAFETY"}},
+        },
         "finish_reason": "content_filter",
     }
 
@@ -575,14 +589,14 @@ def test_completion_chunks() -> None:
     assert last["usage"]["completion_tokens"] == 35
 
 
-def test_chunk_with_only_thoughts_has_an_empty_delta() -> None:
+def test_chunk_with_only_thoughts_has_only_reasoning_content() -> None:
     chunk = completion_chunk(
         {"candidates": [candidate({"text": "hmm", "thought": True}, reason=None)]},
         "m",
         first=False,
         created=0,
     )
-    assert chunk["choices"][0]["delta"] == {}
+    assert chunk["choices"][0]["delta"] == {"reasoning_content": "hmm"}
     assert "usage" not in chunk
 
 

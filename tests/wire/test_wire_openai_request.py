@@ -350,6 +350,159 @@ def test_google_extras_never_silently_override(fields: dict[str, Any], param: st
     assert refused(body(**fields)).param == param
 
 
+@pytest.mark.parametrize(
+    ("model", "levels"),
+    [
+        ("gemini-3-flash-preview", ["MINIMAL", "MINIMAL", "LOW", "MEDIUM", "HIGH"]),
+        ("gemini-3.1-flash-lite-preview", ["MINIMAL", "MINIMAL", "LOW", "MEDIUM", "HIGH"]),
+        ("gemini-3-pro-preview", ["LOW", "LOW", "LOW", "MEDIUM", "HIGH"]),
+        ("models/gemini-3.1-pro-preview", ["LOW", "LOW", "LOW", "MEDIUM", "HIGH"]),
+    ],
+)
+def test_reasoning_effort_is_a_thinking_level_on_gemini_3(model: str, levels: list[str]) -> None:
+    efforts = ["none", "minimal", "low", "medium", "high"]
+    made = [
+        chat_request({**body(reasoning_effort=e), "model": model}).request["generationConfig"]
+        for e in efforts
+    ]
+    assert made == [{"thinkingConfig": {"thinkingLevel": level}} for level in levels]
+
+
+@pytest.mark.parametrize("model", ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-flash-latest"])
+def test_reasoning_effort_is_a_thinking_budget_on_gemini_2_5(model: str) -> None:
+    efforts = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+    for effort, budget in efforts.items():
+        request = chat_request({**body(reasoning_effort=effort), "model": model}).request
+        assert request["generationConfig"] == {"thinkingConfig": {"thinkingBudget": budget}}
+
+
+def test_every_gemini_field_goes_where_it_belongs_snake_or_camel() -> None:
+    google = {
+        "safety_settings": SAFETY,
+        "cachedContent": "cachedContents/abc",
+        "service_tier": "flex",
+        "store": False,
+        "labels": {"team_name": "a", "costCentre": "b"},
+        "tool_config": {"function_calling_config": {"mode": "NONE"}},
+        "responseModalities": ["TEXT", "AUDIO"],
+        "speech_config": {"voice_config": {"prebuilt_voice_config": {"voice_name": "Kore"}}},
+        "media_resolution": "MEDIA_RESOLUTION_HIGH",
+        "response_json_schema": {"properties": {"first_name": {"type": "string"}}},
+        "image_config": {"aspect_ratio": "16:9"},
+        "response_logprobs": True,
+        "logprobs": 3,
+        "thought_tag_marker": "think",
+    }
+    chat = chat_request(body(extra_body={"google": google}))
+    assert chat.thought_tag == "think"
+    assert chat.request == {
+        "contents": CONTENTS,
+        "safetySettings": SAFETY,
+        "cachedContent": "cachedContents/abc",
+        "serviceTier": "flex",
+        "store": False,
+        "labels": {"team_name": "a", "costCentre": "b"},  # names of their own: as given
+        "toolConfig": {"functionCallingConfig": {"mode": "NONE"}},
+        "generationConfig": {
+            "responseModalities": ["TEXT", "AUDIO"],
+            "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}},
+            "mediaResolution": "MEDIA_RESOLUTION_HIGH",
+            "responseJsonSchema": {"properties": {"first_name": {"type": "string"}}},
+            "imageConfig": {"aspectRatio": "16:9"},
+            "responseLogprobs": True,
+            "logprobs": 3,
+        },
+    }
+
+
+def test_reasoning_effort_with_thought_summaries_is_one_thinking_config() -> None:
+    fields = {"reasoning_effort": "low", "google": {"thinking_config": {"include_thoughts": True}}}
+    assert chat_request(body(**fields)).request["generationConfig"] == {
+        "thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}
+    }
+
+
+def test_google_tools_and_system_instruction_go_to_the_top_unless_already_set() -> None:
+    tools = [{"googleSearch": {}}]
+    system = {"parts": [{"text": "Be brief."}]}
+    google = {"tools": tools, "system_instruction": system}
+    assert chat_request(body(google=google)).request == {
+        "contents": CONTENTS,
+        "tools": tools,
+        "systemInstruction": system,
+    }
+    assert refused(body(tools=[WEATHER], google={"tools": tools})).param == "google.tools"
+    with_system = {**body(google=google), "messages": [{"role": "system", "content": "x"}, *USER]}
+    assert refused(with_system).param == "google.system_instruction"
+
+
+@pytest.mark.parametrize("where", ["google", "extra_body"])
+def test_an_unknown_google_field_is_refused_by_name(where: str) -> None:
+    google = {"thinking_config": {}, "temprature": 0.5}
+    extras = {"google": google} if where == "google" else {"extra_body": {"google": google}}
+    error = refused(body(**extras))
+    prefix = "google" if where == "google" else "extra_body.google"
+    assert error.param == f"{prefix}.temprature"
+    assert "temprature" in error.message
+
+
+def test_an_assistant_message_keeps_its_text_signature_and_reasoning() -> None:
+    contents, _ = messages_to_contents(
+        [
+            *USER,
+            {
+                "role": "assistant",
+                "content": "Hello.",
+                "reasoning_content": "Greet back.",
+                "extra_content": {"google": {"thought_signature": "c2ln"}},
+            },
+        ]
+    )
+    assert contents[1] == {
+        "role": "model",
+        "parts": [
+            {"text": "Greet back.", "thought": True},
+            {"text": "Hello.", "thoughtSignature": "c2ln"},
+        ],
+    }
+
+
+def test_gemini_parts_on_a_message_stand_for_it() -> None:
+    parts = [{"executableCode": {"language": "PYTHON", "code": "print(1)"}}, {"text": "1"}]
+    indexed = [{"index": i, **p} for i, p in enumerate(parts)]  # as merged stream deltas have
+    contents, _ = messages_to_contents(
+        [
+            *USER,
+            {
+                "role": "assistant",
+                "content": "ignored: a view of the parts",
+                "extra_content": {"google": {"parts": indexed}},
+            },
+        ]
+    )
+    assert contents[1] == {"role": "model", "parts": parts}
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ("x", "messages[1].extra_content"),
+        ({"google": []}, "messages[1].extra_content.google"),
+        ({"google": {"parts": {}}}, "messages[1].extra_content.google.parts"),
+        ({"google": {"parts": ["x"]}}, "messages[1].extra_content.google.parts[0]"),
+        (
+            {"google": {"thought_signature": 1}},
+            "messages[1].extra_content.google.thought_signature",
+        ),
+    ],
+)
+def test_bad_extra_content_names_the_field(extra: Any, param: str) -> None:
+    message = {"role": "assistant", "content": "Hi", "extra_content": extra}
+    with pytest.raises(InvalidRequest) as caught:
+        messages_to_contents([*USER, message])
+    assert caught.value.param == param
+
+
 # --- the library's Gemini-flavoured fields ------------------------------------------------
 
 

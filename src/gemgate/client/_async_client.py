@@ -223,20 +223,25 @@ class AsyncGemini(Operations, Media):
 
     @staticmethod
     def build_request(
-        contents: list[dict[str, Any]], system: Mapping[str, Any] | None, params: Mapping[str, Any]
+        contents: list[dict[str, Any]],
+        system: Mapping[str, Any] | None,
+        params: Mapping[str, Any],
+        *,
+        model: str | None = None,
     ) -> dict[str, Any]:
         """A GenerateContentRequest from contents, a system instruction and parameters.
 
         ``params`` are those of :meth:`chat` (OpenAI's, Google's ``extra_body.google`` and
         the Gemini-flavoured ones); ``model``, ``request_id`` and ``endpoint_id`` route the
-        call and are not part of the request.
+        call and are not part of the request. ``model`` picks how ``reasoning_effort``
+        maps (a ``thinkingLevel`` for Gemini 3 models, else a ``thinkingBudget``).
 
         Raises:
             UsageError: An unknown parameter or a value that cannot be translated
                 (a :class:`gemgate.wire.openai.InvalidRequest` naming the parameter).
         """
         fields = {k: v for k, v in params.items() if k not in _ROUTING}
-        return openai.gemini_request(contents, system, fields)
+        return openai.gemini_request(contents, system, fields, model=model)
 
     async def send_request(
         self, request: Mapping[str, Any], model: str, **routing: Any
@@ -309,11 +314,12 @@ class AsyncGemini(Operations, Media):
         """
         from gemgate.tools._loop import ToolLoop
 
+        chosen = self._model({"model": model})
         loop = ToolLoop(
             engine=self.engine,
             query=query,
-            model=self._model({"model": model}),
-            build=lambda contents: self.build_request(contents, None, params),
+            model=chosen,
+            build=lambda contents: self.build_request(contents, None, params, model=chosen),
             cache_manager=self.cache_manager if cache_config is not None else None,
             tools=tools,
             executor=tool_executor,
@@ -361,19 +367,17 @@ class AsyncGemini(Operations, Media):
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> dict[str, Any]:
         """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
-        request = self.build_request(_contents(prompt), None, params)
-        return await self.engine.generate(
-            request, self._model(params), **_routing(params), cacheable=True
-        )
+        model = self._model(params)
+        request = self.build_request(_contents(prompt), None, params, model=model)
+        return await self.engine.generate(request, model, **_routing(params), cacheable=True)
 
     async def stream_generate_content(
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream Gemini response chunks."""
-        request = self.build_request(_contents(prompt), None, params)
-        async for chunk in self.engine.stream_generate(
-            request, self._model(params), **_routing(params)
-        ):
+        model = self._model(params)
+        request = self.build_request(_contents(prompt), None, params, model=model)
+        async for chunk in self.engine.stream_generate(request, model, **_routing(params)):
             yield chunk
 
     async def chat(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> dict[str, Any]:
@@ -397,7 +401,9 @@ class AsyncGemini(Operations, Media):
         top_k = int(params.pop("top_k", 8))
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        request = _with_file_search(self.build_request(contents, system, params), stores, top_k)
+        request = _with_file_search(
+            self.build_request(contents, system, params, model=model), stores, top_k
+        )
         hits = await self._retrieve(stores, contents, top_k)
         if hits:
             from gemgate.rag import ground_response, grounded_request
@@ -406,7 +412,8 @@ class AsyncGemini(Operations, Media):
         response = await self.engine.generate(request, model, **_routing(params), cacheable=True)
         if hits:
             ground_response(response, hits)
-        return openai.completion(response, model, created=int(self.engine.clock()))
+        tag = openai.thought_tag_of(params)
+        return openai.completion(response, model, created=int(self.engine.clock()), thought_tag=tag)
 
     async def _retrieve(
         self, stores: Sequence[RetrievalStore], contents: Sequence[Mapping[str, Any]], k: int
@@ -426,7 +433,9 @@ class AsyncGemini(Operations, Media):
         top_k = int(params.pop("top_k", 8))
         contents, system = openai.messages_to_contents(messages)
         model = self._model(params)
-        request = _with_file_search(self.build_request(contents, system, params), stores, top_k)
+        request = _with_file_search(
+            self.build_request(contents, system, params, model=model), stores, top_k
+        )
         hits = await self._retrieve(stores, contents, top_k)
         feed: Callable[[dict[str, Any]], dict[str, Any]] = lambda chunk: chunk  # noqa: E731
         if hits:
@@ -434,7 +443,8 @@ class AsyncGemini(Operations, Media):
 
             request = grounded_request(request, hits)
             feed = GroundedStream(hits).feed
-        chunks = openai.ChunkStream(model, created=int(self.engine.clock()))
+        tag = openai.thought_tag_of(params)
+        chunks = openai.ChunkStream(model, created=int(self.engine.clock()), thought_tag=tag)
         async for chunk in self.engine.stream_generate(request, model, **_routing(params)):
             yield chunks.convert(feed(chunk))
 

@@ -153,7 +153,8 @@ class Responder:
         calls = self._follow_up(request, model) if answer else self._calls(request, model, prompt)
         if calls:
             if model.thinking:
-                calls[0]["thoughtSignature"] = self._signer.sign_call(calls[0]["functionCall"])
+                signature = self._signer.sign_call(calls[0]["functionCall"], model.name)
+                calls[0]["thoughtSignature"] = signature
             return Draft(parts=calls, thought_text=thought)
         plain = config.get("responseMimeType", "text/plain") == "text/plain"
         run = code_run(request) if plain and not answer else None
@@ -170,7 +171,7 @@ class Responder:
             parts += run.steps()
         text_part: dict[str, Any] = {"text": text}
         if model.requires_thought_signatures:
-            text_part["thoughtSignature"] = self._signer.sign({"text": digest})
+            text_part["thoughtSignature"] = self._signer.sign({"text": digest}, model.name)
         parts.append(text_part)
         return Draft(
             parts=parts,

@@ -1,8 +1,9 @@
 """Thought signatures: opaque to clients, checkable by the emulator.
 
-A signature is ``base64(magic + HMAC(secret, payload)[:16])``. Signatures on function
-calls cover the call's name and arguments, so an altered call or a signature from
-elsewhere is refused like Gemini refuses it. Clients may send the documented sentinel
+A signature is ``base64(magic + model tag + HMAC(secret, payload)[:16])``: the tag binds
+it to the model that issued it, and signatures on function calls cover the call's name
+and arguments, so an altered call, a signature from another model or one from elsewhere
+is refused like Gemini refuses it. Clients may send the documented sentinel
 ``skip_thought_signature_validator`` instead.
 """
 
@@ -21,6 +22,7 @@ __all__ = ["SKIP_SENTINEL", "Signer"]
 
 SKIP_SENTINEL = "skip_thought_signature_validator"
 _MAGIC = b"\x9agg1"
+_TAG = 4
 
 
 class Signer:
@@ -33,26 +35,30 @@ class Signer:
         data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hmac.new(self._key, data, hashlib.sha256).digest()[:16]
 
-    def sign(self, payload: Any) -> str:
-        """A signature over a JSON-serialisable payload."""
-        return base64.b64encode(_MAGIC + self._mac(payload)).decode()
+    def _tag(self, model: str) -> bytes:
+        return self._mac({"model": model})[:_TAG]
 
-    def sign_call(self, call: Mapping[str, Any]) -> str:
-        """The signature for a ``functionCall``."""
-        return self.sign(_call_payload(call))
+    def sign(self, payload: Any, model: str) -> str:
+        """A signature by ``model`` over a JSON-serialisable payload."""
+        return base64.b64encode(_MAGIC + self._tag(model) + self._mac(payload)).decode()
 
-    def verify_part(self, part: Mapping[str, Any]) -> bool:
-        """Whether the part's ``thoughtSignature`` is one this emulator issued for it."""
+    def sign_call(self, call: Mapping[str, Any], model: str) -> str:
+        """The signature ``model`` puts on a ``functionCall``."""
+        return self.sign(_call_payload(call), model)
+
+    def verify_part(self, part: Mapping[str, Any], model: str) -> bool:
+        """Whether the part's ``thoughtSignature`` is one ``model`` issued for it here."""
         signature = part.get("thoughtSignature")
         if signature is None or signature == SKIP_SENTINEL:
             return True
         raw = decode_bytes(signature)
-        if raw is None or not raw.startswith(_MAGIC):
+        head = _MAGIC + self._tag(model)
+        if raw is None or not raw.startswith(head):
             return False
         call = part.get("functionCall")
         if call is None:
             return True
-        return hmac.compare_digest(raw[len(_MAGIC) :], self._mac(_call_payload(call)))
+        return hmac.compare_digest(raw[len(head) :], self._mac(_call_payload(call)))
 
 
 def _call_payload(call: Mapping[str, Any]) -> dict[str, Any]:

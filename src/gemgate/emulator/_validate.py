@@ -346,7 +346,7 @@ def _check_signatures(
 ) -> None:
     for i, content in enumerate(contents):
         for j, part in enumerate(content.get("parts", [])):
-            if not signer.verify_part(part):
+            if not signer.verify_part(part, model.name):
                 _fail(f"contents[{i}].parts[{j}].thought_signature", "Corrupted thought signature.")
     if not model.requires_thought_signatures:
         return

@@ -227,13 +227,18 @@ class OpenAIRoute:
             response = await self._client.send_request(request, model)
             if hits:
                 ground_response(response, hits)
-            await send_json(send, 200, openai.completion(response, chat.model, created=created))
+            answer = openai.completion(
+                response, chat.model, created=created, thought_tag=chat.thought_tag
+            )
+            await send_json(send, 200, answer)
             return
         stream = self._client.stream_request(request, model)
         if hits:
             stream = grounded_stream(stream, hits)
         first = await _first(stream)  # errors before the first chunk are plain HTTP errors
-        chunks = openai.ChunkStream(chat.model, created=created, usage_on_chunks=False)
+        chunks = openai.ChunkStream(
+            chat.model, created=created, usage_on_chunks=False, thought_tag=chat.thought_tag
+        )
         headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
         sse = _sse(first, stream, chunks, chat.include_usage)
         await send_stream(send, receive, 200, sse, headers)

@@ -56,6 +56,8 @@ _CHAT_MESSAGE = {
         },
         "tool_calls": {"type": "array", "items": {"type": "object"}},
         "tool_call_id": {"type": "string"},
+        "reasoning_content": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "extra_content": {"type": "object"},
     },
 }
 CHAT = {
@@ -87,6 +89,7 @@ CHAT = {
             "enum": ["none", "minimal", "low", "medium", "high"],
         },
         "extra_body": {"type": "object"},
+        "google": {"type": "object"},
         "vector_store_ids": _IDS,
     },
 }

@@ -10,6 +10,10 @@ translate through here, so one OpenAI payload gives one Gemini request on both:
   :mod:`~gemgate.wire.openai._generation` — the parts of that translation;
 * :mod:`~gemgate.wire.openai._response` and :mod:`~gemgate.wire.openai._stream` — Gemini
   answers back to ``chat.completion``/``chat.completion.chunk`` and OpenAI's SSE frames;
+  nothing Gemini says is lost (what OpenAI has no field for rides under
+  ``extra_content.google``);
+* :mod:`~gemgate.wire.openai._reverse` — :func:`chat_request_of`, the inverse of
+  :func:`chat_request`;
 * :mod:`~gemgate.wire.openai._batch` — OpenAI batch input files to Gemini batch files,
   and Gemini's batch results back to OpenAI's output and error lines.
 
@@ -38,6 +42,7 @@ from gemgate.wire.openai._batch import (
     openai_status,
     read_batch_file,
 )
+from gemgate.wire.openai._citations import citation_annotations, url_annotations
 from gemgate.wire.openai._errors import InvalidRequest
 from gemgate.wire.openai._generation import GENERATION_PARAMS, generation_config
 from gemgate.wire.openai._messages import messages_to_contents
@@ -47,14 +52,10 @@ from gemgate.wire.openai._request import (
     ChatRequest,
     chat_request,
     gemini_request,
+    thought_tag_of,
 )
-from gemgate.wire.openai._response import (
-    citation_annotations,
-    completion,
-    completion_chunk,
-    finish_reason,
-    usage,
-)
+from gemgate.wire.openai._response import completion, completion_chunk, finish_reason, usage
+from gemgate.wire.openai._reverse import chat_request_of
 from gemgate.wire.openai._stream import SSE_DONE, ChunkStream, sse_frame
 from gemgate.wire.openai._tools import tools_to_gemini
 
@@ -73,6 +74,7 @@ __all__ = [
     "SSE_DONE",
     "batch_request_id",
     "chat_request",
+    "chat_request_of",
     "citation_annotations",
     "completion",
     "completion_chunk",
@@ -85,6 +87,8 @@ __all__ = [
     "openai_status",
     "read_batch_file",
     "sse_frame",
+    "thought_tag_of",
     "tools_to_gemini",
+    "url_annotations",
     "usage",
 ]

@@ -5,13 +5,22 @@ OpenAI's names (``max_tokens``, ``stop``, ``n``, ``response_format``,
 ``max_output_tokens``, ``stop_sequences``, ``response_schema``, ``thinking``) map to
 one ``generationConfig``.
 
+``reasoning_effort`` follows the table of Gemini's own OpenAI-compatibility layer: a
+``thinkingBudget`` for Gemini 2.5 models (``none`` 0, ``minimal``/``low`` 1 024,
+``medium`` 8 192, ``high`` 24 576) and a ``thinkingLevel`` for Gemini 3 and later
+(Pro models have no ``MINIMAL``: ``none`` and ``minimal`` are ``LOW`` there; the others
+cannot stop thinking, so ``none`` is ``MINIMAL``).
+
 Example:
     >>> generation_config({"max_tokens": 64, "stop": "END", "reasoning_effort": "low"})
     {'maxOutputTokens': 64, 'stopSequences': ['END'], 'thinkingConfig': {'thinkingBudget': 1024}}
+    >>> generation_config({"reasoning_effort": "none"}, model="gemini-3-flash-preview")
+    {'thinkingConfig': {'thinkingLevel': 'MINIMAL'}}
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +38,10 @@ _NUMBERS = {
 }
 _INTEGERS = {"top_k": ("topK", 1), "n": ("candidateCount", 1), "seed": ("seed", None)}
 _MAX_TOKENS = ("max_tokens", "max_completion_tokens", "max_output_tokens")  # the last wins
-_EFFORT_BUDGET = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
+_EFFORT_BUDGET = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+_EFFORT_LEVEL = {"none": "MINIMAL", "minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM"}
+_EFFORT_LEVEL_PRO = {**_EFFORT_LEVEL, "none": "LOW", "minimal": "LOW"}
+_GENERATION = re.compile(r"^(?:models/)?gemini-(?P<major>\d+)(?:\.\d+)?-(?P<rest>.*)$")
 GENERATION_PARAMS = frozenset(
     {
         *_NUMBERS,
@@ -59,13 +71,24 @@ def _thinking(value: Any) -> dict[str, Any]:
     )
 
 
-def _effort(effort: Any) -> dict[str, Any]:
-    """OpenAI ``reasoning_effort`` → a ``thinkingConfig`` with a token budget."""
+def _thinks_in_levels(model: str | None) -> tuple[bool, bool]:
+    """Whether ``model`` takes a ``thinkingLevel`` (Gemini 3 and later), and is a Pro."""
+    match = _GENERATION.match(model or "")
+    if match is None or int(match["major"]) < 3:
+        return False, False
+    return True, match["rest"].startswith("pro")
+
+
+def _effort(effort: Any, model: str | None) -> dict[str, Any]:
+    """OpenAI ``reasoning_effort`` → a ``thinkingConfig`` (a level or a budget by model)."""
     if not isinstance(effort, str) or effort not in _EFFORT_BUDGET:
         raise InvalidRequest(
             f"'reasoning_effort' must be one of {sorted(_EFFORT_BUDGET)}: {effort!r}",
             "reasoning_effort",
         )
+    levels, pro = _thinks_in_levels(model)
+    if levels:
+        return {"thinkingLevel": (_EFFORT_LEVEL_PRO if pro else _EFFORT_LEVEL).get(effort, "HIGH")}
     return {"thinkingBudget": _EFFORT_BUDGET[effort]}
 
 
@@ -107,8 +130,11 @@ def _scalars(params: Mapping[str, Any], config: dict[str, Any]) -> None:
         config["responseMimeType"] = string(params["response_mime_type"], "response_mime_type")
 
 
-def generation_config(params: Mapping[str, Any]) -> dict[str, Any]:
+def generation_config(params: Mapping[str, Any], model: str | None = None) -> dict[str, Any]:
     """Generation parameters → Gemini ``generationConfig`` (None values are unset).
+
+    ``model`` (the model id the request goes to) picks how ``reasoning_effort`` maps;
+    without it, to a token budget.
 
     Raises:
         InvalidRequest: A value of the wrong type, an unknown ``response_format`` or
@@ -127,5 +153,5 @@ def generation_config(params: Mapping[str, Any]) -> dict[str, Any]:
     if thinking is not None:
         config["thinkingConfig"] = _thinking(thinking)
     if effort is not None:
-        config["thinkingConfig"] = _effort(effort)
+        config["thinkingConfig"] = _effort(effort, model)
     return config

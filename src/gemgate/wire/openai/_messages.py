@@ -2,9 +2,15 @@
 
 ``system``/``developer`` messages join into the system instruction; ``user`` content
 becomes text and ``inlineData`` parts (images and audio as base64 ``data:``); assistant
-``tool_calls`` become ``functionCall`` parts (with their thought signatures); and
-consecutive ``tool`` messages become one user turn of ``functionResponse`` parts, each
-named after the call it answers.
+``tool_calls`` become ``functionCall`` parts (with their thought signatures), its
+``reasoning_content`` a thought part and its text keeps the signature of
+``extra_content.google.thought_signature``; and consecutive ``tool`` messages become
+one user turn of ``functionResponse`` parts, each named after the call it answers.
+
+Gemini's own parts pass as they are: a message with ``extra_content.google.parts``
+(as the answers carry when OpenAI's fields cannot hold everything: code execution,
+images, ids …) stands for exactly those parts; its ``content`` and ``tool_calls`` are
+then only views of them.
 
 Example:
     >>> contents, system = messages_to_contents(
@@ -99,6 +105,35 @@ def _tool_response(content: Any, where: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"result": value}
 
 
+def _google(message: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """A message's (or tool call's) ``extra_content.google``, or an empty mapping."""
+    extra = message.get("extra_content")
+    if extra is None:
+        return {}
+    google = object_(extra, f"{where}.extra_content").get("google")
+    return {} if google is None else object_(google, f"{where}.extra_content.google")
+
+
+def _raw_parts(google: Mapping[str, Any], where: str) -> list[dict[str, Any]] | None:
+    """``extra_content.google.parts``: Gemini parts that stand for the message as they are.
+
+    An ``index`` on a part (a streamed delta's, so merging deltas rebuilds the list) is
+    no part of it.
+    """
+    if google.get("parts") is None:
+        return None
+    at = f"{where}.extra_content.google.parts"
+    parts = [object_(part, f"{at}[{i}]") for i, part in enumerate(sequence(google["parts"], at))]
+    return [{k: v for k, v in part.items() if k != "index"} for part in parts]
+
+
+def _signature(google: Mapping[str, Any], where: str) -> str | None:
+    value = google.get("thought_signature", google.get("thoughtSignature"))
+    return (
+        None if value is None else string(value, f"{where}.extra_content.google.thought_signature")
+    )
+
+
 class _Turns:
     """The contents being built, the system texts, and the tool call names by id."""
 
@@ -106,24 +141,48 @@ class _Turns:
         self.contents: list[dict[str, Any]] = []
         self.system: list[str] = []
         self.call_names: dict[str, str] = {}
+        self.tool_turn: dict[str, Any] | None = None
+        """The user turn the latest tool messages made; the next tool message joins it."""
+
+    def add(self, content: dict[str, Any]) -> None:
+        self.contents.append(content)
+        self.tool_turn = None
 
     def system_message(self, message: Mapping[str, Any], where: str) -> None:
         self.system.append(_text_of(message.get("content"), f"{where}.content"))
 
     def user(self, message: Mapping[str, Any], where: str) -> None:
-        parts = _user_parts(message.get("content"), f"{where}.content")
-        self.contents.append({"role": "user", "parts": parts})
+        parts = _raw_parts(_google(message, where), where)
+        if parts is None:
+            parts = _user_parts(message.get("content"), f"{where}.content")
+        self.add({"role": "user", "parts": parts})
 
     def assistant(self, message: Mapping[str, Any], where: str) -> None:
-        parts: list[dict[str, Any]] = []
-        text = _text_of(message.get("content"), f"{where}.content")
-        if text:
-            parts.append({"text": text})
+        google = _google(message, where)
         calls = message.get("tool_calls")
-        for i, call in enumerate(sequence(calls, f"{where}.tool_calls") if calls else []):
-            parts.append(self._call(call, f"{where}.tool_calls[{i}]"))
+        made = [
+            self._call(call, f"{where}.tool_calls[{i}]")
+            for i, call in enumerate(sequence(calls, f"{where}.tool_calls") if calls else [])
+        ]
+        parts = _raw_parts(google, where)
+        if parts is not None:  # Gemini's own parts: content and tool_calls are views of them
+            for part in parts:
+                call = part.get("functionCall")
+                if isinstance(call, Mapping) and isinstance(call.get("id"), str):
+                    self.call_names[call["id"]] = str(call.get("name", ""))
+            self.add({"role": "model", "parts": parts})
+            return
+        parts = []
+        reasoning = message.get("reasoning_content")
+        if reasoning:
+            parts.append({"text": string(reasoning, f"{where}.reasoning_content"), "thought": True})
+        text = _text_of(message.get("content"), f"{where}.content")
+        signature = _signature(google, where)
+        if text or signature:
+            parts.append({"text": text, **({"thoughtSignature": signature} if signature else {})})
+        parts += made
         if parts:
-            self.contents.append({"role": "model", "parts": parts})
+            self.add({"role": "model", "parts": parts})
 
     def _call(self, value: Any, where: str) -> dict[str, Any]:
         call = object_(value, where)
@@ -131,27 +190,28 @@ class _Turns:
         name = string(function.get("name"), f"{where}.function.name")
         args = _arguments(function.get("arguments"), f"{where}.function.arguments")
         part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
-        extra = call.get("extra_content")
-        google = extra.get("google") if isinstance(extra, Mapping) else None
-        signature = google.get("thought_signature") if isinstance(google, Mapping) else None
+        signature = _signature(_google(call, where), where)
         if signature:
-            part["thoughtSignature"] = string(signature, f"{where}.extra_content")
+            part["thoughtSignature"] = signature
         call_id = call.get("id")
         if isinstance(call_id, str):
             self.call_names[call_id] = name
         return part
 
     def tool(self, message: Mapping[str, Any], where: str) -> None:
-        call_id = message.get("tool_call_id")
-        fallback = message.get("name", "tool")
-        name = self.call_names.get(call_id, fallback) if isinstance(call_id, str) else fallback
-        response = _tool_response(message.get("content"), f"{where}.content")
-        part = {"functionResponse": {"name": string(name, f"{where}.name"), "response": response}}
-        last = self.contents[-1] if self.contents else None
-        if last and last["role"] == "user" and "functionResponse" in (last["parts"] or [{}])[-1]:
-            last["parts"].append(part)
-        else:
-            self.contents.append({"role": "user", "parts": [part]})
+        parts = _raw_parts(_google(message, where), where)
+        if parts is None:
+            call_id = message.get("tool_call_id")
+            fallback = message.get("name", "tool")
+            name = self.call_names.get(call_id, fallback) if isinstance(call_id, str) else fallback
+            response = _tool_response(message.get("content"), f"{where}.content")
+            name = string(name, f"{where}.name")
+            parts = [{"functionResponse": {"name": name, "response": response}}]
+        if self.tool_turn is not None:
+            self.tool_turn["parts"] += parts
+            return
+        self.add({"role": "user", "parts": parts})
+        self.tool_turn = self.contents[-1]
 
     def instruction(self) -> dict[str, Any] | None:
         return {"parts": [{"text": "\n\n".join(self.system)}]} if self.system else None

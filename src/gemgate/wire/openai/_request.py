@@ -31,14 +31,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gemgate.wire._names import camel
 from gemgate.wire.openai._checks import boolean, object_, sequence, string
 from gemgate.wire.openai._errors import InvalidRequest
 from gemgate.wire.openai._generation import GENERATION_PARAMS, generation_config
+from gemgate.wire.openai._google import apply_google
 from gemgate.wire.openai._messages import messages_to_contents
 from gemgate.wire.openai._tools import tools_to_gemini
 
-__all__ = ["CHAT_FIELDS", "ChatRequest", "REQUEST_FIELDS", "chat_request", "gemini_request"]
+__all__ = [
+    "CHAT_FIELDS",
+    "ChatRequest",
+    "REQUEST_FIELDS",
+    "chat_request",
+    "gemini_request",
+    "thought_tag_of",
+]
 
 REQUEST_FIELDS = GENERATION_PARAMS | {
     "tools",
@@ -56,7 +63,6 @@ REQUEST_FIELDS = GENERATION_PARAMS | {
 _BODY_ONLY = frozenset({"model", "messages", "stream", "stream_options"})
 CHAT_FIELDS = REQUEST_FIELDS | _BODY_ONLY
 """Every field a chat-completions body may carry."""
-_GOOGLE_TOP = {"cached_content": "cachedContent", "safety_settings": "safetySettings"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +74,15 @@ class ChatRequest:
         request: The Gemini ``GenerateContentRequest``.
         stream: Whether the answer streams.
         include_usage: ``stream_options.include_usage``: end the stream with usage.
+        thought_tag: Google's ``thought_tag_marker``: thought summaries then also open
+            ``content`` inside ``<tag>…</tag>``, as Gemini's own compatibility layer does.
     """
 
     model: str
     request: dict[str, Any]
     stream: bool = False
     include_usage: bool = False
+    thought_tag: str | None = None
 
 
 def _check_fields(fields: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -115,29 +124,12 @@ def _google(fields: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, str]:
     return (object_(top, "google") if top is not None else None), "google"
 
 
-def _camel_keys(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {camel(k): _camel_keys(v) for k, v in value.items()}
-    return value
-
-
-def _apply_google(request: dict[str, Any], google: Mapping[str, Any], where: str) -> None:
-    """``cached_content``/``safety_settings`` at the top; the rest into generationConfig."""
-    for key, value in google.items():
-        if key in _GOOGLE_TOP:
-            target, slot, wire = request, _GOOGLE_TOP[key], value
-        else:
-            target, slot = request.setdefault("generationConfig", {}), camel(key)
-            wire = _camel_keys(value)
-        if slot in target:
-            raise InvalidRequest(
-                f"'{where}.{key}' sets what the request already sets", f"{where}.{key}"
-            )
-        target[slot] = wire
-
-
 def gemini_request(
-    contents: list[dict[str, Any]], system: Mapping[str, Any] | None, fields: Mapping[str, Any]
+    contents: list[dict[str, Any]],
+    system: Mapping[str, Any] | None,
+    fields: Mapping[str, Any],
+    *,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """A GenerateContentRequest from contents, a system instruction and request fields.
 
@@ -145,6 +137,8 @@ def gemini_request(
         contents: Gemini contents (see :func:`messages_to_contents`).
         system: A ``systemInstruction``, or None.
         fields: Any of :data:`REQUEST_FIELDS`; None values count as not given.
+        model: The model id the request goes to: ``reasoning_effort`` maps to a
+            ``thinkingLevel`` for Gemini 3 models, to a ``thinkingBudget`` otherwise.
 
     Raises:
         InvalidRequest: An unknown field, or a value that cannot be translated.
@@ -154,7 +148,7 @@ def gemini_request(
     instruction = _instruction(system, fields.get("system_instruction"))
     if instruction:
         request["systemInstruction"] = instruction
-    config = generation_config(fields)
+    config = generation_config(fields, model)
     if config:
         request["generationConfig"] = config
     request.update(
@@ -166,7 +160,7 @@ def gemini_request(
         request["cachedContent"] = string(fields["cached_content"], "cached_content")
     google, where = _google(fields)
     if google:
-        _apply_google(request, google, where)
+        apply_google(request, google, where)
     return request
 
 
@@ -192,11 +186,24 @@ def chat_request(body: Any) -> ChatRequest:
     stream = fields.get("stream")
     contents, system = messages_to_contents(fields.get("messages"))
     request = gemini_request(
-        contents, system, {k: v for k, v in fields.items() if k not in _BODY_ONLY}
+        contents,
+        system,
+        {k: v for k, v in fields.items() if k not in _BODY_ONLY},
+        model=model.rsplit("/", 1)[-1],
     )
     return ChatRequest(
         model,
         request,
         stream=stream is not None and boolean(stream, "stream"),
         include_usage=_include_usage(fields.get("stream_options")),
+        thought_tag=thought_tag_of(fields),
     )
+
+
+def thought_tag_of(fields: Mapping[str, Any]) -> str | None:
+    """Google's ``thought_tag_marker`` among the extras of ``fields``, if any."""
+    google, where = _google(fields)
+    for key in ("thought_tag_marker", "thoughtTagMarker"):
+        if google and google.get(key) is not None:
+            return string(google[key], f"{where}.{key}")
+    return None

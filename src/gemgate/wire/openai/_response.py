@@ -1,9 +1,15 @@
 """Gemini responses → OpenAI ``chat.completion`` and ``chat.completion.chunk``.
 
-Thought parts are left out of ``content``; ``functionCall`` parts become ``tool_calls``
-(with their thought signatures under ``extra_content.google``); ``finishReason`` and
-``usageMetadata`` map as Gemini's own OpenAI-compatibility layer maps them. No clock is
-read here: the caller passes ``created``.
+Parts map as :mod:`~gemgate.wire.openai._candidate` reads them (thoughts to
+``reasoning_content``, never ``content``; ``functionCall`` parts to ``tool_calls`` with
+their thought signatures); ``finishReason`` and ``usageMetadata`` map as Gemini's own
+OpenAI-compatibility layer maps them. Nothing is lost: what OpenAI has no field for
+rides under ``extra_content.google`` (on the message: ``grounding_metadata``,
+``url_context_metadata``, ``safety_ratings``, the raw ``finish_reason`` …; on the
+completion: ``model_version``, ``prompt_feedback``, ``usage_metadata`` …). With a
+``thought_tag`` (Google's ``thought_tag_marker``), the thoughts also open ``content``
+inside ``<tag>…</tag>``, as Google's layer does. No clock is read here: the caller
+passes ``created``.
 
 Example:
     >>> response = {"candidates": [{"content": {"parts": [{"text": "Hi"}]},
@@ -14,11 +20,29 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["citation_annotations", "completion", "completion_chunk", "finish_reason", "usage"]
+from gemgate.wire._names import snake
+from gemgate.wire.openai._candidate import PartsView
+from gemgate.wire.openai._citations import citation_annotations, url_annotations
+
+__all__ = ["completion", "completion_chunk", "finish_reason", "usage"]
+
+_CANDIDATE_EXTRAS = (
+    "finishReason",
+    "finishMessage",
+    "safetyRatings",
+    "citationMetadata",
+    "groundingMetadata",
+    "groundingAttributions",
+    "urlContextMetadata",
+    "avgLogprobs",
+    "logprobsResult",
+    "tokenCount",
+)
+_PLAIN_FINISH = frozenset({"STOP", "MAX_TOKENS"})
+_RESPONSE_EXTRAS = ("modelVersion", "createTime", "promptFeedback", "usageMetadata")
 
 _FINISH = {
     "STOP": "stop",
@@ -58,72 +82,63 @@ def usage(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def citation_annotations(grounding: Mapping[str, Any] | None, text: str) -> list[dict[str, Any]]:
-    """Gemini ``groundingMetadata`` → OpenAI message ``annotations``.
+def candidate_extras(candidate: Mapping[str, Any]) -> dict[str, Any]:
+    """What a candidate says beside its parts, snake-named, for ``extra_content.google``.
 
-    Each supported span of ``text`` gets one annotation per source: ``url_citation``
-    for web sources and sources with a URL, ``file_citation`` (``file_id`` is the
-    document's name) for retrieved documents. Gemini's UTF-8 byte offsets become the
-    character offsets OpenAI uses.
+    The ``finishReason`` is there when OpenAI's cannot tell it (not ``STOP`` or
+    ``MAX_TOKENS``).
     """
-    if not grounding:
-        return []
-    chunks = grounding.get("groundingChunks") or []
-    data = text.encode()
-    out: list[dict[str, Any]] = []
-    for support in grounding.get("groundingSupports") or []:
-        segment = support.get("segment") or {}
-        end_byte = int(segment.get("endIndex", 0))
-        start = len(data[: int(segment.get("startIndex", 0))].decode(errors="ignore"))
-        end = len(data[:end_byte].decode(errors="ignore"))
-        for index in support.get("groundingChunkIndices") or []:
-            if not 0 <= index < len(chunks):
-                continue
-            chunk = chunks[index]
-            source = chunk.get("web") or chunk.get("retrievedContext") or {}
-            title = source.get("title", "")
-            if source.get("uri"):
-                citation = {"start_index": start, "end_index": end, "url": source["uri"]}
-                out.append({"type": "url_citation", "url_citation": {**citation, "title": title}})
-            else:
-                cited = {
-                    "start_index": start,
-                    "end_index": end,
-                    "file_id": source.get("documentName", ""),
-                    "filename": title,
-                }
-                out.append({"type": "file_citation", "file_citation": cited})
+    out = {snake(k): candidate[k] for k in _CANDIDATE_EXTRAS if candidate.get(k) is not None}
+    if out.get("finish_reason") in _PLAIN_FINISH:
+        del out["finish_reason"]
     return out
 
 
-def _message(candidate: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+def _tagged(fields: dict[str, Any], tag: str | None) -> None:
+    if tag and fields.get("reasoning_content"):
+        thoughts = fields["reasoning_content"]
+        fields["content"] = f"<{tag}>{thoughts}</{tag}>" + fields.get("content", "")
+
+
+def _message(candidate: Mapping[str, Any], tag: str | None) -> tuple[dict[str, Any], bool]:
     parts = candidate.get("content", {}).get("parts", [])
-    text = "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
-    calls = []
-    for i, part in enumerate(p for p in parts if "functionCall" in p):
-        call = part["functionCall"]
-        entry: dict[str, Any] = {
-            "id": call.get("id") or f"function-call-{i}",
-            "type": "function",
-            "function": {"name": call["name"], "arguments": json.dumps(call.get("args", {}))},
-        }
-        if part.get("thoughtSignature"):
-            entry["extra_content"] = {"google": {"thought_signature": part["thoughtSignature"]}}
-        calls.append(entry)
-    message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
+    view = PartsView()
+    fields = view.feed(parts)
+    _tagged(fields, tag)
+    calls = fields.pop("tool_calls", [])
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": fields.pop("content", None) or (None if calls else ""),
+    }
+    message.update(fields)
     if calls:
-        message["tool_calls"] = calls
+        message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
+    text = "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
     cited = citation_annotations(candidate.get("groundingMetadata"), text)
+    cited += url_annotations(candidate.get("urlContextMetadata"), text)
     if cited:
         message["annotations"] = cited
+    google = message.get("extra_content", {}).get("google", {})
+    if view.raw:
+        google["parts"] = view.whole()
+    google.update(candidate_extras(candidate))
+    if google:
+        message["extra_content"] = {"google": google}
     return message, bool(calls)
 
 
-def completion(response: Mapping[str, Any], model: str, *, created: int) -> dict[str, Any]:
+def response_extras(response: Mapping[str, Any]) -> dict[str, Any]:
+    """What a response says beside its candidates, snake-named."""
+    return {snake(k): response[k] for k in _RESPONSE_EXTRAS if response.get(k) is not None}
+
+
+def completion(
+    response: Mapping[str, Any], model: str, *, created: int, thought_tag: str | None = None
+) -> dict[str, Any]:
     """A Gemini GenerateContentResponse as an OpenAI ``chat.completion``."""
     choices = []
     for index, candidate in enumerate(response.get("candidates", [])):
-        message, has_calls = _message(candidate)
+        message, has_calls = _message(candidate, thought_tag)
         choices.append(
             {
                 "index": candidate.get("index", index),
@@ -139,7 +154,7 @@ def completion(response: Mapping[str, Any], model: str, *, created: int) -> dict
                 "finish_reason": "content_filter",
             }
         )
-    return {
+    out = {
         "id": response.get("responseId", ""),
         "object": "chat.completion",
         "created": created,
@@ -147,23 +162,41 @@ def completion(response: Mapping[str, Any], model: str, *, created: int) -> dict
         "choices": choices,
         "usage": usage(response.get("usageMetadata")),
     }
+    extras = response_extras(response)
+    if extras:
+        out["extra_content"] = {"google": extras}
+    return out
 
 
 def completion_chunk(
-    chunk: Mapping[str, Any], model: str, *, first: bool, created: int
+    chunk: Mapping[str, Any],
+    model: str,
+    *,
+    first: bool,
+    created: int,
+    views: dict[int, PartsView] | None = None,
 ) -> dict[str, Any]:
-    """One Gemini stream chunk as an OpenAI ``chat.completion.chunk``."""
+    """One Gemini stream chunk as an OpenAI ``chat.completion.chunk``.
+
+    ``views`` (one per choice, kept across a stream's chunks) tell where each piece
+    sits in its turn; without them, each chunk is read on its own.
+    """
+    views = {} if views is None else views
     choices = []
-    for index, candidate in enumerate(chunk.get("candidates", [])):
-        message, has_calls = _message(candidate)
+    for position, candidate in enumerate(chunk.get("candidates", [])):
+        index = candidate.get("index", position)
+        view = views.setdefault(index, PartsView(stream=True))
+        fields = view.feed(candidate.get("content", {}).get("parts", []))
+        has_calls = view.calls > 0
         delta: dict[str, Any] = {"role": "assistant"} if first else {}
-        if message.get("content"):
-            delta["content"] = message["content"]
-        if has_calls:
-            delta["tool_calls"] = [dict(c, index=i) for i, c in enumerate(message["tool_calls"])]
+        delta.update(fields)
+        extras = candidate_extras(candidate) if candidate.get("finishReason") else {}
+        if extras:
+            google = delta.setdefault("extra_content", {}).setdefault("google", {})
+            google.update(extras)
         choices.append(
             {
-                "index": candidate.get("index", index),
+                "index": index,
                 "delta": delta,
                 "finish_reason": finish_reason(candidate.get("finishReason"), has_calls),
             }
