@@ -246,6 +246,8 @@ def test_a_store_is_filled_searched_and_its_sources_open_the_quoted_chunks(
         "no second answer",
     )
     assert [b.get("store_ids") for b in _posted(browser, "/messages")] == [[]]
+    (session,) = servers.sessions()
+    assert session["metadata"]["store_ids"] == []  # kept on the session: a reload shows none
     assert not browser.find_elements(By.CSS_SELECTOR, "#log .msg.error")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#log .sources")) == 1
     assert browser.execute_script("return window.pwned;") is None

@@ -263,6 +263,33 @@ async def test_sessions_answer_grounded_on_their_stores(http: httpx2.AsyncClient
     assert off.status_code == 200 and off.json()["grounding_metadata"] is None
 
 
+async def test_a_sessions_stores_are_changed_by_patch(http: httpx2.AsyncClient) -> None:
+    sid = await _store(http)
+    await http.post(f"/api/v1/stores/{sid}/documents", json={"name": "foxes.txt", "text": FOXES})
+    chat = (await http.post("/api/v1/sessions", json={"title": "Foxes"})).json()["id"]
+    url = f"/api/v1/sessions/{chat}"
+    attached = await http.patch(url, json={"store_ids": [sid]})
+    assert attached.status_code == 200, attached.text
+    assert attached.json()["metadata"]["store_ids"] == [sid] and attached.json()["title"] == "Foxes"
+    assert (await http.get(url)).json()["metadata"]["store_ids"] == [sid]
+    answer = await http.post(f"{url}/messages", json={"content": "Arctic fox coat in winter?"})
+    assert answer.json()["grounding_metadata"]["groundingChunks"]
+    for body, code in (
+        ({"store_ids": ["store_nope"]}, 404),
+        ({"store_ids": sid}, 400),
+        ({"store_ids": [sid], "title": 3}, 400),
+    ):
+        refused = await http.patch(url, json=body)
+        assert refused.status_code == code, (body, refused.text)
+    assert (await http.patch(url, json={"store_ids": [sid]}, headers=B)).status_code == 404
+    session = (await http.get(url)).json()
+    assert session["metadata"]["store_ids"] == [sid] and session["title"] == "Foxes"
+    detached = await http.patch(url, json={"store_ids": None, "title": "Plain"})
+    assert detached.json()["metadata"]["store_ids"] == [] and detached.json()["title"] == "Plain"
+    plain = await http.post(f"{url}/messages", json={"content": "Arctic fox?"})
+    assert plain.status_code == 200 and plain.json()["grounding_metadata"] is None
+
+
 async def test_sessions_refuse_stores_they_may_not_use(http: httpx2.AsyncClient) -> None:
     sid = await _store(http)
     for body in ({"store_ids": [sid]}, {"store_ids": ["store_nope"]}):

@@ -87,6 +87,17 @@ async def test_rename_keeps_messages_and_counters(storage: ChatStorage) -> None:
     assert (await storage.rename_chat(info.id, None)).title is None
 
 
+async def test_set_metadata_replaces_it_and_keeps_the_rest(storage: ChatStorage) -> None:
+    info = await storage.create_chat(_id(), title="Notes", user="ada", metadata={"a": 1})
+    await storage.append_history(info.id, [ChatMessage.user("hi", usage={"total_tokens": 3})])
+    changed = await storage.set_metadata(info.id, {"store_ids": ["vs_1", "vs_2"]})
+    assert changed.metadata == {"store_ids": ["vs_1", "vs_2"]}
+    assert changed.title == "Notes" and changed.message_count == 1 and changed.total_tokens == 3
+    again = await storage.get_chat(info.id)
+    assert again.metadata == {"store_ids": ["vs_1", "vs_2"]} and again.title == "Notes"
+    assert [m.text for m in await storage.get_history(info.id)] == ["hi"]
+
+
 async def test_list_and_delete(storage: ChatStorage) -> None:
     user = f"user-{uuid.uuid4().hex[:6]}"
     first = await storage.create_chat(_id(), user=user)
@@ -110,6 +121,7 @@ async def test_unknown_chat_is_a_typed_error(storage: ChatStorage) -> None:
         storage.append_history(missing, [ChatMessage.user("x")]),
         storage.update_history(missing, []),
         storage.rename_chat(missing, "x"),
+        storage.set_metadata(missing, {}),
         storage.delete_chat(missing),
     ):
         with pytest.raises(ChatNotFound) as excinfo:

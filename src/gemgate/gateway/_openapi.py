@@ -174,8 +174,8 @@ SESSION_MESSAGE = {
 REGENERATE = {"type": "object", "properties": _TURN_OPTIONS}
 RENAME_SESSION = {
     "type": "object",
-    "required": ["title"],
-    "properties": {"title": {"type": ["string", "null"]}},
+    "minProperties": 1,
+    "properties": {"title": {"type": ["string", "null"]}, "store_ids": _IDS},
 }
 LOAD_BACKEND = {
     "type": "object",

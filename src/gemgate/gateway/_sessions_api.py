@@ -81,14 +81,25 @@ class SessionsRoute:
         )
 
     async def rename(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """``PATCH /api/v1/sessions/{session_id}``: ``{"title": …}`` (``null`` clears it)."""
+        """``PATCH /api/v1/sessions/{session_id}``: ``{"title"?, "store_ids"?}``.
+
+        ``title: null`` clears the title; ``store_ids`` (the caller's stores, ``[]`` for
+        none) replaces the stores the session's turns search.
+        """
         info = await self._owned(scope)
         body = await read_json(receive, _MAX_BODY)
-        if "title" not in body:
-            raise Problem(400, "'title' is required (a string, or null to clear it)")
+        if "title" not in body and "store_ids" not in body:
+            raise Problem(400, "give 'title' (a string, or null to clear it) or 'store_ids'")
         title = _text(body, "title")
-        renamed = await self.manager.rename_chat(info.id, title.strip() or None if title else None)
-        await send_json(send, 200, renamed.model_dump())
+        ids = None
+        if "store_ids" in body:  # checked before anything is written
+            ids = store_ids([] if body["store_ids"] is None else body["store_ids"], "store_ids")
+            await stores_named(self._stores(scope), ids)
+        if "title" in body:
+            info = await self.manager.rename_chat(info.id, title.strip() or None if title else None)
+        if ids is not None:
+            info = await self.manager.set_metadata(info.id, {**info.metadata, "store_ids": ids})
+        await send_json(send, 200, info.model_dump())
 
     async def delete(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``DELETE /api/v1/sessions/{session_id}``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -125,6 +125,14 @@ class ChatStorage(abc.ABC):
         with a :class:`StorageError`.
         """
         raise StorageError(f"{type(self).__name__} cannot rename chats")
+
+    async def set_metadata(self, chat_id: str, metadata: Mapping[str, Any]) -> ChatInfo:
+        """Replace a chat's metadata; :class:`ChatNotFound` if unknown.
+
+        The built-in storages implement it; a storage of your own that does not says so
+        with a :class:`StorageError`.
+        """
+        raise StorageError(f"{type(self).__name__} cannot change chat metadata")
 
     async def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from gemgate.errors import UsageError
@@ -79,6 +79,10 @@ class ChatManager:
     async def rename_chat(self, chat_id: str, title: str | None) -> ChatInfo:
         """Set a chat's title (``None`` clears it)."""
         return await self.storage.rename_chat(chat_id, title)
+
+    async def set_metadata(self, chat_id: str, metadata: Mapping[str, Any]) -> ChatInfo:
+        """Replace a chat's metadata."""
+        return await self.storage.set_metadata(chat_id, metadata)
 
     async def replace_history(self, chat_id: str, messages: Sequence[ChatMessage]) -> ChatInfo:
         """Replace the whole history (atomically)."""

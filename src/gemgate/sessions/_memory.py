@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gemgate.sessions._base import ChatExists, ChatNotFound, ChatStorage, token_totals
@@ -85,6 +85,12 @@ class MemoryChatStorage(ChatStorage):
         """See :meth:`ChatStorage.rename_chat`."""
         info = self._info(chat_id)
         info.title = title
+        return info.model_copy()
+
+    async def set_metadata(self, chat_id: str, metadata: Mapping[str, Any]) -> ChatInfo:
+        """See :meth:`ChatStorage.set_metadata`."""
+        info = self._info(chat_id)
+        info.metadata = dict(metadata)
         return info.model_copy()
 
     async def delete_chat(self, chat_id: str) -> None:

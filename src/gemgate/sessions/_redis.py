@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -59,10 +59,10 @@ if KEYS[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[1], ARGV[3]) end
 return 1
 """
 
-# KEYS: meta; ARGV: title. Returns the new hash, or nil when the chat does not exist.
-_RENAME = """
+# KEYS: meta; ARGV: field, value. Returns the new hash, or nil when the chat does not exist.
+_SET = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-redis.call('HSET', KEYS[1], 'title', ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('HGETALL', KEYS[1])
 """
 
@@ -103,7 +103,7 @@ class RedisChatStorage(ChatStorage):
         self._prefix = prefix
         self._append = client.register_script(_APPEND)
         self._create = client.register_script(_CREATE)
-        self._rename = client.register_script(_RENAME)
+        self._set = client.register_script(_SET)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "gemgate:") -> RedisChatStorage:
@@ -217,8 +217,15 @@ class RedisChatStorage(ChatStorage):
 
     async def rename_chat(self, chat_id: str, title: str | None) -> ChatInfo:
         """See :meth:`ChatStorage.rename_chat`."""
+        return await self._set_field(chat_id, "title", title or "")
+
+    async def set_metadata(self, chat_id: str, metadata: Mapping[str, Any]) -> ChatInfo:
+        """See :meth:`ChatStorage.set_metadata`."""
+        return await self._set_field(chat_id, "metadata", json.dumps(dict(metadata)))
+
+    async def _set_field(self, chat_id: str, field: str, value: str) -> ChatInfo:
         async with self._guard():
-            result = await self._rename(keys=self._keys(chat_id)[:1], args=[title or ""])
+            result = await self._set(keys=self._keys(chat_id)[:1], args=[field, value])
         return _hash_info(chat_id, result)
 
     async def delete_chat(self, chat_id: str) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -230,9 +230,14 @@ class SQLChatStorage(ChatStorage):
 
     async def rename_chat(self, chat_id: str, title: str | None) -> ChatInfo:
         """See :meth:`ChatStorage.rename_chat`."""
-        statement = (
-            chats.update().where(chats.c.id == chat_id).values(title=title).returning(*chats.c)
-        )
+        return await self._set(chat_id, title=title)
+
+    async def set_metadata(self, chat_id: str, metadata: Mapping[str, Any]) -> ChatInfo:
+        """See :meth:`ChatStorage.set_metadata`."""
+        return await self._set(chat_id, metadata=json.dumps(dict(metadata)))
+
+    async def _set(self, chat_id: str, **values: Any) -> ChatInfo:
+        statement = chats.update().where(chats.c.id == chat_id).values(**values).returning(*chats.c)
         async with self._tx() as conn:
             row = (await conn.execute(statement)).first()
         if row is None:

@@ -390,6 +390,20 @@ async function createSession(title) {
   return chat;
 }
 
+/** Saves the stores a chat searches on its session, so that a reload shows them. */
+async function keepStores(id, ids) {
+  const session = state.sessions.find((s) => s.id === id);
+  const saved = (session && session.metadata && session.metadata.store_ids) || [];
+  if (!session || (saved.length === ids.length && saved.every((x, i) => x === ids[i]))) return;
+  try {
+    const url = `${SESSIONS}/${encodeURIComponent(id)}`;
+    const updated = await requestJson(url, { method: "PATCH", json: { store_ids: ids } });
+    session.metadata = updated.metadata;
+  } catch (error) {
+    // the message carries its stores anyway; only a reload would show the old ones
+  }
+}
+
 /** Renames a session still called what the gateway named it after its first turn. */
 async function titleAfterFirstTurn(id, text) {
   const session = state.sessions.find((s) => s.id === id);
@@ -418,6 +432,7 @@ async function sendChat(text, images) {
   if (state.model) body.model = state.model;
   if (images.length) body.images = images.map(({ mime_type, data }) => ({ mime_type, data }));
   body.store_ids = selectedStores(); // [] too: a store unchecked in this chat is not searched
+  await keepStores(state.current, body.store_ids);
   const answer = modelTurn(nowSeconds());
   answer.question = body; // a stopped turn is not stored: regenerate sends it again
   const unsent = () => {
