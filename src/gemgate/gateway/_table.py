@@ -219,7 +219,12 @@ def _sessions(sessions: SessionsRoute) -> list[Route]:
             Doc("Create a chat session", NEW_SESSION, ok=201),
         ),
         Route("GET", one, sessions.read, Doc("A session with its messages")),
-        Route("PATCH", one, sessions.rename, Doc("Rename a session, or change its stores", RENAME_SESSION)),
+        Route(
+            "PATCH",
+            one,
+            sessions.rename,
+            Doc("Rename a session, or change its stores", RENAME_SESSION),
+        ),
         Route("DELETE", one, sessions.delete, Doc("Delete a session", ok=204)),
         Route(
             "POST",
