@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test browser lint typecheck clean
+.PHONY: run test adversarial browser lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: $(VENV)/.test-installed browser
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest
+
+# The whole adversarial suite: its fast part runs in `make test` too, this adds the slow probes.
+adversarial: $(VENV)/.test-installed
+	$(BIN)/python -m pytest tests/adversarial -m ''
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

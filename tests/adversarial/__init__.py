@@ -1,0 +1,1 @@
+"""The adversarial suite: fuzzing, hostile clients, isolation, SSRF, secrets, outages, crashes."""
