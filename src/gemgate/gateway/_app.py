@@ -39,6 +39,7 @@ from gemgate.gateway._messages_api import MessagesRoute
 from gemgate.gateway._metrics import CONTENT_TYPE as METRICS_TYPE
 from gemgate.gateway._metrics import Metrics
 from gemgate.gateway._native import PREFIX, NativeRoute
+from gemgate.gateway._native_owners import NativeOwners
 from gemgate.gateway._openai_api import OpenAIRoute
 from gemgate.gateway._openapi import spec
 from gemgate.gateway._responses import StoredResponses
@@ -91,7 +92,8 @@ class Gateway:
         self.client = client
         self.backends = Registry(client)
         self.backends_api = BackendsRoute(self.backends)
-        self.native = NativeRoute(client.engine, max_body)
+        owners = NativeOwners(_files_url(client.settings)) if client.settings.gateway_keys else None
+        self.native = NativeRoute(client.engine, max_body, owners)
         self.openai = OpenAIRoute(client, max_body, self.backends)
         self.messages = MessagesRoute(client, max_body, self.backends)
         self.media = MediaRoute(client, max_body, self.backends)
@@ -371,6 +373,8 @@ class Gateway:
                 await self.files.files.aclose()
                 await self.batches.batches.aclose()
                 await self.responses.stored.aclose()
+                if self.native.owners is not None:
+                    await self.native.owners.aclose()
                 await self.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -7,12 +7,23 @@ by the upstream are rewritten to point back at this gateway.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
 from gemgate.gateway._asgi import header, read_body, send_bytes, send_stream
+from gemgate.gateway._faces import Problem
+from gemgate.gateway._native_owners import (
+    COLLECTIONS,
+    NativeOwners,
+    created_names,
+    filter_list,
+    listed,
+    resource_of,
+    upload_id,
+)
 from gemgate.upstream._engine import Engine
 from gemgate.upstream._sdk import build_call, relay
 
@@ -24,9 +35,11 @@ PREFIX = "/gemini"
 class NativeRoute:
     """Relays ``/gemini/{version}/...`` and ``/gemini/upload/...`` to the upstream."""
 
-    def __init__(self, engine: Engine, max_body: int) -> None:
+    def __init__(self, engine: Engine, max_body: int, owners: NativeOwners | None = None) -> None:
         self.engine = engine
         self._max_body = max_body
+        self.owners = owners
+        """With gateway keys: who made each batch, file, cache and File Search store."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request."""
@@ -34,6 +47,11 @@ class NativeRoute:
         path = scope["path"][len(PREFIX) :] or "/"
         query = scope.get("query_string", b"").decode("latin-1")
         raw = path + (f"?{query}" if query else "")
+        owner = await self._owner(scope, raw)
+        if owner is not None and self.owners is not None:
+            name = resource_of(path)
+            if name is not None and await self.owners.owner(name) != owner:
+                raise Problem(404, f"{name} not found", google_status="NOT_FOUND")
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
@@ -45,13 +63,48 @@ class NativeRoute:
             (k, self._rewrite(scope, v) if k.lower() == "x-goog-upload-url" else v)
             for k, v in relayed.headers
         ]
-        if relayed.stream is None:
-            await send_bytes(send, relayed.status, relayed.body or b"", out)
-        elif relayed.stream.streaming:
+        if relayed.stream is not None and relayed.stream.streaming:
             await send_stream(send, receive, relayed.status, _chunks(relayed.stream), out)
+            return
+        if relayed.stream is None:
+            answer = relayed.body or b""
         else:  # one answer: one write with a length, no chunked framing
-            body = b"".join([chunk async for chunk in _chunks(relayed.stream)])
-            await send_bytes(send, relayed.status, body, out)
+            answer = b"".join([chunk async for chunk in _chunks(relayed.stream)])
+        if owner is not None and relayed.status == 200:
+            answer = await self._own(scope["method"], path, owner, answer, out)
+        await send_bytes(send, relayed.status, answer, out)
+
+    async def _owner(self, scope: Scope, raw: str) -> str | None:
+        """The gateway key this request acts for (a resumed upload: the one that began it)."""
+        if self.owners is None:
+            return None
+        key = scope.get("gemgate.key")
+        if key is not None:
+            return str(key.name)
+        started = upload_id(raw) if raw.startswith("/upload/") else None
+        return await self.owners.owner(f"upload:{started}") if started else None
+
+    async def _own(
+        self, method: str, path: str, owner: str, answer: bytes, headers: list[tuple[str, str]]
+    ) -> bytes:
+        """Record what ``owner`` made; keep only ``owner``'s entries in a list."""
+        assert self.owners is not None
+        collection = listed(path) if method == "GET" else None
+        if method in ("POST", "PUT"):
+            uploads = [upload_id(v) for k, v in headers if k.lower() == "x-goog-upload-url"]
+            names = [f"upload:{u}" for u in uploads if u] + created_names(_json(answer))
+            await self.owners.claim(names, owner)
+        elif collection is not None:
+            field = COLLECTIONS[collection]
+            data = _json(answer)
+            entries = data.get(field) if isinstance(data, dict) else None
+            if not isinstance(entries, list):
+                return answer
+            names = [
+                e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)
+            ]
+            return filter_list(answer, field, await self.owners.mine(names, owner))
+        return answer
 
     def _rewrite(self, scope: Scope, url: str) -> str:
         base = self.engine.driver.base_url
@@ -59,6 +112,13 @@ class NativeRoute:
             return url
         host = header(scope, b"host") or "127.0.0.1"
         return f"{scope.get('scheme', 'http')}://{host}{PREFIX}{url[len(base) :]}"
+
+
+def _json(answer: bytes) -> Any:
+    try:
+        return json.loads(answer) if answer else None
+    except ValueError:
+        return None
 
 
 async def _chunks(stream: Any) -> AsyncIterator[bytes]:

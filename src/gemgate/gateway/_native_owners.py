@@ -1,0 +1,136 @@
+"""Which gateway key made each resource created through ``/gemini``.
+
+Batches, files, context caches and File Search stores made through the native relay live
+in the gateway's Google projects, which every gateway key shares. With gateway keys, a
+key sees only what it made: reading, changing or deleting another key's resource (or one
+made outside the gateway) is Google's 404, and lists show only the caller's own.
+Ownership is kept in the gateway's SQL database, so every process and restart agrees.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import sqlalchemy as sa
+
+from gemgate.sessions._sql import SQLTables
+
+__all__ = ["COLLECTIONS", "NativeOwners", "created_names", "listed", "resource_of"]
+
+COLLECTIONS = {
+    "batches": "operations",
+    "files": "files",
+    "cachedContents": "cachedContents",
+    "fileSearchStores": "fileSearchStores",
+}
+"""The collections whose resources belong to a key, and the field their lists answer in."""
+
+_metadata = sa.MetaData()
+_owners = sa.Table(
+    "gemgate_native_owners",
+    _metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("owner", sa.String(255), nullable=False),
+)
+
+
+def _segments(path: str) -> list[str]:
+    """``/v1beta/batches/x:cancel`` → ``["v1beta", "batches", "x:cancel"]`` (no ``upload``)."""
+    parts = [p for p in urlsplit(path).path.split("/") if p]
+    return parts[1:] if parts[:1] == ["upload"] else parts
+
+
+def resource_of(path: str) -> str | None:
+    """The owned resource a relayed path names (``batches/x``), if any.
+
+    Example:
+        >>> resource_of("/v1beta/fileSearchStores/s1/documents/d2")
+        'fileSearchStores/s1'
+        >>> resource_of("/v1beta/batches/b7:cancel")
+        'batches/b7'
+        >>> resource_of("/v1beta/models/gemini-2.5-flash:generateContent") is None
+        True
+    """
+    parts = _segments(path)
+    if len(parts) < 3 or parts[1] not in COLLECTIONS:
+        return None
+    return f"{parts[1]}/{parts[2].split(':', 1)[0]}"
+
+
+def listed(path: str) -> str | None:
+    """The collection a ``GET`` of ``path`` lists (``files``), if it is one of ours."""
+    parts = _segments(path)
+    return parts[1] if len(parts) == 2 and parts[1] in COLLECTIONS else None
+
+
+def created_names(body: Any) -> list[str]:
+    """The owned resources an answer names: a created resource, operation or file.
+
+    Example:
+        >>> created_names({"file": {"name": "files/abc"}})
+        ['files/abc']
+        >>> created_names({"name": "batches/b1", "metadata": {}})
+        ['batches/b1']
+    """
+    if not isinstance(body, dict):
+        return []
+    found = [body.get("name"), (body.get("file") or {}).get("name")]
+    names = []
+    for name in found:
+        if isinstance(name, str) and name.split("/", 1)[0] in COLLECTIONS and "/" in name:
+            names.append("/".join(name.split("/", 2)[:2]))
+    return names
+
+
+def upload_id(url: str) -> str | None:
+    """The ``upload_id`` of a resumable upload's URL."""
+    return parse_qs(urlsplit(url).query).get("upload_id", [None])[0]
+
+
+class NativeOwners(SQLTables):
+    """Resource name → the gateway key that made it, in one SQL database."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, _metadata)
+
+    async def owner(self, name: str) -> str | None:
+        """The key that made ``name`` (``None``: not made through this gateway)."""
+        await self._schema()
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(_owners.c.owner).where(_owners.c.name == name))
+            ).first()
+        return None if row is None else str(row[0])
+
+    async def claim(self, names: Iterable[str], owner: str) -> None:
+        """Record ``names`` as ``owner``'s (a name already recorded keeps its owner)."""
+        await self._schema()
+        async with self._engine.begin() as conn:
+            for name in names:
+                known = (
+                    await conn.execute(sa.select(_owners.c.name).where(_owners.c.name == name))
+                ).first()
+                if known is None:
+                    await conn.execute(_owners.insert().values(name=name, owner=owner))
+
+    async def mine(self, names: Iterable[str], owner: str) -> set[str]:
+        """The names among ``names`` that ``owner`` made."""
+        wanted = list(names)
+        if not wanted:
+            return set()
+        await self._schema()
+        query = sa.select(_owners.c.name).where(
+            _owners.c.name.in_(wanted), _owners.c.owner == owner
+        )
+        async with self._engine.connect() as conn:
+            return {str(row[0]) for row in (await conn.execute(query)).all()}
+
+
+def filter_list(body: bytes, field: str, keep: set[str]) -> bytes:
+    """A list answer with only the entries named in ``keep``."""
+    data = json.loads(body)
+    data[field] = [item for item in data.get(field) or [] if item.get("name") in keep]
+    return json.dumps(data).encode()

@@ -1,0 +1,108 @@
+"""With gateway keys, a key sees only the batches, files and caches it made through /gemini.
+
+The official SDK (its async client) drives a served gateway as two keys would: Alice's
+resources are listed, read, used and deleted by Alice; Bob gets Google's 404 for each of
+them, and his lists leave them out. Ownership is in the gateway's database, so a restarted
+gateway on the same file agrees.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from google import genai
+from google.genai import errors, types
+
+from gemgate import AsyncGemini
+from gemgate.config import Settings
+from gemgate.gateway import create_app
+from gemgate.gateway._native_owners import resource_of
+from gemgate.projects import GatewayKey, hash_secret
+from tests.conftest import serve_in_loop, stop_serving
+
+pytestmark = pytest.mark.anyio
+ALICE, BOB = "alice-native-secret", "bob-native-secret"
+KEYS = [
+    GatewayKey(name="alice", secret_sha256=hash_secret(ALICE)),
+    GatewayKey(name="bob", secret_sha256=hash_secret(BOB)),
+]
+MODEL = "gemini-2.5-flash"
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[str]:
+    settings = Settings(gateway_keys=KEYS, sessions_url=f"sqlite:///{tmp_path}/gw.db")
+    client = AsyncGemini(settings=settings)
+    server, task, base = await serve_in_loop(create_app(client), lifespan="on")
+    try:
+        yield base
+    finally:
+        await stop_serving(server, task)
+        await client.aclose()
+
+
+def sdk(base: str, key: str) -> genai.client.AsyncClient:
+    options = types.HttpOptions(base_url=f"{base}/gemini")
+    return genai.Client(api_key=key, http_options=options).aio
+
+
+async def test_each_key_sees_only_what_it_made(gateway: str) -> None:
+    alice, bob = sdk(gateway, ALICE), sdk(gateway, BOB)
+    batch = await alice.batches.create(
+        model=MODEL,
+        src=[types.InlinedRequest(contents="alice's secret question")],
+    )
+    uploaded = await alice.files.upload(
+        file=io.BytesIO(b"alice's notes " * 300), config={"mime_type": "text/plain"}
+    )
+    cache = await alice.caches.create(
+        model=MODEL,
+        config=types.CreateCachedContentConfig(
+            contents=[types.Content(role="user", parts=[types.Part(text="notes " * 1200)])],
+        ),
+    )
+    assert batch.name and uploaded.name and cache.name
+    mine = await bob.batches.create(model=MODEL, src=[types.InlinedRequest(contents="bob's")])
+
+    # Alice reads and lists her own.
+    assert (await alice.batches.get(name=batch.name)).name == batch.name
+    assert (await alice.files.get(name=uploaded.name)).name == uploaded.name
+    assert (await alice.caches.get(name=cache.name)).name == cache.name
+    assert batch.name in [b.name async for b in await alice.batches.list()]
+    assert mine.name not in [b.name async for b in await alice.batches.list()]
+
+    # Bob cannot read, change or delete them, nor see them listed.
+    for attempt in (
+        bob.batches.get(name=batch.name),
+        bob.batches.cancel(name=batch.name),
+        bob.batches.delete(name=batch.name),
+        bob.files.get(name=uploaded.name),
+        bob.files.delete(name=uploaded.name),
+        bob.caches.get(name=cache.name),
+        bob.caches.delete(name=cache.name),
+    ):
+        with pytest.raises(errors.ClientError) as refused:
+            await attempt
+        assert refused.value.code == 404 and refused.value.status == "NOT_FOUND"
+    assert [b.name async for b in await bob.batches.list()] == [mine.name]
+    assert uploaded.name not in [f.name async for f in await bob.files.list()]
+    assert cache.name not in [c.name async for c in await bob.caches.list()]
+
+    # Nothing of Alice's was touched by Bob's attempts.
+    assert (await alice.files.get(name=uploaded.name)).name == uploaded.name
+    await alice.caches.delete(name=cache.name)
+    await alice.files.delete(name=uploaded.name)
+
+
+def test_resource_names_are_read_from_every_spelling_of_a_path() -> None:
+    assert resource_of("/v1beta/batches/b1") == "batches/b1"
+    assert resource_of("/v1beta/batches/b1:cancel") == "batches/b1"
+    assert resource_of("/upload/v1beta/fileSearchStores/s:uploadToFileSearchStore") == (
+        "fileSearchStores/s"
+    )
+    assert resource_of("/v1beta/files/f1:download?alt=media") == "files/f1"
+    assert resource_of("/v1beta/batches") is None
+    assert resource_of("/v1beta/models/gemini-2.5-flash:generateContent") is None
