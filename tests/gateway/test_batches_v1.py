@@ -416,7 +416,9 @@ async def test_a_batch_past_its_window_expires_and_one_gone_upstream_fails(still
     await still.batches.batches.update(record.with_(expires_at=record.created_at - 1))
     expired = await client.batches.retrieve(late.id)
     assert expired.status == "expired" and expired.expired_at is not None
-    upstream = await still.batches.gemini.get(record.gemini_batch, record.project)
+    upstream = await still.batches.gemini.for_owner("a").get(
+        record.gemini_batch, keys=[record.project]
+    )
     assert upstream.state == "BATCH_STATE_CANCELLED"  # the Gemini batch was stopped too
 
     named = await still.batches.batches.get("a", gone.id)
@@ -467,7 +469,9 @@ async def test_readers_at_once_collect_and_charge_the_results_once(app: Gateway)
     record = await app.batches.batches.get("rich", made.id)
     assert record is not None and record.gemini_batch and record.project
     for _ in range(1000):  # wait for Gemini without reading through the gateway
-        upstream = await app.batches.gemini.get(record.gemini_batch, record.project)
+        upstream = await app.batches.gemini.for_owner(record.owner).get(
+            record.gemini_batch, keys=[record.project]
+        )
         if upstream.state == "BATCH_STATE_SUCCEEDED":
             break
         await anyio.sleep(0.01)
@@ -495,7 +499,9 @@ async def test_a_collection_left_unfinished_is_taken_over_later(app: Gateway) ->
     record = await app.batches.batches.get("a", made.id)
     assert record is not None and record.gemini_batch and record.project
     for _ in range(1000):
-        upstream = await app.batches.gemini.get(record.gemini_batch, record.project)
+        upstream = await app.batches.gemini.for_owner(record.owner).get(
+            record.gemini_batch, keys=[record.project]
+        )
         if upstream.state == "BATCH_STATE_SUCCEEDED":
             break
         await anyio.sleep(0.01)

@@ -35,6 +35,7 @@ from gemgate.wire.openai._batch import (
     batch_request_id,
     gemini_batch_file,
     openai_results,
+    openai_results_of,
     openai_status,
     read_batch_file,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "generation_config",
     "messages_to_contents",
     "openai_results",
+    "openai_results_of",
     "openai_status",
     "read_batch_file",
     "sse_frame",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ __all__ = [
     "batch_request_id",
     "gemini_batch_file",
     "openai_results",
+    "openai_results_of",
     "openai_status",
     "read_batch_file",
 ]
@@ -124,7 +125,8 @@ class BatchResult:
     line: dict[str, Any]
     ok: bool
     usage: dict[str, Any] | None = None
-    """Gemini's ``usageMetadata`` of a successful chat answer."""
+    """Gemini's ``usageMetadata`` of a successful answer (for embeddings: the input
+    tokens given to :func:`openai_results_of`, as ``promptTokenCount``)."""
 
 
 def read_batch_file(data: bytes, endpoint: str) -> ReadBatch:
@@ -266,8 +268,26 @@ def openai_results(
     if any of its inputs failed, else every embedding in input order.
     """
     rows = [_row(raw) for raw in data.decode("utf-8", "replace").splitlines() if raw.strip()]
+    return openai_results_of(rows, endpoint, model, batch_id=batch_id, created=created)
+
+
+def openai_results_of(
+    rows: Iterable[Mapping[str, Any]],
+    endpoint: str,
+    model: str,
+    *,
+    batch_id: str,
+    created: int,
+    input_tokens: Mapping[str, int] | None = None,
+) -> list[BatchResult]:
+    """Gemini's result rows (``{"key", "response" | "error"}``) → OpenAI's lines.
+
+    As :func:`openai_results`. Gemini's embedding results count no tokens:
+    ``input_tokens`` (Gemini key → tokens of that input) gives each embeddings line
+    its ``usage``.
+    """
     if endpoint == EMBEDDINGS:
-        return _embedding_results(rows, model, batch_id)
+        return _embedding_results(rows, model, batch_id, input_tokens or {})
     out = []
     for row in rows:
         custom_id = str(row.get("key", ""))
@@ -319,8 +339,10 @@ def _failure(batch_id: str, custom_id: str, error: Any) -> BatchResult:
     return BatchResult(custom_id, line, False)
 
 
-def _embedding_results(rows: list[dict[str, Any]], model: str, batch_id: str) -> list[BatchResult]:
-    grouped: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+def _embedding_results(
+    rows: Iterable[Mapping[str, Any]], model: str, batch_id: str, tokens: Mapping[str, int]
+) -> list[BatchResult]:
+    grouped: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
     for row in rows:
         custom_id, _, index = str(row.get("key", "")).rpartition(_PART)
         grouped.setdefault(custom_id, []).append((int(index) if index.isdigit() else 0, row))
@@ -339,11 +361,12 @@ def _embedding_results(rows: list[dict[str, Any]], model: str, batch_id: str) ->
             }
             for i, (_, row) in enumerate(parts)
         ]
+        used = sum(tokens.get(str(row.get("key", "")), 0) for _, row in parts)
         body = {
             "object": "list",
             "data": data,
             "model": model,
-            "usage": {"prompt_tokens": 0, "total_tokens": 0},
+            "usage": {"prompt_tokens": used, "total_tokens": used},
         }
-        out.append(_success(batch_id, custom_id, body, None))
+        out.append(_success(batch_id, custom_id, body, {"promptTokenCount": used}))
     return out
