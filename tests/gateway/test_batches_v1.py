@@ -202,6 +202,27 @@ async def test_an_embeddings_batch_answers_as_the_embeddings_route_does(app: Gat
     assert len(output["e2"]["response"]["body"]["data"]) == 1
 
 
+async def test_an_embeddings_batch_counts_and_charges_its_inputs_as_the_route_does(
+    app: Gateway,
+) -> None:
+    client = openai_of(app, KEY_RICH)
+    model, texts = "gemini-embedding-001", ["one apple", "two pears and a ripe plum"]
+    line = {"custom_id": "e1", "method": "POST", "url": "/v1/embeddings"}
+    made = await submit(
+        client, jsonl({**line, "body": {"model": model, "input": texts}}), endpoint="/v1/embeddings"
+    )
+    done = await finished(client, made.id)
+    output = await lines_of(client, done.output_file_id)
+    usage = output["e1"]["response"]["body"]["usage"]
+    await app.budgets.settle()
+    spent_tokens, spent_usd = await _spent(app, "rich")
+    direct = await client.embeddings.create(model=model, input=texts)
+    assert usage["prompt_tokens"] == usage["total_tokens"] == direct.usage.prompt_tokens > 0
+    assert spent_tokens == usage["prompt_tokens"]
+    price = PriceTable().cost(model, usage["prompt_tokens"], 0, 0, 0, batch=True)
+    assert price and spent_usd == pytest.approx(price)
+
+
 async def test_cancel_stops_a_pending_batch(still: Gateway) -> None:
     client = openai_of(still, KEY_A)
     made = await submit(client, jsonl(chat_line("q1", "Hello"), chat_line("q2", "Bye")))

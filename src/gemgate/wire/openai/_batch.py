@@ -6,10 +6,11 @@ An OpenAI batch input file holds one JSON request per line::
 
 :func:`read_batch_file` checks every line as OpenAI does (valid JSON, the batch's
 endpoint, unique ``custom_id``, one model) and translates its body with the chat (or
-embeddings) adapter; :func:`gemini_batch_file` writes the Gemini batch input
-(``{"key", "request"}`` lines). Gemini's result lines come back through
-:func:`openai_results` as OpenAI's output lines (``response.body`` a ``chat.completion``
-or an embeddings list) and error lines. :func:`openai_status` maps ``BATCH_STATE_*``.
+embeddings) adapter into keyed Gemini requests (the library's batches,
+:mod:`gemgate.batch`, send them). Gemini's result lines come back through
+:func:`openai_results` (or, already read, :func:`openai_results_of`) as OpenAI's
+output lines (``response.body`` a ``chat.completion`` or an embeddings list) and error
+lines. :func:`openai_status` maps ``BATCH_STATE_*``.
 
 Example:
     >>> line = {"custom_id": "q1", "method": "POST", "url": "/v1/chat/completions",
@@ -40,7 +41,6 @@ __all__ = [
     "LineError",
     "ReadBatch",
     "batch_request_id",
-    "gemini_batch_file",
     "openai_results",
     "openai_results_of",
     "openai_status",
@@ -239,14 +239,6 @@ def _embeddings_body(body: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]
         raise InvalidRequest("'dimensions' must be a positive integer", "dimensions")
     extra = {"outputDimensionality": dims} if dims else {}
     return model, [{"content": {"parts": [{"text": t}]}, **extra} for t in texts]
-
-
-def gemini_batch_file(requests: list[BatchRequest]) -> bytes:
-    """The Gemini batch input file: one ``{"key", "request"}`` JSON line per request."""
-    rows = [
-        json.dumps({"key": r.key, "request": r.request}, separators=(",", ":")) for r in requests
-    ]
-    return ("\n".join(rows) + "\n").encode()
 
 
 def openai_status(state: str | None) -> str:
