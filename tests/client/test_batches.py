@@ -110,6 +110,37 @@ async def test_embedding_batches(g: AsyncGemini) -> None:
     assert apples["embedding"]["values"] == direct["data"][0]["embedding"]
 
 
+async def test_requests_already_on_the_wire_go_as_a_file_when_asked(g: AsyncGemini) -> None:
+    requests = [
+        ("q#0", {"contents": [{"role": "user", "parts": [{"text": "Name a prime number."}]}]}),
+        ("q#1", {"contents": []}),
+    ]
+    alice = g.batches.for_owner("alice")
+    job = await alice.submit(requests, display_name="relayed", as_file=True)
+    record = await alice.record(job.name)
+    assert record is not None and record.owner == "alice" and record.keys == ["q#0", "q#1"]
+    assert record.input_file is not None and record.input_file.startswith("files/")
+    assert await g.batches.record(job.name) is None  # another owner's
+    assert await alice.record("batches/no-such-batch") is None
+    done = await alice.wait(job.id)
+    assert done.responses_file is not None  # a file in, a file out
+    rows = [row async for row in alice.iter_results(job.id)]
+    assert [key for key, _ in rows] == ["q#0", "q#1"]
+    assert "prime" in _text(rows[0][1])
+    assert isinstance(rows[1][1], BatchItemError) and rows[1][1].code == 3
+
+
+async def test_results_in_a_file_come_from_the_batch_project_unjournalled(live: Start) -> None:
+    pool = projects(3, keys=1)
+    server = await live(pool)
+    async with server.client(pool, batches_url="memory://") as client:
+        job = await client.batches.submit(["one", "two"], keys=["proj-2"], as_file=True)
+        assert (await client.batches.wait(job.id)).responses_file is not None
+    for _ in range(3):  # a client with neither journal nor owners, each project in turn
+        async with server.client(pool, batches_url="memory://") as forgetful:
+            assert list(await forgetful.batches.results(job.id)) == ["0", "1"]
+
+
 async def test_unknown_batches_are_not_found(g: AsyncGemini) -> None:
     with pytest.raises(NotFoundError):
         await g.batches.get("no-such-batch")

@@ -202,6 +202,27 @@ async def test_an_embeddings_batch_answers_as_the_embeddings_route_does(app: Gat
     assert len(output["e2"]["response"]["body"]["data"]) == 1
 
 
+async def test_an_embeddings_batch_counts_and_charges_its_inputs_as_the_route_does(
+    app: Gateway,
+) -> None:
+    client = openai_of(app, KEY_RICH)
+    model, texts = "gemini-embedding-001", ["one apple", "two pears and a ripe plum"]
+    line = {"custom_id": "e1", "method": "POST", "url": "/v1/embeddings"}
+    made = await submit(
+        client, jsonl({**line, "body": {"model": model, "input": texts}}), endpoint="/v1/embeddings"
+    )
+    done = await finished(client, made.id)
+    output = await lines_of(client, done.output_file_id)
+    usage = output["e1"]["response"]["body"]["usage"]
+    await app.budgets.settle()
+    spent_tokens, spent_usd = await _spent(app, "rich")
+    direct = await client.embeddings.create(model=model, input=texts)
+    assert usage["prompt_tokens"] == usage["total_tokens"] == direct.usage.prompt_tokens > 0
+    assert spent_tokens == usage["prompt_tokens"]
+    price = PriceTable().cost(model, usage["prompt_tokens"], 0, 0, 0, batch=True)
+    assert price and spent_usd == pytest.approx(price)
+
+
 async def test_cancel_stops_a_pending_batch(still: Gateway) -> None:
     client = openai_of(still, KEY_A)
     made = await submit(client, jsonl(chat_line("q1", "Hello"), chat_line("q2", "Bye")))
@@ -416,7 +437,9 @@ async def test_a_batch_past_its_window_expires_and_one_gone_upstream_fails(still
     await still.batches.batches.update(record.with_(expires_at=record.created_at - 1))
     expired = await client.batches.retrieve(late.id)
     assert expired.status == "expired" and expired.expired_at is not None
-    upstream = await still.batches.gemini.get(record.gemini_batch, record.project)
+    upstream = await still.batches.gemini.for_owner("a").get(
+        record.gemini_batch, keys=[record.project]
+    )
     assert upstream.state == "BATCH_STATE_CANCELLED"  # the Gemini batch was stopped too
 
     named = await still.batches.batches.get("a", gone.id)
@@ -467,7 +490,9 @@ async def test_readers_at_once_collect_and_charge_the_results_once(app: Gateway)
     record = await app.batches.batches.get("rich", made.id)
     assert record is not None and record.gemini_batch and record.project
     for _ in range(1000):  # wait for Gemini without reading through the gateway
-        upstream = await app.batches.gemini.get(record.gemini_batch, record.project)
+        upstream = await app.batches.gemini.for_owner(record.owner).get(
+            record.gemini_batch, keys=[record.project]
+        )
         if upstream.state == "BATCH_STATE_SUCCEEDED":
             break
         await anyio.sleep(0.01)
@@ -495,7 +520,9 @@ async def test_a_collection_left_unfinished_is_taken_over_later(app: Gateway) ->
     record = await app.batches.batches.get("a", made.id)
     assert record is not None and record.gemini_batch and record.project
     for _ in range(1000):
-        upstream = await app.batches.gemini.get(record.gemini_batch, record.project)
+        upstream = await app.batches.gemini.for_owner(record.owner).get(
+            record.gemini_batch, keys=[record.project]
+        )
         if upstream.state == "BATCH_STATE_SUCCEEDED":
             break
         await anyio.sleep(0.01)

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from gemgate.batch._input import prepare
 from gemgate.wire.openai import (
     chat_request,
     completion,
-    gemini_batch_file,
     openai_results,
+    openai_results_of,
     openai_status,
     read_batch_file,
 )
@@ -43,7 +44,10 @@ def test_chat_lines_become_keyed_gemini_requests_as_the_chat_route_makes_them() 
     assert read.errors == [] and read.model == FLASH and read.lines == 2
     assert [r.key for r in read.requests] == ["a", "b"]
     assert read.requests[0].request == chat_request({"model": FLASH, **body}).request
-    rows = [json.loads(x) for x in gemini_batch_file(read.requests).decode().splitlines()]
+    prepared = prepare([(r.key, r.request) for r in read.requests], "generate")  # the file
+    prepared.lines.seek(0)
+    rows = [json.loads(x) for x in prepared.lines.read().decode().splitlines()]
+    prepared.close()
     assert rows[1] == {"key": "b", "request": read.requests[1].request}
     assert rows[0]["request"]["generationConfig"] == {"temperature": 0.2, "maxOutputTokens": 64}
 
@@ -119,6 +123,22 @@ def test_embedding_lines_split_into_one_gemini_request_per_input() -> None:
     body = by_id["e"].line["response"]["body"]
     assert [d["embedding"] for d in body["data"]] == [[1.0], [2.0]]
     assert not by_id["f#2"].ok and by_id["f#2"].line["error"]["code"] == "invalid_argument"
+
+
+def test_embedding_lines_count_the_input_tokens_they_are_given() -> None:
+    rows = [
+        {"key": "e#1", "response": {"embedding": {"values": [2.0]}}},
+        {"key": "e#0", "response": {"embedding": {"values": [1.0]}}},
+        {"key": "f#0", "response": {"embedding": {"values": [3.0]}}},
+    ]
+    tokens = {"e#0": 3, "e#1": 4}
+    results = openai_results_of(
+        rows, EMBEDDINGS, "gemini-embedding-001", batch_id="b", created=0, input_tokens=tokens
+    )
+    by_id = {r.custom_id: r for r in results}
+    assert by_id["e"].line["response"]["body"]["usage"] == {"prompt_tokens": 7, "total_tokens": 7}
+    assert by_id["e"].usage == {"promptTokenCount": 7}
+    assert by_id["f"].usage == {"promptTokenCount": 0}  # no count given: none charged
 
 
 def test_results_become_output_and_error_lines() -> None:

@@ -138,6 +138,7 @@ class Batches:
         keys: Sequence[str] | None = None,
         kind: Kind = "generate",
         metadata: Mapping[str, Any] | None = None,
+        as_file: bool = False,
     ) -> BatchJob:
         """Start a batch of ``requests`` and journal it; returns the job as created.
 
@@ -146,7 +147,9 @@ class Batches:
         ``GenerateContentRequest`` dict (for ``kind="embed"``: a text or an
         ``EmbedContentRequest``). Up to ``inline_limit`` bytes they go inline; larger
         batches go as a JSONL file (the Files API takes up to 2 GB). ``metadata`` is kept
-        with the journal's record (``BatchRecord.extra``).
+        with the journal's record (``BatchRecord.extra``). ``as_file=True`` uploads the
+        requests as a JSONL file however few they are (its name is the record's
+        ``input_file``, see :meth:`record`).
 
         Raises:
             UsageError: No requests, a repeated key, or a request of no known shape.
@@ -158,7 +161,7 @@ class Batches:
         try:
             project = self._choose(keys)
             input_file = None
-            if fits_inline(prepared, self.inline_limit):
+            if not as_file and fits_inline(prepared, self.inline_limit):
                 body = await anyio.to_thread.run_sync(inline_body, prepared, display_name)
             else:
                 input_file, project = await self._upload(prepared, project, display_name)
@@ -256,6 +259,14 @@ class Batches:
 
     # -- one batch --------------------------------------------------------------------
 
+    async def record(self, batch: str) -> BatchRecord | None:
+        """The journal's record of this owner's batch (its project, keys, input file).
+
+        None when the journal has no such batch, or it is another owner's.
+        """
+        record = await self.journal.get(batch_name(batch))
+        return record if record is not None and record.owner == self.owner else None
+
     async def get(self, batch: str, *, keys: Sequence[str] | None = None) -> BatchJob:
         """The batch as the API describes it now (``NotFoundError`` if there is none).
 
@@ -350,15 +361,16 @@ class Batches:
             return
         if job.responses_file is None:
             raise BatchError(f"{job.name} succeeded without results")
-        async for row in self._download(job.responses_file, reader, keys):
+        # the responses file is in the batch's project, whether or not its owner is known
+        project = await self._owner(job.responses_file, keys) or await self._owner(name, keys)
+        async for row in self._download(job.responses_file, reader, project):
             yield row
 
     async def _download(
-        self, file_name: str, reader: ResultsReader, keys: Sequence[str] | None
+        self, file_name: str, reader: ResultsReader, project: str | None
     ) -> AsyncIterator[tuple[str, dict[str, Any] | BatchItemError]]:
         fid = file_name.removeprefix("files/")
         path = f"/{self.engine.version}/files/{fid}:download?alt=media"  # as the SDK asks
-        project = await self._owner(file_name, keys)
         exchange = self.engine.exchange(Call("GET", path, project=project))
         sent = await exchange.send()
         lines = LineSplitter()

@@ -250,6 +250,7 @@ class BlockingBatches(Blocking[Batches], twin_of=Batches):
     iter_results = iterating(Batches.iter_results)
     list = blocking(Batches.list)
     pending = blocking(Batches.pending)
+    record = blocking(Batches.record)
     records = blocking(Batches.records)
     resume = blocking(Batches.resume)
     close = blocking(Batches.aclose)

@@ -31,7 +31,6 @@ from gemgate.gateway._budgets import Budgets
 from gemgate.gateway._faces import GOOGLE, Answer, Face, Problem, expected, face_of
 from gemgate.gateway._files import Files
 from gemgate.gateway._files_api import FilesRoute
-from gemgate.gateway._gemini_batches import GeminiBatches
 from gemgate.gateway._keys import GatewayKey, KeyCheck, Keyring
 from gemgate.gateway._live_api import LiveRoute, Logins
 from gemgate.gateway._media_api import MediaRoute
@@ -119,7 +118,7 @@ class Gateway:
         self.budgets = Budgets(client.settings.gateway_keys, client.engine.shared.spend)
         prices = PriceTable.from_settings(client.settings)
         self.batches = BatchesRoute(
-            GeminiBatches(client.engine),
+            client.batches,
             files,
             Batches(_files_url(client.settings)),
             prices,

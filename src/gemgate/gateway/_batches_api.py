@@ -3,11 +3,13 @@
 Create reads the input file (a ``/v1/files`` file with purpose ``batch``), checks every
 line as OpenAI does and translates it (`gemgate.wire.openai._batch`); a file with bad
 lines gives a batch that is ``failed`` at once, its ``errors.data[]`` naming each line.
-Otherwise the Gemini requests are uploaded as a JSONL file and a Gemini batch starts
-(`gemgate.gateway._gemini_batches`). Reading a batch reads the Gemini batch; the first
-read that finds it done downloads its results, stores the output and error files (purpose
+Otherwise the Gemini requests go, as a JSONL file, to a Gemini batch started by the
+library's batches (`gemgate.batch`, ``client.batches.for_owner(key)``), which journals it
+with the project that owns it. Reading a batch reads the Gemini batch; the first read
+that finds it done reads its results, stores the output and error files (purpose
 ``batch_output``, owned by the batch's key) and charges each result's tokens, at batch
-prices, to the request log and the key's budget — once.
+prices, to the request log and the key's budget — once. Gemini counts no tokens for
+embeddings: those are estimated from the input file, as ``/v1/embeddings`` does.
 
 A batch belongs to the gateway key that created it; another key gets OpenAI's 404.
 """
@@ -22,22 +24,24 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
-from gemgate.errors import NotFoundError
+from gemgate.batch import Batches as GeminiBatches
+from gemgate.batch import BatchItemError, BatchStats
+from gemgate.errors import APIStatusError, BatchError, NotFoundError
 from gemgate.gateway._asgi import read_json, send_json
 from gemgate.gateway._batches import TERMINAL, TIMES, Batches, BatchRecord, new_batch_id
 from gemgate.gateway._faces import Problem
 from gemgate.gateway._files import Files
 from gemgate.gateway._files_api import limit_of, page
-from gemgate.gateway._gemini_batches import GeminiBatch, GeminiBatches
 from gemgate.gateway._sessions_api import owner_of
+from gemgate.upstream._calls import estimate_tokens
+from gemgate.upstream._pipeline import Call
 from gemgate.usage import PriceTable, UsageEntry
 from gemgate.wire.openai import (
     BATCH_ENDPOINTS,
     BatchResult,
     LineError,
     ReadBatch,
-    gemini_batch_file,
-    openai_results,
+    openai_results_of,
     openai_status,
     read_batch_file,
 )
@@ -45,6 +49,7 @@ from gemgate.wire.openai import (
 __all__ = ["BatchesRoute", "batch_json"]
 
 WINDOW = 24 * 3600
+EMBEDDINGS = "/v1/embeddings"
 _FIELDS = frozenset({"input_file_id", "endpoint", "completion_window", "metadata"})
 _MAX_LINE_ERRORS = 100
 _STALE_CLAIM = 300
@@ -131,7 +136,7 @@ class BatchesRoute:
             key = scope.get("gemgate.key")
             if key is not None and not key.allows(read.model):
                 raise Problem(403, f"this gateway key may not use {read.model}", "model")
-            if not await self.gemini.has_model(read.model):
+            if not await self._has_model(read.model):
                 message = f"Line {read.model_line}: the model {read.model!r} does not exist"
                 read.errors.append(
                     LineError(read.model_line, "model_not_found", message, "body.model")
@@ -168,7 +173,7 @@ class BatchesRoute:
                 code="batch_not_cancellable",
             )
         if record.status != "cancelling" and record.gemini_batch and record.project:
-            await self.gemini.cancel(record.gemini_batch, record.project)
+            await self._cancel(record)
             cancelling = record.with_(status="cancelling", cancelling_at=int(time.time()))
             if await self.batches.update(cancelling, {"status": record.status}):
                 record = cancelling
@@ -181,41 +186,74 @@ class BatchesRoute:
             raise _missing(batch_id)
         return record
 
+    async def _has_model(self, model: str) -> bool:
+        """Whether the upstream knows ``model``."""
+        engine = self.gemini.engine
+        try:
+            await engine.call_json(Call("GET", f"/{engine.version}/models/{model}"))
+        except APIStatusError as exc:
+            if exc.status_code in (400, 404):
+                return False
+            raise
+        return True
+
     async def _start(self, record: BatchRecord, read: ReadBatch, now: int) -> BatchRecord:
-        """Upload the Gemini requests and start the Gemini batch."""
-        assert read.model is not None
-        data = gemini_batch_file(read.requests)
-        file_name, project = await self.gemini.upload(data, f"{record.id}-input")
-        embeddings = record.endpoint == "/v1/embeddings"
-        started = await self.gemini.create(read.model, embeddings, file_name, project, record.id)
+        """Start the Gemini batch, its requests uploaded as a file, as the key's own."""
+        owned = self.gemini.for_owner(record.owner)
+        job = await owned.submit(
+            [(r.key, r.request) for r in read.requests],
+            model=read.model,
+            display_name=record.id,
+            kind="embed" if record.endpoint == EMBEDDINGS else "generate",
+            as_file=True,
+        )
+        journal = await owned.record(job.name)
+        assert journal is not None  # submit journals the batch it started
         return record.with_(
             status="in_progress",
             in_progress_at=now,
-            gemini_batch=started.name,
-            gemini_file=file_name,
-            project=project,
+            gemini_batch=job.name,
+            gemini_file=journal.input_file,
+            project=journal.project,
         )
+
+    async def _cancel(self, record: BatchRecord) -> None:
+        """Ask for the Gemini batch to be cancelled (one already finished stays as it is)."""
+        assert record.gemini_batch is not None and record.project is not None
+        owned = self.gemini.for_owner(record.owner)
+        try:
+            await owned.cancel(record.gemini_batch, keys=[record.project])
+        except APIStatusError as exc:
+            if exc.status_code not in (400, 409):  # FAILED_PRECONDITION: already finished
+                raise
+
+    async def _upstream(self, record: BatchRecord) -> tuple[str, BatchStats]:
+        """The Gemini batch's state and counts (one deleted upstream has failed)."""
+        assert record.gemini_batch is not None and record.project is not None
+        owned = self.gemini.for_owner(record.owner)
+        try:
+            job = await owned.get(record.gemini_batch, keys=[record.project])
+        except NotFoundError:  # deleted upstream: it will never finish
+            return "BATCH_STATE_FAILED", BatchStats()
+        return job.state, job.stats
 
     async def _refresh(self, record: BatchRecord) -> BatchRecord:
         """The batch now: read from Gemini unless it is final; collected once done."""
         if record.status in TERMINAL or not record.gemini_batch or not record.project:
             return record
         now = int(time.time())
-        try:
-            batch = await self.gemini.get(record.gemini_batch, record.project)
-        except NotFoundError:  # deleted upstream: it will never finish
-            batch = GeminiBatch(record.gemini_batch, "BATCH_STATE_FAILED")
-        status = openai_status(batch.state)
+        state, stats = await self._upstream(record)
+        status = openai_status(state)
         if status == "in_progress" and now >= record.expires_at:  # past its 24 h window
-            await self.gemini.cancel(record.gemini_batch, record.project)
+            await self._cancel(record)
             status = "expired"
         counts = {
-            "total": batch.total or record.total,
-            "completed": batch.succeeded,
-            "failed": batch.failed,
+            "total": stats.requests or record.total,
+            "completed": stats.succeeded,
+            "failed": stats.failed,
         }
         if status == "completed":
-            return await self._collect(record, batch, now)
+            return await self._collect(record, stats, now)
         if status == "in_progress":
             new = record.with_(**counts)
         elif status == "cancelled":
@@ -236,7 +274,7 @@ class BatchesRoute:
             return await self.batches.get(record.owner, record.id) or new
         return new
 
-    async def _collect(self, record: BatchRecord, batch: GeminiBatch, now: int) -> BatchRecord:
+    async def _collect(self, record: BatchRecord, stats: BatchStats, now: int) -> BatchRecord:
         """Store the output and error files and charge the results (one reader does it)."""
         if record.status == "finalizing" and now - (record.finalizing_at or 0) < _STALE_CLAIM:
             return record
@@ -246,11 +284,13 @@ class BatchesRoute:
             return await self.batches.get(record.owner, record.id) or record
         assert record.project is not None and record.model is not None
         try:
-            data = b""
-            if batch.responses_file:
-                data = await self.gemini.download(batch.responses_file, record.project)
-            results = openai_results(
-                data, record.endpoint, record.model, batch_id=record.id, created=now
+            results = openai_results_of(
+                await self._results(record),
+                record.endpoint,
+                record.model,
+                batch_id=record.id,
+                created=now,
+                input_tokens=await self._input_tokens(record),
             )
             ok = [r for r in results if r.ok]
             bad = [r for r in results if not r.ok]
@@ -265,12 +305,40 @@ class BatchesRoute:
             completed_at=now,
             output_file_id=output,
             error_file_id=errors,
-            total=max(len(results), batch.total),
+            total=max(len(results), stats.requests),
             completed=len(ok),
             failed=len(bad),
         )
         await self.batches.update(done, _claim(claimed))
         return done
+
+    async def _results(self, record: BatchRecord) -> list[dict[str, Any]]:
+        """The Gemini batch's result rows, ``{"key", "response" | "error"}``."""
+        assert record.gemini_batch is not None and record.project is not None
+        owned = self.gemini.for_owner(record.owner)
+        rows: list[dict[str, Any]] = []
+        try:
+            async for key, value in owned.iter_results(record.gemini_batch, keys=[record.project]):
+                if isinstance(value, BatchItemError):
+                    rows.append({"key": key, "error": value.as_dict()})
+                else:
+                    rows.append({"key": key, "response": value})
+        except BatchError:  # it succeeded without a results file: no results
+            return []
+        return rows
+
+    async def _input_tokens(self, record: BatchRecord) -> dict[str, int]:
+        """Tokens of each embeddings input (Gemini key → estimate), from the input file.
+
+        Estimated as ``/v1/embeddings`` does; none when the input file is gone.
+        """
+        if record.endpoint != EMBEDDINGS:
+            return {}
+        data = await self.files.content(record.owner, record.input_file_id)
+        if data is None:
+            return {}
+        read = read_batch_file(data, record.endpoint)
+        return {r.key: estimate_tokens(_text_of(r.request).encode()) for r in read.requests}
 
     async def _store(
         self, record: BatchRecord, kind: str, results: list[BatchResult]
@@ -312,6 +380,12 @@ class BatchesRoute:
                     cost_usd=cost if result.ok else (0.0 if cost is not None else None),
                 )
             )
+
+
+def _text_of(request: Mapping[str, Any]) -> str:
+    """The text of an ``EmbedContentRequest``."""
+    parts = (request.get("content") or {}).get("parts") or []
+    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, Mapping))
 
 
 def _claim(claimed: BatchRecord) -> dict[str, Any]:

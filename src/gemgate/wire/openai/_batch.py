@@ -6,10 +6,11 @@ An OpenAI batch input file holds one JSON request per line::
 
 :func:`read_batch_file` checks every line as OpenAI does (valid JSON, the batch's
 endpoint, unique ``custom_id``, one model) and translates its body with the chat (or
-embeddings) adapter; :func:`gemini_batch_file` writes the Gemini batch input
-(``{"key", "request"}`` lines). Gemini's result lines come back through
-:func:`openai_results` as OpenAI's output lines (``response.body`` a ``chat.completion``
-or an embeddings list) and error lines. :func:`openai_status` maps ``BATCH_STATE_*``.
+embeddings) adapter into keyed Gemini requests (the library's batches,
+:mod:`gemgate.batch`, send them). Gemini's result lines come back through
+:func:`openai_results` (or, already read, :func:`openai_results_of`) as OpenAI's
+output lines (``response.body`` a ``chat.completion`` or an embeddings list) and error
+lines. :func:`openai_status` maps ``BATCH_STATE_*``.
 
 Example:
     >>> line = {"custom_id": "q1", "method": "POST", "url": "/v1/chat/completions",
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +41,8 @@ __all__ = [
     "LineError",
     "ReadBatch",
     "batch_request_id",
-    "gemini_batch_file",
     "openai_results",
+    "openai_results_of",
     "openai_status",
     "read_batch_file",
 ]
@@ -124,7 +125,8 @@ class BatchResult:
     line: dict[str, Any]
     ok: bool
     usage: dict[str, Any] | None = None
-    """Gemini's ``usageMetadata`` of a successful chat answer."""
+    """Gemini's ``usageMetadata`` of a successful answer (for embeddings: the input
+    tokens given to :func:`openai_results_of`, as ``promptTokenCount``)."""
 
 
 def read_batch_file(data: bytes, endpoint: str) -> ReadBatch:
@@ -239,14 +241,6 @@ def _embeddings_body(body: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]
     return model, [{"content": {"parts": [{"text": t}]}, **extra} for t in texts]
 
 
-def gemini_batch_file(requests: list[BatchRequest]) -> bytes:
-    """The Gemini batch input file: one ``{"key", "request"}`` JSON line per request."""
-    rows = [
-        json.dumps({"key": r.key, "request": r.request}, separators=(",", ":")) for r in requests
-    ]
-    return ("\n".join(rows) + "\n").encode()
-
-
 def openai_status(state: str | None) -> str:
     """Gemini's ``BATCH_STATE_*`` (or the SDK's ``JOB_STATE_*``) → OpenAI's batch status."""
     return _STATES.get(state or "", "in_progress")
@@ -266,8 +260,26 @@ def openai_results(
     if any of its inputs failed, else every embedding in input order.
     """
     rows = [_row(raw) for raw in data.decode("utf-8", "replace").splitlines() if raw.strip()]
+    return openai_results_of(rows, endpoint, model, batch_id=batch_id, created=created)
+
+
+def openai_results_of(
+    rows: Iterable[Mapping[str, Any]],
+    endpoint: str,
+    model: str,
+    *,
+    batch_id: str,
+    created: int,
+    input_tokens: Mapping[str, int] | None = None,
+) -> list[BatchResult]:
+    """Gemini's result rows (``{"key", "response" | "error"}``) → OpenAI's lines.
+
+    As :func:`openai_results`. Gemini's embedding results count no tokens:
+    ``input_tokens`` (Gemini key → tokens of that input) gives each embeddings line
+    its ``usage``.
+    """
     if endpoint == EMBEDDINGS:
-        return _embedding_results(rows, model, batch_id)
+        return _embedding_results(rows, model, batch_id, input_tokens or {})
     out = []
     for row in rows:
         custom_id = str(row.get("key", ""))
@@ -319,8 +331,10 @@ def _failure(batch_id: str, custom_id: str, error: Any) -> BatchResult:
     return BatchResult(custom_id, line, False)
 
 
-def _embedding_results(rows: list[dict[str, Any]], model: str, batch_id: str) -> list[BatchResult]:
-    grouped: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+def _embedding_results(
+    rows: Iterable[Mapping[str, Any]], model: str, batch_id: str, tokens: Mapping[str, int]
+) -> list[BatchResult]:
+    grouped: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
     for row in rows:
         custom_id, _, index = str(row.get("key", "")).rpartition(_PART)
         grouped.setdefault(custom_id, []).append((int(index) if index.isdigit() else 0, row))
@@ -339,11 +353,12 @@ def _embedding_results(rows: list[dict[str, Any]], model: str, batch_id: str) ->
             }
             for i, (_, row) in enumerate(parts)
         ]
+        used = sum(tokens.get(str(row.get("key", "")), 0) for _, row in parts)
         body = {
             "object": "list",
             "data": data,
             "model": model,
-            "usage": {"prompt_tokens": 0, "total_tokens": 0},
+            "usage": {"prompt_tokens": used, "total_tokens": used},
         }
-        out.append(_success(batch_id, custom_id, body, None))
+        out.append(_success(batch_id, custom_id, body, {"promptTokenCount": used}))
     return out
