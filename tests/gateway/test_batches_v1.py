@@ -194,6 +194,8 @@ async def test_an_embeddings_batch_answers_as_the_embeddings_route_does(app: Gat
     )
     done = await finished(client, made.id)
     assert done.status == "completed"
+    counts = done.request_counts
+    assert counts and (counts.total, counts.completed, counts.failed) == (2, 2, 0)  # lines
     output = await lines_of(client, done.output_file_id)
     direct = await client.embeddings.create(model=model, input=["one", "two"])
     body = output["e1"]["response"]["body"]
@@ -250,7 +252,9 @@ async def test_list_is_newest_first_in_pages(still: Gateway) -> None:
         base_url="http://gateway",
         headers={"authorization": f"Bearer {KEY_A}"},
     ) as http:
-        assert (await http.get("/v1/batches?limit=0")).status_code == 400
+        for limit in ("0", "101"):  # OpenAI lists 1 to 100 batches a page
+            refused = await http.get(f"/v1/batches?limit={limit}")
+            assert refused.status_code == 400 and refused.json()["error"]["param"] == "limit"
 
 
 async def test_a_key_never_sees_another_keys_batches(app: Gateway) -> None:

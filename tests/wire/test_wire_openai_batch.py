@@ -9,6 +9,7 @@ import pytest
 
 from gemgate.batch._input import prepare
 from gemgate.wire.openai import (
+    MAX_BATCH_LINES,
     chat_request,
     completion,
     openai_results,
@@ -93,6 +94,13 @@ def test_every_bad_line_is_reported_and_an_empty_file_is_refused() -> None:
     ]
     assert [e.code for e in read_batch_file(b"\n \n", CHAT).errors] == ["empty_file"]
     assert [e.code for e in read_batch_file(b"\xff\xfe", CHAT).errors] == ["invalid_file"]
+
+
+def test_a_file_over_the_request_limit_is_refused() -> None:
+    rows = [line(f"r{n}") for n in range(MAX_BATCH_LINES + 1)]
+    (error,) = read_batch_file(jsonl(*rows), CHAT).errors
+    assert error.code == "too_many_requests" and f"{MAX_BATCH_LINES:,}" in error.message
+    assert not read_batch_file(jsonl(*rows[:MAX_BATCH_LINES]), CHAT).errors
 
 
 def test_embedding_lines_split_into_one_gemini_request_per_input() -> None:

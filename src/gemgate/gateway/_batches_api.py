@@ -156,7 +156,7 @@ class BatchesRoute:
     async def list_all(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/batches?after=&limit=``: newest first."""
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        limit = limit_of(query.get("limit", "20"))
+        limit = limit_of(query.get("limit", "20"), most=100)
         records = await self.batches.list_batches(
             owner_of(scope) or "", limit=limit + 1, after=query.get("after") or None
         )
@@ -247,10 +247,11 @@ class BatchesRoute:
         if status == "in_progress" and now >= record.expires_at:  # past its 24 h window
             await self._cancel(record)
             status = "expired"
+        # Gemini counts its requests; an embeddings line with n inputs is n of them.
         counts = {
-            "total": stats.requests or record.total,
-            "completed": stats.succeeded,
-            "failed": stats.failed,
+            "total": record.total,
+            "completed": min(stats.succeeded, record.total),
+            "failed": min(stats.failed, record.total),
         }
         if status == "completed":
             return await self._collect(record, stats, now)
@@ -305,7 +306,7 @@ class BatchesRoute:
             completed_at=now,
             output_file_id=output,
             error_file_id=errors,
-            total=max(len(results), stats.requests),
+            total=record.total or len(results),
             completed=len(ok),
             failed=len(bad),
         )

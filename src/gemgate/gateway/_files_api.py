@@ -115,7 +115,8 @@ def page(data: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     }
 
 
-def limit_of(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 10_000:
-        raise Problem(400, "'limit' must be an integer from 1 to 10000", "limit")
+def limit_of(value: str, *, most: int = 10_000) -> int:
+    """A list's ``?limit=``: an integer from 1 to ``most`` (OpenAI's range), else a 400."""
+    if not value.isdigit() or not 1 <= int(value) <= most:
+        raise Problem(400, f"'limit' must be an integer from 1 to {most}", "limit")
     return int(value)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from gemgate.wire.openai._batch import (
     BATCH_ENDPOINTS,
+    MAX_BATCH_LINES,
     BatchRequest,
     BatchResult,
     LineError,
@@ -69,6 +70,7 @@ __all__ = [
     "GENERATION_PARAMS",
     "InvalidRequest",
     "LineError",
+    "MAX_BATCH_LINES",
     "REQUEST_FIELDS",
     "ReadBatch",
     "SSE_DONE",

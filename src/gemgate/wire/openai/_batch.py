@@ -36,6 +36,7 @@ from gemgate.wire.openai._response import completion
 
 __all__ = [
     "BATCH_ENDPOINTS",
+    "MAX_BATCH_LINES",
     "BatchRequest",
     "BatchResult",
     "LineError",
@@ -80,6 +81,10 @@ _STATES = {
     "JOB_STATE_CANCELLED": "cancelled",
     "JOB_STATE_EXPIRED": "expired",
 }
+
+
+MAX_BATCH_LINES = 50_000
+"""Requests one OpenAI batch may hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +166,9 @@ def read_batch_file(data: bytes, endpoint: str) -> ReadBatch:
         out.requests += requests
     if not out.lines:
         out.errors.append(LineError(1, "empty_file", "The input file holds no requests."))
+    elif out.lines > MAX_BATCH_LINES:
+        message = f"A batch holds at most {MAX_BATCH_LINES:,} requests; this has {out.lines:,}."
+        out.errors.append(LineError(MAX_BATCH_LINES + 1, "too_many_requests", message))
     return out
 
 
