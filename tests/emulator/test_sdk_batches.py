@@ -326,3 +326,28 @@ async def test_files_over_the_size_limit_are_refused(clock: FakeClock) -> None:
         assert caught.value.code == 400 and "exceeds the maximum" in str(caught.value.message)
     finally:
         await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("batch", "unknown"),
+    [
+        ({"inputConfig": {"requests": {"requests": "x"}}, "bogus": 1}, '"bogus"'),
+        ({"inputConfig": {"requests": {"requests": "x"}}}, "requests"),
+        ({"inputConfig": {"requests": {"requests": [5]}}}, "requests"),
+        ({"inputConfig": {"requests": {"requests": [{"request": {}, "metadata": 3}]}}}, "metadata"),
+        ({"inputConfig": {"fileName": "files/x", "extra": True}}, '"extra"'),
+    ],
+)
+async def test_a_malformed_batch_envelope_is_refused_whole(
+    inprocess: Target, batch: dict[str, Any], unknown: str
+) -> None:
+    created = await inprocess.http.post(
+        f"/v1beta/models/{MODEL}:batchGenerateContent",
+        json={"batch": batch},
+        headers={"x-goog-api-key": "test-key"},
+    )
+    assert created.status_code == 400, created.text
+    error = created.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and unknown in error["message"]
+    listed = await inprocess.http.get("/v1beta/batches", headers={"x-goog-api-key": "test-key"})
+    assert listed.json().get("operations", []) == []  # nothing was created

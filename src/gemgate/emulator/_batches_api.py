@@ -123,7 +123,7 @@ async def _create(
     if spec is None or not state.catalog.supports(spec, method):
         raise state.model_not_found(model_name, action, version)
     raw = await request.body()
-    body = await read_json(request)
+    body = normalize(await read_json(request), "CreateBatchRequest")
     batch = body.get("batch")
     if not isinstance(batch, dict):
         raise invalid_argument("* batch: batch is required.")

@@ -267,6 +267,18 @@ MESSAGES: Final[dict[str, dict[str, FieldType]]] = {
         "outputDimensionality": "int",
     },
     "BatchEmbedContentsRequest": {"requests": _list(_msg("EmbedContentRequest"))},
+    # A batch's envelope; each inlined request is checked on its own, as its own result.
+    "CreateBatchRequest": {"batch": _msg("Batch")},
+    "Batch": {
+        "name": "string",
+        "model": "string",
+        "displayName": "string",
+        "inputConfig": _msg("BatchInputConfig"),
+        "priority": "int64",
+    },
+    "BatchInputConfig": {"fileName": "string", "requests": _msg("InlinedRequests")},
+    "InlinedRequests": {"requests": _list(_msg("InlinedRequest"))},
+    "InlinedRequest": {"request": "any", "metadata": "object"},
     "CachedContent": {
         "name": "string",
         "model": "string",
