@@ -14,6 +14,7 @@ from google.genai import types
 from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import create_app
+from gemgate.gateway._faces import Problem
 from gemgate.gateway._media_api import aspect_ratio_of
 from tests.conftest import serve_in_loop, stop_serving
 from tests.media_checks import png_size, wav_info
@@ -167,6 +168,10 @@ def test_sizes_map_to_the_nearest_aspect_ratio() -> None:
     assert aspect_ratio_of("1536x1024") == "3:2"
     assert aspect_ratio_of("1024x1792") == "9:16"
     assert aspect_ratio_of("auto") is None
+    for absurd in ("99999x1", "7x7", "1024x0", "1024", "0x0"):
+        with pytest.raises(Problem) as refused:
+            aspect_ratio_of(absurd)
+        assert refused.value.status == 400 and refused.value.param == "size"
 
 
 def test_served_gateway_with_both_official_clients(gateway_server: str) -> None:

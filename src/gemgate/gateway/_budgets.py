@@ -48,7 +48,7 @@ class Budgets:
         if key.max_tokens is not None and tokens >= key.max_tokens:
             over = f"{tokens:,} of its {key.max_tokens:,} tokens"
         elif key.max_budget_usd is not None and usd >= key.max_budget_usd:
-            over = f"${usd:.4f} of its ${key.max_budget_usd:.2f}"
+            over = f"${usd:.4g} of its ${key.max_budget_usd:.4g}"
         if over:
             span = "ever" if ends is None else f"this {key.budget_period}"
             raise Problem(

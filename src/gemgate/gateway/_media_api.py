@@ -84,17 +84,26 @@ _SPEECH_FIELDS = frozenset(
 _MAX_SPEECH_INPUT = 4096
 
 
+_SIDES = (256, 4096)
+"""The image sides a size may ask for, in pixels."""
+
+
 def aspect_ratio_of(size: str) -> str | None:
     """The Gemini aspect ratio nearest an OpenAI ``WxH`` size; None for ``auto``.
 
     Raises:
-        Problem: Not ``auto`` nor ``WxH`` with both sides positive.
+        Problem: Not ``auto`` nor ``WxH`` with both sides from 256 to 4096 pixels.
     """
     if size == "auto":
         return None
     match = _SIZE.match(size)
-    if not match or not int(match[1]) or not int(match[2]):
-        raise Problem(400, f"Invalid size '{size}': use WIDTHxHEIGHT, such as 1024x1024.", "size")
+    if not match or not all(_SIDES[0] <= int(side) <= _SIDES[1] for side in match.groups()):
+        raise Problem(
+            400,
+            f"Invalid size '{size}': use WIDTHxHEIGHT with sides from {_SIDES[0]} to"
+            f" {_SIDES[1]} pixels, such as 1024x1024, or auto.",
+            "size",
+        )
     wanted = int(match[1]) / int(match[2])
     return min(ASPECT_RATIOS, key=lambda r: abs(_ratio(r) - wanted))
 
