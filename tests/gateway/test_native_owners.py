@@ -9,39 +9,49 @@ gateway on the same file agrees.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 from google import genai
 from google.genai import errors, types
 
 from gemgate import AsyncGemini
 from gemgate.config import Settings
-from gemgate.gateway import create_app
+from gemgate.gateway import Gateway, create_app
 from gemgate.gateway._native_owners import resource_of
 from gemgate.projects import GatewayKey, hash_secret
+from gemgate.state._spend import period_of
+from gemgate.usage import PriceTable
 from tests.conftest import serve_in_loop, stop_serving
 
 pytestmark = pytest.mark.anyio
 ALICE, BOB = "alice-native-secret", "bob-native-secret"
 KEYS = [
-    GatewayKey(name="alice", secret_sha256=hash_secret(ALICE)),
+    GatewayKey(name="alice", secret_sha256=hash_secret(ALICE), max_budget_usd=10.0),
     GatewayKey(name="bob", secret_sha256=hash_secret(BOB)),
 ]
 MODEL = "gemini-2.5-flash"
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[str]:
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Gateway, str]]:
     settings = Settings(gateway_keys=KEYS, sessions_url=f"sqlite:///{tmp_path}/gw.db")
     client = AsyncGemini(settings=settings)
-    server, task, base = await serve_in_loop(create_app(client), lifespan="on")
+    app = create_app(client)
+    server, task, base = await serve_in_loop(app, lifespan="on")
     try:
-        yield base
+        yield app, base
     finally:
         await stop_serving(server, task)
         await client.aclose()
+
+
+@pytest.fixture
+def gateway(served: tuple[Gateway, str]) -> str:
+    return served[1]
 
 
 def sdk(base: str, key: str) -> genai.client.AsyncClient:
@@ -95,6 +105,36 @@ async def test_each_key_sees_only_what_it_made(gateway: str) -> None:
     assert (await alice.files.get(name=uploaded.name)).name == uploaded.name
     await alice.caches.delete(name=cache.name)
     await alice.files.delete(name=uploaded.name)
+
+
+async def test_a_batch_made_through_gemini_is_charged_once_at_batch_prices(
+    served: tuple[Gateway, str],
+) -> None:
+    app, base = served
+    alice = sdk(base, ALICE)
+    batch = await alice.batches.create(
+        model=MODEL,
+        src=[types.InlinedRequest(contents="first question"), types.InlinedRequest(contents="two")],
+    )
+    assert batch.name
+    for _ in range(200):
+        done = await alice.batches.get(name=batch.name)
+        if done.state == types.JobState.JOB_STATE_SUCCEEDED:
+            break
+        await anyio.sleep(0.05)
+    assert done.dest and done.dest.inlined_responses
+    usages = [r.response.usage_metadata for r in done.dest.inlined_responses if r.response]
+    prompt = sum(u.prompt_token_count or 0 for u in usages if u)
+    answer = sum(u.candidates_token_count or 0 for u in usages if u)
+    thoughts = sum(u.thoughts_token_count or 0 for u in usages if u)
+    await alice.batches.get(name=batch.name)  # read again: charged once only
+    await app.budgets.settle()
+    tokens, usd = await app.client.engine.shared.spend.spent(
+        "alice", period_of("month", time.time())[0]
+    )
+    assert tokens == prompt + answer + thoughts > 0
+    price = PriceTable().cost(MODEL, prompt, answer, 0, thoughts, batch=True)
+    assert price and usd == pytest.approx(price)
 
 
 def test_resource_names_are_read_from_every_spelling_of_a_path() -> None:

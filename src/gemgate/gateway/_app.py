@@ -22,11 +22,12 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gemgate.client._async_client import AsyncGemini
 from gemgate.config import Settings
+from gemgate.errors import GemgateError
 from gemgate.gateway._asgi import header, send_bytes, send_json
 from gemgate.gateway._backends import Registry
 from gemgate.gateway._backends_api import BackendsRoute
 from gemgate.gateway._batches import Batches
-from gemgate.gateway._batches_api import BatchesRoute
+from gemgate.gateway._batches_api import BatchesRoute, batch_entry
 from gemgate.gateway._budgets import Budgets
 from gemgate.gateway._faces import GOOGLE, Answer, Face, Problem, expected, face_of
 from gemgate.gateway._files import Files
@@ -92,7 +93,7 @@ class Gateway:
         self.backends = Registry(client)
         self.backends_api = BackendsRoute(self.backends)
         owners = NativeOwners(_files_url(client.settings)) if client.settings.gateway_keys else None
-        self.native = NativeRoute(client.engine, max_body, owners)
+        self.native = NativeRoute(client.engine, max_body, owners, self._charge_native_batch)
         self.openai = OpenAIRoute(client, max_body, self.backends)
         self.messages = MessagesRoute(client, max_body, self.backends)
         self.media = MediaRoute(client, max_body, self.backends)
@@ -186,6 +187,35 @@ class Gateway:
     async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /healthz``: the process answers."""
         await send_json(send, 200, {"status": "ok"})
+
+    async def _charge_native_batch(self, owner: str, batch: str) -> None:
+        """A batch made through ``/gemini`` succeeded: its results, at batch prices, to ``owner``.
+
+        Called once per batch (the first read that sees it done). A failure to read the
+        results is logged, not passed on: the caller's read of its batch still succeeds.
+        """
+        prices = PriceTable.from_settings(self.client.settings)
+        now = self.client.engine.clock()
+        try:
+            job = await self.client.batches.get(batch)
+            model = job.model.removeprefix("models/")
+            async for key, result in self.client.batches.iter_results(batch):
+                ok = isinstance(result, dict)
+                usage = result.get("usageMetadata") if isinstance(result, dict) else None
+                self._account(
+                    batch_entry(
+                        prices,
+                        model,
+                        usage if isinstance(usage, dict) else {},
+                        at=now,
+                        request_id=f"{batch}#{key}",
+                        caller=owner,
+                        project=None,
+                        ok=ok,
+                    )
+                )
+        except GemgateError:
+            logger.exception("could not charge the results of %s to %s", batch, owner)
 
     def _account(self, entry: UsageEntry) -> None:
         """A finished upstream call: into the request log, and onto its key's budget."""

@@ -46,7 +46,7 @@ from gemgate.wire.openai import (
     read_batch_file,
 )
 
-__all__ = ["BatchesRoute", "batch_json"]
+__all__ = ["BatchesRoute", "batch_entry", "batch_json"]
 
 WINDOW = 24 * 3600
 EMBEDDINGS = "/v1/embeddings"
@@ -353,34 +353,58 @@ class BatchesRoute:
 
     def _charge(self, record: BatchRecord, results: list[BatchResult], at: float) -> None:
         """One request-log entry per result, priced at batch rates, onto the key's budget."""
-        model = record.model or ""
         for result in results:
-            usage: Mapping[str, Any] = result.usage or {}
-            prompt = int(usage.get("promptTokenCount", 0))
-            completion = int(usage.get("candidatesTokenCount", 0))
-            cached = int(usage.get("cachedContentTokenCount", 0))
-            thoughts = int(usage.get("thoughtsTokenCount", 0))
-            cost = self._prices.cost(model, prompt, completion, cached, thoughts, batch=True)
             response = result.line.get("response") or {}
             self._account(
-                UsageEntry(
+                batch_entry(
+                    self._prices,
+                    record.model or "",
+                    result.usage or {},
                     at=at,
                     request_id=str(result.line.get("id", "")),
                     caller=record.owner or None,
                     project=record.project,
-                    api_key=None,
-                    model=model,
-                    kind="batch",
-                    status="success" if result.ok else "error",
+                    ok=result.ok,
                     http_status=response.get("status_code"),
-                    latency_ms=0.0,
-                    prompt_tokens=prompt,
-                    completion_tokens=completion,
-                    cached_tokens=cached,
-                    thoughts_tokens=thoughts,
-                    cost_usd=cost if result.ok else (0.0 if cost is not None else None),
                 )
             )
+
+
+def batch_entry(
+    prices: PriceTable,
+    model: str,
+    usage: Mapping[str, Any],
+    *,
+    at: float,
+    request_id: str,
+    caller: str | None,
+    project: str | None,
+    ok: bool,
+    http_status: int | None = None,
+) -> UsageEntry:
+    """One batch result as a request-log entry, priced at batch rates (a failure costs 0)."""
+    prompt = int(usage.get("promptTokenCount", 0))
+    completion = int(usage.get("candidatesTokenCount", 0))
+    cached = int(usage.get("cachedContentTokenCount", 0))
+    thoughts = int(usage.get("thoughtsTokenCount", 0))
+    cost = prices.cost(model, prompt, completion, cached, thoughts, batch=True)
+    return UsageEntry(
+        at=at,
+        request_id=request_id,
+        caller=caller,
+        project=project,
+        api_key=None,
+        model=model,
+        kind="batch",
+        status="success" if ok else "error",
+        http_status=http_status,
+        latency_ms=0.0,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=cached,
+        thoughts_tokens=thoughts,
+        cost_usd=cost if ok else (0.0 if cost is not None else None),
+    )
 
 
 def _text_of(request: Mapping[str, Any]) -> str:

@@ -8,7 +8,7 @@ by the upstream are rewritten to point back at this gateway.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -20,6 +20,7 @@ from gemgate.gateway._native_owners import (
     NativeOwners,
     created_names,
     filter_list,
+    finished_batch,
     listed,
     resource_of,
     upload_id,
@@ -35,11 +36,19 @@ PREFIX = "/gemini"
 class NativeRoute:
     """Relays ``/gemini/{version}/...`` and ``/gemini/upload/...`` to the upstream."""
 
-    def __init__(self, engine: Engine, max_body: int, owners: NativeOwners | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_body: int,
+        owners: NativeOwners | None = None,
+        charge_batch: Callable[[str, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.engine = engine
         self._max_body = max_body
         self.owners = owners
         """With gateway keys: who made each batch, file, cache and File Search store."""
+        self._charge_batch = charge_batch
+        """``(owner, batch)``: charge a succeeded batch's results to its owner, once."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request."""
@@ -94,6 +103,9 @@ class NativeRoute:
             uploads = [upload_id(v) for k, v in headers if k.lower() == "x-goog-upload-url"]
             names = [f"upload:{u}" for u in uploads if u] + created_names(_json(answer))
             await self.owners.claim(names, owner)
+        elif (batch := finished_batch(method, path, _json(answer))) is not None:
+            if self._charge_batch is not None and await self.owners.first_charge(batch):
+                await self._charge_batch(owner, batch)
         elif collection is not None:
             field = COLLECTIONS[collection]
             data = _json(answer)

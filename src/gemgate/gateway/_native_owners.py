@@ -18,7 +18,15 @@ import sqlalchemy as sa
 
 from gemgate.sessions._sql import SQLTables
 
-__all__ = ["COLLECTIONS", "NativeOwners", "created_names", "listed", "resource_of"]
+__all__ = [
+    "COLLECTIONS",
+    "NativeOwners",
+    "created_names",
+    "filter_list",
+    "finished_batch",
+    "listed",
+    "resource_of",
+]
 
 COLLECTIONS = {
     "batches": "operations",
@@ -34,6 +42,7 @@ _owners = sa.Table(
     _metadata,
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("charged", sa.Boolean, nullable=False, default=False),
 )
 
 
@@ -85,6 +94,16 @@ def created_names(body: Any) -> list[str]:
     return names
 
 
+def finished_batch(method: str, path: str, answer: Any) -> str | None:
+    """The batch a ``GET`` answered as succeeded (its results can be charged), if any."""
+    name = resource_of(path) if method == "GET" else None
+    if name is None or not name.startswith("batches/") or not isinstance(answer, dict):
+        return None
+    metadata = answer.get("metadata")
+    state = metadata.get("state") if isinstance(metadata, dict) else None
+    return name if answer.get("done") and state == "BATCH_STATE_SUCCEEDED" else None
+
+
 def upload_id(url: str) -> str | None:
     """The ``upload_id`` of a resumable upload's URL."""
     return parse_qs(urlsplit(url).query).get("upload_id", [None])[0]
@@ -115,6 +134,17 @@ class NativeOwners(SQLTables):
                 ).first()
                 if known is None:
                     await conn.execute(_owners.insert().values(name=name, owner=owner))
+
+    async def first_charge(self, name: str) -> bool:
+        """Whether this call is the first to charge the batch ``name`` (once, ever)."""
+        await self._schema()
+        update = (
+            _owners.update()
+            .where(_owners.c.name == name, _owners.c.charged.is_(False))
+            .values(charged=True)
+        )
+        async with self._engine.begin() as conn:
+            return bool((await conn.execute(update)).rowcount)
 
     async def mine(self, names: Iterable[str], owner: str) -> set[str]:
         """The names among ``names`` that ``owner`` made."""
