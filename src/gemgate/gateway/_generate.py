@@ -65,9 +65,14 @@ class GenerationRoute:
         registry: The gateway's backends.
 
     Example:
-        >>> class EchoRoute(GenerationRoute):
+        >>> class ModelEcho(GenerationRoute):
         ...     async def create(self, scope, receive, send):
-        ...         body = await self.read(scope, receive)
+        ...         body = await self.read(scope, receive)  # 403 for a model not allowed
+        ...
+        ...         async def serve(model, last):
+        ...             await send_json(send, 200, {"model": gemini_model(model)})
+        ...
+        ...         await serve_chain(self.chain(body["model"]), serve, model_not_found)
     """
 
     def __init__(self, client: AsyncGemini, max_body: int, registry: Registry) -> None:
