@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from gemgate.client._async_client import AsyncGemini
 from gemgate.client._media import Image
 from gemgate.errors import GeminiResponseError, NotFoundError
-from gemgate.gateway._asgi import read_body, read_json, send_bytes, send_json, send_stream
-from gemgate.gateway._backends import Registry
+from gemgate.gateway._asgi import send_bytes, send_json
 from gemgate.gateway._faces import Problem, model_not_found
+from gemgate.gateway._generate import GenerationRoute, check_model, gemini_model
 from gemgate.gateway._multipart import Upload, is_multipart, read_form
-from gemgate.gateway._openai_api import _check_model, _model_id
 from gemgate.wire._media import ASPECT_RATIOS, IMAGE_TYPES, VOICES, image_type
 
 __all__ = ["OPENAI_VOICES", "MediaRoute", "aspect_ratio_of"]
@@ -156,40 +155,34 @@ def _voice(value: Any) -> str:
     raise Problem(400, f"Unsupported voice {name!r}: use one of {choices}.", "voice")
 
 
-class MediaRoute:
+@contextmanager
+def _generated(model: str, what: str) -> Iterator[None]:
+    """Map a Gemini call's failures: the model's 404, and nothing made (a 400)."""
+    try:
+        yield
+    except NotFoundError:
+        raise model_not_found(model) from None
+    except GeminiResponseError as exc:
+        raise Problem(
+            400, f"No {what} was generated: {exc}", code="content_policy_violation"
+        ) from None
+
+
+class MediaRoute(GenerationRoute):
     """Serves ``/v1/images/generations``, ``/v1/images/edits`` and ``/v1/audio/speech``."""
-
-    def __init__(self, client: AsyncGemini, max_body: int, registry: Registry) -> None:
-        self._default = client
-        self._registry = registry
-        self._max_body = max_body
-
-    @property
-    def _client(self) -> AsyncGemini:
-        return self._registry.active.client or self._default
 
     def _model(
         self, scope: Scope, name: str | None, openai_names: frozenset[str], default: str
     ) -> str:
         if name is not None and not isinstance(name, str):
             raise Problem(400, "'model' must be a string.", "model")
-        chosen = default if not name or name in openai_names else _model_id(name)
-        _check_model(scope, chosen)
+        chosen = default if not name or name in openai_names else gemini_model(name)
+        check_model(scope, chosen)  # the model that serves, OpenAI names resolved
         return chosen
-
-    async def _json(self, scope: Scope, receive: Receive, send: Send) -> dict[str, Any] | None:
-        """The JSON body; None once relayed to an OpenAI-compatible backend."""
-        if self._registry.active.type != "openai_compatible":
-            return await read_json(receive, self._max_body)
-        raw = await read_body(receive, self._max_body)
-        path = scope["path"].removeprefix("/v1")
-        status, headers, chunks = await self._registry.active.relay(path, raw)
-        await send_stream(send, receive, status, chunks, list(headers.items()))
-        return None
 
     async def generations(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/images/generations``."""
-        body = await self._json(scope, receive, send)
+        body = await self.read_or_relay(scope, receive, send)
         if body is None:
             return
         _unknown(body, _IMAGE_FIELDS)
@@ -199,7 +192,7 @@ class MediaRoute:
         """``POST /v1/images/edits``: multipart ``image`` (or ``image[]``) files and a prompt."""
         if not is_multipart(scope):
             raise Problem(400, "The request body must be multipart/form-data.")
-        form = await read_form(scope, receive, self._max_body)
+        form = await read_form(scope, receive, self.max_body)
         if any(f.field == "mask" for f in form.files) or "mask" in form.fields:
             raise Problem(
                 400, "'mask' is not supported: describe the change in the prompt.", "mask"
@@ -216,7 +209,7 @@ class MediaRoute:
         self, scope: Scope, send: Send, body: Mapping[str, Any], images: Sequence[Image]
     ) -> None:
         prompt = _required(body, "prompt")
-        settings = self._client.settings
+        settings = self.client.settings
         model = self._model(scope, body.get("model"), _OPENAI_IMAGE_MODELS, settings.image_model)
         n = _integer(body, "n", 1, 10, 1)
         ratio = aspect_ratio_of(_string(body, "size") or "auto")
@@ -225,16 +218,10 @@ class MediaRoute:
             raise Problem(400, "'response_format' must be 'b64_json' or 'url'.", "response_format")
         if (_string(body, "output_format") or "png") != "png":
             raise Problem(400, "Only 'png' output_format is available.", "output_format")
-        try:
-            made = await self._client.generate_image(
+        with _generated(model, "image"):
+            made = await self.client.generate_image(
                 prompt, model=model, images=images, aspect_ratio=ratio, n=n
             )
-        except NotFoundError:
-            raise model_not_found(model) from None
-        except GeminiResponseError as exc:
-            raise Problem(
-                400, f"No image was generated: {exc}", code="content_policy_violation"
-            ) from None
         data = [
             {"b64_json": i.b64()}
             if answer == "b64_json"
@@ -246,25 +233,16 @@ class MediaRoute:
 
     async def speech(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/audio/speech``: WAV (default) or raw PCM."""
-        body = await self._json(scope, receive, send)
+        body = await self.read_or_relay(scope, receive, send)
         if body is None:
             return
         text, voice, kind = _speech_request(body)
-        settings = self._client.settings
+        settings = self.client.settings
         model = self._model(scope, body.get("model"), _OPENAI_SPEECH_MODELS, settings.speech_model)
-        try:
-            audio = await self._client.speak(
-                text,
-                voice=voice,
-                model=model,
-                format="pcm" if kind == "pcm" else "wav",
+        with _generated(model, "speech"):
+            audio = await self.client.speak(
+                text, voice=voice, model=model, format="pcm" if kind == "pcm" else "wav"
             )
-        except NotFoundError:
-            raise model_not_found(model) from None
-        except GeminiResponseError as exc:
-            raise Problem(
-                400, f"No speech was generated: {exc}", code="content_policy_violation"
-            ) from None
         await send_bytes(send, 200, audio, [("content-type", _SPEECH_FORMATS[kind])])
 
 

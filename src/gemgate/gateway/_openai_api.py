@@ -9,53 +9,36 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from gemgate.client._async_client import AsyncGemini
-from gemgate.errors import (
-    NotFoundError,
-    QuotaExhausted,
-    RateLimitedError,
-    ServerError,
-    StreamInterrupted,
-    TransportError,
-)
-from gemgate.gateway._asgi import read_body, read_json, send_json, send_stream
-from gemgate.gateway._backends import Backend, Registry
+from gemgate.errors import NotFoundError, StreamInterrupted
+from gemgate.gateway._asgi import send_json, send_stream
+from gemgate.gateway._backends import Backend
 from gemgate.gateway._faces import Problem as RequestError
 from gemgate.gateway._faces import model_not_found, openai_body, problem_of
-from gemgate.gateway._fetch import FetchError, fetch_image
+from gemgate.gateway._generate import (
+    SSE_HEADERS,
+    BackendUnavailable,
+    GenerationRoute,
+    PeekedStream,
+    check_model,
+    gemini_model,
+    serve_chain,
+)
 from gemgate.gateway._retrieval import Retrieval, grounded_stream
 from gemgate.gateway._sessions_api import owner_of
 from gemgate.rag import Hit, ground_response, grounded_request
 from gemgate.wire import openai
-from gemgate.wire._models import InvalidModel, backend_model, model_id
 
 __all__ = ["OpenAIRoute"]
 
-logger = logging.getLogger("gemgate.gateway")
 
-
-class BackendUnavailable(Exception):
-    """An OpenAI-compatible backend failed in a way the next entry of a route may absorb."""
-
-
-_FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError, BackendUnavailable)
-"""Failures (after the core's own retries) after which the next model of a route serves."""
-
-
-class OpenAIRoute:
+class OpenAIRoute(GenerationRoute):
     """Serves ``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/models``."""
-
-    def __init__(self, client: AsyncGemini, max_body: int, registry: Registry) -> None:
-        self._default = client
-        self._registry = registry
-        self._max_body = max_body
 
     async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/models``."""
@@ -74,7 +57,7 @@ class OpenAIRoute:
         body = await self._body(scope, receive, send)
         if body is not None:
             retrieval = await Retrieval.of(
-                body, self._client.stores.for_owner(owner_of(scope) or "")
+                body, self.client.stores.for_owner(owner_of(scope) or "")
             )
             await self._chat(body, receive, send, retrieval)
 
@@ -84,27 +67,15 @@ class OpenAIRoute:
         if body is not None:
             await send_json(send, 200, await self._embeddings(body))
 
-    @property
-    def _client(self) -> AsyncGemini:
-        return self._registry.active.client or self._default
-
     async def _body(self, scope: Scope, receive: Receive, send: Send) -> dict[str, Any] | None:
-        """The JSON body, its model allowed; None once relayed to an OpenAI-compatible server.
-
-        When such a server is the active backend, the request goes to it as bytes.
-        """
-        if self._registry.active.type != "openai_compatible":
-            body = await read_json(receive, self._max_body)
-            _check_model(scope, body.get("model"))
-            return body
-        raw = await read_body(receive, self._max_body)  # too large: the gateway answers 413
-        path = scope["path"].removeprefix("/v1")
-        status, headers, chunks = await self._registry.active.relay(path, raw)
-        await send_stream(send, receive, status, chunks, list(headers.items()))
-        return None
+        """The JSON body, its model allowed; None once relayed to an OpenAI-compatible server."""
+        body = await self.read_or_relay(scope, receive, send)
+        if body is not None:
+            check_model(scope, body.get("model"))
+        return body
 
     async def _models(self) -> dict[str, Any]:
-        listed = await self._client.sdk.aio.models.list()
+        listed = await self.client.sdk.aio.models.list()
         data = [
             {
                 "id": (m.name or "").removeprefix("models/"),
@@ -119,9 +90,9 @@ class OpenAIRoute:
     async def _model(self, name: str) -> dict[str, Any]:
         from google.genai import errors
 
-        _model_id(name)
+        gemini_model(name)
         try:
-            model = await self._client.sdk.aio.models.get(model=name)
+            model = await self.client.sdk.aio.models.get(model=name)
         except ValueError:  # a name the SDK itself refuses
             raise model_not_found(name) from None
         except errors.APIError as exc:
@@ -136,14 +107,13 @@ class OpenAIRoute:
         }
 
     def _request(self, body: dict[str, Any]) -> openai.ChatRequest:
-        chat = openai.chat_request({**self._registry.defaults, **body})  # 400s name their param
-        if self._target(chat.model)[0] is None:
-            chat = dataclasses.replace(chat, model=_model_id(chat.model))
+        chat = openai.chat_request({**self.registry.defaults, **body})  # 400s name their param
+        if self.target(chat.model)[0] is None:
+            chat = dataclasses.replace(chat, model=gemini_model(chat.model))
         return chat
 
     async def _inline_images(self, body: dict[str, Any]) -> None:
         """Replace http(s) ``image_url`` parts with fetched ``data:`` URLs."""
-        settings = self._client.settings
         messages = body.get("messages")
         for message in messages if isinstance(messages, list) else []:
             content = message.get("content") if isinstance(message, dict) else None
@@ -151,15 +121,7 @@ class OpenAIRoute:
                 image = part.get("image_url") if isinstance(part, dict) else None
                 url = image.get("url") if isinstance(image, dict) else image
                 if isinstance(url, str) and url.startswith(("http://", "https://")):
-                    try:
-                        data = await fetch_image(
-                            url,
-                            max_bytes=settings.image_fetch_max_bytes,
-                            allow_private=settings.image_fetch_private,
-                        )
-                    except FetchError as exc:
-                        raise RequestError(400, str(exc), "messages") from None
-                    part["image_url"] = {"url": data}
+                    part["image_url"] = {"url": await self.fetch_image(url, "messages")}
 
     async def _chat(
         self, body: dict[str, Any], receive: Receive, send: Send, retrieval: Retrieval
@@ -167,29 +129,17 @@ class OpenAIRoute:
         await self._inline_images(body)
         chat = self._request(body)
         hits = await retrieval.hits(chat.request)
-        name = chat.model
-        chain = self._client.settings.model_routes.get(name, [name])
-        for position, target in enumerate(chain):
-            last = position == len(chain) - 1
-            backend, model = self._target(target)
-            try:
-                if backend is None:
-                    await self._answer(chat, _model_id(model), receive, send, hits)
-                else:
-                    await self._relay_chat(backend, {**body, "model": model}, last, receive, send)
-                return
-            except NotFoundError:  # a 404 here is the model's: no fallback hides it
-                raise model_not_found(target) from None
-            except _FALLBACK as exc:
-                if last:
-                    raise
-                logger.warning("model %s failed (%s); falling back", target, type(exc).__name__)
 
-    def _target(self, target: str) -> tuple[Backend | None, str]:
-        """``NAME/model`` names a configured OpenAI-compatible backend; else a Gemini model."""
-        prefix, model = backend_model(target) or ("", target)
-        backend = self._registry.named(prefix) if prefix else None
-        return (backend, model) if backend is not None else (None, target)
+        async def serve(entry: str, last: bool) -> None:
+            backend, model = self.target(entry)
+            if backend is None:
+                await self._answer(chat, gemini_model(model), receive, send, hits)
+            else:
+                await self._relay_chat(backend, {**body, "model": model}, last, receive, send)
+
+        # every entry of the route serves, OpenAI-compatible backends' (NAME/model) too;
+        # a 404 names the entry
+        await serve_chain(self.chain(chat.model), serve, model_not_found)
 
     async def _relay_chat(
         self, backend: Backend, body: dict[str, Any], last: bool, receive: Receive, send: Send
@@ -224,7 +174,7 @@ class OpenAIRoute:
         created = int(time.time())
         request = grounded_request(chat.request, hits) if hits else chat.request
         if not chat.stream:
-            response = await self._client.send_request(request, model)
+            response = await self.client.send_request(request, model)
             if hits:
                 ground_response(response, hits)
             answer = openai.completion(
@@ -232,72 +182,45 @@ class OpenAIRoute:
             )
             await send_json(send, 200, answer)
             return
-        stream = self._client.stream_request(request, model)
+        stream = self.client.stream_request(request, model)
         if hits:
             stream = grounded_stream(stream, hits)
-        first = await _first(stream)  # errors before the first chunk are plain HTTP errors
+        peeked = await PeekedStream.peek(stream)  # errors before the first chunk: plain HTTP errors
         chunks = openai.ChunkStream(
             chat.model, created=created, usage_on_chunks=False, thought_tag=chat.thought_tag
         )
-        headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
-        sse = _sse(first, stream, chunks, chat.include_usage)
-        await send_stream(send, receive, 200, sse, headers)
+        sse = _sse(peeked, chunks, chat.include_usage)
+        await send_stream(send, receive, 200, sse, SSE_HEADERS)
 
     async def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         model, texts = body.get("model"), body.get("input")
         if not isinstance(model, str) or not model:
             raise RequestError(400, "'model' is required and must be a string", "model")
-        model = _model_id(model)
+        model = gemini_model(model)
         if isinstance(texts, str):
             texts = [texts]
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
             raise RequestError(400, "'input' must be a string or an array of strings", "input")
         dims = body.get("dimensions")
         try:
-            return await self._client.generate_embeddings(texts, model=model, dimensions=dims)
+            return await self.client.generate_embeddings(texts, model=model, dimensions=dims)
         except NotFoundError:
             raise model_not_found(model) from None
 
 
-def _model_id(name: str) -> str:
-    """The bare model id; a name that cannot be one (``a/b``, ``x?y``) is not found here."""
-    try:
-        return model_id(name)
-    except InvalidModel:
-        raise model_not_found(name) from None
-
-
-def _check_model(scope: Scope, model: Any) -> None:
-    key = scope.get("gemgate.key")
-    if key is not None and isinstance(model, str) and not key.allows(model):
-        raise RequestError(403, f"this gateway key may not use {model}", "model")
-
-
-async def _first(stream: AsyncIterator[dict[str, Any]]) -> dict[str, Any] | None:
-    try:
-        return await stream.__anext__()
-    except StopAsyncIteration:
-        return None
-
-
 async def _sse(
-    first: dict[str, Any] | None,
-    stream: AsyncIterator[dict[str, Any]],
+    stream: PeekedStream,
     chunks: openai.ChunkStream,
     include_usage: bool,
 ) -> AsyncIterator[bytes]:
     try:
-        chunk = first
-        while chunk is not None:
+        async for chunk in stream:
             yield openai.sse_frame(chunks.convert(chunk))
-            chunk = await _first(stream)
     except StreamInterrupted as exc:
         yield openai.sse_frame(openai_body(problem_of(exc)))
         return
     finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await stream.aclose()
     tail = chunks.usage_chunk() if include_usage else None
     if tail is not None:
         yield openai.sse_frame(tail)

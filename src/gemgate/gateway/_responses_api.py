@@ -17,7 +17,6 @@ stream that fails after it started ends with a ``response.failed`` event.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -27,19 +26,17 @@ from urllib.parse import parse_qs
 from starlette.types import Receive, Scope, Send
 
 from gemgate.client._async_client import AsyncGemini
-from gemgate.errors import (
-    GemgateError,
-    NotFoundError,
-    QuotaExhausted,
-    RateLimitedError,
-    ServerError,
-    TransportError,
-)
-from gemgate.gateway._asgi import read_json, send_json, send_stream
+from gemgate.errors import GemgateError
+from gemgate.gateway._asgi import send_json, send_stream
 from gemgate.gateway._backends import Registry
 from gemgate.gateway._faces import Problem, model_not_found, problem_of
-from gemgate.gateway._fetch import FetchError, fetch_image
-from gemgate.gateway._openai_api import _check_model, _first, _model_id
+from gemgate.gateway._generate import (
+    SSE_HEADERS,
+    GenerationRoute,
+    PeekedStream,
+    gemini_model,
+    serve_chain,
+)
 from gemgate.gateway._responses import StoredResponse, StoredResponses
 from gemgate.gateway._retrieval import Retrieval, grounded_stream
 from gemgate.gateway._sessions_api import owner_of
@@ -51,14 +48,8 @@ from gemgate.wire.responses import ResponsesRequest
 
 __all__ = ["ResponsesRoute"]
 
-logger = logging.getLogger("gemgate.gateway")
 
-_FALLBACK = (ServerError, RateLimitedError, QuotaExhausted, TransportError)
-"""Failures (after the core's own retries) after which the next model of a route serves."""
-_SSE_HEADERS = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
-
-
-class ResponsesRoute:
+class ResponsesRoute(GenerationRoute):
     """Serves ``/v1/responses`` and its stored responses.
 
     Args:
@@ -71,46 +62,33 @@ class ResponsesRoute:
     def __init__(
         self, client: AsyncGemini, max_body: int, registry: Registry, stored: StoredResponses
     ) -> None:
-        self._default = client
-        self._registry = registry
-        self._max_body = max_body
+        super().__init__(client, max_body, registry)
         self.stored = stored
-
-    @property
-    def _client(self) -> AsyncGemini:
-        return self._registry.active.client or self._default
 
     async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/responses``."""
-        body = await read_json(receive, self._max_body)
-        _check_model(scope, body.get("model"))
+        body = await self.read(scope, receive)
         await self._inline_images(body)
         owner = owner_of(scope) or ""
         tools = body.get("tools")
-        retrieval = await Retrieval.of(body, self._client.stores.for_owner(owner))
+        retrieval = await Retrieval.of(body, self.client.stores.for_owner(owner))
         parsed = await self._parse(owner, {**self._defaults(), **body})
         if tools is not None:
             parsed.echo["tools"] = tools
         hits = await retrieval.hits(parsed.request)
         request = grounded_request(parsed.request, hits) if hits else parsed.request
         turn = _Turn(self, owner, parsed, responses.new_id("resp"), int(time.time()))
-        chain = self._models(parsed.model)
-        for position, model in enumerate(chain):
+
+        async def serve(model: str, last: bool) -> None:
             sent = request
             if responses.needs_signatures(model):  # calls sent back from unstored responses
                 sent = {**request, "contents": responses.sign_unsigned_calls(request["contents"])}
-            try:
-                if parsed.stream:
-                    await self._stream(turn, sent, model, hits, receive, send)
-                else:
-                    await send_json(send, 200, await self._answer(turn, sent, model, hits))
-                return
-            except NotFoundError:  # a 404 here is the model's: no fallback hides it
-                raise model_not_found(model) from None
-            except _FALLBACK as exc:
-                if position == len(chain) - 1:
-                    raise
-                logger.warning("model %s failed (%s); falling back", model, type(exc).__name__)
+            if parsed.stream:
+                await self._stream(turn, sent, model, hits, receive, send)
+            else:
+                await send_json(send, 200, await self._answer(turn, sent, model, hits))
+
+        await serve_chain(self._models(parsed.model), serve, model_not_found)
 
     def _models(self, name: str) -> list[str]:
         """The Gemini models a name stands for, in order (a route's, or the model itself).
@@ -118,8 +96,8 @@ class ResponsesRoute:
         A route's OpenAI-compatible entries (``NAME/model``) are left out: this API is
         served by Gemini only.
         """
-        chain = self._client.settings.model_routes.get(name, [name])
-        models = [_model_id(m) for m in chain if backend_model(m) is None or m == name]
+        chain = self.chain(name)
+        models = [gemini_model(m) for m in chain if backend_model(m) is None or m == name]
         if not models:
             raise model_not_found(name)
         return models
@@ -127,26 +105,18 @@ class ResponsesRoute:
     def _defaults(self) -> dict[str, Any]:
         """The gateway's default generation settings, by their Responses names."""
         names = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"}
-        defaults = self._registry.defaults
+        defaults = self.registry.defaults
         return {names[k]: v for k, v in defaults.items() if k in names}
 
     async def _inline_images(self, body: dict[str, Any]) -> None:
         """Replace http(s) ``input_image`` URLs with fetched ``data:`` URLs."""
-        settings = self._client.settings
         items = body.get("input")
         for i, item in enumerate(items if isinstance(items, list) else []):
             content = item.get("content") if isinstance(item, dict) else None
             for part in content if isinstance(content, list) else []:
                 url = part.get("image_url") if isinstance(part, dict) else None
                 if isinstance(url, str) and url.startswith(("http://", "https://")):
-                    try:
-                        part["image_url"] = await fetch_image(
-                            url,
-                            max_bytes=settings.image_fetch_max_bytes,
-                            allow_private=settings.image_fetch_private,
-                        )
-                    except FetchError as exc:
-                        raise Problem(400, str(exc), f"input[{i}].content") from None
+                    part["image_url"] = await self.fetch_image(url, f"input[{i}].content")
 
     async def _parse(self, owner: str, body: dict[str, Any]) -> ResponsesRequest:
         """The translated body, after the stored conversation and calls it refers to."""
@@ -169,7 +139,7 @@ class ResponsesRoute:
     async def _answer(
         self, turn: _Turn, request: dict[str, Any], model: str, hits: Sequence[Hit]
     ) -> dict[str, Any]:
-        gemini = await self._client.send_request(request, model)
+        gemini = await self.client.send_request(request, model)
         if hits:
             ground_response(gemini, hits)
         answer = responses.response_object(
@@ -189,16 +159,14 @@ class ResponsesRoute:
         receive: Receive,
         send: Send,
     ) -> None:
-        stream = self._client.stream_request(request, model)
+        stream = self.client.stream_request(request, model)
         if hits:
             stream = grounded_stream(stream, hits)
-        first = await _first(stream)  # errors before the first chunk are plain HTTP errors
+        peeked = await PeekedStream.peek(stream)  # errors before the first chunk: plain HTTP errors
         events = responses.EventStream(
             turn.id, turn.parsed.model, created_at=turn.created, echo=turn.parsed.echo
         )
-        await send_stream(
-            send, receive, 200, _sse(first, stream, events, turn, request), _SSE_HEADERS
-        )
+        await send_stream(send, receive, 200, _sse(peeked, events, turn, request), SSE_HEADERS)
 
     async def retrieve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/responses/{response_id}``."""
@@ -310,8 +278,7 @@ def _with_ids(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _sse(
-    first: dict[str, Any] | None,
-    stream: AsyncIterator[dict[str, Any]],
+    stream: PeekedStream,
     events: responses.EventStream,
     turn: _Turn,
     request: dict[str, Any],
@@ -319,20 +286,16 @@ async def _sse(
     for event in events.start():
         yield responses.event_frame(event)
     try:
-        chunk = first
-        while chunk is not None:
+        async for chunk in stream:
             for event in events.feed(chunk):
                 yield responses.event_frame(event)
-            chunk = await _first(stream)
     except GemgateError as exc:
         problem = problem_of(exc)
         for event in events.fail(_failure_code(problem.status), problem.message):
             yield responses.event_frame(event)
         return
     finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await stream.aclose()
     finished = events.finish()
     if events.response is not None:  # kept before the client hears it is done
         await turn.keep(events.response, request, events.parts)
