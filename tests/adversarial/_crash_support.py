@@ -69,23 +69,26 @@ class Served:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
 
-    async def start(self) -> Served:
-        port = free_port()
+    def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         env = {
             **clean_env(),
             "GEMINI_API_KEY": api_key(),
             "GEMGATE_UPSTREAM_URL": self.upstream,
             **{f"GEMGATE_{k.upper()}": v for k, v in self.storage.items()},
         }
-        log = (self.cwd / "serve.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gemgate", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=self.cwd,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        with (self.cwd / "serve.log").open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "gemgate", "serve", "--host", "127.0.0.1"]
+                + ["--port", str(port)],
+                cwd=self.cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    async def start(self) -> Served:
+        port = free_port()
+        self.proc = self._spawn(port)
         self.url = f"http://127.0.0.1:{port}"
         async with httpx2.AsyncClient(base_url=self.url, timeout=2) as http:
             for _ in range(600):
@@ -153,5 +156,3 @@ def storage_url(kind: str, tmp_path: Path, database: str | None) -> str:
         return f"sqlite:///{tmp_path}/gemgate.db"
     assert database is not None
     return database
-
-

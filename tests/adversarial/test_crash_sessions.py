@@ -70,9 +70,7 @@ async def test_crash_mid_stream_keeps_whole_turns_and_the_session_usable(
     async with AsyncExitStack() as stack:
         url = await _storage(stack, kind, tmp_path)
         upstream = await stack.enter_async_context(slow_upstream())
-        gateway = await stack.enter_async_context(
-            served(tmp_path, upstream, {"sessions_url": url})
-        )
+        gateway = await stack.enter_async_context(served(tmp_path, upstream, {"sessions_url": url}))
         async with httpx2.AsyncClient(base_url=gateway.url, timeout=60) as http:
             chat = (await http.post(SESSIONS, json={"title": "crash"})).json()
             first = await http.post(f"{SESSIONS}/{chat['id']}/messages", json={"content": "Hi!"})
