@@ -6,6 +6,7 @@ Every exception gemgate raises on purpose derives from one root::
      ├── TransportError          the request did not get an HTTP answer
      │    ├── UpstreamTimeout    a connect, first-byte, idle or total deadline passed
      │    ├── ConnectError       the connection could not be made
+     │    ├── CircuitOpen        the upstream failed too often: calls fail fast for a while
      │    └── ProtocolError      the connection broke or spoke bad HTTP
      ├── APIStatusError          Google answered with an error status
      │    ├── BadRequestError    400
@@ -52,6 +53,7 @@ __all__ = [
     "BadRequestError",
     "BatchError",
     "BatchTimeout",
+    "CircuitOpen",
     "ConfigError",
     "ConfigWarning",
     "ConnectError",
@@ -143,6 +145,26 @@ class UpstreamTimeout(TransportError):
 
 class ConnectError(TransportError):
     """The connection to the upstream could not be made."""
+
+
+class CircuitOpen(TransportError):
+    """The upstream failed too many times in a row: calls fail at once until it may recover.
+
+    Attributes:
+        retry_after: Seconds until a call may try the upstream again.
+
+    Example:
+        >>> err = CircuitOpen("endpoint default is open", retry_after=12.5)
+        >>> isinstance(err, TransportError), err.retry_after
+        (True, 12.5)
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.retry_after))
 
 
 class ProtocolError(TransportError):

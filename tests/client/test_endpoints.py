@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gemgate.config import RetrySettings
-from gemgate.errors import ServerError
+from gemgate.errors import CircuitOpen, ServerError
 
 from .conftest import MODEL, Start, projects
 
@@ -55,8 +55,11 @@ async def test_breaker_opens_after_consecutive_failures(live: Start) -> None:
         with pytest.raises(ServerError):
             await g.generate_content("first", model=MODEL)
         assert (await emu.stats())["totals"]["requests"] == 2
-        await emu.faults()  # the upstream recovers, but the breaker is open
-        start = emu.clock.now
-        result = await g.generate_content("second", model=MODEL)
+        await emu.faults()  # the upstream recovers, but the breaker is open: fail fast
+        with pytest.raises(CircuitOpen) as caught:
+            await g.generate_content("second", model=MODEL)
+        assert caught.value.retry_after == pytest.approx(30, abs=1)
+        assert (await emu.stats())["totals"]["requests"] == 2  # nothing was sent
+        await emu.clock.sleep(30)  # the half-open probe goes, succeeds, closes the breaker
+        result = await g.generate_content("third", model=MODEL)
         assert result["candidates"]
-        assert emu.clock.now - start >= 30  # waited for the half-open probe

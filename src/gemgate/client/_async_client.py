@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from gemgate.errors import GemgateError, UsageError
 from gemgate.projects import ProjectConfig
 from gemgate.upstream._calls import bare_model, estimate_tokens
 from gemgate.upstream._engine import Engine
-from gemgate.upstream._pipeline import Call
+from gemgate.upstream._pipeline import DEADLINE, Call
 from gemgate.wire import openai
 from gemgate.wire._models import model_id
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncGemini"]
 
-_ROUTING = frozenset({"model", "request_id", "endpoint_id"})
+_ROUTING = frozenset({"model", "request_id", "endpoint_id", "timeout"})
 """Parameters that choose where a request goes, not what it asks."""
 
 
@@ -61,6 +62,9 @@ class AsyncGemini(Operations, Media):
             ``cache_max_size``).
         clock: Time source (epoch seconds), for tests.
         sleep: Async sleep, for tests.
+        timeout: Seconds each call may take, retries and waits for quota included
+            (``timeouts.total``); past it the call raises `UpstreamTimeout` saying how long it
+            took. ``generate_content`` and ``chat`` also take a ``timeout`` of their own.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class AsyncGemini(Operations, Media):
         metadata: Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        timeout: float | None = None,
         **overrides: Any,
     ) -> None:
         meta = dict(metadata or {})
@@ -102,6 +107,9 @@ class AsyncGemini(Operations, Media):
             listed.insert(0, ProjectConfig(name="default", keys=[api_key]))
         if listed:
             settings = settings.model_copy(update={"projects": listed + list(settings.projects)})
+        if timeout is not None:  # the deadline of every call, retries and waits included
+            total = settings.timeouts.model_copy(update={"total": float(timeout)})
+            settings = settings.model_copy(update={"timeouts": total})
         self.engine = Engine(
             settings,
             clock=clock,
@@ -214,6 +222,21 @@ class AsyncGemini(Operations, Media):
         return sum(self.engine.upstream.inflight.values())
 
     # -- the seed's convenience API -----------------------------------------------------
+
+    @contextlib.contextmanager
+    def _deadline(self, params: Mapping[str, Any]) -> Iterator[None]:
+        """A call's own ``timeout`` (seconds): its upstream attempts and retries end by then."""
+        seconds = params.get("timeout")
+        if seconds is None:
+            yield
+            return
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            raise UsageError(f"timeout must be a positive number of seconds, not {seconds!r}")
+        token = DEADLINE.set(self.engine.clock() + seconds)
+        try:
+            yield
+        finally:
+            DEADLINE.reset(token)
 
     def _model(self, params: Mapping[str, Any]) -> str:
         """``model=``, else the dedicated endpoint's model, else the default model."""
@@ -369,7 +392,8 @@ class AsyncGemini(Operations, Media):
         """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
         model = self._model(params)
         request = self.build_request(_contents(prompt), None, params, model=model)
-        return await self.engine.generate(request, model, **_routing(params), cacheable=True)
+        with self._deadline(params):
+            return await self.engine.generate(request, model, **_routing(params), cacheable=True)
 
     async def stream_generate_content(
         self, prompt: str | Sequence[Mapping[str, Any]], **params: Any
@@ -409,7 +433,10 @@ class AsyncGemini(Operations, Media):
             from gemgate.rag import ground_response, grounded_request
 
             request = grounded_request(request, hits)
-        response = await self.engine.generate(request, model, **_routing(params), cacheable=True)
+        with self._deadline(params):
+            response = await self.engine.generate(
+                request, model, **_routing(params), cacheable=True
+            )
         if hits:
             ground_response(response, hits)
         tag = openai.thought_tag_of(params)

@@ -175,6 +175,7 @@ class Gemini(Blocking[AsyncGemini], twin_of=AsyncGemini):
         metadata: Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        timeout: float | None = None,
         **overrides: Any,
     ) -> None:
         make = functools.partial(
@@ -191,6 +192,7 @@ class Gemini(Blocking[AsyncGemini], twin_of=AsyncGemini):
             metadata=metadata,
             clock=clock,
             sleep=sleep,
+            timeout=timeout,
             **overrides,
         )
         self._open(make)

@@ -56,7 +56,7 @@ from gemgate.gateway._ws_live import Charge, LiveSocket
 from gemgate.rag import stores_url_of
 from gemgate.serving import settle_gc
 from gemgate.upstream._calls import model_method
-from gemgate.upstream._pipeline import UPSTREAM_WAIT
+from gemgate.upstream._pipeline import DEADLINE, UPSTREAM_WAIT, timeout_of
 from gemgate.upstream._tracking import CALLER
 from gemgate.usage import PriceTable, UsageEntry, entry_of
 
@@ -165,6 +165,7 @@ class Gateway:
         face = face_of(path)
         try:
             match = self.router.match(scope["method"], path)
+            DEADLINE.set(self._deadline(scope))
             if not match.public:
                 await self._authorize(scope, face)
             if match.handler is None:
@@ -179,6 +180,18 @@ class Gateway:
                     "gateway error on %s %s (request %s)", scope["method"], path, request_id
                 )
             await _fail(send_with_headers, face.answer(exc, self.client.engine.clock()))
+
+    def _deadline(self, scope: Scope) -> float | None:
+        """When the request's upstream calls must end, from ``x-gemgate-timeout`` (seconds)."""
+        raw = header(scope, TIMEOUT_HEADER)
+        if raw is None:
+            return None
+        seconds = timeout_of(raw)
+        if seconds is None:
+            raise Problem(
+                400, f"{TIMEOUT_HEADER.decode()} must be a positive number of seconds, not {raw!r}"
+            )
+        return self.client.engine.clock() + seconds
 
     async def page(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /``: the web chat page."""
@@ -444,6 +457,10 @@ def _secret(scope: Scope) -> str | None:
         if pair.startswith("key="):
             return pair[4:]
     return None
+
+
+TIMEOUT_HEADER = b"x-gemgate-timeout"
+"""A request's deadline in seconds: upstream calls and their retries stop there (504)."""
 
 
 def _incoming_id(scope: Scope) -> str | None:

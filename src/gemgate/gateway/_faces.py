@@ -11,9 +11,10 @@ The gateway has four faces, told apart by the path's prefix (`face_of`):
 
 The status does not depend on the face (but for Anthropic's 529): `problem_of` reads it
 from the exception alone.
-An upstream timeout is 504, an upstream that cannot be reached 502, exhausted quota 429
-with ``Retry-After``, a body over the cap 413, a body that is not a JSON object 400, and
-an error status from the upstream passes with its own status, message and details.
+An upstream timeout is 504, an upstream that cannot be reached 502, an upstream whose
+circuit breaker is open 503 with ``Retry-After``, exhausted quota 429 with
+``Retry-After``, a body over the cap 413, a body that is not a JSON object 400, and an
+error status from the upstream passes with its own status, message and details.
 
 Example:
     >>> from gemgate.errors import UpstreamTimeout
@@ -35,6 +36,7 @@ from typing import Any, NamedTuple
 
 from gemgate.errors import (
     APIStatusError,
+    CircuitOpen,
     GemgateError,
     QuotaExhausted,
     RetrievalError,
@@ -142,6 +144,16 @@ def _timeout(exc: UpstreamTimeout, now: float) -> Problem:
     return Problem(504, f"upstream timeout: {exc}", code="upstream_timeout")
 
 
+def _circuit_open(exc: CircuitOpen, now: float) -> Problem:
+    return Problem(
+        503,
+        f"upstream unavailable: {exc}",
+        code="upstream_unavailable",
+        retry_after=exc.retry_after,
+        google_status="UNAVAILABLE",
+    )
+
+
 def _unreachable(exc: TransportError, now: float) -> Problem:
     return Problem(502, f"upstream unreachable: {exc}", code="upstream_unreachable")
 
@@ -160,6 +172,7 @@ _RULES: tuple[tuple[type[BaseException], Callable[[Any, float], Problem]], ...] 
     (APIStatusError, _upstream_status),
     (QuotaExhausted, _quota),
     (UpstreamTimeout, _timeout),
+    (CircuitOpen, _circuit_open),
     (TransportError, _unreachable),
     (StreamInterrupted, _interrupted),
     (ChatNotFound, lambda exc, now: Problem(404, str(exc))),

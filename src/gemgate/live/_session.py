@@ -14,8 +14,9 @@ that itself:
   may word its second answer differently, so the seam can show);
 - on ``goAway`` it reconnects at the next turn boundary (or at once when the connection
   closes first);
-- it answers tool calls with gemgate :class:`~gemgate.tools.Tool` objects (a turn resent
-  after a reconnect may call its tools again: make side effects idempotent);
+- it answers tool calls with gemgate :class:`~gemgate.tools.Tool` objects; when a turn
+  resent after a reconnect calls a tool again with the same arguments, the result it
+  already had is sent back and the tool does not run twice;
 - it raises :class:`~gemgate.errors.LiveSessionLost` only when resumption is impossible
   (the server refuses the handle, or reconnecting fails ``max_reconnects`` times).
 
@@ -30,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections import Counter
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +123,10 @@ class LiveSession:
         self._session: AsyncSession | None = None
         self._reader: asyncio.Task[None] | None = None
         self._tool_tasks: dict[str, asyncio.Task[None]] = {}
+        self._ran: dict[str, list[dict[str, Any]]] = {}
+        """Results of the tool calls the newest handle may not include, by name and args."""
+        self._replayed: Counter[str] = Counter()
+        """Of those, how many this connection has asked for again."""
         self._going_away = False
         self._turn = asyncio.Lock()
         self._swallow = 0
@@ -406,6 +413,7 @@ class LiveSession:
         self._stack, self._session, self._going_away = stack, session, False
         self._dirty = False
         self._interrupted = False
+        self._replayed.clear()
         self._reader = asyncio.create_task(self._read(session, self._events))
 
     async def _resend(self) -> None:
@@ -485,6 +493,8 @@ class LiveSession:
         if update is not None and update.resumable and update.new_handle:
             self.handle = update.new_handle
             self._pending = [p for p in self._pending if not p.answered]
+            if not self._pending:  # every call so far is in the handle's state
+                self._ran.clear()
             self._covered.set()
         if message.go_away is not None:
             self._going_away = True
@@ -553,11 +563,17 @@ class LiveSession:
     async def _answer_tool(self, session: AsyncSession, call: dict[str, Any]) -> None:
         name = str(call["name"])
         tool = self._tools.get(name)
-        if tool is None:
-            result: dict[str, Any] = {"error": f"no tool named {name!r} is available"}
+        key = json.dumps([name, call["args"]], sort_keys=True, default=str)
+        done, seen = self._ran.setdefault(key, []), self._replayed[key]
+        self._replayed[key] += 1
+        if seen < len(done):  # a resent turn asks again: it already ran, send its result
+            result: dict[str, Any] = done[seen]
+        elif tool is None:
+            result = {"error": f"no tool named {name!r} is available"}
         else:
             data = FunctionCallData(name=name, args=call["args"], id=call["id"])
             result = await run_tool(FunctionCall(tool=tool, function_call=data))
+            done.append(result)
         with contextlib.suppress(genai_errors.APIError, OSError, ws_closed()):
             await session.send_tool_response(
                 function_responses=[

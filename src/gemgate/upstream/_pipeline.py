@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from gemgate.config import Settings
-from gemgate.errors import APIStatusError, QuotaExhausted, TransportError, status_error
+from gemgate.errors import (
+    APIStatusError,
+    CircuitOpen,
+    QuotaExhausted,
+    TransportError,
+    UpstreamTimeout,
+    status_error,
+)
 from gemgate.policy._retry import Action, Backoff, classify_status, classify_transport
 from gemgate.policy._selection import Rotation, order
 from gemgate.projects import ProjectConfig, fingerprint
@@ -25,12 +32,23 @@ from gemgate.upstream._endpoints import Endpoint
 from gemgate.upstream._tracking import RequestRecord, Tracker
 from gemgate.wire.errors import parse_error
 
-__all__ = ["UPSTREAM_WAIT", "Call", "Upstream"]
+__all__ = ["DEADLINE", "UPSTREAM_WAIT", "Call", "Upstream", "timeout_of"]
 
 UPSTREAM_WAIT: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
     "gemgate_upstream_wait", default=None
 )
 """When set (to ``[0.0]``), seconds spent waiting for upstream answers are added to it."""
+
+DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "gemgate_deadline", default=None
+)
+"""When set, the moment (on the engine's clock) by which calls made in this context must end.
+
+The gateway sets it from ``x-gemgate-timeout``; the library from a ``timeout`` argument.
+"""
+
+SERVER_TIMEOUT = "x-server-timeout"
+"""The deadline header (whole seconds) Google's SDKs send when given a timeout."""
 
 MAX_HOPS = 64
 """Attempts of one call across cooldowns, rotations and retries, at most."""
@@ -69,6 +87,20 @@ class Sent:
     key: str
     """Fingerprint of the key that served it."""
     grant: Grant | None
+
+
+def timeout_of(value: str | None) -> float | None:
+    """Seconds from a timeout header; None when absent, not a number or not positive.
+
+    Example:
+        >>> timeout_of("2.5"), timeout_of("0"), timeout_of("soon"), timeout_of(None)
+        (2.5, None, None, None)
+    """
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 < seconds < float("inf") else None
 
 
 def _iso(epoch: float) -> str:
@@ -123,7 +155,8 @@ class Upstream:
     ) -> Sent:
         """Send ``call``; return the first successful reply or raise a typed error."""
         endpoint = endpoint or self.default
-        deadline = self.clock() + self.settings.timeouts.total
+        started = self.clock()
+        deadline = self._deadline(call, started)
         retries = 0
         if call.project is None and call.resources:  # a cache or file binds the call to its owner
             call.project = await self.owners.first(call.resources)
@@ -141,7 +174,9 @@ class Upstream:
                             raise again.error from None
                         delay = self.backoff.delay(retries - 1, self.draw)
                         endpoint.backoff = delay
-                        await self._wait(delay, deadline, again.error)
+                        await self._wait(delay, (started, deadline), again.error)
+                    elif self.clock() >= deadline:
+                        raise self._late(started, deadline, again.error) from None
                     continue
                 endpoint.backoff = 0.0
                 return sent
@@ -166,11 +201,20 @@ class Upstream:
         grant: Grant | None,
         deadline: float,
     ) -> Sent:
-        blocked = endpoint.breaker.blocked_until(self.clock())
-        if blocked is not None:
-            error = TransportError(f"endpoint {endpoint.name} is open until {_iso(blocked)}")
-            await self._wait(blocked - self.clock(), deadline, error)
+        now = self.clock()
+        blocked = endpoint.breaker.blocked_until(now)
+        if blocked is not None:  # fail fast: waiting out the breaker would hold the caller
+            raise CircuitOpen(
+                f"endpoint {endpoint.name} failed {endpoint.breaker.failures} times in a row;"
+                f" closed to calls until {_iso(blocked)}",
+                retry_after=max(blocked - now, 0.0),
+            )
         first_byte, idle = self._timeouts(call.kind)
+        left = deadline - now  # no attempt outlives the call's deadline
+        if left <= 0:
+            raise UpstreamTimeout("the call's deadline passed before it could be sent")
+        first_byte = min(first_byte, left)
+        idle = idle if call.kind == "stream" else min(idle, left)
         headers = {**call.headers, "x-goog-api-key": key}
         url = call.path if call.path.startswith("http") else self.driver.base_url + call.path
         self.inflight[project.name] = self.inflight.get(project.name, 0) + 1
@@ -301,8 +345,31 @@ class Upstream:
             and any(fingerprint(k) not in disabled for k in p.keys)
         ]
 
-    async def _wait(self, delay: float, deadline: float, error: Exception) -> None:
+    def _deadline(self, call: Call, started: float) -> float:
+        """The settings' total, or sooner: the context's deadline, the call's header."""
+        deadline = started + self.settings.timeouts.total
+        asked = DEADLINE.get()
+        if asked is not None:
+            deadline = min(deadline, asked)
+        header = next((v for k, v in call.headers.items() if k.lower() == SERVER_TIMEOUT), None)
+        seconds = timeout_of(header)
+        return deadline if seconds is None else min(deadline, started + seconds)
+
+    def _late(self, started: float, deadline: float, error: Exception) -> UpstreamTimeout:
+        """The deadline passed (or the next wait would pass it): a timeout saying so."""
+        spent = self.clock() - started
+        return UpstreamTimeout(f"deadline reached after {spent:.2f} s (last error: {error})")
+
+    async def _wait(self, delay: float, span: tuple[float, float], error: Exception) -> None:
+        """Sleep ``delay`` before the next attempt, unless that passes the deadline.
+
+        Past it, an upstream error status is raised as it is; a transport failure
+        becomes a timeout that says how long the call took.
+        """
+        started, deadline = span
         if self.clock() + delay > deadline:
+            if isinstance(error, TransportError):
+                raise self._late(started, deadline, error)
             raise error
         await self.sleep(max(delay, 0.0))
 

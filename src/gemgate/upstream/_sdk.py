@@ -44,7 +44,14 @@ _KINDS = {
     "batchEmbedContents": "embed",
     "countTokens": "other",
 }
-_DROP = {"x-goog-api-key", "host", "content-length", "connection", "transfer-encoding"}
+_DROP = {
+    "x-goog-api-key",
+    "x-gemgate-timeout",
+    "host",
+    "content-length",
+    "connection",
+    "transfer-encoding",
+}
 _HOP = {
     "content-encoding",
     "content-length",
