@@ -16,9 +16,12 @@ import asyncpg
 import httpx2
 import pytest
 
+from tests.rag._pgvector import drop_rag_tables, pgvector_url
 from tests.rag.test_crash import SQLITE_CHECKS
 
-from ._crash_support import postgres_database, served, slow_upstream, storage_url
+from ._crash_support import served, slow_upstream, storage_url
+
+__all__ = ["pgvector_url"]  # the fixture, for the PostgreSQL case
 
 pytestmark = pytest.mark.anyio
 STORES = "/api/v1/stores"
@@ -40,22 +43,15 @@ async def _broken_rows(kind: str, url: str, tmp_path: Path) -> list[int]:
         await conn.close()
 
 
-async def _with_pgvector(url: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    except asyncpg.PostgresError:
-        pytest.skip("the PostgreSQL server has no pgvector")
-    finally:
-        await conn.close()
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "pg"])
-async def test_crash_mid_ingest_keeps_whole_documents(tmp_path: Path, kind: str) -> None:
+async def test_crash_mid_ingest_keeps_whole_documents(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
     async with AsyncExitStack() as stack:
-        database = await stack.enter_async_context(postgres_database()) if kind == "pg" else None
+        # PostgreSQL with pgvector: the machine's server if it has it, else a private one.
+        database = request.getfixturevalue("pgvector_url") if kind == "pg" else None
         if database is not None:
-            await _with_pgvector(database)
+            await drop_rag_tables(database)
         url = storage_url(kind, tmp_path, database)
         upstream = await stack.enter_async_context(slow_upstream())
         gateway = await stack.enter_async_context(
