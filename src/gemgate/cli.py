@@ -182,6 +182,7 @@ def serve(
     import uvicorn
 
     from gemgate.gateway._app import serve_app
+    from gemgate.gateway._sockets import MAX_FRAME
     from gemgate.serving import OneWriteProtocol, run_on
 
     if config:
@@ -229,6 +230,7 @@ def serve(
         "server_header": False,  # no software banner; the access log is gemgate's own
         "access_log": False,
         "http": OneWriteProtocol,
+        "ws_max_size": MAX_FRAME,  # a larger frame closes its socket with 1009, unread
         "workers": workers,
     }
     if workers > 1:
