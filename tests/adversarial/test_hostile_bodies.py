@@ -173,6 +173,7 @@ def test_nesting_just_under_the_parser_limit_is_not_a_500(
     assert answer.status_code < 500, answer.text[:300]
 
 
+@pytest.mark.full
 def test_a_hundred_thousand_messages_get_an_answer_or_a_clear_4xx(tmp_path: Path) -> None:
     roomy = start_gateway(tmp_path, max_body=64 * 1024 * 1024)  # the default limit
     try:

@@ -26,17 +26,14 @@ PATIENCE = 30.0
 """How long a probe waits for the server to act: a guard against hanging, not a timing."""
 
 
-def test_an_idle_connection_is_dropped(survives: Gateway) -> None:
-    with survives.connect(timeout=PATIENCE) as sock:
-        survives.alive()  # answered while this one idles
-        assert closed_by_peer(sock)
-
-
-def test_an_idle_connection_after_an_answer_is_dropped(survives: Gateway) -> None:
-    with survives.connect(timeout=PATIENCE) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        assert status_of(read_response(sock)) == 200
-        assert closed_by_peer(sock)
+def test_idle_connections_are_dropped(survives: Gateway) -> None:
+    """One never sends a request, one sends none after its first answer: both dropped."""
+    with survives.connect(timeout=PATIENCE) as silent, survives.connect(PATIENCE) as answered:
+        answered.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert status_of(read_response(answered)) == 200
+        survives.alive()  # answered while these idle
+        assert closed_by_peer(silent)
+        assert closed_by_peer(answered)
 
 
 def test_a_head_sent_byte_by_byte_is_cut_off(survives: Gateway) -> None:
