@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import socket
 import statistics
@@ -210,7 +211,7 @@ def ws_bad_frames(host: str, port: int) -> str:
                 ws.send(payload)
                 frame = json.loads(ws.recv(timeout=30))
                 codes[f"frame:{frame['type']}"] += 1
-            except ConnectionClosed as closed:
+            except ConnectionClosed as closed:  # None: reset before the close frame was read
                 codes[f"close:{closed.rcvd.code if closed.rcvd else None}"] += 1
     return _statuses(codes)
 
@@ -228,6 +229,7 @@ ATTACKS: dict[str, Attack] = {
 
 
 def main(only: str | None) -> None:
+    logging.getLogger("websockets").setLevel(logging.CRITICAL)  # resets the attacks cause
     with ExitStack() as stack:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gemgate-hostile-")))
         port = free_port()

@@ -231,6 +231,9 @@ def serve(
         "access_log": False,
         "http": OneWriteProtocol,
         "ws_max_size": MAX_FRAME,  # a larger frame closes its socket with 1009, unread
+        # No compression: a few compressed bytes could inflate to MAX_FRAME each, and
+        # the refused frame's buffer would linger as garbage until a full collection.
+        "ws_per_message_deflate": False,
         "workers": workers,
     }
     if workers > 1:

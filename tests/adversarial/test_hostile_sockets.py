@@ -8,7 +8,9 @@ process answering. After each, ``/healthz`` still answers.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -77,10 +79,65 @@ def test_a_utf8_binary_frame_is_read_as_text(survives: Gateway, path: str) -> No
         assert _frame(ws)["type"] == "error"
 
 
+def _raw_close_code(gateway: Gateway, path: str, head: bytes) -> int:
+    """Open ``path`` by hand, send ``head`` (a frame's start), return the close's code.
+
+    By hand, so that the frame need not be sent whole: the server must refuse it on its
+    header alone, and its close frame arrives before any reset of the connection.
+    """
+    key = base64.b64encode(os.urandom(16)).decode()
+    with gateway.connect(timeout=30) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        response, _, data = data.partition(b"\r\n\r\n")
+        assert response.startswith(b"HTTP/1.1 101"), response
+        sock.sendall(head)
+        while True:  # the server's frames (unmasked) until its close
+            while len(data) < 2:
+                data += sock.recv(65536)
+            opcode, size, start = data[0] & 0x0F, data[1] & 0x7F, 2
+            if size >= 126:
+                width = 2 if size == 126 else 8
+                while len(data) < 2 + width:
+                    data += sock.recv(65536)
+                size, start = int.from_bytes(data[2 : 2 + width], "big"), 2 + width
+            while len(data) < start + size:
+                data += sock.recv(65536)
+            payload, data = data[start : start + size], data[start + size :]
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big")
+
+
+def _frame_head(length: int, first: bytes) -> bytes:
+    """A masked text frame's header declaring ``length`` bytes, and its ``first`` bytes."""
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(first))
+    return b"\x81\xff" + length.to_bytes(8, "big") + mask + masked
+
+
 @pytest.mark.parametrize("path", PATHS)
-def test_a_frame_over_the_limit_closes_with_1009(survives: Gateway, path: str) -> None:
+def test_a_frame_over_the_limit_closes_with_1009_unread(survives: Gateway, path: str) -> None:
+    head = _frame_head(MAX_FRAME + 1, b'{"type": "text", "content": "')
+    assert _raw_close_code(survives, path, head) == 1009
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_huge_frame_closes_with_1009_unread(survives: Gateway, path: str) -> None:
+    assert _raw_close_code(survives, path, _frame_head(1 << 40, b"xxxx")) == 1009
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_compression_is_negotiated(survives: Gateway, path: str) -> None:
+    """A few compressed bytes must not inflate to a refused 8 MiB frame (a zip bomb)."""
     with opened(survives, path) as ws:
-        assert _close_code(ws, "x" * (MAX_FRAME + 1)) == 1009
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
 
 
 @pytest.mark.full
