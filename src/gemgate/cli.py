@@ -182,6 +182,7 @@ def serve(
     import uvicorn
 
     from gemgate.gateway._app import serve_app
+    from gemgate.gateway._sockets import MAX_FRAME
     from gemgate.serving import OneWriteProtocol, run_on
 
     if config:
@@ -229,6 +230,10 @@ def serve(
         "server_header": False,  # no software banner; the access log is gemgate's own
         "access_log": False,
         "http": OneWriteProtocol,
+        "ws_max_size": MAX_FRAME,  # a larger frame closes its socket with 1009, unread
+        # No compression: a few compressed bytes could inflate to MAX_FRAME each, and
+        # the refused frame's buffer would linger as garbage until a full collection.
+        "ws_per_message_deflate": False,
         "workers": workers,
     }
     if workers > 1:

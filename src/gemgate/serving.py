@@ -4,7 +4,10 @@
 :func:`serve_in_loop` use: uvicorn's httptools protocol, except that what it writes in
 one turn of the event loop leaves in one ``send`` (uvicorn writes a response's head and
 its body separately: two system calls and, with ``TCP_NODELAY``, two packets the peer
-must read apart).
+must read apart). It also bounds what a request's head may cost: a connection must send a
+complete head within ``timeout_keep_alive`` seconds of opening (or of its last answer),
+else it is closed, and a head over :data:`HEAD_LIMIT` bytes gets a 431 (uvicorn's own
+keep-alive timer starts only after a first answer, and lets a head grow without end).
 
 ``gemgate serve`` and ``gemgate emulate`` bind their socket first with
 :func:`listening_socket`, so that they announce an address only once they hold it (and
@@ -35,12 +38,30 @@ from typing import Any, Literal
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["OneWriteProtocol", "Served", "listening_socket", "run_on", "serve_in_loop", "settle_gc"]
+__all__ = [
+    "HEAD_LIMIT",
+    "OneWriteProtocol",
+    "Served",
+    "listening_socket",
+    "run_on",
+    "serve_in_loop",
+    "settle_gc",
+]
 
 
 JOIN_LIMIT = 65536
 """Bytes held for joining at most: more go out at once, so that the socket's flow control
 (uvicorn waits to send while the peer is not reading) still sees them."""
+
+
+HEAD_LIMIT = 65536
+"""Bytes a request line and its headers may take in all."""
+
+_TOO_LARGE_HEAD = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: text/plain; charset=utf-8\r\ncontent-length: 31\r\n"
+    b"connection: close\r\n\r\nRequest header fields too large"
+)
 
 
 class _Joined:
@@ -84,12 +105,63 @@ class _Joined:
 
 
 class OneWriteProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, writing each answer (head and body) at once."""
+    """uvicorn's httptools protocol, writing each answer (head and body) at once.
+
+    A request's head must arrive whole within ``timeout_keep_alive`` seconds and
+    :data:`HEAD_LIMIT` bytes, so that idle or slow connections (slowloris) do not pile up.
+    """
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Wrap the socket's transport so that one turn's writes are joined."""
         super().connection_made(transport)
         self.transport = _Joined(transport, self.loop)  # type: ignore[assignment]
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop waiting for a head."""
+        self._head_done()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """Parse ``data``; refuse a head that grows past :data:`HEAD_LIMIT`."""
+        super().data_received(data)
+        if self._head_timer is None:  # no head awaited, or it is complete
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > HEAD_LIMIT and not self.transport.is_closing():
+            self._head_done()
+            self.transport.write(_TOO_LARGE_HEAD)
+            self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        """The head is whole: no deadline for the body (the app reads it)."""
+        self._head_done()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        """Await the next head, unless a pipelined request (head read) goes next."""
+        pipelined = bool(self.pipeline)
+        super().on_response_complete()
+        if not pipelined and not self.transport.is_closing():
+            self._await_head()
+
+    def _await_head(self) -> None:
+        self._head_done()
+        self._head_timer = self.loop.call_later(self.timeout_keep_alive, self._head_late)
+
+    def _head_done(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self._head_bytes = 0
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def handle_websocket_upgrade(self) -> None:
         """WebSockets get the socket's own transport (their frames are written whole)."""

@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gemgate.client._async_client import AsyncGemini
 from gemgate.config import Settings
 from gemgate.errors import GemgateError
-from gemgate.gateway._asgi import header, send_bytes, send_json
+from gemgate.gateway._asgi import BodyTooLarge, header, send_bytes, send_json
 from gemgate.gateway._backends import Registry
 from gemgate.gateway._backends_api import BackendsRoute
 from gemgate.gateway._batches import Batches
@@ -87,6 +87,8 @@ class Gateway:
         self, client: AsyncGemini, *, max_body: int | None = None, own_process: bool = False
     ) -> None:
         max_body = max_body or client.settings.max_body_bytes
+        self.max_body = max_body
+        """The cap on request bodies; a larger ``Content-Length`` is refused unread."""
         self.own_process = own_process
         """The process serves only this app (``gemgate serve``): it may tune the GC."""
         self.client = client
@@ -170,6 +172,8 @@ class Gateway:
                 await self._authorize(scope, face)
             if match.handler is None:
                 raise _no_route(scope, match.allowed)
+            if int(header(scope, b"content-length") or 0) > self.max_body:
+                raise BodyTooLarge(f"request body exceeds {self.max_body} bytes")
             scope["path_params"] = match.params
             await match.handler(scope, receive, send_with_headers)
         except ConnectionResetError:

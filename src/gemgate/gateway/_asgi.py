@@ -57,7 +57,7 @@ async def read_json(receive: Receive, limit: int, *, empty_ok: bool = False) -> 
 
     Raises:
         BodyTooLarge: More than ``limit`` bytes.
-        BadBody: Not JSON, or not an object.
+        BadBody: Not JSON (or nested too deeply to parse), or not an object.
     """
     raw = await read_body(receive, limit)
     if empty_ok and not raw.strip():
@@ -66,6 +66,8 @@ async def read_json(receive: Receive, limit: int, *, empty_ok: bool = False) -> 
         value = json.loads(raw)
     except ValueError:
         raise BadBody("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise BadBody("The request body is not valid JSON: it is nested too deeply.") from None
     if not isinstance(value, dict):
         raise BadBody("The request body must be a JSON object.")
     return value

@@ -166,8 +166,13 @@ def _upstream_failure(exc: GemgateError, now: float) -> Problem:
     return Problem(502, f"upstream failure: {exc}", code="upstream_error")
 
 
+def _too_large(exc: BodyTooLarge, now: float) -> Problem:
+    """413, and the connection closes: the rest of the body is not read."""
+    return Problem(413, str(exc), code="request_too_large", headers=[("connection", "close")])
+
+
 _RULES: tuple[tuple[type[BaseException], Callable[[Any, float], Problem]], ...] = (
-    (BodyTooLarge, lambda exc, now: Problem(413, str(exc), code="request_too_large")),
+    (BodyTooLarge, _too_large),
     (BadBody, lambda exc, now: Problem(400, str(exc))),
     (APIStatusError, _upstream_status),
     (QuotaExhausted, _quota),

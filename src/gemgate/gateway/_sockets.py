@@ -15,20 +15,34 @@ from starlette.types import Receive, Send
 __all__ = ["MAX_FRAME", "BadFrame", "parse_frame", "refuse", "send_frame", "texts"]
 
 MAX_FRAME = 8 * 1024 * 1024
-"""The largest frame a client may send."""
+"""The largest frame a client may send (``gemgate serve`` closes the socket with 1009
+on a larger one, before reading it all)."""
 
 
 class BadFrame(Exception):
     """A frame the endpoint cannot use; the reason goes back as an error frame."""
 
 
-async def texts(receive: Receive) -> AsyncIterator[str]:
-    """Each frame's text (binary frames decoded as UTF-8) until the client disconnects."""
+async def texts(receive: Receive, send: Send) -> AsyncIterator[str]:
+    """Each frame's text (binary frames decoded as UTF-8) until the client disconnects.
+
+    A binary frame that is not UTF-8 closes the socket with 1007 (invalid payload data).
+    """
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
             return
-        yield message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+        data = message.get("bytes")
+        if data is None:
+            yield message.get("text") or ""
+            continue
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            reason = "binary frames must be UTF-8 JSON"
+            await send({"type": "websocket.close", "code": 1007, "reason": reason})
+            return
+        yield text
 
 
 def parse_frame(raw: str) -> dict[str, Any]:
@@ -37,7 +51,7 @@ def parse_frame(raw: str) -> dict[str, Any]:
         raise BadFrame(f"frames are limited to {MAX_FRAME} bytes")
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
         raise BadFrame("frames must be JSON objects") from None
     if not isinstance(frame, dict):
         raise BadFrame("frames must be JSON objects")

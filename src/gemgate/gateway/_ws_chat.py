@@ -43,7 +43,7 @@ class ChatSocket:
         The gateway has already read the ``websocket.connect`` message.
         """
         await send({"type": "websocket.accept"})
-        async for text in texts(receive):
+        async for text in texts(receive, send):
             await self._turn(text, send, user, owner)
 
     async def _turn(self, text: str, send: Send, user: str | None, owner: str | None) -> None:

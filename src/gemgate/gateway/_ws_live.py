@@ -80,10 +80,10 @@ class LiveSocket:
         conversation = _Conversation(self._client, self._manager, chat_id, send, charge)
         with contextlib.suppress(OSError):  # the browser went away mid-answer
             await conversation.emit({"type": "session", "id": chat_id})
-            await self._serve(conversation, receive)
+            await self._serve(conversation, receive, send)
 
-    async def _serve(self, conversation: _Conversation, receive: Receive) -> None:
-        async for raw in texts(receive):
+    async def _serve(self, conversation: _Conversation, receive: Receive, send: Send) -> None:
+        async for raw in texts(receive, send):
             try:
                 await conversation.handle(parse_frame(raw))
             except BadFrame as exc:
