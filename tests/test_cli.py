@@ -35,13 +35,18 @@ WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     for name in list(os.environ):
         if name.startswith(("GEMGATE_", "GEMINI_API_KEY", "GOOGLE_API_KEY")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("GEMGATE_UPSTREAM", "emulator")
     monkeypatch.chdir(tmp_path)  # no stray .env; sessions in a fresh directory
-    return tmp_path
+    before = set(os.environ)
+    yield tmp_path
+    # `serve --config` exports GEMGATE_CONFIG for its workers: in-process, later tests
+    # would read that config (and its gateway keys) too.
+    for name in set(os.environ) - before:
+        del os.environ[name]
 
 
 @pytest.fixture
