@@ -21,7 +21,7 @@ from gemgate.gateway._faces import face_of
 
 __all__ = ["APP", "check_answer"]
 
-GATEWAY = create_app(AsyncGemini.emulated(settings=Settings(sessions_url="memory://")))
+GATEWAY = create_app(AsyncGemini(settings=Settings(upstream="emulator", sessions_url="memory://")))
 
 
 async def APP(scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,6 +7,7 @@ Each generated request must answer below 500, and a 4xx in its face's error shap
 
 from __future__ import annotations
 
+import httpx2
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -33,3 +34,16 @@ def test_routes_answer_in_shape(case: schemathesis.Case) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=_QUIET, database=None)
 def test_routes_answer_in_shape_full(case: schemathesis.Case) -> None:
     _probe(case)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", ["%23", "%3F", "a%20b", "%25"])
+async def test_native_path_keeps_reserved_characters(name: str) -> None:
+    """Found by the sweep: a decoded ``#`` cut the relayed path, and the upstream's redirect
+    led out of ``/gemini`` to a 404 in the gateway's own shape."""
+    transport = httpx2.ASGITransport(app=APP)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        path = f"/gemini/v1beta/models/{name}:countTokens"
+        response = await http.post(path, json={"contents": [{"parts": [{"text": "Hi"}]}]})
+    assert response.status_code == 404, response.text
+    check_answer("POST", path, response.status_code, response.content)

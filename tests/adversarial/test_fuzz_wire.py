@@ -210,3 +210,100 @@ def test_unhashable_values_are_invalid_requests(body: dict[str, Any]) -> None:
     """Found by the fuzzer: a list where a name belongs raised ``TypeError: unhashable``."""
     with pytest.raises(GemgateError):
         responses_request(body)
+
+
+TEXT = st.text(min_size=1, max_size=20).filter(str.strip)
+NAMES = st.lists(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True), max_size=3, unique=True)
+UNIT = st.floats(0, 1)
+
+
+def _turns(user: str, model: str) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Alternating text turns that end with the user's."""
+    return st.integers(0, 3).flatmap(
+        lambda n: st.tuples(*[TEXT] * (2 * n + 1)).map(
+            lambda texts: [{"role": (user, model)[i % 2], "content": t} for i, t in enumerate(texts)]
+        )
+    )
+
+
+def _options(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+@st.composite
+def valid_chat(draw: st.DrawFn) -> dict[str, Any]:
+    system = draw(st.lists(TEXT.map(lambda t: {"role": "system", "content": t}), max_size=1))
+    body = {"model": "gemini-2.5-flash", "messages": system + draw(_turns("user", "assistant"))}
+    body |= draw(_options(
+        temperature=st.floats(0, 2), top_p=UNIT, max_tokens=st.integers(1, 8192),
+        max_completion_tokens=st.integers(1, 8192), stop=st.lists(TEXT, max_size=4),
+        seed=st.integers(0, 2**31 - 1), presence_penalty=st.floats(-2, 1.99),
+        frequency_penalty=st.floats(-2, 1.99), n=st.just(1), stream=st.booleans(),
+        reasoning_effort=st.sampled_from(["low", "medium", "high"]),
+        response_format=st.sampled_from([{"type": "text"}, {"type": "json_object"}]),
+    ))  # fmt: skip
+    names = draw(NAMES)
+    if names:
+        body["tools"] = [{"type": "function", "function": {"name": n}} for n in names]
+        body["tool_choice"] = draw(st.sampled_from(["auto", "none", "required"]))
+    return body
+
+
+@st.composite
+def valid_messages(draw: st.DrawFn) -> dict[str, Any]:
+    max_tokens = draw(st.integers(1, 8192))
+    body = {"model": "gemini-2.5-flash", "max_tokens": max_tokens}
+    body["messages"] = draw(_turns("user", "assistant"))
+    body |= draw(_options(
+        system=TEXT, temperature=UNIT, top_p=UNIT, top_k=st.integers(1, 40),
+        stop_sequences=st.lists(TEXT, max_size=4), stream=st.booleans(),
+    ))  # fmt: skip
+    if max_tokens > 1024 and draw(st.booleans()):
+        budget = draw(st.integers(1024, max_tokens - 1))
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    names = draw(NAMES)
+    if names:
+        body["tools"] = [{"name": n, "input_schema": {"type": "object"}} for n in names]
+        body["tool_choice"] = {"type": draw(st.sampled_from(["auto", "any", "none"]))}
+    return body
+
+
+@st.composite
+def valid_responses(draw: st.DrawFn) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "gemini-2.5-flash"}
+    body["input"] = draw(TEXT | _turns("user", "assistant"))
+    body |= draw(_options(
+        instructions=TEXT, temperature=st.floats(0, 2), top_p=UNIT,
+        max_output_tokens=st.integers(1, 8192), store=st.booleans(), stream=st.booleans(),
+        reasoning=st.sampled_from(["low", "medium", "high"]).map(lambda e: {"effort": e}),
+        text=st.sampled_from(["text", "json_object"]).map(lambda t: {"format": {"type": t}}),
+    ))  # fmt: skip
+    names = draw(NAMES)
+    if names:
+        body["tools"] = [{"type": "function", "name": n} for n in names]
+        body["tool_choice"] = draw(st.sampled_from(["auto", "none", "required"]))
+    return body
+
+
+VALID: dict[str, tuple[Callable[[Any], Any], st.SearchStrategy[dict[str, Any]]]] = {
+    "chat": (chat_request, valid_chat()),
+    "messages": (messages_request, valid_messages()),
+    "responses": (responses_request, valid_responses()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+@FAST
+@given(data=st.data())
+def test_valid_bodies_translate_to_accepted_requests(name: str, data: st.DataObject) -> None:
+    translate, bodies = VALID[name]
+    _accepted(translate(data.draw(bodies)).request)
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("name", sorted(VALID))
+@FULL
+@given(data=st.data())
+def test_valid_bodies_translate_to_accepted_requests_full(name: str, data: st.DataObject) -> None:
+    translate, bodies = VALID[name]
+    _accepted(translate(data.draw(bodies)).request)
