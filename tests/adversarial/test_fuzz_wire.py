@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gemgate.emulator._catalog import DEFAULT_MODELS
@@ -26,93 +26,19 @@ from gemgate.errors import GemgateError
 from gemgate.wire.anthropic import count_request, messages_request
 from gemgate.wire.openai import chat_request
 from gemgate.wire.responses import responses_request
+from tests.adversarial._fuzz_support import (
+    ANTHROPIC_SEED,
+    CHAT_SEED,
+    COUNT_SEED,
+    JSON,
+    RESPONSES_SEED,
+    mutated,
+)
 
 FLASH = next(m for m in DEFAULT_MODELS if m.name == "gemini-2.5-flash")
 SIGNER = Signer("fuzz")
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 FULL = settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
-
-JSON: st.SearchStrategy[Any] = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20,
-)
-
-WEATHER = {
-    "name": "get_weather",
-    "description": "The weather in a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-}
-PNG = "data:image/png;base64,iVBORw0KGgo="
-CHAT_SEED: dict[str, Any] = {
-    "model": "gemini-2.5-flash",
-    "messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "image_url", "image_url": {"url": PNG}}]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
-        ]},
-        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
-    ],
-    "tools": [{"type": "function", "function": WEATHER}],
-    "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
-    "temperature": 0.5,
-    "top_p": 0.9,
-    "max_tokens": 64,
-    "stop": ["END"],
-    "n": 1,
-    "seed": 3,
-    "reasoning_effort": "low",
-    "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}},
-    "stream": True,
-    "stream_options": {"include_usage": True},
-    "extra_body": {"google": {"thinking_config": {"include_thoughts": True}}},
-}
-ANTHROPIC_SEED: dict[str, Any] = {
-    "model": "gemini-2.5-flash",
-    "max_tokens": 2048,
-    "system": [{"type": "text", "text": "Be brief."}],
-    "messages": [
-        {"role": "user", "content": [
-            {"type": "text", "text": "Hi"},
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
-        ]},
-        {"role": "assistant", "content": [
-            {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"city": "Oslo"}}
-        ]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]},
-    ],
-    "tools": [{"name": "get_weather", "description": "Weather.", "input_schema": WEATHER["parameters"]}],
-    "tool_choice": {"type": "auto"},
-    "thinking": {"type": "enabled", "budget_tokens": 1024},
-    "temperature": 0.5,
-    "top_k": 5,
-    "stop_sequences": ["END"],
-    "metadata": {"user_id": "u"},
-    "stream": False,
-}
-RESPONSES_SEED: dict[str, Any] = {
-    "model": "gemini-2.5-flash",
-    "instructions": "Be brief.",
-    "input": [
-        {"role": "user", "content": [{"type": "input_text", "text": "Hi"}, {"type": "input_image", "image_url": PNG}]},
-        {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": '{"city": "Oslo"}'},
-        {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
-    ],
-    "tools": [{"type": "function", **WEATHER}],
-    "tool_choice": "auto",
-    "reasoning": {"effort": "low"},
-    "text": {"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}}},
-    "max_output_tokens": 64,
-    "temperature": 0.5,
-    "metadata": {"k": "v"},
-    "store": False,
-    "stream": False,
-}
-COUNT_SEED = {
-    k: v for k, v in ANTHROPIC_SEED.items() if k not in {"max_tokens", "stream", "temperature", "top_k",
-    "stop_sequences", "metadata", "tool_choice"}
-}
 
 TRANSLATORS: dict[str, tuple[Callable[[Any], Any], dict[str, Any]]] = {
     "chat": (chat_request, CHAT_SEED),
@@ -120,37 +46,6 @@ TRANSLATORS: dict[str, tuple[Callable[[Any], Any], dict[str, Any]]] = {
     "count_tokens": (count_request, COUNT_SEED),
     "responses": (responses_request, RESPONSES_SEED),
 }
-
-
-def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every place in ``value`` (its root included) a mutation can swap."""
-    found = [here]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _paths(item, (*here, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            found += _paths(item, (*here, i))
-    return found
-
-
-@st.composite
-def mutated(draw: st.DrawFn, seed: dict[str, Any]) -> Any:
-    """``seed`` with one to three values replaced by arbitrary JSON, or deleted."""
-    body: Any = copy.deepcopy(seed)
-    for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(body)
-        path = draw(st.sampled_from(paths))
-        if not path:
-            return draw(JSON)
-        parent = body
-        for step in path[:-1]:
-            parent = parent[step]
-        if isinstance(parent, dict) and draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON)
-    return body
 
 
 def _translate(translate: Callable[[Any], Any], body: Any) -> Any:
@@ -213,7 +108,9 @@ def test_unhashable_values_are_invalid_requests(body: dict[str, Any]) -> None:
 
 
 TEXT = st.text(min_size=1, max_size=20).filter(str.strip)
-NAMES = st.lists(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True), max_size=3, unique=True)
+NAMES = st.lists(
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True), max_size=3, unique=True
+)
 UNIT = st.floats(0, 1)
 
 
@@ -221,7 +118,9 @@ def _turns(user: str, model: str) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Alternating text turns that end with the user's."""
     return st.integers(0, 3).flatmap(
         lambda n: st.tuples(*[TEXT] * (2 * n + 1)).map(
-            lambda texts: [{"role": (user, model)[i % 2], "content": t} for i, t in enumerate(texts)]
+            lambda texts: [
+                {"role": (user, model)[i % 2], "content": t} for i, t in enumerate(texts)
+            ]
         )
     )
 

@@ -127,7 +127,7 @@ class MessagesRoute:
         for block in _media_blocks(body.get("messages")):
             source = block.get("source")
             url = source.get("url") if isinstance(source, dict) else None
-            if not (source and source.get("type") == "url" and isinstance(url, str)):
+            if not (isinstance(url, str) and source.get("type") == "url"):
                 continue
             try:
                 data = await fetch_image(

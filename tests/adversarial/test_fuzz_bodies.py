@@ -1,0 +1,87 @@
+"""Mutated request bodies through the whole gateway: chat, Messages, Responses and native.
+
+Each probe takes a valid body, swaps up to three of its values for arbitrary JSON (or
+deletes them), and posts it; the gateway must answer below 500, and a 4xx in the face's
+error shape — whether the translator, the gateway or the (emulated) upstream refuses it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.adversarial._fuzz_support import (
+    ANTHROPIC_SEED,
+    CHAT_SEED,
+    COUNT_SEED,
+    JSON,
+    RESPONSES_SEED,
+    call,
+    mutated,
+)
+
+NATIVE_SEED: dict[str, Any] = {
+    "contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
+    "systemInstruction": {"parts": [{"text": "Be brief."}]},
+    "tools": [
+        {"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "OBJECT"}}]}
+    ],
+    "toolConfig": {"functionCallingConfig": {"mode": "AUTO"}},
+    "generationConfig": {"temperature": 0.5, "maxOutputTokens": 64, "stopSequences": ["END"]},
+    "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}],
+}
+ROUTES = {
+    "/v1/chat/completions": {**CHAT_SEED, "stream": False},
+    "/v1/messages": ANTHROPIC_SEED,
+    "/v1/messages/count_tokens": COUNT_SEED,
+    "/v1/responses": RESPONSES_SEED,
+    "/gemini/v1beta/models/gemini-2.5-flash:generateContent": NATIVE_SEED,
+    "/gemini/v1beta/models/gemini-2.5-flash:countTokens": {"contents": NATIVE_SEED["contents"]},
+}
+_QUIET = list(HealthCheck)
+_JSON = {"content-type": "application/json"}
+
+
+def _post(path: str, body: Any) -> int:
+    """Post ``body`` as Python writes JSON (``NaN`` and ``Infinity`` included)."""
+    return call("POST", path, content=json.dumps(body), headers=_JSON).status_code
+
+
+@pytest.mark.parametrize("path", sorted(ROUTES))
+def test_seeds_succeed(path: str) -> None:
+    assert _post(path, ROUTES[path]) == 200
+
+
+@pytest.mark.parametrize("path", sorted(ROUTES))
+@settings(max_examples=25, deadline=None, suppress_health_check=_QUIET, database=None)
+@given(data=st.data())
+def test_mutated_bodies(path: str, data: st.DataObject) -> None:
+    _post(path, data.draw(mutated(ROUTES[path])))
+
+
+@pytest.mark.parametrize("path", sorted(ROUTES))
+@settings(max_examples=10, deadline=None, suppress_health_check=_QUIET, database=None)
+@given(body=JSON)
+def test_arbitrary_bodies(path: str, body: Any) -> None:
+    _post(path, body)
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("path", sorted(ROUTES))
+@settings(max_examples=1000, deadline=None, suppress_health_check=_QUIET, database=None)
+@given(data=st.data())
+def test_mutated_bodies_full(path: str, data: st.DataObject) -> None:
+    _post(path, data.draw(mutated(ROUTES[path])))
+
+
+@pytest.mark.parametrize("source", [True, 1, "url", ["url"]])
+def test_anthropic_image_source_not_an_object(source: Any) -> None:
+    """Found by the fuzzer: a ``source`` that is not an object raised AttributeError (500)."""
+    image = {"type": "image", "source": source}
+    body = {"model": "gemini-2.5-flash", "max_tokens": 16}
+    body["messages"] = [{"role": "user", "content": [{"type": "text", "text": "Hi"}, image]}]
+    assert _post("/v1/messages", body) == 400
