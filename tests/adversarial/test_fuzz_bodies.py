@@ -85,3 +85,23 @@ def test_anthropic_image_source_not_an_object(source: Any) -> None:
     body = {"model": "gemini-2.5-flash", "max_tokens": 16}
     body["messages"] = [{"role": "user", "content": [{"type": "text", "text": "Hi"}, image]}]
     assert _post("/v1/messages", body) == 400
+
+
+@pytest.mark.parametrize("content", [5, True, 2.5])
+def test_anthropic_tool_result_content_not_iterable(content: Any) -> None:
+    """A ``tool_result`` whose content is a number raised TypeError while looking for images."""
+    turns = [
+        {"role": "user", "content": "Weather?"},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t1", "content": content}],
+        },
+    ]
+    assert (
+        _post("/v1/messages", {"model": "gemini-2.5-flash", "max_tokens": 16, "messages": turns})
+        == 400
+    )

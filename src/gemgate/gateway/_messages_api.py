@@ -126,8 +126,10 @@ class MessagesRoute:
         settings = self._client.settings
         for block in _media_blocks(body.get("messages")):
             source = block.get("source")
-            url = source.get("url") if isinstance(source, dict) else None
-            if not (isinstance(url, str) and source.get("type") == "url"):
+            if not isinstance(source, dict) or source.get("type") != "url":
+                continue
+            url = source.get("url")
+            if not isinstance(url, str):
                 continue
             try:
                 data = await fetch_image(
@@ -176,7 +178,8 @@ def _media_blocks(messages: Any) -> list[dict[str, Any]]:
             if block.get("type") == "image":
                 found.append(block)
             inner = block.get("content") if block.get("type") == "tool_result" else None
-            found += [b for b in inner or [] if isinstance(b, dict) and b.get("type") == "image"]
+            blocks = inner if isinstance(inner, list) else []
+            found += [b for b in blocks if isinstance(b, dict) and b.get("type") == "image"]
     return found
 
 
