@@ -24,7 +24,7 @@ from gemgate.emulator._signatures import Signer
 from gemgate.emulator._validate import check_generate_request
 from gemgate.errors import GemgateError
 from gemgate.wire.anthropic import count_request, messages_request
-from gemgate.wire.openai import chat_request
+from gemgate.wire.openai import chat_request, chat_request_of
 from gemgate.wire.responses import responses_request
 from tests.adversarial._fuzz_support import (
     ANTHROPIC_SEED,
@@ -206,3 +206,65 @@ def test_valid_bodies_translate_to_accepted_requests(name: str, data: st.DataObj
 def test_valid_bodies_translate_to_accepted_requests_full(name: str, data: st.DataObject) -> None:
     translate, bodies = VALID[name]
     _accepted(translate(data.draw(bodies)).request)
+
+
+NATIVE_SEED: dict[str, Any] = {
+    "contents": [
+        {
+            "role": "user",
+            "parts": [{"text": "Hi"}, {"inlineData": {"mimeType": "image/png", "data": "iVBO"}}],
+        },
+        {
+            "role": "model",
+            "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}],
+        },
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"name": "get_weather", "response": {"t": 1}}}],
+        },
+    ],
+    "systemInstruction": {"parts": [{"text": "Be brief."}]},
+    "tools": [
+        {"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "OBJECT"}}]}
+    ],
+    "toolConfig": {
+        "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}
+    },
+    "generationConfig": {"temperature": 0.5, "maxOutputTokens": 64, "stopSequences": ["END"]},
+    "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}],
+}
+
+
+def _reverse(request: Any) -> Any:
+    return chat_request_of(request, "gemini-2.5-flash")
+
+
+GEMINI_REQUESTS = mutated(NATIVE_SEED).filter(lambda body: isinstance(body, dict))
+"""A GenerateContentRequest is a mapping by its signature; what is inside it is arbitrary."""
+
+
+def test_native_seed_goes_back_to_chat() -> None:
+    assert chat_request(_reverse(copy.deepcopy(NATIVE_SEED))).request == NATIVE_SEED
+
+
+@FAST
+@given(data=st.data())
+def test_mutated_gemini_requests_back_to_chat_raise_only_typed_errors(data: st.DataObject) -> None:
+    _translate(_reverse, data.draw(GEMINI_REQUESTS))
+
+
+@pytest.mark.full
+@FULL
+@given(data=st.data())
+def test_mutated_gemini_requests_back_to_chat_full(data: st.DataObject) -> None:
+    _translate(_reverse, data.draw(GEMINI_REQUESTS))
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [{"contents": True}, {"contents": {"role": "user"}}, {"generationConfig": True}],
+)
+def test_gemini_request_with_wrong_shapes_back_to_chat(request_: dict[str, Any]) -> None:
+    """Found by the fuzzer: TypeError/AttributeError instead of ``InvalidRequest``."""
+    with pytest.raises(GemgateError):
+        _reverse(request_)
