@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gemgate.gateway._sockets import BadFrame, parse_frame
 from tests.adversarial._fuzz_support import (
     ANTHROPIC_SEED,
     CHAT_SEED,
@@ -105,3 +106,39 @@ def test_anthropic_tool_result_content_not_iterable(content: Any) -> None:
         _post("/v1/messages", {"model": "gemini-2.5-flash", "max_tokens": 16, "messages": turns})
         == 400
     )
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+JSON_ROUTES = [
+    "/v1/chat/completions",
+    "/v1/messages",
+    "/v1/responses",
+    "/v1/embeddings",
+    "/v1/batches",
+    "/api/v1/sessions",
+    "/api/v1/stores",
+]
+
+
+@pytest.mark.parametrize("path", JSON_ROUTES)
+def test_deeply_nested_body(path: str) -> None:
+    """Found by probing: JSON nested past the parser's depth raised RecursionError (500)."""
+    assert call("POST", path, content=DEEP, headers=_JSON).status_code == 400
+
+
+def test_deeply_nested_tool_arguments() -> None:
+    """The same nesting inside a tool call's ``arguments`` string: a 400, not a 500."""
+    call_ = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": DEEP}}
+    messages = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": None, "tool_calls": [call_]},
+        {"role": "tool", "tool_call_id": "c1", "content": DEEP},
+    ]
+    body = {"model": "gemini-2.5-flash", "messages": messages}
+    assert _post("/v1/chat/completions", body) == 400
+
+
+def test_deeply_nested_socket_frame() -> None:
+    """A /ws frame nested past the parser's depth is a bad frame, not a crash."""
+    with pytest.raises(BadFrame):
+        parse_frame(DEEP)

@@ -24,7 +24,7 @@ from gemgate.emulator._signatures import Signer
 from gemgate.emulator._validate import check_generate_request
 from gemgate.errors import GemgateError
 from gemgate.wire.anthropic import count_request, messages_request
-from gemgate.wire.openai import chat_request, chat_request_of
+from gemgate.wire.openai import chat_request, chat_request_of, openai_results, read_batch_file
 from gemgate.wire.responses import responses_request
 from tests.adversarial._fuzz_support import (
     ANTHROPIC_SEED,
@@ -268,3 +268,30 @@ def test_gemini_request_with_wrong_shapes_back_to_chat(request_: dict[str, Any])
     """Found by the fuzzer: TypeError/AttributeError instead of ``InvalidRequest``."""
     with pytest.raises(GemgateError):
         _reverse(request_)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_deeply_nested_json_strings() -> None:
+    """Found by probing: JSON strings nested past the parser's depth raised RecursionError."""
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": DEEP}}
+    chat = [{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": [call]}]
+    with pytest.raises(GemgateError):
+        chat_request({"model": "gemini-2.5-flash", "messages": chat})
+    result = [{"role": "assistant", "tool_calls": [{**call, "function": {"name": "f"}}]}]
+    result.append({"role": "tool", "tool_call_id": "c1", "content": DEEP})
+    chat_request({"model": "gemini-2.5-flash", "messages": chat[:1] + result})  # kept as text
+    use = {"type": "tool_use", "id": "t1", "name": "f", "input": {}}
+    turns = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": [use]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t1", "content": DEEP}],
+        },
+    ]
+    messages_request({"model": "gemini-2.5-flash", "max_tokens": 8, "messages": turns})
+    assert read_batch_file(DEEP.encode(), "/v1/chat/completions").errors
+    results = openai_results(DEEP.encode(), "/v1/chat/completions", "m", batch_id="b", created=0)
+    assert not any(r.ok for r in results)

@@ -64,7 +64,7 @@ async def read_json(receive: Receive, limit: int, *, empty_ok: bool = False) -> 
         return {}
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes
         raise BadBody("The request body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise BadBody("The request body must be a JSON object.")

@@ -37,7 +37,7 @@ def parse_frame(raw: str) -> dict[str, Any]:
         raise BadFrame(f"frames are limited to {MAX_FRAME} bytes")
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadFrame("frames must be JSON objects") from None
     if not isinstance(frame, dict):
         raise BadFrame("frames must be JSON objects")

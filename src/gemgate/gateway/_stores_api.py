@@ -174,7 +174,7 @@ class StoresRoute:
                 if name in form.fields:
                     try:
                         fields[name] = json.loads(form.fields[name])
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         raise Problem(400, f"'{name}' must be a JSON object") from None
             sources = [
                 Source(f.filename or "document", f.data, _mime(f.content_type)) for f in files
