@@ -188,14 +188,24 @@ class Resources(RuleBasedStateMachine):
 
 
 _QUIET = list(HealthCheck)
-FastResources = Resources.TestCase
-FastResources.settings = settings(
-    max_examples=12, stateful_step_count=15, deadline=None, suppress_health_check=_QUIET
-)
+
+
+class TestResources(Resources.TestCase):  # type: ignore[misc]
+    settings = settings(
+        max_examples=12,
+        stateful_step_count=15,
+        deadline=None,
+        suppress_health_check=_QUIET,
+        database=None,
+    )
 
 
 @pytest.mark.full
 class TestResourcesFull(Resources.TestCase):  # type: ignore[misc]
     settings = settings(
-        max_examples=200, stateful_step_count=40, deadline=None, suppress_health_check=_QUIET
+        max_examples=200,
+        stateful_step_count=40,
+        deadline=None,
+        suppress_health_check=_QUIET,
+        database=None,
     )
