@@ -142,3 +142,17 @@ def test_deeply_nested_socket_frame() -> None:
     """A /ws frame nested past the parser's depth is a bad frame, not a crash."""
     with pytest.raises(BadFrame):
         parse_frame(DEEP)
+
+
+MULTIPART_ROUTES = ["/v1/files", "/v1/images/edits", "/api/v1/stores/{store}/documents"]
+
+
+@pytest.mark.parametrize("path", MULTIPART_ROUTES)
+@pytest.mark.parametrize("boundary", ["a" * 257, "", "x"])
+@pytest.mark.parametrize("body", [b"", b"{}", b"--x\r\n\r\n", b"\xff\xfe"])
+def test_malformed_multipart(path: str, boundary: str, body: bytes) -> None:
+    """Found by probing: a boundary over 256 bytes raised the parser's error at once (500)."""
+    store = call("POST", "/api/v1/stores", json={"name": "multipart"}).json()["id"]
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    status = call("POST", path.format(store=store), content=body, headers=headers).status_code
+    assert status == 400
