@@ -92,8 +92,10 @@ class MessagesRoute(GenerationRoute):
         """Replace ``url`` image sources with fetched base64 ones."""
         for block in _media_blocks(body.get("messages")):
             source = block.get("source")
-            url = source.get("url") if isinstance(source, dict) else None
-            if not (source and source.get("type") == "url" and isinstance(url, str)):
+            if not isinstance(source, dict) or source.get("type") != "url":
+                continue
+            url = source.get("url")
+            if not isinstance(url, str):
                 continue
             data = await self.fetch_image(url, "messages", label="messages: ")
             mime, _, encoded = data.removeprefix("data:").partition(";base64,")
@@ -129,7 +131,8 @@ def _media_blocks(messages: Any) -> list[dict[str, Any]]:
             if block.get("type") == "image":
                 found.append(block)
             inner = block.get("content") if block.get("type") == "tool_result" else None
-            found += [b for b in inner or [] if isinstance(b, dict) and b.get("type") == "image"]
+            blocks = inner if isinstance(inner, list) else []
+            found += [b for b in blocks if isinstance(b, dict) and b.get("type") == "image"]
     return found
 
 

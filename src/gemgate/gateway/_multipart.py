@@ -59,7 +59,10 @@ async def read_form(scope: Scope, receive: Receive, limit: int) -> Form:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body exceeds {limit} bytes")
     form = Form()
-    parser = MultipartParser(boundary, _Parts(form).callbacks())
+    try:
+        parser = MultipartParser(boundary, _Parts(form).callbacks())
+    except ValueError:  # a boundary the parser refuses (over 256 bytes)
+        raise BadBody("The multipart boundary is malformed.") from None
     async for chunk in body_chunks(receive, limit):
         try:
             parser.write(chunk)

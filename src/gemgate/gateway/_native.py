@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.types import Receive, Scope, Send
 
@@ -53,7 +54,8 @@ class NativeRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request."""
         body = await read_body(receive, self._max_body)
-        path = scope["path"][len(PREFIX) :] or "/"
+        # Encoded again, so a `#` or `?` in a decoded segment stays in the path upstream.
+        path = quote(scope["path"][len(PREFIX) :] or "/", safe="/:@!$&'()*+,;=")
         query = scope.get("query_string", b"").decode("latin-1")
         raw = path + (f"?{query}" if query else "")
         owner = await self._owner(scope, raw)

@@ -84,7 +84,7 @@ def _tool_output(content: Any, where: str) -> tuple[Any, list[dict[str, Any]]]:
     text = "".join(texts)
     try:
         return json.loads(text), media
-    except ValueError:
+    except (ValueError, RecursionError):
         return text, media
 
 

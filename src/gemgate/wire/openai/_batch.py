@@ -183,7 +183,7 @@ def _line(
 ) -> tuple[str, list[BatchRequest], str]:
     try:
         row = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _Refused(number, "invalid_json_line", f"not valid JSON ({exc})") from None
     if not isinstance(row, dict):
         raise _Refused(number, "invalid_json_line", "must be a JSON object")
@@ -306,7 +306,7 @@ def openai_results_of(
 def _row(raw: str) -> dict[str, Any]:
     try:
         row = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"error": {"code": 13, "message": "The result line is not valid JSON."}}
     return row if isinstance(row, dict) else {"error": {"code": 13, "message": "Bad result."}}
 

@@ -90,7 +90,7 @@ def _arguments(raw: Any, where: str) -> dict[str, Any]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidRequest(f"'{where}' is not valid JSON", where) from None
     return dict(object_(raw, where))
 
@@ -100,7 +100,7 @@ def _tool_response(content: Any, where: str) -> dict[str, Any]:
     raw = _text_of(content, where)
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         value = raw
     return value if isinstance(value, dict) else {"result": value}
 

@@ -219,7 +219,10 @@ def _messages(request: Mapping[str, Any], body: dict[str, Any]) -> list[dict[str
             body["system_instruction"] = system
     calls: list[tuple[str, str]] = []
     after_tools = False
-    for i, content in enumerate(request.get("contents") or []):
+    contents = request.get("contents") or []
+    if not isinstance(contents, list):
+        raise InvalidRequest("'contents' must be an array", "contents")
+    for i, content in enumerate(contents):
         role = content.get("role") if isinstance(content, Mapping) else None
         parts = content.get("parts") if isinstance(content, Mapping) else None
         if role not in ("user", "model") or set(content) != {"role", "parts"}:
@@ -338,7 +341,10 @@ def chat_request_of(request: Mapping[str, Any], model: str) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model}
     body["messages"] = _messages(request, body)
     google: dict[str, Any] = {}
-    _generation(request.get("generationConfig") or {}, body, google)
+    config = request.get("generationConfig") or {}
+    if not isinstance(config, Mapping):
+        raise InvalidRequest("'generationConfig' must be an object", "generationConfig")
+    _generation(config, body, google)
     _tools(request, body)
     if "safetySettings" in request and isinstance(request["safetySettings"], list):
         body["safety_settings"] = request["safetySettings"]

@@ -86,7 +86,7 @@ def _content(value: Any, role: str, where: str) -> str | list[dict[str, Any]]:
         at = f"{where}[{i}]"
         part = object_(item, at)
         kind = part.get("type")
-        if kind in _TEXT_PARTS:
+        if isinstance(kind, str) and kind in _TEXT_PARTS:
             parts.append({"type": "text", "text": string(part.get("text"), f"{at}.text")})
         elif kind == "input_image" and role == "user":
             url = part.get("image_url")
@@ -111,7 +111,7 @@ class _Messages:
 
     def message(self, item: Mapping[str, Any], where: str) -> None:
         role = item.get("role")
-        if role not in _MESSAGE_ROLES:
+        if not isinstance(role, str) or role not in _MESSAGE_ROLES:
             raise InvalidRequest(f"unsupported message role: {role!r}", f"{where}.role")
         content = _content(item.get("content"), str(role), f"{where}.content")
         self.messages.append({"role": role, "content": content})

@@ -128,7 +128,7 @@ def _tools(value: Any) -> list[dict[str, Any]] | None:
             out.append(dict(tool))
         elif kind == "function":
             out.append(_function(tool, where))
-        elif kind in _SEARCH:
+        elif isinstance(kind, str) and kind in _SEARCH:
             out.append({"googleSearch": {}})
         elif kind == "code_interpreter":
             out.append({"codeExecution": {}})
@@ -164,7 +164,7 @@ def _thinking(value: Any) -> dict[str, Any] | None:
     reasoning = object_(value, "reasoning")
     effort = reasoning.get("effort")
     summary = reasoning.get("summary", reasoning.get("generate_summary"))
-    if summary is not None and summary not in _SUMMARIES:
+    if summary is not None and (not isinstance(summary, str) or summary not in _SUMMARIES):
         raise InvalidRequest(
             f"'reasoning.summary' must be one of {sorted(_SUMMARIES)}: {summary!r}",
             "reasoning.summary",
