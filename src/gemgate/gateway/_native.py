@@ -3,22 +3,32 @@
 Requests are handed to the same pipeline the SDK uses (keys, quotas, retries, affinity,
 tracking); bodies are relayed as bytes and streams chunk by chunk. Upload URLs returned
 by the upstream are rewritten to point back at this gateway.
+
+Only API paths are relayed: a version (``v1beta``, or ``upload/v1beta``) then plain
+segments. A path with a dot or empty segment, a backslash, a ``%``, ``?`` or ``#`` left
+after decoding, a space or a control character is refused (400), so no spelling reaches
+another upstream path; a ``key`` in the query (the client's gateway key) is not relayed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.types import Receive, Scope, Send
 
 from gemgate.gateway._asgi import header, read_body, send_bytes, send_stream
+from gemgate.gateway._faces import Problem
 from gemgate.upstream._engine import Engine
 from gemgate.upstream._sdk import build_call, relay
 
 __all__ = ["NativeRoute"]
 
 PREFIX = "/gemini"
+_API_PATH = re.compile(r"/(upload/)?v\d+[a-z0-9]*(/[^/\\%?#\x00-\x20\x7f]+)*")
+"""A version then non-empty segments free of separators, escapes and control characters."""
 
 
 class NativeRoute:
@@ -32,7 +42,9 @@ class NativeRoute:
         """Serve one request."""
         body = await read_body(receive, self._max_body)
         path = scope["path"][len(PREFIX) :] or "/"
-        query = scope.get("query_string", b"").decode("latin-1")
+        if not _API_PATH.fullmatch(path) or any(s in (".", "..") for s in path.split("/")):
+            raise Problem(400, "not a Gemini API path")
+        query = _without_key(scope.get("query_string", b"").decode("latin-1"))
         raw = path + (f"?{query}" if query else "")
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
@@ -59,6 +71,12 @@ class NativeRoute:
             return url
         host = header(scope, b"host") or "127.0.0.1"
         return f"{scope.get('scheme', 'http')}://{host}{PREFIX}{url[len(base) :]}"
+
+
+def _without_key(query: str) -> str:
+    """The query without its ``key`` parameters: the client's key is the gateway's."""
+    kept = [p for p in query.split("&") if p and unquote_plus(p.partition("=")[0]) != "key"]
+    return "&".join(kept)
 
 
 async def _chunks(stream: Any) -> AsyncIterator[bytes]:
