@@ -124,3 +124,49 @@ async def raw_request(
 
     await app(scope, receive, send)
     return Answer(status[0], bytes(out))
+
+
+async def socket_exchange(
+    app: ASGIApp, target: str, frames: list[str], *, reads: int = 1
+) -> list[Message]:
+    """Open a WebSocket on ``app`` at ``target``, send ``frames``, and return what it sent.
+
+    Stops after ``reads`` ``websocket.send`` messages past the accept, or at a close.
+    """
+    path, _, query = target.partition("?")
+    scope: dict[str, Any] = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"gw")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+        "subprotocols": [],
+    }
+    incoming: asyncio.Queue[Message] = asyncio.Queue()
+    incoming.put_nowait({"type": "websocket.connect"})
+    for frame in frames:
+        incoming.put_nowait({"type": "websocket.receive", "text": frame})
+    sent: list[Message] = []
+    done = asyncio.Event()
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        texts = [m for m in sent if m["type"] == "websocket.send"]
+        if message["type"] == "websocket.close" or len(texts) >= reads:
+            done.set()
+
+    async def receive() -> Message:
+        if incoming.empty():
+            await done.wait()
+            return {"type": "websocket.disconnect", "code": 1000}
+        return await incoming.get()
+
+    task = asyncio.ensure_future(app(scope, receive, send))
+    await asyncio.wait_for(done.wait(), 30)
+    await asyncio.wait_for(task, 30)
+    return sent

@@ -94,7 +94,9 @@ async def test_native_path_tricks_stay_on_the_relay(
 async def test_a_plain_relay_reaches_the_upstream(relay: tuple[Gateway, Recorder]) -> None:
     """The probes' control: an ordinary request is relayed, with the gateway's key."""
     app, recorder = relay
-    answer = await raw_request(app, "GET", "/gemini/v1beta/models", {"x-goog-api-key": CLIENT_SECRET})
+    answer = await raw_request(
+        app, "GET", "/gemini/v1beta/models", {"x-goog-api-key": CLIENT_SECRET}
+    )
     assert answer.status == 200
     assert [s.target for s in recorder.seen] == ["/base/v1beta/models"]
     assert recorder.seen[0].headers["x-goog-api-key"] == OWN_KEY
