@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 import httpx2
-
 from starlette.types import Receive, Scope, Send
 
 from gemgate.gateway._asgi import header, read_body, send_bytes, send_stream
