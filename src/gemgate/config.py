@@ -161,6 +161,8 @@ class Settings(BaseSettings):
     """OpenAI-compatible servers by name, for ``model_routes`` and ``NAME/model`` ids."""
     gateway_keys: list[GatewayKey] = Field(default_factory=list)
     """Who may call the gateway (hashed secrets); none means loopback-only and open."""
+    public_metrics: bool = False
+    """Serve ``/metrics`` and ``/openapi.json`` without a key even when keys are configured."""
     image_fetch_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     """The largest image the gateway fetches for an http(s) ``image_url``."""
     image_fetch_private: bool = False

@@ -28,6 +28,7 @@ from tests.servers import REDIS_URL, need_server
 
 SECRET = "scale-out-secret-0123"
 FLASH = "gemini-2.5-flash"
+_KEYED = {"authorization": f"Bearer {SECRET}"}  # /metrics needs a key when keys exist
 CHAT = {"model": FLASH, "messages": [{"role": "user", "content": "Hello"}]}
 
 
@@ -135,7 +136,10 @@ def test_workers_share_one_project_rpm_and_logins(
         assert statuses.count(200) == 12  # exactly the project's rpm, over three workers
         assert set(statuses) == {200, 429}
         deadline = time.monotonic() + 10
-        while "gemgate_shared_state_members 3.0" not in httpx2.get(f"{url}/metrics").text:
+        while (
+            "gemgate_shared_state_members 3.0"
+            not in httpx2.get(f"{url}/metrics", headers=_KEYED).text
+        ):
             assert time.monotonic() < deadline, "the workers never counted three members"
             time.sleep(0.2)  # noqa: TID251 - polling a subprocess, outside any event loop
         login = cluster.post(0, "/api/v1/login", {})
@@ -269,7 +273,7 @@ def _wait_for_state(url: str, state: str, *, members: int) -> None:
     deadline = time.monotonic() + 15
     while True:
         checks = httpx2.get(f"{url}/readyz", timeout=10).json()["checks"]
-        metrics = httpx2.get(f"{url}/metrics", timeout=10).text
+        metrics = httpx2.get(f"{url}/metrics", headers=_KEYED, timeout=10).text
         if checks["state"] == state and f"gemgate_shared_state_members {members}.0" in metrics:
             return
         assert time.monotonic() < deadline, (checks, metrics[-300:])

@@ -1,7 +1,8 @@
 """Fetching URLs for callers — images in OpenAI messages, documents for stores — safely.
 
 Only public addresses are contacted: every address the host resolves to must be a
-global unicast address (no loopback, private, link-local, multicast or reserved ranges),
+global unicast address (no loopback, private, link-local, multicast or reserved ranges,
+nor an IPv6 address embedding such an IPv4 one: mapped, compatible, NAT64, 6to4, Teredo),
 the connection goes to the address that was checked, redirects are not followed and the
 body is capped. Images must be ``image/*`` content; documents may be of any type (the
 store's parser judges them).
@@ -33,6 +34,23 @@ class FetchError(Exception):
         self.status = status
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global unicast address; an IPv6 one that embeds an IPv4 address is judged by it."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if ip in _NAT64 or ip in _COMPATIBLE:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _is_public(embedded)
+    return True
+
+
 async def _public_address(host: str, port: int, allow_private: bool) -> str:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -41,7 +59,7 @@ async def _public_address(host: str, port: int, allow_private: bool) -> str:
     addresses = {str(info[4][0]) for info in infos}
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not allow_private and not ip.is_global:
+        if not allow_private and not _is_public(ip):
             raise FetchError(f"{host!r} resolves to a non-public address; refusing to fetch it")
     return sorted(addresses)[0]
 

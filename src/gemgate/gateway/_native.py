@@ -3,14 +3,20 @@
 Requests are handed to the same pipeline the SDK uses (keys, quotas, retries, affinity,
 tracking); bodies are relayed as bytes and streams chunk by chunk. Upload URLs returned
 by the upstream are rewritten to point back at this gateway.
+
+Only API paths are relayed: a version (``v1beta``, or ``upload/v1beta``) then plain
+segments. A path with a dot or empty segment, a backslash, a ``%``, ``?`` or ``#`` left
+after decoding, a space or a control character is refused (400), so no spelling reaches
+another upstream path; a ``key`` in the query (the client's gateway key) is not relayed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from starlette.types import Receive, Scope, Send
 
@@ -25,6 +31,7 @@ from gemgate.gateway._native_owners import (
     listed,
     resource_of,
     upload_id,
+    used_names,
 )
 from gemgate.upstream._engine import Engine
 from gemgate.upstream._sdk import build_call, relay
@@ -32,6 +39,8 @@ from gemgate.upstream._sdk import build_call, relay
 __all__ = ["NativeRoute"]
 
 PREFIX = "/gemini"
+_API_PATH = re.compile(r"/(upload/)?v\d+[a-z0-9]*(/[^/\\\x00-\x1f\x7f]+)*")
+"""A version then non-empty segments free of separators, escapes and control characters."""
 
 
 class NativeRoute:
@@ -54,15 +63,17 @@ class NativeRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request."""
         body = await read_body(receive, self._max_body)
-        # Encoded again, so a `#` or `?` in a decoded segment stays in the path upstream.
-        path = quote(scope["path"][len(PREFIX) :] or "/", safe="/:@!$&'()*+,;=")
-        query = scope.get("query_string", b"").decode("latin-1")
+        path = scope["path"][len(PREFIX) :] or "/"
+        if not _API_PATH.fullmatch(path) or any(s in (".", "..") for s in path.split("/")):
+            raise Problem(400, "not a Gemini API path")
+        path = quote(path, safe="/:@!$&'()*+,;=")
+        query = _without_key(scope.get("query_string", b"").decode("latin-1"))
         raw = path + (f"?{query}" if query else "")
         owner = await self._owner(scope, raw)
         if owner is not None and self.owners is not None:
-            name = resource_of(path)
-            if name is not None and await self.owners.owner(name) != owner:
-                raise Problem(404, f"{name} not found", google_status="NOT_FOUND")
+            for name in filter(None, [resource_of(path), *used_names(body)]):
+                if await self.owners.owner(name) != owner:
+                    raise Problem(404, f"{name} not found", google_status="NOT_FOUND")
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
@@ -126,6 +137,12 @@ class NativeRoute:
             return url
         host = header(scope, b"host") or "127.0.0.1"
         return f"{scope.get('scheme', 'http')}://{host}{PREFIX}{url[len(base) :]}"
+
+
+def _without_key(query: str) -> str:
+    """The query without its ``key`` parameters: the client's key is the gateway's."""
+    kept = [p for p in query.split("&") if p and unquote_plus(p.partition("=")[0]) != "key"]
+    return "&".join(kept)
 
 
 def _json(answer: bytes) -> Any:

@@ -10,6 +10,7 @@ Ownership is kept in the gateway's SQL database, so every process and restart ag
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -102,6 +103,26 @@ def finished_batch(method: str, path: str, answer: Any) -> str | None:
     metadata = answer.get("metadata")
     state = metadata.get("state") if isinstance(metadata, dict) else None
     return name if answer.get("done") and state == "BATCH_STATE_SUCCEEDED" else None
+
+
+_USED = re.compile(rb'"(?:cachedContent|cached_content|fileUri|file_uri)"\s*:\s*"([^"]*)"')
+_NAME = re.compile(r"(?:^|/)((?:files|cachedContents)/[^/?#:]+)")
+
+
+def used_names(body: bytes) -> list[str]:
+    """The files and caches a request body uses (``cachedContent``, ``fileData.fileUri``).
+
+    Example:
+        >>> used_names(b'{"cachedContent": "cachedContents/c1", "contents": [{"parts":'
+        ...            b' [{"fileData": {"fileUri": "https://x/v1beta/files/f2"}}]}]}')
+        ['cachedContents/c1', 'files/f2']
+    """
+    names = []
+    for value in _USED.findall(body):
+        found = _NAME.search(value.decode("utf-8", "replace"))
+        if found:
+            names.append(found[1])
+    return names
 
 
 def upload_id(url: str) -> str | None:

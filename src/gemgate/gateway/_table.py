@@ -57,7 +57,12 @@ __all__ = ["routes"]
 
 
 def routes(gateway: Gateway) -> list[Route | Mount]:
-    """Every HTTP route of ``gateway``."""
+    """Every HTTP route of ``gateway``.
+
+    ``/metrics`` and ``/openapi.json`` need a gateway key (when keys are configured) unless
+    the ``public_metrics`` setting opens them.
+    """
+    open_docs = gateway.client.settings.public_metrics
     return [
         _native(gateway.native),
         *_openai(gateway.openai),
@@ -105,8 +110,10 @@ def routes(gateway: Gateway) -> list[Route | Mount]:
         Route("GET", "/static/vendor/{name}", serve_asset, Doc("Vendored web assets"), public=True),
         Route("GET", "/healthz", gateway.health, Doc("Liveness"), public=True),
         Route("GET", "/readyz", gateway.ready, Doc("Readiness: upstream and store"), public=True),
-        Route("GET", "/metrics", gateway.export_metrics, Doc("Prometheus metrics"), public=True),
-        Route("GET", "/openapi.json", gateway.describe, Doc("This document"), public=True),
+        Route(
+            "GET", "/metrics", gateway.export_metrics, Doc("Prometheus metrics"), public=open_docs
+        ),
+        Route("GET", "/openapi.json", gateway.describe, Doc("This document"), public=open_docs),
     ]
 
 
