@@ -192,11 +192,7 @@ async def test_the_key_never_leaks(  # noqa: C901 - one scenario, in order
             await _faults(emulator)
         for path in ("/metrics", "/api/v1/usage", "/readyz", "/api/v1/quota"):
             bodies.append((path, (await http.get(path)).text))
-    await app.sessions.manager.close()
-    await app.usage.aclose()
-    await app.files.files.aclose()
-    await app.batches.batches.aclose()
-    await app.responses.stored.aclose()
+    await app.aclose()
     await manager.close()
     await client.aclose()
 

@@ -47,9 +47,7 @@ async def rag_gateway(
     try:
         yield app
     finally:
-        await app.sessions.manager.close()
-        await app.files.files.aclose()
-        await client.aclose()
+        await app.aclose()
 
 
 def http_of(app: Gateway, key: str) -> httpx2.AsyncClient:

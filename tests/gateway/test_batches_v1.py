@@ -54,11 +54,7 @@ async def batch_gateway(tmp_path: Path, clock: FakeClock | None = None) -> Async
         yield app
     finally:
         await app.budgets.settle()
-        await app.usage.aclose()
-        await app.sessions.manager.close()
-        await app.files.files.aclose()
-        await app.batches.batches.aclose()
-        await client.aclose()
+        await app.aclose()
 
 
 def openai_of(app: Gateway, key: str) -> openai.AsyncOpenAI:
@@ -480,11 +476,7 @@ async def test_every_call_about_a_batch_goes_to_the_project_that_made_it(tmp_pat
         used = {r.project for r in records if r is not None}
         assert len(used) > 1 and used <= set(names)
     finally:
-        await app.batches.batches.aclose()
-        await app.files.files.aclose()
-        await app.usage.aclose()
-        await app.sessions.manager.close()
-        await client.aclose()
+        await app.aclose()
         await stop_serving(server, task)
 
 

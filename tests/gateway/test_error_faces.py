@@ -127,8 +127,7 @@ async def front(stack: Stack, request: pytest.FixtureRequest) -> AsyncIterator[F
     async with httpx2.AsyncClient(transport=transport, base_url="http://gw", timeout=30) as http:
         schemas = (await http.get("/openapi.json")).json()["components"]["schemas"]
         yield Front(gateway, http, schemas)
-    await gateway.sessions.manager.close()
-    await client.aclose()
+    await gateway.aclose()
 
 
 async def _send(front: Front, request: Request) -> httpx2.Response:
@@ -271,7 +270,5 @@ async def test_unknown_models_in_openais_words_whichever_backend(stack: Stack) -
             reply = await sdk.chat.completions.create(model="local/" + FLASH, messages=USER)  # type: ignore[arg-type]
             assert reply.choices[0].message.content
     finally:
-        await gateway.backends.aclose()
-        await gateway.sessions.manager.close()
-        await client.aclose()
+        await gateway.aclose()
         await stop_serving(local, local_task)

@@ -26,8 +26,7 @@ async def http(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
         transport=httpx2.ASGITransport(app=app), base_url="http://gateway"
     ) as http:
         yield http
-    await app.sessions.manager.close()
-    await client.aclose()
+    await app.aclose()
 
 
 async def test_session_lifecycle_and_messages(http: httpx2.AsyncClient) -> None:

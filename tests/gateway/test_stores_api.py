@@ -46,8 +46,7 @@ async def http(tmp_path: Path) -> AsyncIterator[httpx2.AsyncClient]:
         transport=httpx2.ASGITransport(app=app), base_url="http://gateway", headers=A
     ) as http:
         yield http
-    await app.sessions.manager.close()
-    await client.aclose()
+    await app.aclose()
 
 
 async def _store(http: httpx2.AsyncClient, name: str = "nature") -> str:

@@ -413,17 +413,24 @@ class Gateway:
                     settle_gc()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.backends.aclose()
-                await self.sessions.manager.close()
-                await self.usage.aclose()
-                await self.files.files.aclose()
-                await self.batches.batches.aclose()
-                await self.responses.stored.aclose()
-                if self.native.owners is not None:
-                    await self.native.owners.aclose()
-                await self.client.aclose()
+                await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def aclose(self) -> None:
+        """Close the backends, the stores and the client (the ASGI lifespan's shutdown).
+
+        An application run without a lifespan (``httpx.ASGITransport``, tests) calls it.
+        """
+        await self.backends.aclose()
+        await self.sessions.manager.close()
+        await self.usage.aclose()
+        await self.files.files.aclose()
+        await self.batches.batches.aclose()
+        await self.responses.stored.aclose()
+        if self.native.owners is not None:
+            await self.native.owners.aclose()
+        await self.client.aclose()
 
 
 async def _fail(send: Send, answer: Answer) -> None:
