@@ -200,3 +200,32 @@ def test_rpd_day_lasts_25_hours_when_the_clocks_fall_back() -> None:
     assert window.check(limits, 1, start + 24 * HOUR) == Refusal("rpd", reset)
     assert window.check(limits, 1, reset) is None
     assert reset - start == 24.5 * HOUR
+
+
+# --- tokens used on an open connection (Live turns) ------------------------------------
+
+
+def test_spent_tokens_count_against_tpm_but_make_no_request() -> None:
+    limits = Limits(rpm=2, tpm=100)
+    window = QuotaWindow()
+    window.record(10, T0)
+    window.spend(70, T0 + 10.0)
+    counts = window.counts(T0 + 20.0)
+    assert (counts.requests, counts.tokens) == (1, 80)
+    assert window.check(limits, 20, T0 + 20.0) is None  # 80 + 20 fits, and rpm has room
+    assert window.check(limits, 21, T0 + 20.0) == Refusal("tpm", T0 + 60.0)  # the request's 10
+    assert window.check(limits, 31, T0 + 20.0) == Refusal("tpm", T0 + 70.0)  # and the spend's 70
+    window.spend(20, T0 + 30.0)
+    assert window.check(limits, 10, T0 + 40.0) == Refusal("tpm", T0 + 60.0)
+    assert window.check(limits, 11, T0 + 40.0) == Refusal("tpm", T0 + 70.0)
+    assert window.check(limits, 100, T0 + 90.0) is None  # all of it has left the minute
+
+
+async def test_memory_state_spends_tokens_on_the_projects_window() -> None:
+    state = MemoryQuotaState()
+    only = [Candidate("p", Limits(tpm=100))]
+    assert isinstance(await state.acquire("m", only, 0, T0), Grant)
+    await state.spend("p", "m", 90, T0 + 1.0)
+    shortage = await state.acquire("m", only, 20, T0 + 2.0)
+    assert isinstance(shortage, Shortage) and shortage.retry_at == T0 + 61.0
+    assert (await state.usage(T0 + 2.0))[("p", "m")].tokens == 90

@@ -82,6 +82,28 @@ async def test_tpm_counts_reconciled_tokens(state: RedisQuotaState) -> None:
     assert _grant(await state.acquire("m", only, 100, time.time())) == "p"
 
 
+async def test_spent_tokens_count_against_tpm_but_make_no_request(
+    state: RedisQuotaState,
+) -> None:
+    only = [Candidate("p", Limits(rpm=3, tpm=100))]
+    before = time.time()
+    assert _grant(await state.acquire("m", only, 0, before)) == "p"  # the connection
+    await state.spend("p", "m", 70, before)
+    await state.spend("p", "m", 20, before)
+    counts = (await state.usage(time.time()))[("p", "m")]
+    assert (counts.requests, counts.tokens) == (1, 90)
+    shortage = _shortage(await state.acquire("m", only, 20, time.time()))
+    assert shortage.reasons["p"].startswith("tpm until ")
+    assert shortage.retry_at is not None and before + 59 < shortage.retry_at < time.time() + 61
+    assert _grant(await state.acquire("m", only, 10, time.time())) == "p"  # 90 + 10 fits
+    use = state._base("p", "m") + ":use"
+    for member, score in await state._redis.zrange(use, 0, -1, withscores=True):
+        await state._redis.zadd(use, {member: score - 61})  # the spends leave the minute
+    assert _grant(await state.acquire("m", only, 90, time.time())) == "p"  # their tokens freed
+    counts = (await state.usage(time.time()))[("p", "m")]
+    assert (counts.requests, counts.tokens) == (3, 100)
+
+
 async def test_rpd_ends_at_the_pacific_midnight(state: RedisQuotaState) -> None:
     only = [Candidate("p", Limits(rpd=2))]
     for _ in range(2):

@@ -117,6 +117,7 @@ class LiveSession:
         self.reconnects = 0
         """Connections after the first one."""
         self._key: str | None = None
+        self._project = ""
         self._pending: list[Pending] = []
         self._events: asyncio.Queue[LiveEvent | Closed] = asyncio.Queue()
         self._stack: contextlib.AsyncExitStack | None = None
@@ -387,7 +388,8 @@ class LiveSession:
     async def _open(self, *, first: bool) -> None:
         target = await self._targets.get()
         if self._key is None:
-            _, self._key = await self._engine.upstream.admit(self.model)
+            project, self._key = await self._engine.upstream.admit(self.model)
+            self._project = project.name
         if self._sdk is None:  # one per session: the key and the target stay the same
             self._sdk = _sdk_client(self._key, target, self._engine.version)
         sdk = self._sdk
@@ -478,6 +480,9 @@ class LiveSession:
             while True:
                 async for message in session.receive():
                     self._handle(session, message, events)
+                    if message.usage_metadata is not None:  # the turn's tokens, as used
+                        tokens = message.usage_metadata.prompt_token_count or 0
+                        await self._engine.upstream.spend(self._project, self.model, tokens)
         except genai_errors.APIError as exc:
             events.put_nowait(Closed(exc.code, exc.message or str(exc.details or "")))
         except Exception as exc:  # a broken socket shows up as many types

@@ -2,7 +2,8 @@
 
 The client keeps its own count of what it sent so it stays under each project's limits
 instead of discovering them through 429s. Token use is estimated before a call and
-reconciled with ``usageMetadata.promptTokenCount`` afterwards.
+reconciled with ``usageMetadata.promptTokenCount`` afterwards; a Live session's turns
+are counted as they are used (tokens, no request).
 """
 
 from __future__ import annotations
@@ -56,12 +57,15 @@ class QuotaWindow:
 
     tokens: deque[Ticket] = field(default_factory=deque)
     """One ticket per request of the last minute (so also the minute's request count)."""
+    spent: deque[Ticket] = field(default_factory=deque)
+    """Tokens used on open connections (Live turns) in the last minute: no requests."""
     day_end: float = 0.0
     day_count: int = 0
 
     def _expire(self, now: float) -> None:
-        while self.tokens and self.tokens[0].at <= now - MINUTE:
-            self.tokens.popleft()
+        for tickets in (self.tokens, self.spent):
+            while tickets and tickets[0].at <= now - MINUTE:
+                tickets.popleft()
         if now >= self.day_end:
             self.day_end, self.day_count = next_pacific_midnight(now), 0
 
@@ -73,21 +77,22 @@ class QuotaWindow:
         if limits.rpm is not None and len(self.tokens) >= limits.rpm:
             return Refusal("rpm", self.tokens[len(self.tokens) - limits.rpm].at + MINUTE)
         if limits.tpm is not None:
-            used = sum(t.tokens for t in self.tokens)
+            counted = sorted((*self.tokens, *self.spent), key=lambda t: t.at)
+            used = sum(t.tokens for t in counted)
             if used and used + tokens > limits.tpm:
                 freed = used
-                for ticket in self.tokens:
+                for ticket in counted:
                     freed -= ticket.tokens
                     if freed + tokens <= limits.tpm:
                         return Refusal("tpm", ticket.at + MINUTE)
-                return Refusal("tpm", self.tokens[-1].at + MINUTE)
+                return Refusal("tpm", counted[-1].at + MINUTE)
         return None
 
     def counts(self, now: float) -> WindowCounts:
         """The minute's and the day's counts at ``now``."""
         self._expire(now)
         oldest = self.tokens[0].at if self.tokens else None
-        used = sum(t.tokens for t in self.tokens)
+        used = sum(t.tokens for t in self.tokens) + sum(t.tokens for t in self.spent)
         return WindowCounts(len(self.tokens), used, oldest, self.day_count, self.day_end)
 
     def record(self, tokens: int, now: float) -> Ticket:
@@ -97,3 +102,8 @@ class QuotaWindow:
         self.tokens.append(ticket)
         self.day_count += 1
         return ticket
+
+    def spend(self, tokens: int, now: float) -> None:
+        """Count tokens used now without a new request (a Live turn on an open session)."""
+        self._expire(now)
+        self.spent.append(Ticket(now, tokens))

@@ -54,6 +54,13 @@ class QuotaState(Protocol):
         """Replace the grant's token estimate with the real prompt token count."""
         ...
 
+    async def spend(self, project: str, model: str, tokens: int, now: float) -> None:
+        """Count ``tokens`` used now on a connection admitted earlier (a Live turn).
+
+        They count against the minute's TPM like a request's tokens, but make no request.
+        """
+        ...
+
     async def cool(self, project: str, model: str, until: float, reason: str) -> None:
         """Keep ``project`` off ``model`` until ``until`` (a 429's delay or the daily reset)."""
         ...

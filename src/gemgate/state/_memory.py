@@ -49,6 +49,10 @@ class MemoryQuotaState:
         if isinstance(grant.ticket, Ticket):
             grant.ticket.tokens = tokens
 
+    async def spend(self, project: str, model: str, tokens: int, now: float) -> None:
+        """Count tokens used on an admitted connection, without a request."""
+        self._windows.setdefault((project, model), QuotaWindow()).spend(tokens, now)
+
     async def cool(self, project: str, model: str, until: float, reason: str) -> None:
         """Cool ``project`` for ``model`` (keeps the later of two cooldowns)."""
         key = (project, model)

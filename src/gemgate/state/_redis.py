@@ -82,16 +82,18 @@ for i = 1, n do
     return {1, i, '', string.format('%.6f', now)}
   else
     local rpm, tpm, rpd = tonumber(ARGV[o]), tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2])
-    local req, tok, sum = base .. ':req', base .. ':tok', base .. ':sum'
-    local old = redis.call('ZRANGEBYSCORE', req, '-inf', now - 60)
-    if #old > 0 then
-      local freed = 0
-      for _, v in ipairs(redis.call('HMGET', tok, unpack(old))) do
-        freed = freed + (tonumber(v) or 0)
+    local req, use, tok, sum = base .. ':req', base .. ':use', base .. ':tok', base .. ':sum'
+    for _, counted in ipairs({req, use}) do
+      local old = redis.call('ZRANGEBYSCORE', counted, '-inf', now - 60)
+      if #old > 0 then
+        local freed = 0
+        for _, v in ipairs(redis.call('HMGET', tok, unpack(old))) do
+          freed = freed + (tonumber(v) or 0)
+        end
+        redis.call('HDEL', tok, unpack(old))
+        redis.call('ZREMRANGEBYSCORE', counted, '-inf', now - 60)
+        redis.call('DECRBY', sum, freed)
       end
-      redis.call('HDEL', tok, unpack(old))
-      redis.call('ZREMRANGEBYSCORE', req, '-inf', now - 60)
-      redis.call('DECRBY', sum, freed)
     end
     local day_key = base .. ':day:' .. string.format('%d', day_end)
     local day = tonumber(redis.call('GET', day_key) or '0')
@@ -103,11 +105,18 @@ for i = 1, n do
       local oldest = redis.call('ZRANGE', req, count - rpm, count - rpm, 'WITHSCORES')
       refuse(i, 'rpm', tonumber(oldest[2]) + 60)
     elseif tpm and used > 0 and used + tokens > tpm then
-      local all = redis.call('ZRANGE', req, 0, -1, 'WITHSCORES')
-      local left, at = used, tonumber(all[#all]) + 60
-      for j = 1, #all, 2 do
-        left = left - (tonumber(redis.call('HGET', tok, all[j])) or 0)
-        if left + tokens <= tpm then at = tonumber(all[j + 1]) + 60; break end
+      local all = {}
+      for _, counted in ipairs({req, use}) do
+        local items = redis.call('ZRANGE', counted, 0, -1, 'WITHSCORES')
+        for j = 1, #items, 2 do
+          all[#all + 1] = {tonumber(items[j + 1]), tonumber(redis.call('HGET', tok, items[j])) or 0}
+        end
+      end
+      table.sort(all, function(a, b) return a[1] < b[1] end)
+      local left, at = used, all[#all][1] + 60
+      for _, counted in ipairs(all) do
+        left = left - counted[2]
+        if left + tokens <= tpm then at = counted[1] + 60; break end
       end
       refuse(i, 'tpm', at)
     else
@@ -134,6 +143,21 @@ local old = redis.call('HGET', KEYS[1] .. ':tok', ARGV[1])
 if not old then return 0 end
 redis.call('HSET', KEYS[1] .. ':tok', ARGV[1], ARGV[2])
 redis.call('INCRBY', KEYS[1] .. ':sum', tonumber(ARGV[2]) - tonumber(old))
+return 1
+"""
+
+# KEYS: base, pairs. ARGV: id, tokens, pair. Tokens used on an admitted connection (a Live
+# turn): counted in the minute's TPM like a request's, without a request.
+_SPEND = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[1] .. ':use', now, ARGV[1])
+redis.call('HSET', KEYS[1] .. ':tok', ARGV[1], ARGV[2])
+redis.call('INCRBY', KEYS[1] .. ':sum', ARGV[2])
+for _, suffix in ipairs({':use', ':tok', ':sum'}) do
+  redis.call('EXPIRE', KEYS[1] .. suffix, 120)
+end
+redis.call('HSET', KEYS[2], KEYS[1], ARGV[3])
 return 1
 """
 
@@ -250,6 +274,7 @@ class RedisQuotaState:
         self._prefix = prefix
         self._admit = client.register_script(_ADMIT)
         self._reconcile = client.register_script(_RECONCILE)
+        self._spend = client.register_script(_SPEND)
         self._cool = client.register_script(_COOL)
         self._record = client.register_script(_RECORD)
         self._beat = client.register_script(_BEAT)
@@ -293,6 +318,11 @@ class RedisQuotaState:
         ticket = grant.ticket
         if isinstance(ticket, RedisTicket):
             await self._reconcile(keys=[ticket.base], args=[ticket.id, tokens])
+
+    async def spend(self, project: str, model: str, tokens: int, now: float) -> None:
+        """Count tokens used on an admitted connection, without a request (Redis's clock)."""
+        keys = [self._base(project, model), f"{self._prefix}q:pairs"]
+        await self._spend(keys=keys, args=[uuid.uuid4().hex, tokens, json.dumps([project, model])])
 
     async def cool(self, project: str, model: str, until: float, reason: str) -> None:
         """Cool ``project`` for ``model`` (keeps the later of two cooldowns)."""
@@ -338,7 +368,9 @@ class RedisQuotaState:
             )
             scored = [(_text(item[0]), float(item[1])) for item in members]
             names = [member for member, _ in scored]
-            tokens = await self._redis.hmget(f"{base}:tok", names) if names else []
+            spent = await self._redis.zrangebyscore(f"{base}:use", f"({now - 60}", "+inf")
+            counted = names + [_text(member) for member in spent]
+            tokens = await self._redis.hmget(f"{base}:tok", counted) if counted else []
             day = await self._redis.get(f"{base}:day:{int(day_end)}")
             project, model = json.loads(_text(pair))
             found[(project, model)] = WindowCounts(

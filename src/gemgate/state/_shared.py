@@ -126,6 +126,16 @@ class SharedQuotaState:
         else:
             await self._local.reconcile(model, grant, tokens)
 
+    async def spend(self, project: str, model: str, tokens: int, now: float) -> None:
+        """Count a connection's tokens in Redis; while it is away, in this process only."""
+
+        async def shared() -> bool:
+            await self.shared.spend(project, model, tokens, now)
+            return True
+
+        if await self._shared(shared) is None:
+            await self._local.spend(project, model, tokens, now)
+
     async def cool(self, project: str, model: str, until: float, reason: str) -> None:
         """Cool a project for a model, here and (when it answers) in every process."""
         await self._local.cool(project, model, until, reason)

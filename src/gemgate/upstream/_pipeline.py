@@ -192,6 +192,11 @@ class Upstream:
         project, key, _ = await self._admit(call, self.default, deadline)
         return project, key
 
+    async def spend(self, project: str, model: str, tokens: int) -> None:
+        """Count ``tokens`` used now on a connection :meth:`admit` let in (a Live turn)."""
+        if tokens > 0:
+            await self.state.spend(project, model, tokens, self.clock())
+
     async def _attempt(
         self,
         call: Call,
