@@ -1,7 +1,9 @@
 """Dead upstreams for the outage probes, and a gateway in front of one.
 
 - `refusing`: a loopback port nothing listens on (every connection is refused);
-- `hanging`: a server that accepts connections, reads, and never answers.
+- `hanging`: a server that accepts connections, reads, and never answers;
+- `trickling`: a server that starts a 200 stream at once and sends a chunk every
+  ``every`` seconds, never ending it (no idle timeout ever fires).
 
 `outage_gateway` serves ``gemgate.gateway.create_app`` in the test's loop over an
 ``AsyncGemini`` aimed at such an upstream, with quick backoffs and a small breaker.
@@ -10,8 +12,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx2
@@ -39,17 +43,20 @@ async def refusing() -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{free_port()}"
 
 
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
 @asynccontextmanager
-async def hanging() -> AsyncIterator[str]:
-    """The URL of a server that accepts, reads the request, and never answers."""
+async def _serving(handle: Handler) -> AsyncIterator[str]:
+    """The URL of a loopback server that runs ``handle`` on each connection."""
     held: list[asyncio.StreamWriter] = []
 
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
-        while await reader.read(65536):
-            pass
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):  # ends with the test
+            await handle(reader, writer)
 
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    server = await asyncio.start_server(run, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
@@ -57,6 +64,35 @@ async def hanging() -> AsyncIterator[str]:
         for writer in held:
             writer.close()
         server.close()
+
+
+def hanging() -> AbstractAsyncContextManager[str]:
+    """The URL of a server that accepts, reads the request, and never answers."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+
+    return _serving(hold)
+
+
+def trickling(every: float = 0.2) -> AbstractAsyncContextManager[str]:
+    """The URL of a server whose every answer is an endless, slow Gemini SSE stream."""
+    chunk = json.dumps(
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "more "}]}}]}
+    )
+    event = f"data: {chunk}\r\n\r\n".encode()
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the head; the body is not needed
+        head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        writer.write(f"{head}transfer-encoding: chunked\r\n\r\n".encode())
+        while True:
+            writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+            await writer.drain()
+            await asyncio.sleep(every)
+
+    return _serving(trickle)
 
 
 @dataclass

@@ -12,6 +12,7 @@ gateway that held the caller instead fails the probe.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx2
@@ -20,9 +21,24 @@ import pytest
 from google.genai import types
 
 from gemgate import AsyncGemini
-from gemgate.errors import CircuitOpen, ConnectError, TransportError, UpstreamTimeout
+from gemgate.errors import (
+    CircuitOpen,
+    ConnectError,
+    StreamInterrupted,
+    TransportError,
+    UpstreamTimeout,
+)
 
-from ._outage_support import CLIENT_WAIT, FLASH, QUICK, api_key, hanging, outage_gateway, refusing
+from ._outage_support import (
+    CLIENT_WAIT,
+    FLASH,
+    QUICK,
+    api_key,
+    hanging,
+    outage_gateway,
+    refusing,
+    trickling,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -100,6 +116,43 @@ async def test_outage_hanging_stream_ends_at_the_request_deadline() -> None:
                     pass
         assert caught.value.status_code == 504
         assert "deadline reached after" in caught.value.message
+
+
+async def test_outage_endless_stream_ends_at_the_request_deadline() -> None:
+    """A stream that never pauses long enough for the idle timeout still ends on time."""
+    async with trickling() as upstream, outage_gateway(upstream) as gw:
+        async with _openai(gw.url) as client:
+            started = time.monotonic()
+            stream = await client.chat.completions.create(
+                **CHAT, stream=True, extra_headers={"x-gemgate-timeout": "1.5"}
+            )
+            texts: list[str] = []
+            with pytest.raises(openai.APIError, match="deadline reached after"):
+                async for chunk in stream:
+                    texts.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+        assert "".join(texts).startswith("more more")  # the stream ran, then was cut
+        assert time.monotonic() - started < CLIENT_WAIT
+        native = await gw.http.post(
+            f"/gemini/v1beta/models/{FLASH}:streamGenerateContent?alt=sse",
+            json=NATIVE,
+            headers={"x-gemgate-timeout": "1"},
+        )
+        assert native.status_code == 200  # the head went out before the deadline
+        assert "DEADLINE_EXCEEDED" in native.text.rsplit("data:", 1)[-1]
+
+
+async def test_outage_library_stream_timeout_bounds_the_body() -> None:
+    """A streaming call's ``timeout`` cuts the body too: `StreamInterrupted` keeps what came."""
+    async with trickling() as upstream, AsyncGemini(api_key=api_key(), base_url=upstream) as g:
+        with pytest.raises(StreamInterrupted) as caught:
+            async for _ in g.stream_generate_content("hi", model=FLASH, timeout=1):
+                pass
+        assert isinstance(caught.value.cause, UpstreamTimeout)
+        assert len(caught.value.received) >= 2
+        with pytest.raises(StreamInterrupted, match="in the middle of the stream"):
+            messages = [{"role": "user", "content": "hi"}]
+            async for _ in g.stream_chat(messages, model=FLASH, timeout=0.5):
+                pass
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-3", "nan", "inf"])

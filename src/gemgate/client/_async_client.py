@@ -64,7 +64,8 @@ class AsyncGemini(Operations, Media):
         sleep: Async sleep, for tests.
         timeout: Seconds each call may take, retries and waits for quota included
             (``timeouts.total``); past it the call raises `UpstreamTimeout` saying how long it
-            took. ``generate_content`` and ``chat`` also take a ``timeout`` of their own.
+            took. ``generate_content``, ``chat`` and their streaming twins also take a
+            ``timeout`` of their own, which bounds a stream's body too.
     """
 
     def __init__(
@@ -222,6 +223,23 @@ class AsyncGemini(Operations, Media):
         return sum(self.engine.upstream.inflight.values())
 
     # -- the seed's convenience API -----------------------------------------------------
+
+    async def _timed(
+        self, stream: AsyncIterator[dict[str, Any]], params: Mapping[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """``stream`` under the call's own ``timeout``: its connection, retries and body.
+
+        The deadline is read when the upstream call starts (the first chunk), so it is set
+        only around that step: a context variable set across a ``yield`` would leak into
+        the consumer.
+        """
+        with self._deadline(params):
+            first = await anext(stream, None)
+        if first is None:
+            return
+        yield first
+        async for chunk in stream:
+            yield chunk
 
     @contextlib.contextmanager
     def _deadline(self, params: Mapping[str, Any]) -> Iterator[None]:
@@ -401,7 +419,8 @@ class AsyncGemini(Operations, Media):
         """Stream Gemini response chunks."""
         model = self._model(params)
         request = self.build_request(_contents(prompt), None, params, model=model)
-        async for chunk in self.engine.stream_generate(request, model, **_routing(params)):
+        stream = self.engine.stream_generate(request, model, **_routing(params))
+        async for chunk in self._timed(stream, params):
             yield chunk
 
     async def chat(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> dict[str, Any]:
@@ -472,7 +491,8 @@ class AsyncGemini(Operations, Media):
             feed = GroundedStream(hits).feed
         tag = openai.thought_tag_of(params)
         chunks = openai.ChunkStream(model, created=int(self.engine.clock()), thought_tag=tag)
-        async for chunk in self.engine.stream_generate(request, model, **_routing(params)):
+        stream = self.engine.stream_generate(request, model, **_routing(params))
+        async for chunk in self._timed(stream, params):
             yield chunks.convert(feed(chunk))
 
     async def process_image(

@@ -20,8 +20,9 @@ from urllib.parse import quote, unquote_plus
 
 from starlette.types import Receive, Scope, Send
 
+from gemgate.errors import GemgateError
 from gemgate.gateway._asgi import header, read_body, send_bytes, send_stream
-from gemgate.gateway._faces import Problem
+from gemgate.gateway._faces import Problem, google_body, problem_of
 from gemgate.gateway._native_owners import (
     COLLECTIONS,
     NativeOwners,
@@ -86,7 +87,9 @@ class NativeRoute:
             for k, v in relayed.headers
         ]
         if relayed.stream is not None and relayed.stream.streaming:
-            await send_stream(send, receive, relayed.status, _chunks(relayed.stream), out)
+            sse = any(k.lower() == "content-type" and "event-stream" in v for k, v in out)
+            chunks = _chunks(relayed.stream, sse=sse)
+            await send_stream(send, receive, relayed.status, chunks, out)
             return
         if relayed.stream is None:
             answer = relayed.body or b""
@@ -152,9 +155,18 @@ def _json(answer: bytes) -> Any:
         return None
 
 
-async def _chunks(stream: Any) -> AsyncIterator[bytes]:
+async def _chunks(stream: Any, *, sse: bool = False) -> AsyncIterator[bytes]:
+    """The upstream body; an SSE stream cut by gemgate (a deadline) ends in an error event.
+
+    A JSON-array stream has no place for one: its connection is cut, as Google's would be.
+    """
     try:
         async for chunk in stream:
             yield chunk
+    except GemgateError as exc:
+        if not sse:
+            raise
+        error = json.dumps(google_body(problem_of(exc)), separators=(",", ":"))
+        yield f"data: {error}\r\n\r\n".encode()
     finally:
         await stream.aclose()

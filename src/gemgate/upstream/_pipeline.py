@@ -6,11 +6,12 @@ they share keys, quotas, cooldowns, breakers and tracking.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -156,7 +157,7 @@ class Upstream:
         """Send ``call``; return the first successful reply or raise a typed error."""
         endpoint = endpoint or self.default
         started = self.clock()
-        deadline = self._deadline(call, started)
+        deadline, asked = self._deadline(call, started)
         retries = 0
         if call.project is None and call.resources:  # a cache or file binds the call to its owner
             call.project = await self.owners.first(call.resources)
@@ -179,6 +180,8 @@ class Upstream:
                         raise self._late(started, deadline, again.error) from None
                     continue
                 endpoint.backoff = 0.0
+                if asked and call.kind == "stream":  # the caller's deadline covers the body too
+                    sent.reply.chunks = self._until(sent.reply.chunks, started, deadline)
                 return sent
         raise QuotaExhausted(call.model or "-", None, f"gave up after {MAX_HOPS} attempts")
 
@@ -350,15 +353,39 @@ class Upstream:
             and any(fingerprint(k) not in disabled for k in p.keys)
         ]
 
-    def _deadline(self, call: Call, started: float) -> float:
-        """The settings' total, or sooner: the context's deadline, the call's header."""
+    def _deadline(self, call: Call, started: float) -> tuple[float, bool]:
+        """The settings' total, or sooner: the context's deadline, the call's header.
+
+        The flag says whether the caller asked for a deadline (context or header): only
+        then does it also bound a stream's body, which the total leaves to ``stream_idle``.
+        """
         deadline = started + self.settings.timeouts.total
-        asked = DEADLINE.get()
-        if asked is not None:
-            deadline = min(deadline, asked)
+        context = DEADLINE.get()
         header = next((v for k, v in call.headers.items() if k.lower() == SERVER_TIMEOUT), None)
         seconds = timeout_of(header)
-        return deadline if seconds is None else min(deadline, started + seconds)
+        header_deadline = None if seconds is None else started + seconds
+        asked = [d for d in (context, header_deadline) if d is not None]
+        return min([deadline, *asked]), bool(asked)
+
+    async def _until(
+        self, chunks: AsyncIterator[bytes], started: float, deadline: float
+    ) -> AsyncIterator[bytes]:
+        """A stream's chunks until ``deadline``; past it, an `UpstreamTimeout`."""
+        while True:
+            left = deadline - self.clock()
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                # wait_for runs the read as its own task: a timeout cancels only that read
+                chunk = await asyncio.wait_for(anext(chunks), left)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                spent = self.clock() - started
+                raise UpstreamTimeout(
+                    f"deadline reached after {spent:.2f} s, in the middle of the stream"
+                ) from None
+            yield chunk
 
     def _late(self, started: float, deadline: float, error: Exception) -> UpstreamTimeout:
         """The deadline passed (or the next wait would pass it): a timeout saying so."""
