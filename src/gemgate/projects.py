@@ -108,6 +108,8 @@ class GatewayKey(BaseModel):
     """A hard budget: US dollars (priced by the request log's price table) per period."""
     budget_period: Literal["day", "month", "total"] = "month"
     """When the budgets start again: each UTC day, each UTC month, or never."""
+    admin: bool = False
+    """May change the gateway for everyone: switch the ``/v1`` backend (``models/load``)."""
 
     def allows(self, model: str | None) -> bool:
         """Whether this key may use ``model``."""

@@ -10,6 +10,8 @@ have a row in `ROWS` saying how it is probed, so a new route without one fails h
 * ``REFERS``: key A creates something that names B's resources in its body (a session
   over B's store, a batch over B's file, a response continuing B's…): refused (4xx).
 * ``OWN``: creates only the caller's own resources and names none of B's.
+* ``ADMIN``: changes the gateway for every key (the ``/v1`` backend): key A, not an
+  ``admin`` key, gets a 403.
 * ``UNOWNED``: touches no per-key resource (models, health, the relay…), or is probed
   elsewhere (the native relay: ``test_isolation_native_paths``).
 """
@@ -33,6 +35,7 @@ from tests.gateway._rag_app import KEY_A, KEY_B, http_of, openai_of, rag_gateway
 pytestmark = pytest.mark.anyio
 
 FOREIGN, LIST, REFERS, OWN, UNOWNED = "foreign", "list", "refers", "own", "unowned"
+ADMIN = "admin"
 MARKER = "b-private-marker-7731"
 FLASH = "gemini-2.5-flash"
 
@@ -115,7 +118,9 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/audio/speech"): Row(OWN),
     ("GET", "/api/v1/quota"): Row(UNOWNED),
     ("GET", "/api/v1/models/status"): Row(UNOWNED),
-    ("POST", "/api/v1/models/load"): Row(UNOWNED),
+    ("POST", "/api/v1/models/load"): Row(
+        ADMIN, {"backend_type": "vllm", "base_url": "http://127.0.0.1:9/v1"}
+    ),
     ("POST", "/api/v1/live/tokens"): Row(OWN),
     ("POST", "/api/v1/login"): Row(OWN),
     ("GET", "/api/v1/usage"): Row(UNOWNED),
@@ -260,6 +265,10 @@ async def test_key_a_never_reaches_key_b_resources(world: World) -> None:
             got = await world.a.request(route.method, route.path, json=_fill(row.body, ids))
             if not 400 <= got.status_code < 500 or MARKER in got.text:
                 failures.append(f"{route.method} {route.path}: {got.status_code} {got.text[:200]}")
+        elif row.kind == ADMIN:
+            got = await world.a.request(route.method, route.path, json=row.body)
+            if got.status_code != 403:
+                failures.append(f"{route.method} {route.path}: {got.status_code} {got.text[:200]}")
     assert not failures, "\n".join(failures)
     await _b_still_has_everything(world)
 
@@ -314,6 +323,32 @@ async def test_metrics_and_the_document_need_a_key_when_keys_exist(
     assert (refused.status_code, wrong.status_code, allowed.status_code) == (401, 401, 200)
 
 
+async def test_only_an_admin_key_switches_the_backend(tmp_path: Path) -> None:
+    from gemgate import AsyncGemini
+    from gemgate.config import Settings
+    from gemgate.gateway import create_app
+    from gemgate.projects import GatewayKey, hash_secret
+
+    settings = Settings(
+        gateway_keys=[
+            GatewayKey(name="a", secret_sha256=hash_secret(KEY_A)),
+            GatewayKey(name="ops", secret_sha256=hash_secret("ops-secret"), admin=True),
+        ],
+        sessions_url=f"sqlite:///{tmp_path}/gw.db",
+    )
+    app = create_app(AsyncGemini(settings=settings))
+    hijack = {"backend_type": "vllm", "base_url": "http://127.0.0.1:9/v1"}
+    async with http_of(app, KEY_A) as user, http_of(app, "ops-secret") as ops:
+        refused = await user.post("/api/v1/models/load", json=hijack)
+        active = (await user.get("/api/v1/models/status")).json()
+        switched = await ops.post("/api/v1/models/load", json={"backend_type": "emulator"})
+    await app.aclose()
+    assert refused.status_code == 403, refused.text
+    assert "not admin" in refused.json()["detail"]
+    assert "127.0.0.1:9" not in json.dumps(active)  # nothing changed
+    assert switched.status_code == 200, switched.text
+
+
 @pytest.mark.parametrize("path", ["/metrics", "/openapi.json"])
 async def test_public_metrics_opens_them(tmp_path: Path, path: str) -> None:
     from gemgate import AsyncGemini
@@ -326,9 +361,9 @@ async def test_public_metrics_opens_them(tmp_path: Path, path: str) -> None:
         sessions_url=f"sqlite:///{tmp_path}/gw.db",
         public_metrics=True,
     )
-    client = AsyncGemini(settings=settings)
-    transport = httpx2.ASGITransport(app=create_app(client))
+    app = create_app(AsyncGemini(settings=settings))
+    transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://gw") as anonymous:
         assert (await anonymous.get(path)).status_code == 200
         assert (await anonymous.get("/v1/models")).status_code == 401  # only those two
-    await client.aclose()
+    await app.aclose()

@@ -28,7 +28,14 @@ class BackendsRoute:
         await send_json(send, 200, self._registry.status())
 
     async def load(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """``POST /api/v1/models/load`` with ``{"backend_type", "model_name_or_path"?, …}``."""
+        """``POST /api/v1/models/load`` with ``{"backend_type", "model_name_or_path"?, …}``.
+
+        It changes ``/v1`` for every caller (and can aim it at any ``base_url``), so with
+        gateway keys only an ``admin`` key may.
+        """
+        key = scope.get("gemgate.key")
+        if key is not None and not key.admin:
+            raise Problem(403, f"gateway key {key.name!r} may not switch the backend (not admin)")
         body = await read_json(receive, 65536)
         kind = body.get("backend_type")
         model = body.get("model_name_or_path")
