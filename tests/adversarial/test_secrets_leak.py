@@ -230,6 +230,7 @@ async def test_a_served_gateway_never_prints_the_key(emulator: str, tmp_path: Pa
         f'sessions_url = "sqlite:///{tmp_path}/s.db"\n'
         f'request_log_url = "sqlite:///{tmp_path}/r.db"\n'
         "[retry]\nmax_retries = 0\n"  # an injected failure comes back at once
+        "[timeouts]\ntotal = 5\n"  # a 429 cools the only project: the wait for it ends
     )
     command = [
         sys.executable,
