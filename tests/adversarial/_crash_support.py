@@ -64,8 +64,8 @@ async def slow_upstream() -> AsyncIterator[str]:
 class Served:
     """One `gemgate serve` process; `restart` starts another on the same storage."""
 
-    def __init__(self, cwd: Path, upstream: str, storage: dict[str, str]) -> None:
-        self.cwd, self.upstream, self.storage = cwd, upstream, storage
+    def __init__(self, cwd: Path, upstream: str, storage: dict[str, str], workers: int = 1) -> None:
+        self.cwd, self.upstream, self.storage, self.workers = cwd, upstream, storage, workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
 
@@ -79,7 +79,7 @@ class Served:
         with (self.cwd / "serve.log").open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "gemgate", "serve", "--host", "127.0.0.1"]
-                + ["--port", str(port)],
+                + ["--port", str(port), "--workers", str(self.workers)],
                 cwd=self.cwd,
                 env=env,
                 stdout=log,
@@ -101,6 +101,16 @@ class Served:
                     break
                 await asyncio.sleep(0.05)
         raise RuntimeError(f"gateway did not start:\n{(self.cwd / 'serve.log').read_text()}")
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes of a ``--workers N`` gateway (its supervisor's children)."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        return [  # not multiprocessing's resource tracker
+            int(pid)
+            for pid in children.split()
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
 
     def kill(self) -> None:
         """kill -9: no shutdown hook runs."""
@@ -125,9 +135,11 @@ class Served:
 
 
 @asynccontextmanager
-async def served(cwd: Path, upstream: str, storage: dict[str, str]) -> AsyncIterator[Served]:
+async def served(
+    cwd: Path, upstream: str, storage: dict[str, str], workers: int = 1
+) -> AsyncIterator[Served]:
     """A started `Served`, stopped at the end."""
-    gateway = Served(cwd, upstream, storage)
+    gateway = Served(cwd, upstream, storage, workers)
     try:
         yield await gateway.start()
     finally:
