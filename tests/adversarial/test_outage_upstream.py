@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -28,7 +29,9 @@ from gemgate.errors import (
     TransportError,
     UpstreamTimeout,
 )
+from tests.servers import REDIS_URL, need_server
 
+from ._crash_support import served
 from ._outage_support import (
     CLIENT_WAIT,
     FLASH,
@@ -197,3 +200,24 @@ async def test_outage_library_timeouts_end_the_call() -> None:
                     config=types.GenerateContentConfig(http_options=options),
                 )
                 await asyncio.wait_for(sdk_call, CLIENT_WAIT)
+
+
+async def test_outage_on_a_two_worker_gateway_answers_fast_from_every_worker(
+    tmp_path: Path,
+) -> None:
+    """Breakers are per process: each worker fails fast on its own, none holds a caller."""
+    need_server("Redis", 6379)
+    storage = {"sessions_url": f"sqlite:///{tmp_path}/gemgate.db", "state_url": REDIS_URL}
+    async with refusing() as upstream, served(tmp_path, upstream, storage, workers=2) as gw:
+        assert len(gw.worker_pids()) == 2
+        answers: list[httpx2.Response] = []
+        started = time.monotonic()
+        for _ in range(8):  # new connections: the kernel spreads them over the workers
+            async with httpx2.AsyncClient(base_url=gw.url, timeout=CLIENT_WAIT) as http:
+                answers.append(await http.post("/v1/chat/completions", json=CHAT))
+        elapsed = time.monotonic() - started
+    assert {a.status_code for a in answers} <= {502, 503}, [a.text for a in answers]
+    assert all(a.json()["error"]["code"].startswith("upstream_un") for a in answers)
+    opened = [a for a in answers if a.status_code == 503]
+    assert opened and all(0 < int(a.headers["retry-after"]) <= 30 for a in opened)
+    assert elapsed < CLIENT_WAIT  # eight answers, none waited out a breaker
