@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gemgate.client._deadlines import call_deadline, timed_stream
 from gemgate.client._media import Media
 from gemgate.client._operations import Operations
 from gemgate.config import Settings
@@ -17,7 +17,7 @@ from gemgate.errors import GemgateError, UsageError
 from gemgate.projects import ProjectConfig
 from gemgate.upstream._calls import bare_model, estimate_tokens
 from gemgate.upstream._engine import Engine
-from gemgate.upstream._pipeline import DEADLINE, Call
+from gemgate.upstream._pipeline import Call
 from gemgate.wire import openai
 from gemgate.wire._models import model_id
 
@@ -224,38 +224,6 @@ class AsyncGemini(Operations, Media):
 
     # -- the seed's convenience API -----------------------------------------------------
 
-    async def _timed(
-        self, stream: AsyncIterator[dict[str, Any]], params: Mapping[str, Any]
-    ) -> AsyncIterator[dict[str, Any]]:
-        """``stream`` under the call's own ``timeout``: its connection, retries and body.
-
-        The deadline is read when the upstream call starts (the first chunk), so it is set
-        only around that step: a context variable set across a ``yield`` would leak into
-        the consumer.
-        """
-        with self._deadline(params):
-            first = await anext(stream, None)
-        if first is None:
-            return
-        yield first
-        async for chunk in stream:
-            yield chunk
-
-    @contextlib.contextmanager
-    def _deadline(self, params: Mapping[str, Any]) -> Iterator[None]:
-        """A call's own ``timeout`` (seconds): its upstream attempts and retries end by then."""
-        seconds = params.get("timeout")
-        if seconds is None:
-            yield
-            return
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
-            raise UsageError(f"timeout must be a positive number of seconds, not {seconds!r}")
-        token = DEADLINE.set(self.engine.clock() + seconds)
-        try:
-            yield
-        finally:
-            DEADLINE.reset(token)
-
     def _model(self, params: Mapping[str, Any]) -> str:
         """``model=``, else the dedicated endpoint's model, else the default model."""
         endpoint = self.engine.endpoint(params.get("endpoint_id"))
@@ -410,7 +378,7 @@ class AsyncGemini(Operations, Media):
         """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
         model = self._model(params)
         request = self.build_request(_contents(prompt), None, params, model=model)
-        with self._deadline(params):
+        with call_deadline(params, self.engine.clock):
             return await self.engine.generate(request, model, **_routing(params), cacheable=True)
 
     async def stream_generate_content(
@@ -420,7 +388,7 @@ class AsyncGemini(Operations, Media):
         model = self._model(params)
         request = self.build_request(_contents(prompt), None, params, model=model)
         stream = self.engine.stream_generate(request, model, **_routing(params))
-        async for chunk in self._timed(stream, params):
+        async for chunk in timed_stream(stream, params, self.engine.clock):
             yield chunk
 
     async def chat(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> dict[str, Any]:
@@ -452,7 +420,7 @@ class AsyncGemini(Operations, Media):
             from gemgate.rag import ground_response, grounded_request
 
             request = grounded_request(request, hits)
-        with self._deadline(params):
+        with call_deadline(params, self.engine.clock):
             response = await self.engine.generate(
                 request, model, **_routing(params), cacheable=True
             )
@@ -492,7 +460,7 @@ class AsyncGemini(Operations, Media):
         tag = openai.thought_tag_of(params)
         chunks = openai.ChunkStream(model, created=int(self.engine.clock()), thought_tag=tag)
         stream = self.engine.stream_generate(request, model, **_routing(params))
-        async for chunk in self._timed(stream, params):
+        async for chunk in timed_stream(stream, params, self.engine.clock):
             yield chunks.convert(feed(chunk))
 
     async def process_image(

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -215,7 +215,7 @@ class Engine:
         *,
         request_id: str | None = None,
         endpoint_id: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream a GenerateContentRequest's response chunks."""
         call = self.generate_call(request, model, stream=True)
         return self.call_stream(call, request_id=request_id, endpoint_id=endpoint_id)
@@ -321,7 +321,7 @@ class Engine:
         *,
         request_id: str | None = None,
         endpoint_id: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream parsed chunks; a failure after the first chunk is :class:`StreamInterrupted`."""
         exchange = self.exchange(call, request_id, endpoint_id)
         sent = await exchange.send()
