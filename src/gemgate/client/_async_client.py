@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gemgate.client._counting import Counting, contents_of
 from gemgate.client._deadlines import call_deadline, timed_stream
 from gemgate.client._media import Media
 from gemgate.client._operations import Operations
 from gemgate.config import Settings
 from gemgate.errors import GemgateError, UsageError
 from gemgate.projects import ProjectConfig
-from gemgate.upstream._calls import bare_model, estimate_tokens
+from gemgate.upstream._calls import bare_model
 from gemgate.upstream._engine import Engine
-from gemgate.upstream._pipeline import Call
 from gemgate.wire import openai
 from gemgate.wire._models import model_id
 
@@ -37,7 +36,7 @@ _ROUTING = frozenset({"model", "request_id", "endpoint_id", "timeout"})
 """Parameters that choose where a request goes, not what it asks."""
 
 
-class AsyncGemini(Operations, Media):
+class AsyncGemini(Operations, Media, Counting):
     """Gemini with many keys, per-project quotas, retries, caching and tracking.
 
     Example::
@@ -377,7 +376,7 @@ class AsyncGemini(Operations, Media):
     ) -> dict[str, Any]:
         """Generate from a prompt (or Gemini contents); returns the Gemini response dict."""
         model = self._model(params)
-        request = self.build_request(_contents(prompt), None, params, model=model)
+        request = self.build_request(contents_of(prompt), None, params, model=model)
         with call_deadline(params, self.engine.clock):
             return await self.engine.generate(request, model, **_routing(params), cacheable=True)
 
@@ -386,7 +385,7 @@ class AsyncGemini(Operations, Media):
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream Gemini response chunks."""
         model = self._model(params)
-        request = self.build_request(_contents(prompt), None, params, model=model)
+        request = self.build_request(contents_of(prompt), None, params, model=model)
         stream = self.engine.stream_generate(request, model, **_routing(params))
         async for chunk in timed_stream(stream, params, self.engine.clock):
             yield chunk
@@ -494,55 +493,6 @@ class AsyncGemini(Operations, Media):
         async for chunk in self.stream_generate_content(contents, **params):
             yield {"analysis_chunk": _text(chunk), "done": _finished(chunk)}
 
-    async def generate_embeddings(
-        self,
-        texts: str | Sequence[str],
-        *,
-        model: str | None = None,
-        task_type: str | None = None,
-        dimensions: int | None = None,
-        **params: Any,
-    ) -> dict[str, Any]:
-        """OpenAI-format embeddings: ``{"data": [{"embedding": [...], "index": i}], ...}``."""
-        items = [texts] if isinstance(texts, str) else list(texts)
-        name = bare_model(model or self.settings.embedding_model)
-        vectors = await self.engine.embed(
-            items,
-            name,
-            task_type=task_type,
-            dimensions=dimensions,
-            request_id=params.get("request_id"),
-            endpoint_id=params.get("endpoint_id"),
-        )
-        data = [
-            {"object": "embedding", "index": i, "embedding": vector}
-            for i, vector in enumerate(vectors)
-        ]
-        tokens = sum(estimate_tokens(t.encode()) for t in items)
-        return {
-            "object": "list",
-            "data": data,
-            "model": name,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        }
-
-    async def count_tokens(
-        self, content: str | Sequence[Mapping[str, Any]], *, model: str | None = None
-    ) -> dict[str, Any]:
-        """``{"total_tokens": n}`` as the upstream counts them."""
-        contents = _contents(content)
-        name = bare_model(model or self.settings.default_model)
-        body = json.dumps({"contents": contents}).encode()
-        call = Call(
-            "POST",
-            self.engine.path(name, "countTokens"),
-            body,
-            {"content-type": "application/json"},
-            kind="other",
-        )
-        response = await self.engine.call_json(call)
-        return {"total_tokens": int(response.get("totalTokens", 0)), "response": response}
-
     async def batch_generate_content(
         self,
         prompts: Sequence[str | Sequence[Mapping[str, Any]]],
@@ -585,13 +535,6 @@ def _text(response: Mapping[str, Any]) -> str:
 
 def _finished(chunk: Mapping[str, Any]) -> bool:
     return any("finishReason" in c for c in chunk.get("candidates", []))
-
-
-def _contents(prompt: str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """A text prompt as one user turn; Gemini contents as they are (copied)."""
-    if isinstance(prompt, str):
-        return [{"role": "user", "parts": [{"text": prompt}]}]
-    return [dict(c) for c in prompt]
 
 
 def _with_file_search(
