@@ -1,10 +1,13 @@
 """Hostile clients against a served gateway: ``/healthz`` latency and RSS after each attack.
 
-Run with ``python -m bench.adversarial_hostile``. Starts ``gemgate serve`` (no key: the
-built-in emulator upstream; ``max_body_bytes`` 8 MiB) on a free loopback port, then runs
-each attack in turn. After each it prints what the server answered, ``/healthz`` p50/p99
-over 200 sequential requests, and the process's RSS (``VmRSS``) before and after; PASS
-when p99 < 50 ms and RSS is back within 10 % of its value before the attack.
+Run with ``python -m bench.adversarial_hostile``. Starts ``gemgate emulate`` and, over it,
+``gemgate serve`` (``max_body_bytes`` 8 MiB) on free loopback ports, the way a gateway runs
+in production: the upstream in another process, so the RSS read is the gateway's own
+(``--embedded`` serves with the built-in emulator in the gateway's process instead). One
+well-formed request on every route first loads what a first request loads. Then each attack
+runs in turn; after each it prints what the server answered, ``/healthz`` p50/p99 over 200
+sequential requests, and the gateway's RSS (``VmRSS``) before and after; PASS when p99 <
+50 ms and RSS is back within 10 % of its value before the attack.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import httpx2
@@ -28,6 +32,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from bench._harness import SetupError, free_port, launch
+from bench._upstream import emulator
 
 MAX_BODY = 8 * 1024 * 1024
 MODEL = "gemini-2.5-flash"
@@ -44,10 +49,37 @@ ROUTES = (
 Attack = Callable[[str, int], str]
 
 
-def _clean_env() -> dict[str, str]:
+def _clean_env(upstream: str | None) -> dict[str, str]:
+    """The gateway's environment: over ``upstream`` (None: the built-in emulator)."""
     drop = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMGATE_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    return {**env, "GEMGATE_MAX_BODY_BYTES": str(MAX_BODY)}
+    env["GEMGATE_MAX_BODY_BYTES"] = str(MAX_BODY)
+    if upstream is not None:  # the emulator takes any non-empty key
+        env |= {"GEMGATE_UPSTREAM_URL": upstream, "GEMINI_API_KEY": "hostile-bench-key"}
+    return env
+
+
+WARM_UP: dict[str, dict[str, object]] = {
+    "/v1/chat/completions": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/embeddings": {"model": "gemini-embedding-001", "input": "hi"},
+    "/v1/responses": {"model": MODEL, "input": "hi"},
+    "/v1/messages": {
+        "model": MODEL,
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
+    f"/gemini/v1beta/models/{MODEL}:generateContent": {"contents": [{"parts": [{"text": "hi"}]}]},
+    "/api/v1/sessions": {"title": "warm-up"},
+}
+
+
+def warm_up(base: str) -> None:
+    """One well-formed request on every attacked route: first-request imports and caches."""
+    with httpx2.Client(base_url=base, timeout=60) as client:
+        for route, body in WARM_UP.items():
+            answer = client.post(route, json=body)
+            if answer.status_code >= 400:
+                raise SetupError(f"warm-up {route} answered {answer.status_code}: {answer.text}")
 
 
 def rss_kib(pid: int) -> int:
@@ -134,11 +166,11 @@ def chunked_too_large(host: str, port: int) -> str:
     return _statuses(seen)
 
 
-def many_messages(host: str, port: int) -> str:
-    """3 chat completions of 100k messages each."""
+def many_messages(host: str, port: int, repeat: int = 20) -> str:
+    """``repeat`` chat completions of 100k messages each."""
     messages = [{"role": "user", "content": f"m{i}"} for i in range(100_000)]
     seen: Counter[object] = Counter()
-    for _ in range(3):
+    for _ in range(repeat):
         answer = httpx2.post(
             f"http://{host}:{port}/v1/chat/completions",
             json={"model": MODEL, "messages": messages},
@@ -228,15 +260,18 @@ ATTACKS: dict[str, Attack] = {
 }
 
 
-def main(only: str | None) -> None:
+def main(only: str | None, embedded: bool) -> None:
     logging.getLogger("websockets").setLevel(logging.CRITICAL)  # resets the attacks cause
     with ExitStack() as stack:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gemgate-hostile-")))
+        upstream = None if embedded else stack.enter_context(emulator())
         port = free_port()
         cmd = [sys.executable, "-m", "gemgate", "serve", "--port", str(port)]
         base = f"http://127.0.0.1:{port}"
-        proc = launch(stack, "gateway", cmd, _clean_env(), f"{base}/healthz", logs)
-        health_ms(base)  # warm up
+        proc = launch(stack, "gateway", cmd, _clean_env(upstream), f"{base}/healthz", logs)
+        warm_up(base)
+        health_ms(base)
+        print(f"upstream: {upstream or 'the built-in emulator, in the gateway process'}")
         print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
         header = f"{'attack':38} {'p50 ms':>7} {'p99 ms':>7} {'RSS before':>11} {'after':>9}"
         rows = []
@@ -262,8 +297,13 @@ def main(only: str | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="run the attacks whose name contains this")
+    parser.add_argument(
+        "--embedded", action="store_true", help="serve with the built-in emulator in-process"
+    )
+    parser.add_argument("--repeat", type=int, default=20, help="completions of 100k messages")
     args = parser.parse_args()
+    ATTACKS["100k messages in one completion"] = partial(many_messages, repeat=args.repeat)
     try:
-        main(args.only)
+        main(args.only, args.embedded)
     except SetupError as exc:
         sys.exit(f"setup failed: {exc}")

@@ -95,6 +95,19 @@ def _start_emulator(config: Path | None) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)  # noqa: TID251 - waiting for a subprocess, outside any event loop
 
 
+def worker_pids(supervisor: int) -> list[int]:
+    """The worker processes of a ``gemgate serve --workers N`` (its supervisor's children).
+
+    Multiprocessing's resource tracker, also a child, is not one of them.
+    """
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text()
+    return [
+        int(pid)
+        for pid in children.split()
+        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
     """Ask a server process to exit; kill it if it has not within 10 s."""
     proc.terminate()

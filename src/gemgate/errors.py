@@ -144,7 +144,20 @@ class UpstreamTimeout(TransportError):
 
 
 class ConnectError(TransportError):
-    """The connection to the upstream could not be made."""
+    """The connection to the upstream could not be made.
+
+    Attributes:
+        retry_after: Seconds until a call is worth trying again, when the pipeline gave
+            up on the upstream (its breaker's wait if the failures opened it), else None.
+
+    Example:
+        >>> ConnectError("cannot connect to upstream 127.0.0.1:1", retry_after=30.0).retry_after
+        30.0
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CircuitOpen(TransportError):

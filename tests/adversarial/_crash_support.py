@@ -21,7 +21,7 @@ import httpx2
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gemgate.emulator import EmulatorConfig, create_app
-from tests.conftest import free_port, serve_in_loop, stop_serving
+from tests.conftest import free_port, serve_in_loop, stop_serving, worker_pids
 from tests.gateway.conftest import clean_env
 from tests.servers import POSTGRES_URL, need_server
 
@@ -105,12 +105,7 @@ class Served:
     def worker_pids(self) -> list[int]:
         """The worker processes of a ``--workers N`` gateway (its supervisor's children)."""
         assert self.proc is not None
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
-        return [  # not multiprocessing's resource tracker
-            int(pid)
-            for pid in children.split()
-            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        return worker_pids(self.proc.pid)
 
     def kill(self) -> None:
         """kill -9: no shutdown hook runs."""

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from gemgate import AsyncGemini
 from gemgate.config import RetrySettings
-from gemgate.errors import CircuitOpen, ServerError
+from gemgate.errors import CircuitOpen, ConnectError, ServerError
 
 from .conftest import MODEL, Start, projects
 
@@ -63,3 +64,17 @@ async def test_breaker_opens_after_consecutive_failures(live: Start) -> None:
         await emu.clock.sleep(30)  # the half-open probe goes, succeeds, closes the breaker
         result = await g.generate_content("third", model=MODEL)
         assert result["candidates"]
+
+
+@pytest.mark.parametrize(
+    ("threshold", "wait"),
+    [(2, 30.0), (10, 1.0)],  # opened: the breaker's reset; closed: the next backoff's longest
+)
+async def test_an_unreachable_upstream_says_when_to_try_again(threshold: int, wait: float) -> None:
+    retry = RetrySettings(
+        max_retries=1, backoff_base=0.5, breaker_threshold=threshold, breaker_reset=30.0
+    )
+    async with AsyncGemini(api_key="k", upstream_url="http://127.0.0.1:1", retry=retry) as g:
+        with pytest.raises(ConnectError) as caught:
+            await g.generate_content("anyone there?", model=MODEL)
+    assert caught.value.retry_after == pytest.approx(wait, abs=0.5)

@@ -70,7 +70,7 @@ def _upstream(status: int, *faults: dict[str, Any], **settings: Any) -> Case:
 
 CASES = {
     "upstream timeout": _upstream(504, {"kind": "delay", "delay_ms": 1500}, timeouts=SHORT),
-    "unreachable upstream": _upstream(502, upstream_url="http://127.0.0.1:1"),
+    "unreachable upstream": _upstream(503, upstream_url="http://127.0.0.1:1"),
     "upstream hangs up": _upstream(502, {"kind": "drop"}),
     "quota exhausted": _upstream(
         429, {"kind": "status", "status": 429, "retry_delay": "30s"}, timeouts=SHORT
@@ -171,6 +171,20 @@ async def test_a_timeout_is_a_deadline_on_the_native_face(front: Front) -> None:
     assert response.json()["error"]["status"] == "DEADLINE_EXCEEDED"
 
 
+@pytest.mark.parametrize("front", ["unreachable upstream"], indirect=True)
+async def test_an_unreachable_upstream_is_unavailable_with_a_wait_on_every_face(
+    front: Front,
+) -> None:
+    """503 UNAVAILABLE, as Google answers; the wait is the longest first backoff (0.5 s)."""
+    for sent in (_chat(), _message(), Request("POST", NATIVE, CONTENTS)):
+        response = await _send(front, sent)
+        assert response.headers["retry-after"] == "1", (sent.path, response.headers)
+    error = response.json()["error"]
+    assert error["status"] == "UNAVAILABLE" and "unreachable" in error["message"]
+    [retry] = [d for d in error["details"] if d["@type"].endswith("google.rpc.RetryInfo")]
+    assert float(retry["retryDelay"].rstrip("s")) == 0.5
+
+
 @pytest.mark.parametrize("front", ["quota exhausted"], indirect=True)
 async def test_exhausted_quota_carries_retry_info_natively(front: Front) -> None:
     error = (await front.http.post(NATIVE, json=CONTENTS)).json()["error"]
@@ -209,7 +223,7 @@ async def test_unknown_routes_and_methods(front: Front) -> None:
 
 SDK_ERRORS: dict[str, tuple[int, type[openai.APIStatusError]]] = {
     "upstream timeout": (504, openai.InternalServerError),
-    "unreachable upstream": (502, openai.InternalServerError),
+    "unreachable upstream": (503, openai.InternalServerError),
     "quota exhausted": (429, openai.RateLimitError),
     "upstream 4xx": (400, openai.BadRequestError),
     "unknown model": (404, openai.NotFoundError),

@@ -108,7 +108,8 @@ async def test_routes_fall_back_across_backends(
         assert rescued.choices[0].message.content
         with pytest.raises(APIStatusError) as down:
             await openai.chat.completions.create(model="down", messages=message)  # type: ignore[arg-type]
-        assert down.value.status_code == 502 and "unreachable" in down.value.message
+        assert down.value.status_code == 503 and "unreachable" in down.value.message
+        assert down.value.response.headers["retry-after"]
         with pytest.raises(NotFoundError):  # a 404 is the caller's problem: no fallback
             await openai.chat.completions.create(model="strict", messages=message)  # type: ignore[arg-type]
         await openai.close()

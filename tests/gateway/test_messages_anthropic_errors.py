@@ -29,8 +29,8 @@ MESSAGE = {"model": FLASH, "max_tokens": 64, "messages": QUESTION}
 FAILURES: dict[str, tuple[int, str, dict[str, Any] | None, dict[str, Any], Any]] = {
     "upstream timeout": (504, "api_error", {"kind": "delay", "delay_ms": 1500}, {}, MESSAGE),
     "unreachable upstream": (
-        502,
-        "api_error",
+        529,
+        "overloaded_error",
         None,
         {"upstream_url": "http://127.0.0.1:1"},
         MESSAGE,

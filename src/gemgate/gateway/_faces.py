@@ -11,8 +11,8 @@ The gateway has four faces, told apart by the path's prefix (`face_of`):
 
 The status does not depend on the face (but for Anthropic's 529): `problem_of` reads it
 from the exception alone.
-An upstream timeout is 504, an upstream that cannot be reached 502, an upstream whose
-circuit breaker is open 503 with ``Retry-After``, exhausted quota 429 with
+An upstream timeout is 504, an upstream that cannot be reached or whose circuit breaker is
+open 503 with ``Retry-After``, a connection to it that breaks 502, exhausted quota 429 with
 ``Retry-After``, a body over the cap 413, a body that is not a JSON object 400, and an
 error status from the upstream passes with its own status, message and details.
 
@@ -37,12 +37,12 @@ from typing import Any, NamedTuple
 from gemgate.errors import (
     APIStatusError,
     CircuitOpen,
+    ConnectError,
     GemgateError,
     QuotaExhausted,
     RetrievalError,
     StorageError,
     StreamInterrupted,
-    TransportError,
     UpstreamTimeout,
     UsageError,
 )
@@ -154,8 +154,15 @@ def _circuit_open(exc: CircuitOpen, now: float) -> Problem:
     )
 
 
-def _unreachable(exc: TransportError, now: float) -> Problem:
-    return Problem(502, f"upstream unreachable: {exc}", code="upstream_unreachable")
+def _unreachable(exc: ConnectError, now: float) -> Problem:
+    """503 UNAVAILABLE: like Google's own front end, and clients retry it after a wait."""
+    return Problem(
+        503,
+        f"upstream unreachable: {exc}",
+        code="upstream_unreachable",
+        retry_after=_UNREACHABLE_RETRY if exc.retry_after is None else exc.retry_after,
+        google_status="UNAVAILABLE",
+    )
 
 
 def _interrupted(exc: StreamInterrupted, now: float) -> Problem:
@@ -171,6 +178,9 @@ def _too_large(exc: BodyTooLarge, now: float) -> Problem:
     return Problem(413, str(exc), code="request_too_large", headers=[("connection", "close")])
 
 
+_UNREACHABLE_RETRY = 1.0
+"""``Retry-After`` (seconds) of an unreachable upstream when nothing better is known."""
+
 _RULES: tuple[tuple[type[BaseException], Callable[[Any, float], Problem]], ...] = (
     (BodyTooLarge, _too_large),
     (BadBody, lambda exc, now: Problem(400, str(exc))),
@@ -178,7 +188,7 @@ _RULES: tuple[tuple[type[BaseException], Callable[[Any, float], Problem]], ...] 
     (QuotaExhausted, _quota),
     (UpstreamTimeout, _timeout),
     (CircuitOpen, _circuit_open),
-    (TransportError, _unreachable),
+    (ConnectError, _unreachable),
     (StreamInterrupted, _interrupted),
     (ChatNotFound, lambda exc, now: Problem(404, str(exc))),
     (RetrievalError, lambda exc, now: Problem(exc.status_code, str(exc))),

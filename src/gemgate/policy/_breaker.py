@@ -50,6 +50,13 @@ class CircuitBreaker:
         self.opened_at, self.probing = now, True
         return None
 
+    def reopens_in(self, now: float) -> float | None:
+        """Seconds until the open breaker lets a probe through (None: it is closed).
+
+        Unlike `blocked_until`, only reads: asking does not make the caller the probe.
+        """
+        return None if self.opened_at is None else max(self.opened_at + self.reset - now, 0.0)
+
     def success(self) -> None:
         """A request succeeded: close the breaker."""
         self.failures = 0

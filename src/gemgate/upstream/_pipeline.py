@@ -19,6 +19,7 @@ from gemgate.config import Settings
 from gemgate.errors import (
     APIStatusError,
     CircuitOpen,
+    ConnectError,
     QuotaExhausted,
     TransportError,
     UpstreamTimeout,
@@ -172,7 +173,7 @@ class Upstream:
                     if again.spend:
                         retries += 1
                         if retries > self.settings.retry.max_retries:
-                            raise again.error from None
+                            raise self._given_up(again.error, endpoint, retries) from None
                         delay = self.backoff.delay(retries - 1, self.draw)
                         endpoint.backoff = delay
                         await self._wait(delay, (started, deadline), again.error)
@@ -386,6 +387,18 @@ class Upstream:
                     f"deadline reached after {spent:.2f} s, in the middle of the stream"
                 ) from None
             yield chunk
+
+    def _given_up(self, error: Exception, endpoint: Endpoint, retries: int) -> Exception:
+        """The error that ends a call out of retries; an unreachable upstream says when to retry.
+
+        That is when the endpoint's breaker lets a probe through if the failures opened it,
+        else the longest wait the last backoff could have chosen.
+        """
+        if isinstance(error, ConnectError) and error.retry_after is None:
+            wait = endpoint.breaker.reopens_in(self.clock())
+            longest = self.backoff.delay(retries - 1, lambda: 1.0)
+            error.retry_after = longest if wait is None else wait
+        return error
 
     def _late(self, started: float, deadline: float, error: Exception) -> UpstreamTimeout:
         """The deadline passed (or the next wait would pass it): a timeout saying so."""
