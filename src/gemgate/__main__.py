@@ -9,8 +9,16 @@ __all__ = ["main"]
 _EXTRA_OF = {"typer": "emulator", "rich": "emulator", "uvicorn": "emulator"}
 
 
+SERVERS = ("serve", "emulate")
+"""Commands whose process serves until stopped: they run on glibc's malloc (`gemgate._heap`)."""
+
+
 def main() -> None:
     """Run the command line; without its packages, say which extra brings them."""
+    if sys.argv[1:2] and sys.argv[1] in SERVERS and "--help" not in sys.argv:
+        from gemgate._heap import run_on_malloc
+
+        run_on_malloc()
     try:
         from gemgate.cli import app
     except ModuleNotFoundError as exc:

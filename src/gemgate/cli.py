@@ -342,6 +342,7 @@ def emulate(
     """Serve a local Gemini API (REST, SSE and, over TLS, Live) for development and tests."""
     import uvicorn
 
+    from gemgate._heap import start_trimming
     from gemgate.emulator import EmulatorConfig, create_app
     from gemgate.serving import OneWriteProtocol, run_on, settle_gc
 
@@ -368,6 +369,7 @@ def emulate(
         if control:
             _say(f"Control API on {base}/_emulator/ (reset, faults, stats).")
         settle_gc()
+        start_trimming()
         options = uvicorn.Config(
             emulator,
             log_level=log_level,

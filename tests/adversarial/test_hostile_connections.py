@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,10 @@ def test_a_thousand_idle_connections_do_not_stop_the_server(survives: Gateway) -
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_every_serving_process_runs_on_malloc(gateway: Gateway) -> None:
+    """So that a burst's memory can go back to the system (`gemgate._heap`)."""
+    for pid in gateway.workers or [gateway.proc.pid]:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"PYTHONMALLOC=malloc" in environ, pid

@@ -14,6 +14,7 @@ from openai import AsyncOpenAI
 from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import create_app
+from gemgate.projects import GatewayKey, hash_secret
 from tests.conftest import serve_in_loop, stop_serving
 
 pytestmark = pytest.mark.anyio
@@ -138,3 +139,40 @@ async def test_generation_defaults_apply_and_top_k_is_checked(
         assert longer["choices"][0]["finish_reason"] == "stop"
         bad = await http.post("/v1/chat/completions", json={**body, "top_k": 0})
         assert bad.status_code == 400 and bad.json()["error"]["param"] == "top_k"
+
+
+async def test_a_keys_models_hold_on_an_openai_compatible_backend_too(serve: Serve) -> None:
+    """Found by review: relayed bodies went on unread, so any model was open to any key."""
+    keys = [
+        GatewayKey(name="ops", secret_sha256=hash_secret("ops-secret"), admin=True),
+        GatewayKey(name="lite", secret_sha256=hash_secret("lite-secret"), models=["lite-model"]),
+    ]
+    upstream = await serve(_gateway())
+    front = await serve(create_app(AsyncGemini(settings=Settings(gateway_keys=keys))))
+    async with httpx2.AsyncClient(base_url=front) as http:
+        loaded = await http.post(
+            "/api/v1/models/load",
+            headers={"authorization": "Bearer ops-secret"},
+            json={
+                "backend_type": "openai_compatible",
+                "model_name_or_path": "gemini-2.5-flash",
+                "base_url": f"{upstream}/v1",
+            },
+        )
+        assert loaded.status_code == 200, loaded.text
+        lite = {"authorization": "Bearer lite-secret"}
+        for path, body in (
+            ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+            ("/v1/embeddings", {"input": "hi"}),
+        ):
+            refused = await http.post(
+                path, headers=lite, json={"model": "gemini-2.5-flash", **body}
+            )
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error"]["param"] == "model"
+        allowed = await http.post(
+            "/v1/chat/completions",
+            headers={"authorization": "Bearer ops-secret"},
+            json={"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert allowed.status_code == 200, allowed.text

@@ -20,6 +20,7 @@ from gemgate.config import Settings
 from gemgate.emulator import EmulatorConfig
 from gemgate.emulator import create_app as create_emulator
 from gemgate.gateway import Gateway, create_app
+from gemgate.gateway._batches import BatchRecord
 from gemgate.projects import GatewayKey, ProjectConfig, hash_secret
 from gemgate.state._spend import period_of
 from gemgate.upstream._pipeline import Call
@@ -549,3 +550,73 @@ def test_a_batch_through_gemgate_serve(gateway_server: str) -> None:
     assert sorted(r["custom_id"] for r in rows) == ["x", "y"]
     assert all(r["response"]["body"]["choices"][0]["message"]["content"] for r in rows)
     assert batch.id in [b.id for b in client.batches.list()]
+
+
+async def _succeeded(app: Gateway, owner: str, batch_id: str) -> BatchRecord:
+    """The gateway's record once Gemini has finished the batch (not read through /v1)."""
+    record = await app.batches.batches.get(owner, batch_id)
+    assert record is not None and record.gemini_batch and record.project
+    for _ in range(1000):
+        upstream = await app.batches.gemini.for_owner(owner).get(
+            record.gemini_batch, keys=[record.project]
+        )
+        if upstream.state == "BATCH_STATE_SUCCEEDED":
+            return record
+        await anyio.sleep(0.01)
+    raise AssertionError(f"batch {batch_id} never succeeded upstream")
+
+
+async def test_a_batch_being_collected_cannot_be_cancelled(app: Gateway) -> None:
+    """Found by review: a cancel then collected it a second time, and charged it twice."""
+    client = openai_of(app, KEY_RICH)
+    made = await submit(client, jsonl(chat_line("q1", "Hello")))
+    record = await _succeeded(app, "rich", made.id)
+    claim = record.with_(status="finalizing", finalizing_at=int(time.time()))
+    await app.batches.batches.update(claim)
+    with pytest.raises(openai.ConflictError, match="finalizing"):
+        await client.batches.cancel(made.id)
+    await app.batches.batches.update(claim.with_(finalizing_at=int(time.time()) - 3600))
+    done = await finished(client, made.id)
+    assert done.status == "completed"
+    await app.budgets.settle()
+    tokens, _ = await _spent(app, "rich")
+    output = await lines_of(client, done.output_file_id)
+    assert tokens == sum(r["response"]["body"]["usage"]["total_tokens"] for r in output.values())
+
+
+async def test_a_reader_whose_claim_was_taken_over_charges_nothing_and_keeps_no_files(
+    app: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = openai_of(app, KEY_RICH)
+    made = await submit(client, jsonl(chat_line("q1", "Hello"), chat_line("q2", "Bye")))
+    await _succeeded(app, "rich", made.id)
+    results = app.batches._results
+
+    async def slow_results(record: BatchRecord) -> list[dict[str, Any]]:
+        rows = await results(record)  # meanwhile, a later reader takes the claim over
+        claimed = await app.batches.batches.get(record.owner, record.id)
+        assert claimed is not None and claimed.status == "finalizing"
+        await app.batches.batches.update(claimed.with_(finalizing_at=int(time.time()) + 60))
+        return rows
+
+    monkeypatch.setattr(app.batches, "_results", slow_results)
+    held = await client.batches.retrieve(made.id)
+    assert held.status == "finalizing" and held.output_file_id is None
+    assert [f async for f in client.files.list(purpose="batch_output")] == []
+    await app.budgets.settle()
+    assert await _spent(app, "rich") == (0, 0.0)
+
+
+async def test_the_input_of_an_unfinished_batch_cannot_be_deleted(still: Gateway) -> None:
+    """Found by review: deleting it made an embeddings batch free (its price is read from it)."""
+    client = openai_of(still, KEY_A)
+    made = await submit(client, jsonl(chat_line("q1", "Hello")))
+    with pytest.raises(openai.ConflictError, match="has not finished"):
+        await client.files.delete(made.input_file_id)
+    assert (await client.files.retrieve(made.input_file_id)).id == made.input_file_id
+    await client.batches.cancel(made.id)
+    for _ in range(1000):
+        if (await client.batches.retrieve(made.id)).status == "cancelled":
+            break
+        await anyio.sleep(0.01)
+    assert (await client.files.delete(made.input_file_id)).deleted

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -21,7 +22,7 @@ from google.genai import errors, types
 from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.gateway import Gateway, create_app
-from gemgate.gateway._native_owners import resource_of
+from gemgate.gateway._native_owners import resource_of, used_names
 from gemgate.projects import GatewayKey, hash_secret
 from gemgate.state._spend import period_of
 from gemgate.usage import PriceTable
@@ -59,21 +60,39 @@ def sdk(base: str, key: str) -> genai.client.AsyncClient:
     return genai.Client(api_key=key, http_options=options).aio
 
 
+async def succeeded(client: genai.client.AsyncClient, name: str) -> types.BatchJob:
+    """The batch ``name`` once it has succeeded."""
+    for _ in range(200):
+        done = await client.batches.get(name=name)
+        if done.state == types.JobState.JOB_STATE_SUCCEEDED:
+            return done
+        await anyio.sleep(0.05)
+    raise AssertionError(f"{name} never succeeded")
+
+
+async def file_and_cache(
+    client: genai.client.AsyncClient,
+) -> tuple[types.File, types.CachedContent]:
+    """A file and a context cache, made by ``client``'s key."""
+    uploaded = await client.files.upload(
+        file=io.BytesIO(b"alice's notes " * 300), config={"mime_type": "text/plain"}
+    )
+    cache = await client.caches.create(
+        model=MODEL,
+        config=types.CreateCachedContentConfig(
+            contents=[types.Content(role="user", parts=[types.Part(text="notes " * 1200)])],
+        ),
+    )
+    return uploaded, cache
+
+
 async def test_each_key_sees_only_what_it_made(gateway: str) -> None:
     alice, bob = sdk(gateway, ALICE), sdk(gateway, BOB)
     batch = await alice.batches.create(
         model=MODEL,
         src=[types.InlinedRequest(contents="alice's secret question")],
     )
-    uploaded = await alice.files.upload(
-        file=io.BytesIO(b"alice's notes " * 300), config={"mime_type": "text/plain"}
-    )
-    cache = await alice.caches.create(
-        model=MODEL,
-        config=types.CreateCachedContentConfig(
-            contents=[types.Content(role="user", parts=[types.Part(text="notes " * 1200)])],
-        ),
-    )
+    uploaded, cache = await file_and_cache(alice)
     assert batch.name and uploaded.name and cache.name
     mine = await bob.batches.create(model=MODEL, src=[types.InlinedRequest(contents="bob's")])
 
@@ -117,11 +136,7 @@ async def test_a_batch_made_through_gemini_is_charged_once_at_batch_prices(
         src=[types.InlinedRequest(contents="first question"), types.InlinedRequest(contents="two")],
     )
     assert batch.name
-    for _ in range(200):
-        done = await alice.batches.get(name=batch.name)
-        if done.state == types.JobState.JOB_STATE_SUCCEEDED:
-            break
-        await anyio.sleep(0.05)
+    done = await succeeded(alice, batch.name)
     assert done.dest and done.dest.inlined_responses
     usages = [r.response.usage_metadata for r in done.dest.inlined_responses if r.response]
     prompt = sum(u.prompt_token_count or 0 for u in usages if u)
@@ -146,3 +161,94 @@ def test_resource_names_are_read_from_every_spelling_of_a_path() -> None:
     assert resource_of("/v1beta/files/f1:download?alt=media") == "files/f1"
     assert resource_of("/v1beta/batches") is None
     assert resource_of("/v1beta/models/gemini-2.5-flash:generateContent") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        (rb'{"cached\u0043ontent": "cachedContents\/c1"}', ["cachedContents/c1"]),
+        (b'{"batch": {"inputConfig": {"fileName": "files/in1"}}}', ["files/in1"]),
+        (
+            b'{"tools": [{"fileSearch": {"fileSearchStoreNames": ["fileSearchStores/s1"]}}]}',
+            ["fileSearchStores/s1"],
+        ),
+        (b'{"fileName": "files/f3"}', ["files/f3"]),  # a store's importFile
+        (b'{"fileData": {"fileUri": "https://example.com/files/report.pdf"}}', []),
+        (b'{"contents": [{"parts": [{"text": "see files/f4"}]}]}', []),  # words, not a use
+        (b"not json", []),
+    ],
+)
+def test_the_resources_a_body_uses_are_read_after_decoding_it(
+    body: bytes, names: list[str]
+) -> None:
+    """Found by review: escapes and fields the pattern did not know got past the check."""
+    assert used_names(body) == names
+
+
+async def test_another_keys_cache_and_file_stay_out_of_reach_however_named(
+    gateway: str,
+) -> None:
+    alice = sdk(gateway, ALICE)
+    uploaded, cache = await file_and_cache(alice)
+    assert uploaded.name and cache.name
+    generate = f"{gateway}/gemini/v1beta/models/{MODEL}:generateContent"
+    escaped = cache.name.replace("/", "\\/").encode()
+    attempts = [
+        b'{"cached\\u0043ontent": "' + escaped + b'", "contents": [{"parts": [{"text": "hi"}]}]}',
+        (
+            '{"contents": [{"parts": [{"fileData": {"fileUri": "' + uploaded.name + '",'
+            ' "mimeType": "text/plain"}}]}]}'
+        ).encode(),
+    ]
+    async with httpx2.AsyncClient(timeout=30) as http:
+        for body in attempts:
+            for key, status in ((BOB, 404), (ALICE, 200)):
+                answer = await http.post(
+                    generate,
+                    content=body,
+                    headers={"x-goog-api-key": key, "content-type": "application/json"},
+                )
+                assert answer.status_code == status, (key, answer.text)
+        zipped = await http.post(
+            generate,
+            content=b"\x1f\x8b",
+            headers={"x-goog-api-key": BOB, "content-encoding": "gzip"},
+        )
+        assert zipped.status_code == 415, zipped.text
+        assert zipped.json()["error"]["code"] == 415
+
+
+async def test_a_file_batchs_results_are_its_owners_to_download(gateway: str) -> None:
+    """Found by review: the results file, made by Google, belonged to no key, so its
+    owner's download was a 404 too."""
+    alice, bob = sdk(gateway, ALICE), sdk(gateway, BOB)
+    line = b'{"key": "k1", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}\n'
+    requests = await alice.files.upload(
+        file=io.BytesIO(line), config={"mime_type": "application/jsonl"}
+    )
+    assert requests.name
+    batch = await alice.batches.create(model=MODEL, src=requests.name)
+    assert batch.name
+    done = await succeeded(alice, batch.name)
+    assert done.dest and done.dest.file_name
+    results = await alice.files.download(file=done.dest.file_name)
+    assert b'"k1"' in results
+    with pytest.raises(errors.ClientError) as refused:
+        await bob.files.download(file=done.dest.file_name)
+    assert refused.value.code == 404
+
+
+async def test_a_deleted_files_name_is_free_for_the_next_key_that_makes_it(gateway: str) -> None:
+    """Found by review: the first owner's row outlived the file, so a name chosen again
+    stayed the first key's."""
+    alice, bob = sdk(gateway, ALICE), sdk(gateway, BOB)
+    chosen = {"mime_type": "text/plain", "name": "files/quarterly-report"}
+    made = await alice.files.upload(file=io.BytesIO(b"alice's report"), config=chosen)
+    assert made.name == "files/quarterly-report"
+    await alice.files.delete(name=made.name)
+    again = await bob.files.upload(file=io.BytesIO(b"bob's report"), config=chosen)
+    assert again.name == made.name
+    assert (await bob.files.get(name=again.name)).name == again.name
+    with pytest.raises(errors.ClientError) as refused:
+        await alice.files.get(name=again.name)
+    assert refused.value.code == 404

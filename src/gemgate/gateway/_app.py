@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import Message, Receive, Scope, Send
 
+from gemgate._heap import Trimmer, start_trimming
 from gemgate.client._async_client import AsyncGemini
 from gemgate.config import Settings
 from gemgate.errors import GemgateError
@@ -90,7 +91,9 @@ class Gateway:
         self.max_body = max_body
         """The cap on request bodies; a larger ``Content-Length`` is refused unread."""
         self.own_process = own_process
-        """The process serves only this app (``gemgate serve``): it may tune the GC."""
+        """The process serves only this app (``gemgate serve``): it may tune the GC and trim
+        its heap (`gemgate._heap`)."""
+        self._trimmer: Trimmer | None = None
         self.client = client
         self.backends = Registry(client)
         self.backends_api = BackendsRoute(self.backends)
@@ -128,6 +131,7 @@ class Gateway:
             self._account,
             max_body,
         )
+        self.files.reader = self.batches.batches.reading  # a batch's input outlives its delete
         if self.usage.log is not None or self.budgets.active:  # one priced entry per call
             client.engine.tracker.listeners.append(
                 lambda record: self._account(entry_of(record, prices))
@@ -411,6 +415,7 @@ class Gateway:
                 await self.client.engine.shared.start()
                 if self.own_process:
                     settle_gc()
+                    self._trimmer = start_trimming()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -431,6 +436,8 @@ class Gateway:
         if self.native.owners is not None:
             await self.native.owners.aclose()
         await self.client.aclose()
+        if self._trimmer is not None:
+            self._trimmer.stop()
 
 
 async def _fail(send: Send, answer: Answer) -> None:

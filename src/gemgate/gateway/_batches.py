@@ -143,6 +143,19 @@ class Batches(SQLTables):
             rows = (await conn.execute(query)).mappings().all()
         return [_record(row) for row in rows]
 
+    async def reading(self, owner: str, file_id: str) -> str | None:
+        """The id of an unfinished batch of ``owner``'s whose input is ``file_id``, if any."""
+        await self._schema()
+        query = (
+            sa.select(_batches.c.id)
+            .where(_batches.c.owner == owner, _batches.c.input_file_id == file_id)
+            .where(_batches.c.status.not_in(sorted(TERMINAL)))
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(query)).scalar()
+        return None if found is None else str(found)
+
     async def update(self, record: BatchRecord, expect: Mapping[str, Any] | None = None) -> bool:
         """Write ``record`` over its row; with ``expect``, only if the row still has those values.
 

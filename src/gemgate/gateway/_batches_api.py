@@ -166,7 +166,7 @@ class BatchesRoute:
     async def cancel(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/batches/{batch_id}/cancel``."""
         record = await self._record(scope)
-        if record.status in TERMINAL:
+        if record.status in TERMINAL or record.status == "finalizing":  # results being stored
             raise Problem(
                 409,
                 f"Cannot cancel a batch with status '{record.status}'.",
@@ -300,7 +300,6 @@ class BatchesRoute:
         except BaseException:
             await self.batches.update(record, _claim(claimed))  # another read may retry
             raise
-        self._charge(record, results, float(now))
         done = claimed.with_(
             status="completed",
             completed_at=now,
@@ -310,7 +309,11 @@ class BatchesRoute:
             completed=len(ok),
             failed=len(bad),
         )
-        await self.batches.update(done, _claim(claimed))
+        if not await self.batches.update(done, _claim(claimed)):  # a later reader took over
+            for file_id in filter(None, (output, errors)):
+                await self.files.delete(record.owner, file_id)
+            return await self.batches.get(record.owner, record.id) or record
+        self._charge(record, results, float(now))  # only the reader whose claim held
         return done
 
     async def _results(self, record: BatchRecord) -> list[dict[str, Any]]:

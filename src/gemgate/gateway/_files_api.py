@@ -6,6 +6,7 @@ OpenAI's 404. They are what ``/v1/vector_stores/{id}/files`` ingests.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -44,11 +45,21 @@ def missing_file(file_id: str) -> Problem:
 
 
 class FilesRoute:
-    """Serves ``/v1/files``."""
+    """Serves ``/v1/files``.
 
-    def __init__(self, files: Files, max_body: int) -> None:
+    ``reader`` says which unfinished batch, if any, reads a file (owner, file id): such a
+    file is not deleted, since the batch's price is worked out from it when it ends.
+    """
+
+    def __init__(
+        self,
+        files: Files,
+        max_body: int,
+        reader: Callable[[str, str], Awaitable[str | None]] | None = None,
+    ) -> None:
         self.files = files
         self._max_body = max_body
+        self.reader = reader
 
     async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/files``: multipart ``file`` and ``purpose``."""
@@ -91,7 +102,13 @@ class FilesRoute:
     async def delete(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``DELETE /v1/files/{file_id}``."""
         file_id = scope["path_params"]["file_id"]
-        if not await self.files.delete(owner_of(scope) or "", file_id):
+        owner = owner_of(scope) or ""
+        batch = await self.reader(owner, file_id) if self.reader is not None else None
+        if batch is not None:
+            raise Problem(
+                409, f"File {file_id} is the input of {batch}, which has not finished.", "file_id"
+            )
+        if not await self.files.delete(owner, file_id):
             raise missing_file(file_id)
         await send_json(send, 200, {"id": file_id, "object": "file", "deleted": True})
 

@@ -11,6 +11,7 @@ it is a plain HTTP error; and images named by URL, fetched. What a face does its
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -106,6 +107,8 @@ class GenerationRoute:
         if self.registry.active.type != "openai_compatible":
             return await read_json(receive, self.max_body)
         raw = await read_body(receive, self.max_body)  # too large: the gateway answers 413
+        if scope.get("gemgate.key") is not None:  # the key's models hold on every backend
+            check_model(scope, _model_of(raw))
         path = scope["path"].removeprefix("/v1")
         status, headers, chunks = await self.registry.active.relay(path, raw)
         await send_stream(send, receive, status, chunks, list(headers.items()))
@@ -169,6 +172,15 @@ def gemini_model(name: str) -> str:
         return model_id(name)
     except InvalidModel:
         raise model_not_found(name) from None
+
+
+def _model_of(raw: bytes) -> Any:
+    """The ``model`` of a JSON body (None if it is not a JSON object)."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return body.get("model") if isinstance(body, dict) else None
 
 
 def check_model(scope: Scope, model: Any) -> None:

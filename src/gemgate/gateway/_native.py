@@ -27,10 +27,12 @@ from gemgate.gateway._native_owners import (
     COLLECTIONS,
     NativeOwners,
     created_names,
+    deleted_resource,
     filter_list,
     finished_batch,
     listed,
     resource_of,
+    results_file,
     upload_id,
     used_names,
 )
@@ -72,7 +74,7 @@ class NativeRoute:
         raw = path + (f"?{query}" if query else "")
         owner = await self._owner(scope, raw)
         if owner is not None and self.owners is not None:
-            for name in filter(None, [resource_of(path), *used_names(body)]):
+            for name in filter(None, [resource_of(path), *self._uses(scope, body, query)]):
                 if await self.owners.owner(name) != owner:
                     raise Problem(404, f"{name} not found", google_status="NOT_FOUND")
         headers = [
@@ -115,11 +117,16 @@ class NativeRoute:
         """Record what ``owner`` made; keep only ``owner``'s entries in a list."""
         assert self.owners is not None
         collection = listed(path) if method == "GET" else None
-        if method in ("POST", "PUT"):
+        if (deleted := deleted_resource(method, path)) is not None:
+            await self.owners.forget(deleted, owner)  # Google lets a client choose names
+        elif method in ("POST", "PUT"):
             uploads = [upload_id(v) for k, v in headers if k.lower() == "x-goog-upload-url"]
             names = [f"upload:{u}" for u in uploads if u] + created_names(_json(answer))
             await self.owners.claim(names, owner)
         elif (batch := finished_batch(method, path, _json(answer))) is not None:
+            output = results_file(_json(answer))  # Google made it: it is the batch's owner's
+            if output is not None:
+                await self.owners.claim([output], owner)
             if self._charge_batch is not None and await self.owners.first_charge(batch):
                 await self._charge_batch(owner, batch)
         elif collection is not None:
@@ -133,6 +140,20 @@ class NativeRoute:
             ]
             return filter_list(answer, field, await self.owners.mine(names, owner))
         return answer
+
+    @staticmethod
+    def _uses(scope: Scope, body: bytes, query: str) -> list[str]:
+        """The resources a body names; an upload's bytes are a file's, and name none.
+
+        Raises:
+            Problem: 415 for a compressed body, which the gateway could not read.
+        """
+        if "upload_id=" in query:
+            return []
+        encoding = header(scope, b"content-encoding")
+        if encoding not in (None, "identity"):
+            raise Problem(415, f"request bodies in {encoding} are not supported")
+        return used_names(body)
 
     def _rewrite(self, scope: Scope, url: str) -> str:
         base = self.engine.driver.base_url

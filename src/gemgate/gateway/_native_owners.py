@@ -23,10 +23,14 @@ __all__ = [
     "COLLECTIONS",
     "NativeOwners",
     "created_names",
+    "deleted_resource",
     "filter_list",
     "finished_batch",
     "listed",
     "resource_of",
+    "results_file",
+    "upload_id",
+    "used_names",
 ]
 
 COLLECTIONS = {
@@ -70,6 +74,21 @@ def resource_of(path: str) -> str | None:
     return f"{parts[1]}/{parts[2].split(':', 1)[0]}"
 
 
+def deleted_resource(method: str, path: str) -> str | None:
+    """The resource a ``DELETE`` of ``path`` removes itself (not one of its documents).
+
+    Example:
+        >>> deleted_resource("DELETE", "/v1beta/files/f1")
+        'files/f1'
+        >>> deleted_resource("DELETE", "/v1beta/fileSearchStores/s1/documents/d2") is None
+        True
+    """
+    parts = _segments(path)
+    if method != "DELETE" or len(parts) != 3 or parts[1] not in COLLECTIONS:
+        return None
+    return f"{parts[1]}/{parts[2]}"
+
+
 def listed(path: str) -> str | None:
     """The collection a ``GET`` of ``path`` lists (``files``), if it is one of ours."""
     parts = _segments(path)
@@ -95,6 +114,18 @@ def created_names(body: Any) -> list[str]:
     return names
 
 
+def results_file(answer: Any) -> str | None:
+    """The ``responsesFile`` a succeeded batch wrote its results to, if it wrote one.
+
+    Example:
+        >>> results_file({"done": True, "response": {"responsesFile": "files/r1"}})
+        'files/r1'
+    """
+    response = answer.get("response") if isinstance(answer, dict) else None
+    name = response.get("responsesFile") if isinstance(response, dict) else None
+    return name if isinstance(name, str) and name.startswith("files/") else None
+
+
 def finished_batch(method: str, path: str, answer: Any) -> str | None:
     """The batch a ``GET`` answered as succeeded (its results can be charged), if any."""
     name = resource_of(path) if method == "GET" else None
@@ -105,23 +136,57 @@ def finished_batch(method: str, path: str, answer: Any) -> str | None:
     return name if answer.get("done") and state == "BATCH_STATE_SUCCEEDED" else None
 
 
-_USED = re.compile(rb'"(?:cachedContent|cached_content|fileUri|file_uri)"\s*:\s*"([^"]*)"')
-_NAME = re.compile(r"(?:^|/)((?:files|cachedContents)/[^/?#:]+)")
+_USES = frozenset(
+    {
+        "cachedContent",
+        "cached_content",
+        "fileUri",
+        "file_uri",
+        "fileName",
+        "file_name",
+        "fileSearchStoreNames",
+        "file_search_store_names",
+    }
+)
+"""Fields, at any depth, whose value names a resource the request uses: a cache, a file (a
+part's ``fileData``, a batch's ``inputConfig``, a store's ``importFile``), File Search stores."""
+
+_NAME = re.compile(
+    r"(?:^|^[a-z][a-z0-9+.-]*://[^/]+(?:/[^/]+)?/v1[a-z0-9]*/)"
+    r"((?:files|cachedContents|fileSearchStores)/[^/?#:]+)"
+)
+"""A bare ``files/x``, or one in a Gemini API URL (``…/v1beta/files/x``); not any URL."""
 
 
 def used_names(body: bytes) -> list[str]:
-    """The files and caches a request body uses (``cachedContent``, ``fileData.fileUri``).
+    r"""The files, caches and File Search stores a JSON request body uses.
+
+    The body is decoded first, so that escapes (``"cached\u0043ontent"``, ``\/``) name
+    what the upstream will read; a body that is not JSON uses nothing.
 
     Example:
         >>> used_names(b'{"cachedContent": "cachedContents/c1", "contents": [{"parts":'
         ...            b' [{"fileData": {"fileUri": "https://x/v1beta/files/f2"}}]}]}')
         ['cachedContents/c1', 'files/f2']
+        >>> used_names(b'{"fileData": {"fileUri": "https://example.com/files/report.pdf"}}')
+        []
     """
+    try:
+        stack: list[Any] = [json.loads(body)]
+    except (ValueError, RecursionError):
+        return []
     names = []
-    for value in _USED.findall(body):
-        found = _NAME.search(value.decode("utf-8", "replace"))
-        if found:
-            names.append(found[1])
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(reversed(value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key in _USES:
+                    given = item if isinstance(item, list) else [item]
+                    names += [m[1] for v in given if isinstance(v, str) and (m := _NAME.search(v))]
+                else:
+                    stack.append(item)
     return names
 
 
@@ -155,6 +220,14 @@ class NativeOwners(SQLTables):
                 ).first()
                 if known is None:
                     await conn.execute(_owners.insert().values(name=name, owner=owner))
+
+    async def forget(self, name: str, owner: str) -> None:
+        """Drop ``owner``'s record of ``name``, deleted upstream: a new one may take the name."""
+        await self._schema()
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                _owners.delete().where(_owners.c.name == name, _owners.c.owner == owner)
+            )
 
     async def first_charge(self, name: str) -> bool:
         """Whether this call is the first to charge the batch ``name`` (once, ever)."""
