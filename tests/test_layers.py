@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("config",),
     ("state",),
     ("emulator",),
+    ("_heap",),
     ("serving",),
     ("upstream",),
     ("sessions",),
