@@ -19,6 +19,7 @@ from gemgate import AsyncGemini
 from gemgate.config import Settings
 from gemgate.emulator import EmulatorConfig
 from gemgate.emulator import create_app as create_emulator
+from gemgate.errors import ServerError
 from gemgate.gateway import Gateway, create_app
 from gemgate.gateway._batches import BatchRecord
 from gemgate.projects import GatewayKey, ProjectConfig, hash_secret
@@ -620,3 +621,25 @@ async def test_the_input_of_an_unfinished_batch_cannot_be_deleted(still: Gateway
             break
         await anyio.sleep(0.01)
     assert (await client.files.delete(made.input_file_id)).deleted
+
+
+async def test_one_batch_gemini_cannot_report_leaves_the_list_whole(
+    still: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: one batch's upstream error failed the whole list."""
+    client = openai_of(still, KEY_A)
+    first = await submit(client, jsonl(chat_line("q1", "Hello")))
+    second = await submit(client, jsonl(chat_line("q2", "Bye")))
+    upstream = still.batches._upstream
+
+    async def failing(record: BatchRecord) -> Any:
+        if record.id == first.id:
+            raise ServerError(503, "UNAVAILABLE", "try later")
+        return await upstream(record)
+
+    monkeypatch.setattr(still.batches, "_upstream", failing)
+    listed = [b async for b in client.batches.list()]
+    assert [b.id for b in listed] == [second.id, first.id]
+    assert {b.status for b in listed} == {"in_progress"}
+    with pytest.raises(openai.InternalServerError):  # asked for itself, the error shows
+        await client.batches.retrieve(first.id)

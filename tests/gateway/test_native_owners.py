@@ -12,6 +12,7 @@ import io
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -21,6 +22,7 @@ from google.genai import errors, types
 
 from gemgate import AsyncGemini
 from gemgate.config import Settings
+from gemgate.errors import ServerError
 from gemgate.gateway import Gateway, create_app
 from gemgate.gateway._native_owners import resource_of, used_names
 from gemgate.projects import GatewayKey, hash_secret
@@ -252,3 +254,37 @@ async def test_a_deleted_files_name_is_free_for_the_next_key_that_makes_it(gatew
     with pytest.raises(errors.ClientError) as refused:
         await alice.files.get(name=again.name)
     assert refused.value.code == 404
+
+
+async def test_a_batch_charge_that_failed_is_made_by_the_next_read(
+    served: tuple[Gateway, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: the batch was marked charged before its results were read, so one
+    failed read of them made it free for good."""
+    app, base = served
+    alice = sdk(base, ALICE)
+    batch = await alice.batches.create(
+        model=MODEL, src=[types.InlinedRequest(contents="first question")]
+    )
+    assert batch.name
+    results = app.client.batches.iter_results
+    failures = [ServerError(503, "UNAVAILABLE", "results unavailable")]
+
+    def flaky(name: str, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return results(name, **kwargs)
+
+    monkeypatch.setattr(app.client.batches, "iter_results", flaky)
+    await succeeded(alice, batch.name)  # the first read that sees it done: its charge fails
+    await app.budgets.settle()
+    period = period_of("month", time.time())[0]
+    assert await app.client.engine.shared.spend.spent("alice", period) == (0, 0.0)
+    done = await alice.batches.get(name=batch.name)  # the next read charges it
+    await alice.batches.get(name=batch.name)  # and only once
+    await app.budgets.settle()
+    assert done.dest and done.dest.inlined_responses
+    [answer] = done.dest.inlined_responses
+    assert answer.response and answer.response.usage_metadata
+    tokens, _ = await app.client.engine.shared.spend.spent("alice", period)
+    assert tokens == answer.response.usage_metadata.total_token_count

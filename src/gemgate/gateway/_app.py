@@ -213,17 +213,18 @@ class Gateway:
         """A batch made through ``/gemini`` succeeded: its results, at batch prices, to ``owner``.
 
         Called once per batch (the first read that sees it done). A failure to read the
-        results is logged, not passed on: the caller's read of its batch still succeeds.
+        results is logged, not passed on: the caller's read of its batch still succeeds,
+        nothing is charged, and the next read that sees the batch done tries again.
         """
         prices = PriceTable.from_settings(self.client.settings)
         now = self.client.engine.clock()
+        entries = []
         try:
             job = await self.client.batches.get(batch)
             model = job.model.removeprefix("models/")
             async for key, result in self.client.batches.iter_results(batch):
-                ok = isinstance(result, dict)
                 usage = result.get("usageMetadata") if isinstance(result, dict) else None
-                self._account(
+                entries.append(
                     batch_entry(
                         prices,
                         model,
@@ -232,11 +233,16 @@ class Gateway:
                         request_id=f"{batch}#{key}",
                         caller=owner,
                         project=None,
-                        ok=ok,
+                        ok=isinstance(result, dict),
                     )
                 )
         except GemgateError:
             logger.exception("could not charge the results of %s to %s", batch, owner)
+            if self.native.owners is not None:
+                await self.native.owners.release_charge(batch)
+            return
+        for entry in entries:  # all of them or, above, none
+            self._account(entry)
 
     def _account(self, entry: UsageEntry) -> None:
         """A finished upstream call: into the request log, and onto its key's budget."""

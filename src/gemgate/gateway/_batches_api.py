@@ -17,16 +17,18 @@ A batch belongs to the gateway key that created it; another key gets OpenAI's 40
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 from starlette.types import Receive, Scope, Send
 
 from gemgate.batch import Batches as GeminiBatches
 from gemgate.batch import BatchItemError, BatchStats
-from gemgate.errors import APIStatusError, BatchError, NotFoundError
+from gemgate.errors import APIStatusError, BatchError, GemgateError, NotFoundError
 from gemgate.gateway._asgi import read_json, send_json
 from gemgate.gateway._batches import TERMINAL, TIMES, Batches, BatchRecord, new_batch_id
 from gemgate.gateway._faces import Problem
@@ -47,6 +49,8 @@ from gemgate.wire.openai import (
 )
 
 __all__ = ["BatchesRoute", "batch_entry", "batch_json"]
+
+logger = logging.getLogger("gemgate.gateway")
 
 WINDOW = 24 * 3600
 EMBEDDINGS = "/v1/embeddings"
@@ -119,7 +123,7 @@ class BatchesRoute:
                 "input_file_id",
             )
         data = await self.files.content(owner, file_id) or b""
-        read = read_batch_file(data, endpoint)
+        read = await anyio.to_thread.run_sync(read_batch_file, data, endpoint)  # up to 50k lines
         now = int(time.time())
         record = BatchRecord(
             id=new_batch_id(),
@@ -160,8 +164,16 @@ class BatchesRoute:
         records = await self.batches.list_batches(
             owner_of(scope) or "", limit=limit + 1, after=query.get("after") or None
         )
-        shown = [await self._refresh(r) for r in records[:limit]] + records[limit:]
+        shown = [await self._listed(r) for r in records[:limit]] + records[limit:]
         await send_json(send, 200, page([batch_json(r) for r in shown], limit))
+
+    async def _listed(self, record: BatchRecord) -> BatchRecord:
+        """The batch as a list shows it: refreshed, or as stored if Gemini cannot say now."""
+        try:
+            return await self._refresh(record)
+        except GemgateError as exc:  # one batch's upstream trouble does not fail the list
+            logger.warning("batch %s not refreshed: %s", record.id, exc)
+            return record
 
     async def cancel(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/batches/{batch_id}/cancel``."""

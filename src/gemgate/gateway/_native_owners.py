@@ -240,6 +240,12 @@ class NativeOwners(SQLTables):
         async with self._engine.begin() as conn:
             return bool((await conn.execute(update)).rowcount)
 
+    async def release_charge(self, name: str) -> None:
+        """Undo `first_charge` of a batch whose charge failed: a later read tries again."""
+        await self._schema()
+        async with self._engine.begin() as conn:
+            await conn.execute(_owners.update().where(_owners.c.name == name).values(charged=False))
+
     async def mine(self, names: Iterable[str], owner: str) -> set[str]:
         """The names among ``names`` that ``owner`` made."""
         wanted = list(names)
