@@ -24,7 +24,7 @@ import threading
 __all__ = ["Trimmer", "run_on_malloc", "start_trimming"]
 
 SLACK = 16 * 1024 * 1024
-"""Bytes RSS may grow by since the last trim before the next one."""
+"""Bytes of freed memory that may stay resident before a trim (see `Trimmer`)."""
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -118,10 +118,10 @@ def start_trimming(every: float = 1.0, slack: int = SLACK) -> Trimmer | None:
 
     Under CPython's own allocator the garbage sits in its arenas, where no trim reaches.
     """
-    libc = _libc()
-    if os.environ.get("PYTHONMALLOC") != "malloc" or libc is None:
+    if os.environ.get("PYTHONMALLOC") != "malloc" or not os.path.exists("/proc/self/statm"):
         return None
-    if not hasattr(libc, "mallinfo2") or not os.path.exists("/proc/self/statm"):
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallinfo2"):
         return None
     trimmer = Trimmer(libc, every, slack)
     trimmer.start()

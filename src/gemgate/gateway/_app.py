@@ -105,7 +105,8 @@ class Gateway:
         self.sessions = SessionsRoute(client, client.settings.sessions_url, max_body)
         self.stores = StoresRoute(client, max_body)
         files = Files(_files_url(client.settings))
-        self.files = FilesRoute(files, max_body)
+        batches = Batches(_files_url(client.settings))
+        self.files = FilesRoute(files, max_body, reader=batches.reading)  # not a batch's input
         self.vector_stores = VectorStoresRoute(client, files)
         stored = StoredResponses(_files_url(client.settings))
         self.responses = ResponsesRoute(client, max_body, self.backends, stored)
@@ -126,12 +127,11 @@ class Gateway:
         self.batches = BatchesRoute(
             client.batches,
             files,
-            Batches(_files_url(client.settings)),
+            batches,
             prices,
             self._account,
             max_body,
         )
-        self.files.reader = self.batches.batches.reading  # a batch's input outlives its delete
         if self.usage.log is not None or self.budgets.active:  # one priced entry per call
             client.engine.tracker.listeners.append(
                 lambda record: self._account(entry_of(record, prices))

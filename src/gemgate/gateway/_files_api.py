@@ -55,7 +55,7 @@ class FilesRoute:
         self,
         files: Files,
         max_body: int,
-        reader: Callable[[str, str], Awaitable[str | None]] | None = None,
+        reader: Callable[[str, str], Awaitable[str | None]],
     ) -> None:
         self.files = files
         self._max_body = max_body
@@ -103,8 +103,7 @@ class FilesRoute:
         """``DELETE /v1/files/{file_id}``."""
         file_id = scope["path_params"]["file_id"]
         owner = owner_of(scope) or ""
-        batch = await self.reader(owner, file_id) if self.reader is not None else None
-        if batch is not None:
+        if (batch := await self.reader(owner, file_id)) is not None:
             raise Problem(
                 409, f"File {file_id} is the input of {batch}, which has not finished.", "file_id"
             )

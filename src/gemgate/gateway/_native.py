@@ -116,22 +116,26 @@ class NativeRoute:
     ) -> bytes:
         """Record what ``owner`` made; keep only ``owner``'s entries in a list."""
         assert self.owners is not None
-        collection = listed(path) if method == "GET" else None
         if (deleted := deleted_resource(method, path)) is not None:
             await self.owners.forget(deleted, owner)  # Google lets a client choose names
-        elif method in ("POST", "PUT"):
+            return answer
+        collection = listed(path) if method == "GET" else None
+        read_batch = method == "GET" and (resource_of(path) or "").startswith("batches/")
+        if method not in ("POST", "PUT") and collection is None and not read_batch:
+            return answer  # a read of anything else (a download, say): nothing to record
+        data = _json(answer)
+        if method in ("POST", "PUT"):
             uploads = [upload_id(v) for k, v in headers if k.lower() == "x-goog-upload-url"]
-            names = [f"upload:{u}" for u in uploads if u] + created_names(_json(answer))
+            names = [f"upload:{u}" for u in uploads if u] + created_names(data)
             await self.owners.claim(names, owner)
-        elif (batch := finished_batch(method, path, _json(answer))) is not None:
-            output = results_file(_json(answer))  # Google made it: it is the batch's owner's
+        elif (batch := finished_batch(method, path, data)) is not None:
+            output = results_file(data)  # Google made it: it is the batch's owner's
             if output is not None:
                 await self.owners.claim([output], owner)
             if self._charge_batch is not None and await self.owners.first_charge(batch):
                 await self._charge_batch(owner, batch)
         elif collection is not None:
             field = COLLECTIONS[collection]
-            data = _json(answer)
             entries = data.get(field) if isinstance(data, dict) else None
             if not isinstance(entries, list):
                 return answer

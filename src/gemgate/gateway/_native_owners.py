@@ -151,8 +151,11 @@ _USES = frozenset(
 """Fields, at any depth, whose value names a resource the request uses: a cache, a file (a
 part's ``fileData``, a batch's ``inputConfig``, a store's ``importFile``), File Search stores."""
 
+_MARKERS = (b"\\u", *(field.encode() for field in _USES))
+"""Bytes one of which a body that uses a resource holds: a field's name, or an escape."""
+
 _NAME = re.compile(
-    r"(?:^|^[a-z][a-z0-9+.-]*://[^/]+(?:/[^/]+)?/v1[a-z0-9]*/)"
+    r"^(?:[a-z][a-z0-9+.-]*://[^/]+(?:/[^/]+)?/v1[a-z0-9]*/)?"
     r"((?:files|cachedContents|fileSearchStores)/[^/?#:]+)"
 )
 """A bare ``files/x``, or one in a Gemini API URL (``…/v1beta/files/x``); not any URL."""
@@ -171,6 +174,8 @@ def used_names(body: bytes) -> list[str]:
         >>> used_names(b'{"fileData": {"fileUri": "https://example.com/files/report.pdf"}}')
         []
     """
+    if not any(marker in body for marker in _MARKERS):  # most bodies: no parse at all
+        return []
     try:
         stack: list[Any] = [json.loads(body)]
     except (ValueError, RecursionError):
